@@ -1,0 +1,36 @@
+// Entry point of the `nas` command line.
+
+import { Command, CommanderError } from 'commander';
+import { registerArchCommand } from './arch.ts';
+import { reportError } from './errors.ts';
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('nas')
+    .description('hardware-aware neural architecture search for mobile image classifiers')
+    .version('0.1.0')
+    .showHelpAfterError(false)
+    .exitOverride();
+  registerArchCommand(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // commander already printed its message (help, version or a usage error)
+      return e.exitCode === 0 ? 0 : 2;
+    }
+    return reportError(e);
+  }
+}
+
+const isEntry = process.argv[1] !== undefined && /(?:main\.ts|nas(?:\.js)?)$/.test(process.argv[1]);
+if (isEntry) {
+  process.exitCode = await main(process.argv.slice(2));
+}
