@@ -2,6 +2,7 @@
 
 import { Command, CommanderError } from 'commander';
 import { registerArchCommand } from './arch.ts';
+import { registerDoctorCommand } from './doctor.ts';
 import { reportError } from './errors.ts';
 
 export function buildProgram(): Command {
@@ -13,6 +14,7 @@ export function buildProgram(): Command {
     .showHelpAfterError(false)
     .exitOverride();
   registerArchCommand(program);
+  registerDoctorCommand(program);
   return program;
 }
 

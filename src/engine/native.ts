@@ -1,0 +1,57 @@
+// Loader for the optional native kernel addon (native/fastkernels.cc, built by
+// native/build.mjs into native/build/fastkernels.node). Missing or broken
+// addon -> null plus a reason; callers fall back to JS kernels.
+
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import type { ConvGeom } from './grad_kernels_js.ts';
+
+/** Kernels of the addon. Offsets are byte offsets of float32 data inside `heap`. */
+export interface NativeKernels {
+  conv2dBackpropFilter(heap: ArrayBufferLike, xOff: number, dyOff: number, outOff: number, g: ConvGeom): void;
+  depthwiseBackpropFilter(heap: ArrayBufferLike, xOff: number, dyOff: number, outOff: number, g: ConvGeom): void;
+  depthwiseBackpropInput(heap: ArrayBufferLike, dyOff: number, wOff: number, outOff: number, g: ConvGeom): void;
+  conv2dBackpropInput(heap: ArrayBufferLike, dyOff: number, wOff: number, outOff: number, g: ConvGeom): void;
+  depthwiseForward(heap: ArrayBufferLike, xOff: number, wOff: number, outOff: number, g: ConvGeom): void;
+  /** C[M,N] = op(A) . op(B) + beta * C, row-major */
+  gemm(heap: ArrayBufferLike, aOff: number, bOff: number, cOff: number, transA: number, transB: number, M: number, N: number, K: number, beta: number): void;
+  /** out[c] = scale * sum_r x[r, c] */
+  sumRows(heap: ArrayBufferLike, xOff: number, outOff: number, R: number, C: number, scale: number): void;
+  /** worker threads the addon uses */
+  threads(): number;
+  setThreads(n: number): void;
+  /** e.g. "oneDNN sgemm" or "builtin gemm" */
+  gemmName(): string;
+}
+
+export interface NativeLoad {
+  kernels: NativeKernels | null;
+  reason: string;
+  path: string;
+}
+
+export function nativeAddonPath(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  return join(here, '..', '..', 'native', 'build', 'fastkernels.node');
+}
+
+let cached: NativeLoad | undefined;
+
+export function loadNativeKernels(): NativeLoad {
+  if (cached) return cached;
+  const path = nativeAddonPath();
+  if (!existsSync(path)) {
+    cached = { kernels: null, reason: `native addon not built (${path} missing; run: node native/build.mjs)`, path };
+    return cached;
+  }
+  try {
+    const req = createRequire(import.meta.url);
+    const mod = req(path) as NativeKernels;
+    cached = { kernels: mod, reason: `native addon loaded (${mod.gemmName()}, ${mod.threads()} threads)`, path };
+  } catch (e) {
+    cached = { kernels: null, reason: `native addon failed to load: ${(e as Error).message}`, path };
+  }
+  return cached;
+}
