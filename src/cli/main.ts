@@ -3,7 +3,10 @@
 import { Command, CommanderError } from 'commander';
 import { registerArchCommand } from './arch.ts';
 import { registerDoctorCommand } from './doctor.ts';
+import { registerLatencyCommand } from './latency.ts';
+import { registerProfileCommand } from './profile.ts';
 import { reportError } from './errors.ts';
+import { registerTrainCommand } from './train.ts';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -15,6 +18,9 @@ export function buildProgram(): Command {
     .exitOverride();
   registerArchCommand(program);
   registerDoctorCommand(program);
+  registerLatencyCommand(program);
+  registerProfileCommand(program);
+  registerTrainCommand(program);
   return program;
 }
 

@@ -1,0 +1,67 @@
+// Latency predictor: sum of the device's table entries for the network's
+// kernels, a regression for kernels the table lacks (never 0 ms; coverage
+// says how many were found), and the table's fitted per-network overhead.
+
+import type { ArchSpec, InputShape } from '../space/types.ts';
+import { decompose, type DecomposedKernel } from './kernels.ts';
+import { fitKernelRegressor, type KernelRegressor } from './regression.ts';
+import type { LatencyTable, OverheadModel } from './table.ts';
+
+export interface PredictedKernel {
+  key: string;
+  node: string;
+  latencyMs: number;
+  source: 'table' | 'regression';
+}
+
+export interface LatencyPrediction {
+  latencyMs: number;
+  /** fraction of the network's kernels found in the table (1 = all measured) */
+  coverage: number;
+  /** sum of kernel times before the per-network overhead model */
+  kernelSumMs: number;
+  kernels: PredictedKernel[];
+}
+
+export interface LatencyPredictor {
+  readonly deviceId: string;
+  predict(spec: ArchSpec, input: InputShape, numClasses: number): LatencyPrediction;
+  predictKernels(kernels: DecomposedKernel[]): LatencyPrediction;
+}
+
+/**
+ * Kernel sum -> network latency. Each kernel entry holds one per-inference
+ * overhead (about the empty-model baseline); without a fitted model the sum
+ * keeps one of them.
+ */
+export function applyOverhead(o: OverheadModel | null, baselineMs: number, sumMs: number, nKernels: number): number {
+  if (!o) return Math.max(sumMs - (nKernels - 1) * baselineMs, sumMs / nKernels);
+  return o.slope * sumMs + o.perKernelMs * nKernels + o.interceptMs;
+}
+
+export function createPredictor(table: LatencyTable, regressor?: KernelRegressor): LatencyPredictor {
+  const reg = regressor ?? fitKernelRegressor(table.entries);
+  const predictKernels = (ks: DecomposedKernel[]): LatencyPrediction => {
+    let hits = 0;
+    const kernels = ks.map((d): PredictedKernel => {
+      const e = table.entries[d.key];
+      if (e) {
+        hits++;
+        return { key: d.key, node: d.node, latencyMs: e.latencyMs, source: 'table' };
+      }
+      return { key: d.key, node: d.node, latencyMs: reg.predictMs(d.kernel), source: 'regression' };
+    });
+    const kernelSumMs = kernels.reduce((s, k) => s + k.latencyMs, 0);
+    return {
+      latencyMs: applyOverhead(table.overhead, table.measure.baselineMs, kernelSumMs, kernels.length),
+      coverage: ks.length === 0 ? 1 : hits / ks.length,
+      kernelSumMs,
+      kernels,
+    };
+  };
+  return {
+    deviceId: table.device.id,
+    predictKernels,
+    predict: (spec, input, numClasses) => predictKernels(decompose(spec, input, numClasses)),
+  };
+}

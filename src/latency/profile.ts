@@ -1,0 +1,158 @@
+// Profiling a device on a local runtime: enumerate the space's kernels for
+// each target input, measure each as a one-kernel model (minus an empty-model
+// baseline recorded), then measure a sample of whole networks to fit the per-network
+// overhead and to check how well kernel sums add up (fusion check). Returns a
+// complete table; the caller saves it. Any failure throws, so a partial
+// profile never reaches disk.
+
+import { MultivariateLinearRegression } from 'ml-regression';
+import { expandNetwork } from '../space/network.ts';
+import { createRng } from '../space/rng.ts';
+import { sampleArch } from '../space/sampler.ts';
+import type { Skeleton } from '../space/skeleton.ts';
+import type { InputShape } from '../space/types.ts';
+import type { DeviceProfile } from './device.ts';
+import { enumerateSpaceKernels } from './enumerate.ts';
+import { decomposePlan, kernelPlan, type DecomposedKernel } from './kernels.ts';
+import { describeMachine } from './machine.ts';
+import { createPredictor } from './predictor.ts';
+import { MeasurementError, REFERENCE_ID, type Measurer } from './runtime.ts';
+import { median } from './stats.ts';
+import { LATENCY_SPACE_VERSION, TABLE_FORMAT, TABLE_FORMAT_VERSION, type LatencyTable, type OverheadModel, type TableEntry } from './table.ts';
+
+export interface ProfileTarget {
+  skeleton: Skeleton;
+  input: InputShape;
+}
+
+export interface ProfileOptions {
+  device: DeviceProfile;
+  measurer: Measurer;
+  targets: ProfileTarget[];
+  numClasses: number;
+  /** measure at most this many kernels per target (deterministic random subset); default all */
+  maxKernelsPerTarget?: number;
+  /** whole networks measured to fit the overhead model (default 30) */
+  calibrationNetworks?: number;
+  seed?: number;
+  /** abort (throw) when profiling takes longer than this */
+  timeBudgetMs?: number;
+  onProgress?: (message: string) => void;
+}
+
+export function shuffled<T>(items: readonly T[], seed: number): T[] {
+  const rng = createRng(seed);
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
+}
+
+/** The kernels a profile measures, per target, in measuring order. */
+export function profileKernels(opts: Pick<ProfileOptions, 'targets' | 'numClasses' | 'maxKernelsPerTarget' | 'seed'>): DecomposedKernel[] {
+  const seen = new Set<string>();
+  const out: DecomposedKernel[] = [];
+  for (const t of opts.targets) {
+    let ks = enumerateSpaceKernels({ skeleton: t.skeleton, input: t.input, numClasses: opts.numClasses });
+    if (opts.maxKernelsPerTarget !== undefined && ks.length > opts.maxKernelsPerTarget) {
+      ks = shuffled(ks, opts.seed ?? 1).slice(0, opts.maxKernelsPerTarget);
+    }
+    for (const k of ks) if (!seen.has(k.key)) (seen.add(k.key), out.push(k));
+  }
+  return out;
+}
+
+/** The empty-model baseline: a 1x1x8 add, the cheapest network a runtime can hold. */
+export const BASELINE_KERNEL = { op: 'add', kernel: 1, stride: 1, inC: 8, outC: 8, inH: 1, inW: 1, expansion: 1, activation: 'linear' } as const;
+
+export interface CalibrationPoint {
+  measuredMs: number;
+  kernelSumMs: number;
+  nKernels: number;
+}
+
+/** Least-squares overhead model e2e = slope*sum + perKernel*n + intercept. */
+export function fitOverhead(points: CalibrationPoint[]): OverheadModel {
+  if (points.length < 5) throw new MeasurementError(`need at least 5 calibration networks to fit the overhead, got ${points.length}`);
+  const mlr = new MultivariateLinearRegression(points.map((p) => [p.kernelSumMs, p.nKernels]), points.map((p) => [p.measuredMs]), { intercept: true, statistics: false });
+  const [[slope], [perKernelMs], [interceptMs]] = mlr.weights;
+  return { slope, perKernelMs, interceptMs, fittedOn: points.length };
+}
+
+export async function profileDevice(opts: ProfileOptions): Promise<LatencyTable> {
+  const { measurer, device } = opts;
+  const runtime = measurer.runtime;
+  if (runtime.id !== device.runtime) throw new MeasurementError(`device ${device.id} uses runtime ${device.runtime}, not ${runtime.id}`);
+  const t0 = Date.now();
+  const checkTime = () => {
+    if (opts.timeBudgetMs !== undefined && Date.now() - t0 > opts.timeBudgetMs) {
+      throw new MeasurementError(`profiling exceeded its time budget of ${(opts.timeBudgetMs / 1000).toFixed(0)} s; no table written`);
+    }
+  };
+  const log = opts.onProgress ?? (() => {});
+  const baseline = await measurer.measure(kernelPlan({ ...BASELINE_KERNEL }));
+  log(`baseline (empty model) ${baseline.medianMs.toFixed(4)} ms`);
+  const kernels = profileKernels(opts);
+  const entries: Record<string, TableEntry> = {};
+  let i = 0;
+  for (const k of kernels) {
+    let r;
+    try {
+      r = await measurer.measure(kernelPlan(k.kernel, opts.numClasses));
+    } catch (e) {
+      if (e instanceof MeasurementError) throw new MeasurementError(`kernel ${k.key}: ${e.message}`);
+      throw e;
+    }
+    entries[k.key] = { latencyMs: r.medianMs, rawMs: r.medianMs, relIqr: r.relIqr, repeats: r.repeats };
+    if (++i % 200 === 0) {
+      log(`kernels ${i}/${kernels.length} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+      checkTime();
+    }
+  }
+  const table: LatencyTable = {
+    format: TABLE_FORMAT,
+    formatVersion: TABLE_FORMAT_VERSION,
+    spaceVersion: LATENCY_SPACE_VERSION,
+    device: { ...device, runtimeVersion: runtime.version, threads: runtime.threads },
+    machine: describeMachine(),
+    createdAt: new Date().toISOString(),
+    inputs: opts.targets.map((t) => ({
+      skeleton: t.skeleton.name, input: `${t.input.height}x${t.input.width}x${t.input.channels}`, numClasses: opts.numClasses,
+      kernels: enumerateSpaceKernels({ skeleton: t.skeleton, input: t.input, numClasses: opts.numClasses }).length,
+    })),
+    measure: {
+      ...measurer.options, reference: measurer.options.useReference ? REFERENCE_ID : null,
+      referenceMs: measurer.referenceMs, baselineMs: baseline.medianMs,
+    },
+    overhead: null,
+    entries,
+  };
+  const nCal = opts.calibrationNetworks ?? 30;
+  if (nCal > 0) {
+    const points = await measureCalibration(table, opts, nCal, checkTime);
+    table.overhead = fitOverhead(points);
+    table.calibration = {
+      networks: points.length,
+      medianSumOverMeasured: median(points.map((p) => (p.kernelSumMs - (p.nKernels - 1) * baseline.medianMs) / p.measuredMs)),
+    };
+    log(`overhead fitted on ${points.length} networks: ${JSON.stringify(table.overhead)}`);
+  }
+  return table;
+}
+
+async function measureCalibration(table: LatencyTable, opts: ProfileOptions, n: number, checkTime: () => void): Promise<CalibrationPoint[]> {
+  const predictor = createPredictor({ ...table, overhead: null });
+  const rng = createRng((opts.seed ?? 1) + 1_000_003);
+  const points: CalibrationPoint[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = opts.targets[i % opts.targets.length];
+    const plan = expandNetwork(sampleArch(t.skeleton, rng), t.input, opts.numClasses);
+    const ks = decomposePlan(plan);
+    const r = await opts.measurer.measure(plan);
+    points.push({ measuredMs: r.medianMs, kernelSumMs: predictor.predictKernels(ks).kernelSumMs, nKernels: ks.length });
+    checkTime();
+  }
+  return points;
+}

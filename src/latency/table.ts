@@ -1,0 +1,148 @@
+// Latency tables (latency-tables/<device>.json): measured kernels of one
+// device, with what they were measured on. Validated when read; written
+// atomically (temp file + rename) and only from a complete profile, so an
+// existing table is never replaced by a failed or partial one.
+
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { ARCH_SPEC_VERSION } from '../space/types.ts';
+import { validateDeviceProfile, type DeviceProfile } from './device.ts';
+import { parseKernelKey } from './kernels.ts';
+import type { Clock } from './runtime.ts';
+import { MAX_REL_IQR } from './stats.ts';
+
+export const TABLE_FORMAT = 'nas-latency-table';
+export const TABLE_FORMAT_VERSION = 1;
+/** Version of the search space the kernel keys belong to. */
+export const LATENCY_SPACE_VERSION = `mnas-arch-v${ARCH_SPEC_VERSION}`;
+
+export interface TableEntry {
+  /**
+   * kernel time: median of the one-kernel model as measured (it includes one
+   * per-inference overhead; the table's overhead model corrects sums for it)
+   */
+  latencyMs: number;
+  /** median as measured before any correction (equal to latencyMs for local profiles) */
+  rawMs: number;
+  relIqr: number;
+  repeats: number;
+}
+
+/** Per-network overhead: e2e = slope * sum(kernels) + perKernelMs * n + interceptMs. */
+export interface OverheadModel {
+  slope: number;
+  perKernelMs: number;
+  interceptMs: number;
+  /** networks it was fitted on */
+  fittedOn: number;
+}
+
+export interface MachineInfo {
+  cpu: string;
+  cores: number;
+  os: string;
+  node: string;
+}
+
+export interface LatencyTable {
+  format: typeof TABLE_FORMAT;
+  formatVersion: number;
+  spaceVersion: string;
+  device: DeviceProfile;
+  machine: MachineInfo;
+  createdAt: string;
+  /** inputs (HxWxC) and skeletons the entries were enumerated for */
+  inputs: { skeleton: string; input: string; numClasses: number; kernels: number }[];
+  measure: {
+    warmup: number;
+    repeats: number;
+    batchMs: number;
+    clock: Clock;
+    useReference: boolean;
+    /** id of the reference network the samples are ratios to (null: plain times) */
+    reference: string | null;
+    /** the reference network's latency: the unit later measurements must reuse */
+    referenceMs: number;
+    /** the empty-model (1x1x8 add) latency */
+    baselineMs: number;
+  };
+  overhead: OverheadModel | null;
+  /** fusion check on the calibration networks: median of (kernel sum - (n-1) x baseline) / measured */
+  calibration?: { networks: number; medianSumOverMeasured: number };
+  entries: Record<string, TableEntry>;
+}
+
+export class TableError extends Error {
+  readonly status: number;
+  constructor(message: string, status = 400) {
+    super(message);
+    this.name = 'TableError';
+    this.status = status;
+  }
+}
+
+export function defaultTablesDir(): string {
+  return join(process.cwd(), 'latency-tables');
+}
+
+export function tablePath(deviceId: string, dir = defaultTablesDir()): string {
+  return join(dir, `${deviceId}.json`);
+}
+
+function isPosFinite(x: unknown): x is number {
+  return typeof x === 'number' && Number.isFinite(x) && x > 0;
+}
+
+/** Validate an untrusted object as a table of the current space version. */
+export function validateTable(input: unknown, where = 'latency table'): LatencyTable {
+  if (typeof input !== 'object' || input === null) throw new TableError(`${where}: must be a JSON object`);
+  const t = input as LatencyTable;
+  if (t.format !== TABLE_FORMAT) throw new TableError(`${where}: not a latency table (format "${String(t.format)}")`);
+  if (t.formatVersion !== TABLE_FORMAT_VERSION) throw new TableError(`${where}: table format version ${String(t.formatVersion)} is not supported (expected ${TABLE_FORMAT_VERSION})`);
+  if (t.spaceVersion !== LATENCY_SPACE_VERSION) {
+    throw new TableError(`${where}: table is for search space version "${String(t.spaceVersion)}", this build uses "${LATENCY_SPACE_VERSION}"; re-profile the device`, 409);
+  }
+  validateDeviceProfile(t.device, `${where}: device`);
+  if (typeof t.entries !== 'object' || t.entries === null) throw new TableError(`${where}: "entries" must be an object`);
+  for (const [key, e] of Object.entries(t.entries)) {
+    try {
+      parseKernelKey(key);
+    } catch (err) {
+      throw new TableError(`${where}: ${(err as Error).message}`);
+    }
+    if (!isPosFinite(e?.latencyMs) || !isPosFinite(e?.rawMs)) throw new TableError(`${where}: entry ${key} has a latency that is not a positive number`);
+    if (typeof e.relIqr !== 'number' || !(e.relIqr >= 0) || e.relIqr > MAX_REL_IQR) throw new TableError(`${where}: entry ${key} has inconsistent repeats (relIqr ${String(e.relIqr)})`);
+  }
+  const o = t.overhead;
+  if (o !== null && (typeof o !== 'object' || ![o.slope, o.perKernelMs, o.interceptMs].every((v) => typeof v === 'number' && Number.isFinite(v)))) {
+    throw new TableError(`${where}: "overhead" must be null or {slope, perKernelMs, interceptMs} numbers`);
+  }
+  return t;
+}
+
+export function loadTable(deviceId: string, dir = defaultTablesDir()): LatencyTable {
+  const path = tablePath(deviceId, dir);
+  if (!existsSync(path)) throw new TableError(`no latency table for device "${deviceId}" (expected ${path}); run: nas profile --device ${deviceId}`, 404);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new TableError(`${path}: not valid JSON (${(e as Error).message})`);
+  }
+  const t = validateTable(raw, path);
+  if (t.device.id !== deviceId) throw new TableError(`${path}: table is for device "${t.device.id}", not "${deviceId}"`);
+  return t;
+}
+
+/** Validate, then write atomically. A table that does not validate never reaches the target path. */
+export function saveTable(table: LatencyTable, dir = defaultTablesDir()): string {
+  validateTable(table);
+  if (Object.keys(table.entries).length === 0) throw new TableError('refusing to save a latency table with no entries');
+  const path = tablePath(table.device.id, dir);
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp-${process.pid}`;
+  const sorted = Object.fromEntries(Object.entries(table.entries).sort(([a], [b]) => (a < b ? -1 : 1)));
+  writeFileSync(tmp, JSON.stringify({ ...table, entries: sorted }, null, 1) + '\n');
+  renameSync(tmp, path);
+  return path;
+}
