@@ -4,6 +4,7 @@
 // Node). One inference = predict() + dataSync() of the output.
 
 import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
 import type { NetworkPlan } from '../../space/network.ts';
 import { timeSync, type Clock, type LatencyRuntime, type PreparedModel } from '../runtime.ts';
 
@@ -11,8 +12,12 @@ let ready: Promise<typeof import('@tensorflow/tfjs')> | undefined;
 
 async function loadTf(): Promise<typeof import('@tensorflow/tfjs')> {
   const tf = await import('@tensorflow/tfjs');
-  await import('@tensorflow/tfjs-backend-wasm');
+  const wasm = await import('@tensorflow/tfjs-backend-wasm');
   tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+  // Absolute path: with the TFLite interpreter's browser shim loaded in the same
+  // process, the backend would otherwise look for the .wasm files in the cwd.
+  const require = createRequire(import.meta.url);
+  wasm.setWasmPaths(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm')) + '/');
   if (!(await tf.setBackend('wasm'))) throw new Error('tfjs wasm backend failed to initialise');
   await tf.ready();
   return tf;
