@@ -131,21 +131,24 @@ function runtimeVersionBytes(v: string): Uint8Array {
 export function emitTflite(ir: IrNet, opts: EmitOptions): Uint8Array {
   const g = new TfliteGraph();
   const enc = ir.tensors.map((t) => opts.encode(t));
-  const ids = ir.tensors.map((t, i) => g.addTensor({ name: t.name, shape: t.shape, dtype: enc[i].dtype, data: enc[i].data, quant: enc[i].quant }));
+  const bodyInt8 = enc[ir.input].dtype === 'int8';
+  const floatEdges = bodyInt8 && opts.ioType === 'float32';
+  // With float edges the graph I/O keep the plain names; the int8 body tensors get `_int8`.
+  const nameOf = (t: IrTensor) => (floatEdges && (t.id === ir.input || t.id === ir.output) ? `${t.name}_int8` : t.name);
+  const ids = ir.tensors.map((t, i) => g.addTensor({ name: nameOf(t), shape: t.shape, dtype: enc[i].dtype, data: enc[i].data, quant: enc[i].quant }));
   let graphIn = ids[ir.input];
   let graphOut = ids[ir.output];
-  const bodyInt8 = enc[ir.input].dtype === 'int8';
-  if (bodyInt8 && opts.ioType === 'float32') {
+  if (floatEdges) {
     const inT = ir.tensors[ir.input];
-    graphIn = g.addTensor({ name: `${inT.name}_float`, shape: inT.shape, dtype: 'float32' });
+    graphIn = g.addTensor({ name: inT.name, shape: inT.shape, dtype: 'float32' });
     g.addOp({ op: BuiltinOperator.QUANTIZE, version: 1, inputs: [graphIn], outputs: [ids[ir.input]] });
   }
   for (const op of ir.ops) {
     g.addOp({ op: builtinOf(op), version: versionOf(op, enc), inputs: op.inputs.map((i) => ids[i]), outputs: op.outputs.map((i) => ids[i]), options: optionsOf(op) });
   }
-  if (bodyInt8 && opts.ioType === 'float32') {
+  if (floatEdges) {
     const outT = ir.tensors[ir.output];
-    graphOut = g.addTensor({ name: `${outT.name}_float`, shape: outT.shape, dtype: 'float32' });
+    graphOut = g.addTensor({ name: outT.name, shape: outT.shape, dtype: 'float32' });
     g.addOp({ op: BuiltinOperator.DEQUANTIZE, version: 2, inputs: [ids[ir.output]], outputs: [graphOut] });
   }
   g.inputs = [graphIn];

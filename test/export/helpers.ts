@@ -58,3 +58,43 @@ export function argmax(a: ArrayLike<number>): number {
   for (let i = 1; i < a.length; i++) if (a[i] > a[best]) best = i;
   return best;
 }
+
+/**
+ * Data-dependent BN statistics: each BN layer's moving mean/variance set to
+ * the batch statistics of its input on `xs`, with random gamma/beta, so the
+ * activations have the unit scale a trained network has. One pass through
+ * the layers in topological order (each BN is set before it is applied).
+ */
+export function calibrateBatchNorm(model: tf.LayersModel, input: InputShape, xs: Float32Array[], rng: Rng): void {
+  const flat = new Float32Array(xs.length * xs[0].length);
+  xs.forEach((x, i) => flat.set(x, i * x.length));
+  const values = new Map<number, tf.Tensor>();
+  const keep: tf.Tensor[] = [];
+  values.set(model.inputs[0].id, tf.tensor4d(flat, [xs.length, input.height, input.width, input.channels]));
+  for (const layer of model.layers) {
+    if (layer.name === model.inputs[0].name || layer.getClassName() === 'InputLayer') continue;
+    const node = layer.inboundNodes[0];
+    const ins = node.inputTensors.map((t) => values.get(t.id)!);
+    if (layer.name.endsWith('_bn')) {
+      const [mean, variance] = tf.tidy(() => {
+        const m = tf.moments(ins[0], [0, 1, 2]);
+        return [m.mean.dataSync().slice(), m.variance.dataSync().slice()] as Float32Array[];
+      });
+      const n = mean.length;
+      const rand = (lo: number, hi: number) => tf.tensor1d(Array.from({ length: n }, () => lo + (hi - lo) * rng.next()));
+      // The last BN of a residual branch starts small (as in SkipInit/Fixup), so
+      // a deep random network stays close to its shallow path instead of
+      // decorrelating its inputs (the chaotic regime of random BN networks).
+      const prefix = /^(b\d+_l\d+)_/.exec(layer.name)?.[1];
+      const residual = prefix !== undefined && model.layers.some((l) => l.name === `${prefix}_add`) && /_(project|pw|conv)_bn$/.test(layer.name);
+      const gamma = residual ? rand(0.05, 0.15) : rand(0.7, 1.3);
+      const fresh = [gamma, rand(-0.2, 0.4), tf.tensor1d(mean), tf.tensor1d(variance)];
+      layer.setWeights(fresh);
+      fresh.forEach((t) => t.dispose());
+    }
+    const out = layer.apply(ins.length === 1 ? ins[0] : ins, { training: false }) as tf.Tensor;
+    keep.push(out);
+    values.set(node.outputTensors[0].id, out);
+  }
+  for (const t of values.values()) t.dispose();
+}

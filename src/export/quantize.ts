@@ -1,0 +1,193 @@
+// Full-integer int8 post-training quantization of the export IR.
+//
+// Calibration: the float32 graph is emitted with every activation tensor as
+// an extra output, run in the TFLite interpreter over the representative
+// samples, and each tensor's min/max recorded (so ranges are those of the
+// exact tensors the int8 graph will hold, after fused activations).
+//
+// Scheme (TFLite's int8 spec):
+//   weights  int8, symmetric (zero point 0), range [-127, 127];
+//            per output channel for CONV_2D (axis 0, OHWI) and
+//            DEPTHWISE_CONV_2D (axis 3, 1HWO); per tensor for FULLY_CONNECTED
+//   biases   int32, zero point 0, scale = input_scale * weight_scale[c]
+//   activations int8 per tensor, asymmetric, range widened to contain 0
+//   fixed outputs: LOGISTIC and SOFTMAX -> scale 1/256, zero point -128
+//   I/O      float32 with QUANTIZE / DEQUANTIZE at the edges (default), or int8
+
+import type * as tf from '@tensorflow/tfjs';
+import type { NetworkPlan } from '../space/network.ts';
+import { bytesOf, type QuantParams } from '../tflite/graph.ts';
+import { loadTfliteModel } from '../tflite/interpreter.ts';
+import type { IrNet, IrTensor } from './lower.ts';
+import { emitTflite, type Encoder, floatEncoder, lowerWithWeights, type TensorEncoding } from './tflite-writer.ts';
+import type { LayerWeightSource } from './weights.ts';
+
+export interface TensorRange {
+  min: number;
+  max: number;
+}
+
+/** Per-tensor activation ranges keyed by IR tensor id. */
+export type RangeTable = Map<number, TensorRange>;
+
+const F = Math.fround;
+
+function isActivation(t: IrTensor): boolean {
+  return t.constant === undefined;
+}
+
+/** Runs the float graph over the samples and records every activation tensor's range. */
+export async function calibrate(ir: IrNet, samples: ArrayLike<number>[]): Promise<RangeTable> {
+  if (samples.length === 0) throw new RangeError('calibration needs at least one representative sample');
+  const watched = ir.tensors.filter((t) => isActivation(t) && t.id !== ir.input && t.id !== ir.output).map((t) => t.id);
+  const bytes = emitTflite(ir, { encode: floatEncoder, ioType: 'float32', extraOutputs: watched });
+  const model = await loadTfliteModel(bytes);
+  const ranges: RangeTable = new Map();
+  const note = (id: number, data: ArrayLike<number>) => {
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (let i = 0; i < data.length; i++) {
+      const v = data[i];
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+    const r = ranges.get(id);
+    ranges.set(id, r ? { min: Math.min(r.min, lo), max: Math.max(r.max, hi) } : { min: lo, max: hi });
+  };
+  try {
+    for (const x of samples) {
+      const outs = model.run([x]);
+      note(ir.input, x);
+      note(ir.output, outs[0]);
+      watched.forEach((id, k) => note(id, outs[k + 1]));
+    }
+  } finally {
+    model.dispose();
+  }
+  return ranges;
+}
+
+/** Asymmetric int8 parameters for a real range (widened to contain 0). */
+export function activationQuant(r: TensorRange): { scale: number; zeroPoint: number } {
+  const lo = Math.min(0, r.min);
+  let hi = Math.max(0, r.max);
+  if (!(hi - lo > 1e-8)) hi = lo + 1e-8;
+  const scale = F((hi - lo) / 255);
+  const zeroPoint = Math.max(-128, Math.min(127, Math.round(-128 - lo / scale)));
+  return { scale, zeroPoint };
+}
+
+const FIXED_SIGMOID_SOFTMAX = { scale: F(1 / 256), zeroPoint: -128 };
+
+function quantizeSymmetric(values: Float32Array, channels: number, channelOf: (i: number) => number): { q: Int8Array; scales: number[] } {
+  const absMax = new Float64Array(channels);
+  for (let i = 0; i < values.length; i++) {
+    const c = channelOf(i);
+    absMax[c] = Math.max(absMax[c], Math.abs(values[i]));
+  }
+  // A channel of zeros still needs a positive scale; any value represents it.
+  const scales = Array.from(absMax, (m) => F(m > 0 ? m / 127 : 1 / 127));
+  const q = new Int8Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    q[i] = Math.max(-127, Math.min(127, Math.round(values[i] / scales[channelOf(i)])));
+  }
+  return { q, scales };
+}
+
+export interface Int8Plan {
+  encode: Encoder;
+  /** activation quantization per IR tensor id (after fixed-output rules) */
+  activations: Map<number, { scale: number; zeroPoint: number }>;
+}
+
+/** Builds the int8 encoding of every IR tensor from calibrated ranges. */
+export function planInt8(ir: IrNet, ranges: RangeTable): Int8Plan {
+  const act = new Map<number, { scale: number; zeroPoint: number }>();
+  for (const t of ir.tensors) {
+    if (!isActivation(t)) continue;
+    const r = ranges.get(t.id);
+    if (!r) throw new Error(`no calibration range for tensor ${t.name}`);
+    act.set(t.id, activationQuant(r));
+  }
+  for (const op of ir.ops) {
+    if (op.kind === 'logistic' || op.kind === 'softmax') act.set(op.outputs[0], FIXED_SIGMOID_SOFTMAX);
+  }
+
+  // Weights and biases, keyed by tensor id; the bias scale needs the op's input scale.
+  const consts = new Map<number, TensorEncoding>();
+  for (const op of ir.ops) {
+    if (op.kind !== 'conv' && op.kind !== 'dwconv' && op.kind !== 'fc') continue;
+    const [xId, wId, bId] = op.inputs;
+    const w = ir.tensors[wId];
+    const values = w.constant!.values as Float32Array;
+    let q: Int8Array;
+    let scales: number[];
+    let axis = 0;
+    if (op.kind === 'conv') {
+      const outC = w.shape[0];
+      const per = values.length / outC;
+      ({ q, scales } = quantizeSymmetric(values, outC, (i) => Math.floor(i / per)));
+    } else if (op.kind === 'dwconv') {
+      const c = w.shape[3];
+      axis = 3;
+      ({ q, scales } = quantizeSymmetric(values, c, (i) => i % c));
+    } else {
+      ({ q, scales } = quantizeSymmetric(values, 1, () => 0));
+    }
+    consts.set(wId, { dtype: 'int8', data: bytesOf(q), quant: { scale: scales, zeroPoint: scales.map(() => 0), quantizedDimension: axis } });
+    const inScale = act.get(xId)!.scale;
+    const bias = ir.tensors[bId].constant!.values as Float32Array;
+    // One bias scale per weight scale: a per-tensor weight needs a per-tensor bias
+    // (TFLite reads a single legacy scale there; a vector would read as 0).
+    const biasScales = scales.map((ws) => F(inScale * ws));
+    const perChannel = biasScales.length > 1;
+    const qb = Int32Array.from(bias, (v, c) => Math.max(-2147483647, Math.min(2147483647, Math.round(v / biasScales[perChannel ? c : 0]))));
+    consts.set(bId, { dtype: 'int32', data: bytesOf(qb), quant: { scale: biasScales, zeroPoint: biasScales.map(() => 0), quantizedDimension: 0 } });
+  }
+
+  const encode: Encoder = (t) => {
+    if (t.constant) {
+      if (t.constant.kind === 'axes') return floatEncoder(t);
+      const e = consts.get(t.id);
+      if (!e) throw new Error(`constant ${t.name} is not an input of a quantizable op`);
+      return e;
+    }
+    const a = act.get(t.id)!;
+    const r = ranges.get(t.id)!;
+    const quant: QuantParams = { scale: [a.scale], zeroPoint: [a.zeroPoint], min: [r.min], max: [r.max] };
+    return { dtype: 'int8', quant };
+  };
+  return { encode, activations: act };
+}
+
+export interface Int8ExportOptions {
+  /** representative inputs (HWC float arrays), e.g. 100-500 training images */
+  representative: ArrayLike<number>[];
+  /** graph input/output type (default float32 with QUANTIZE/DEQUANTIZE inside) */
+  ioType?: 'float32' | 'int8';
+  description?: string;
+  metadata?: Record<string, Uint8Array>;
+}
+
+export interface Int8Export {
+  bytes: Uint8Array;
+  ranges: RangeTable;
+  /** quantization of the graph input and output (what int8 I/O callers need) */
+  inputQuant: { scale: number; zeroPoint: number };
+  outputQuant: { scale: number; zeroPoint: number };
+}
+
+export async function quantizeIr(ir: IrNet, opts: Int8ExportOptions): Promise<Int8Export> {
+  const ranges = await calibrate(ir, opts.representative);
+  const plan = planInt8(ir, ranges);
+  const bytes = emitTflite(ir, {
+    encode: plan.encode, ioType: opts.ioType ?? 'float32',
+    description: opts.description ?? 'mobile-nas int8 export (full-integer PTQ)', metadata: opts.metadata,
+  });
+  return { bytes, ranges, inputQuant: plan.activations.get(ir.input)!, outputQuant: plan.activations.get(ir.output)! };
+}
+
+/** int8 .tflite from a network plan, weights and a representative dataset. */
+export async function exportTfliteInt8(plan: NetworkPlan, weights: tf.LayersModel | LayerWeightSource, opts: Int8ExportOptions): Promise<Int8Export> {
+  return quantizeIr(lowerWithWeights(plan, weights), opts);
+}
