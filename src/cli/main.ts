@@ -2,6 +2,7 @@
 
 import { Command, CommanderError } from 'commander';
 import { registerArchCommand } from './arch.ts';
+import { registerExportCommand } from './export.ts';
 import { registerDoctorCommand } from './doctor.ts';
 import { registerLatencyCommand } from './latency.ts';
 import { registerProfileCommand } from './profile.ts';
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
     .showHelpAfterError(false)
     .exitOverride();
   registerArchCommand(program);
+  registerExportCommand(program);
   registerDoctorCommand(program);
   registerLatencyCommand(program);
   registerProfileCommand(program);

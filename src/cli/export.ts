@@ -1,0 +1,118 @@
+// `nas export`: ArchSpec (+ trained weights) -> .tflite (float32 / int8) or
+// TF.js layers format, a model card beside it, optionally verified in the
+// TFLite interpreter.
+
+import type { Command } from 'commander';
+import { getSplit } from '../data/types.ts';
+import { loadDataset } from '../data/registry.ts';
+import { EXPORT_FORMATS, type ExportFormat, exportModel, type SampleSet, type Verification } from '../export/export-model.ts';
+import { formatInputShape, parseInputShape, resolveArch } from '../space/resolve.ts';
+import type { InputShape } from '../space/types.ts';
+import { PIXEL_OFFSET, PIXEL_SCALE } from '../train/augment.ts';
+import { UsageError } from './errors.ts';
+
+interface ExportOpts {
+  arch: string[];
+  input: string;
+  classes: string;
+  weights?: string;
+  format: string;
+  out: string;
+  verify?: boolean;
+  int8Io?: boolean;
+  dataset?: string;
+  calib: string;
+  seed: string;
+  width?: string;
+  json?: boolean;
+}
+
+function positiveInt(v: string, what: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${what} must be a positive integer, got "${v}"`);
+  return n;
+}
+
+/** Normalized samples (x / 127.5 - 1) of a dataset split, with labels. */
+function splitSamples(images: Uint8Array, labels: Uint8Array, px: number, count: number, source: string): SampleSet {
+  const n = Math.min(count, labels.length);
+  const xs = Array.from({ length: n }, (_, i) => Float32Array.from(images.subarray(i * px, (i + 1) * px), (p) => p * PIXEL_SCALE + PIXEL_OFFSET));
+  return { xs, labels: Array.from(labels.subarray(0, n)), source: `${n} images of ${source}` };
+}
+
+async function datasetSamples(name: string, input: InputShape, numClasses: number, calib: number) {
+  const ds = await loadDataset(name);
+  const m = ds.manifest;
+  if (m.height !== input.height || m.width !== input.width || m.channels !== input.channels) {
+    throw new UsageError(`dataset ${name} has ${m.height}x${m.width}x${m.channels} images, --input is ${formatInputShape(input)}`);
+  }
+  if (m.classes.length !== numClasses) throw new UsageError(`dataset ${name} has ${m.classes.length} classes, --classes is ${numClasses}`);
+  const px = m.height * m.width * m.channels;
+  const train = getSplit(ds, 'train');
+  const val = getSplit(ds, 'validation');
+  return {
+    representative: splitSamples(train.images, train.labels, px, calib, `${name} train split`),
+    validation: splitSamples(val.images, val.labels, px, 500, `${name} validation split`),
+    labels: m.classes,
+    dataset: { name, split: 'validation', samples: Math.min(500, val.count) },
+  };
+}
+
+function formatVerification(v: Verification, format: ExportFormat): string {
+  const pct = (x: number | undefined) => (x === undefined ? 'n/a' : `${(x * 100).toFixed(2)}%`);
+  const lines = [`verify (${v.reference}, ${v.samples} inputs): ${v.passed ? 'PASSED' : 'FAILED'} [${v.criterion}]`];
+  if (format !== 'tfjs') {
+    lines.push(`  max abs diff ${v.maxAbsDiff.toExponential(3)}, mean abs diff ${v.meanAbsDiff.toExponential(3)}, top-1 agreement ${pct(v.top1Agreement)}`);
+    if (v.accuracyDrop !== undefined) {
+      lines.push(`  accuracy: reference ${pct(v.referenceAccuracy)}, exported ${pct(v.tfliteAccuracy)}, drop ${(v.accuracyDrop * 100).toFixed(2)} points`);
+    }
+    lines.push(`  median Invoke() ${v.medianInvokeMs.toFixed(3)} ms (TFLite WASM, XNNPACK, 1 thread)`);
+  } else {
+    lines.push(`  max abs diff ${v.maxAbsDiff}, top-1 agreement ${pct(v.top1Agreement)}`);
+  }
+  return lines.join('\n');
+}
+
+export function registerExportCommand(program: Command): void {
+  program.command('export')
+    .description('export an architecture (fresh or trained weights) as .tflite float32/int8 or TF.js, with a model card')
+    .requiredOption('--arch <arch...>', 'preset name, block strings, ArchSpec JSON or a .json file')
+    .option('--input <HxWxC>', 'input shape', '224x224x3')
+    .requiredOption('--classes <n>', 'number of classes')
+    .option('--weights <dir>', 'TF.js layers-format directory with trained weights (default: freshly initialized)')
+    .option('--format <format>', `one of ${EXPORT_FORMATS.join(', ')}`, 'tflite')
+    .requiredOption('--out <dir>', 'output directory')
+    .option('--verify', 'run the export in the TFLite interpreter (tfjs: reload) and compare')
+    .option('--int8-io', 'tflite-int8: int8 graph input/output (default float32 with QUANTIZE/DEQUANTIZE)')
+    .option('--dataset <name>', 'calibration/validation data (fashion-mnist, mnist, folder:<path>, synthetic); default random inputs')
+    .option('--calib <n>', 'representative samples for int8 calibration', '100')
+    .option('--seed <n>', 'initializer seed when no --weights', '1')
+    .option('--width <multiplier>', 'width multiplier (presets only)')
+    .option('--json', 'print the model card as JSON')
+    .action(async (o: ExportOpts) => {
+      const format = o.format as ExportFormat;
+      if (!EXPORT_FORMATS.includes(format)) throw new UsageError(`--format must be one of ${EXPORT_FORMATS.join(', ')}, got "${o.format}"`);
+      if (o.int8Io && format !== 'tflite-int8') throw new UsageError('--int8-io applies to --format tflite-int8 only');
+      const input = parseInputShape(o.input);
+      const numClasses = positiveInt(o.classes, '--classes');
+      const width = o.width === undefined ? undefined : Number(o.width);
+      if (width !== undefined && !Number.isFinite(width)) throw new UsageError(`--width must be a number, got "${o.width}"`);
+      const arch = resolveArch(o.arch.join(' '), { input, widthMultiplier: width });
+      const data = o.dataset ? await datasetSamples(o.dataset, input, numClasses, positiveInt(o.calib, '--calib')) : undefined;
+      const r = await exportModel({
+        arch, input, numClasses, format, outDir: o.out, weightsDir: o.weights, seed: positiveInt(o.seed, '--seed'),
+        verify: o.verify, int8Io: o.int8Io, representative: data?.representative, validation: data?.validation,
+        labels: data?.labels, dataset: data?.dataset,
+      });
+      if (o.json) {
+        process.stdout.write(JSON.stringify(r.card, null, 2) + '\n');
+      } else {
+        const c = r.card;
+        process.stdout.write(`${c.archString}\n  ${formatInputShape(input)} -> ${numClasses} classes, ${c.params} params, ${(c.macs / 1e6).toFixed(2)} M MACs, weights: ${c.weightsSource}\n`);
+        for (const f of c.files) process.stdout.write(`  wrote ${f.name} (${f.sizeBytes} bytes)\n`);
+        process.stdout.write(`  wrote ${r.cardPath}\n`);
+        if (r.verification) process.stdout.write(formatVerification(r.verification, format) + '\n');
+      }
+      if (r.verification && !r.verification.passed) process.exitCode = 1;
+    });
+}

@@ -1,0 +1,170 @@
+// The export pipeline: ArchSpec (+ weights) -> .tflite float32 / int8 or
+// TF.js layers format in a directory, a model card beside it, and an
+// optional verification in the TFLite interpreter. Used by `nas export`
+// and by the service's final stage.
+
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { buildModel } from '../space/builder.ts';
+import { expandNetwork } from '../space/network.ts';
+import { createRng } from '../space/rng.ts';
+import type { ArchSpec, InputShape } from '../space/types.ts';
+import { dirLoadHandler } from '../train/weights_io.ts';
+import { buildModelCard, type LatencyFigure, type ModelCard, type ModelCardInput, writeModelCard } from './model-card.ts';
+import { quantizeIr } from './quantize.ts';
+import { applyWeights, readTfjsWeights, saveTfjsModel } from './tfjs-format.ts';
+import { emitTflite, floatEncoder, lowerWithWeights } from './tflite-writer.ts';
+import { argmax, type Comparison, compareWithReference, predictTfjs, runTflite } from './verify.ts';
+
+export type ExportFormat = 'tflite' | 'tflite-int8' | 'tfjs';
+export const EXPORT_FORMATS: readonly ExportFormat[] = ['tflite', 'tflite-int8', 'tfjs'];
+
+/** Inputs as the network sees them (normalized floats), with optional labels. */
+export interface SampleSet {
+  xs: Float32Array[];
+  labels?: number[];
+  /** where they come from, for the model card */
+  source: string;
+}
+
+export interface ExportRequest {
+  arch: ArchSpec;
+  input: InputShape;
+  numClasses: number;
+  format: ExportFormat;
+  outDir: string;
+  /** TF.js layers-format directory with trained weights; absent = freshly initialized */
+  weightsDir?: string;
+  /** initializer seed when no weights are given (default 1) */
+  seed?: number;
+  /** int8: calibration inputs (default 64 random inputs in [-1, 1]) */
+  representative?: SampleSet;
+  /** int8: int8 graph input/output instead of float32 with QUANTIZE/DEQUANTIZE */
+  int8Io?: boolean;
+  /** run the result in the interpreter and compare (on these inputs, default 32 random ones) */
+  verify?: boolean;
+  validation?: SampleSet;
+  labels?: string[];
+  dataset?: ModelCardInput['dataset'];
+  accuracy?: ModelCardInput['accuracy'];
+  predictedLatency?: LatencyFigure;
+  measuredLatency?: LatencyFigure;
+}
+
+export interface Verification extends Comparison {
+  reference: string;
+  /** the tolerance the comparison is held to, and whether it held */
+  criterion: string;
+  passed: boolean;
+}
+
+export interface ExportResult {
+  files: string[];
+  card: ModelCard;
+  cardPath: string;
+  verification?: Verification;
+}
+
+export const FLOAT_TOLERANCE = 1e-4;
+export const INT8_MIN_AGREEMENT = 0.99;
+
+export function randomSamples(input: InputShape, count: number, seed: number): SampleSet {
+  const rng = createRng(seed);
+  const n = input.height * input.width * input.channels;
+  return {
+    xs: Array.from({ length: count }, () => Float32Array.from({ length: n }, () => rng.next() * 2 - 1)),
+    source: `${count} random inputs uniform in [-1, 1] (seed ${seed})`,
+  };
+}
+
+function fileInfo(dir: string, name: string): { name: string; sizeBytes: number } {
+  return { name, sizeBytes: statSync(join(dir, name)).size };
+}
+
+export async function exportModel(req: ExportRequest): Promise<ExportResult> {
+  const plan = expandNetwork(req.arch, req.input, req.numClasses);
+  const seed = req.seed ?? 1;
+  const model = buildModel(req.arch, { inputShape: req.input, numClasses: req.numClasses, seed });
+  try {
+    if (req.weightsDir) applyWeights(model, readTfjsWeights(req.weightsDir));
+    mkdirSync(req.outDir, { recursive: true });
+    const validation = req.validation ?? randomSamples(req.input, 32, seed + 1000);
+    const cardBase: Omit<ModelCardInput, 'files'> = {
+      arch: req.arch, input: req.input, numClasses: req.numClasses, format: req.format,
+      labels: req.labels, weightsSource: req.weightsDir ?? `initial (seed ${seed})`,
+      dataset: req.dataset, accuracy: req.accuracy,
+      predictedLatency: req.predictedLatency, measuredLatency: req.measuredLatency,
+    };
+    let files: { name: string; sizeBytes: number }[];
+    let verification: Verification | undefined;
+    let quantization: ModelCardInput['quantization'];
+
+    if (req.format === 'tfjs') {
+      const saved = await saveTfjsModel(model, req.outDir);
+      files = saved.files.map((f) => fileInfo(req.outDir, f));
+      if (req.verify) {
+        const reloaded = await tf.loadLayersModel(dirLoadHandler(req.outDir));
+        const ref = predictTfjs(model, req.input, validation.xs);
+        const got = predictTfjs(reloaded, req.input, validation.xs);
+        reloaded.dispose();
+        let maxAbs = 0;
+        let agree = 0;
+        got.forEach((g, i) => {
+          g.forEach((v, k) => { maxAbs = Math.max(maxAbs, Math.abs(v - ref[i][k])); });
+          if (argmax(g) === argmax(ref[i])) agree++;
+        });
+        verification = {
+          samples: validation.xs.length, maxAbsDiff: maxAbs, meanAbsDiff: NaN, top1Agreement: agree / validation.xs.length,
+          medianInvokeMs: NaN, reference: 'in-memory tfjs model', criterion: 'reloaded model.json predicts identically (max abs diff 0)', passed: maxAbs === 0,
+        };
+      }
+    } else {
+      const ir = lowerWithWeights(plan, model);
+      let bytes: Uint8Array;
+      let name: string;
+      if (req.format === 'tflite') {
+        bytes = emitTflite(ir, { encode: floatEncoder, ioType: 'float32', description: 'mobile-nas float32 export' });
+        name = 'model.tflite';
+      } else {
+        const rep = req.representative ?? randomSamples(req.input, 64, seed + 2000);
+        const ioType = req.int8Io ? 'int8' : 'float32';
+        const q = await quantizeIr(ir, { representative: rep.xs, ioType });
+        bytes = q.bytes;
+        name = 'model_int8.tflite';
+        quantization = {
+          scheme: 'full-integer int8 PTQ: per-channel symmetric int8 conv weights, per-tensor symmetric FC weights, int32 biases, per-tensor asymmetric int8 activations (min/max calibration)',
+          ioType, representativeSamples: rep.xs.length, representativeSource: rep.source, input: q.inputQuant, output: q.outputQuant,
+        };
+      }
+      writeFileSync(join(req.outDir, name), bytes);
+      files = [fileInfo(req.outDir, name)];
+      if (req.verify) {
+        if (req.format === 'tflite') {
+          const ref = predictTfjs(model, req.input, validation.xs);
+          const cmp = await compareWithReference(bytes, validation.xs, ref, { labels: validation.labels });
+          verification = {
+            ...cmp, reference: 'tfjs model.predict', criterion: `max abs diff <= ${FLOAT_TOLERANCE}`, passed: cmp.maxAbsDiff <= FLOAT_TOLERANCE,
+          };
+        } else {
+          const floatBytes = emitTflite(ir, { encode: floatEncoder, ioType: 'float32' });
+          const ref = await runTflite(floatBytes, validation.xs);
+          const cmp = await compareWithReference(bytes, validation.xs, ref, { labels: validation.labels });
+          verification = {
+            ...cmp, reference: 'float32 .tflite in the same interpreter', criterion: `top-1 agreement >= ${INT8_MIN_AGREEMENT * 100}%`,
+            passed: cmp.top1Agreement >= INT8_MIN_AGREEMENT,
+          };
+        }
+      }
+    }
+    const card = buildModelCard({
+      ...cardBase, files, quantization,
+      verification: verification ? { ...verification, reference: `${verification.reference}; inputs: ${validation.source}` } : undefined,
+    });
+    const cardPath = writeModelCard(req.outDir, card);
+    return { files: files.map((f) => join(req.outDir, f.name)), card, cardPath, verification };
+  } finally {
+    model.dispose();
+  }
+}
+
