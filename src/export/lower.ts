@@ -13,7 +13,7 @@
 
 import type { Activation } from '../space/types.ts';
 import type { NetworkPlan, OpNode } from '../space/network.ts';
-import { UnsupportedOpError } from './errors.ts';
+import { UnsupportedOpError, WeightsMismatchError } from './errors.ts';
 import type { FoldedWeights } from './weights.ts';
 
 export type FusedAct = 'NONE' | 'RELU' | 'RELU6';
@@ -90,7 +90,7 @@ function applyActivation(b: IrBuilder, act: Activation, x: number, name: string)
 
 function weightsOf(w: FoldedWeights, key: string) {
   const f = w.get(key);
-  if (!f) throw new UnsupportedOpError(`no weights for ${key}`);
+  if (!f) throw new WeightsMismatchError(`no weights for network node ${key}`);
   return f;
 }
 
