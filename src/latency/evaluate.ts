@@ -8,7 +8,7 @@ import { sampleArch } from '../space/sampler.ts';
 import type { Skeleton } from '../space/skeleton.ts';
 import type { ArchSpec, InputShape } from '../space/types.ts';
 import type { LatencyPredictor } from './predictor.ts';
-import type { Measurer } from './runtime.ts';
+import { MeasurementError, type Measurer } from './runtime.ts';
 import { accuracy, type AccuracyReport } from './stats.ts';
 
 export interface EvaluateOptions {
@@ -28,6 +28,7 @@ export interface EvaluateOptions {
 
 export interface EvaluatedNetwork {
   id: string;
+  spec: ArchSpec;
   measuredMs: number;
   predictedMs: number;
   relIqr: number;
@@ -55,8 +56,16 @@ export async function evaluatePredictor(opts: EvaluateOptions): Promise<Evaluati
     if (seen.has(id) || opts.exclude?.has(id)) continue;
     seen.add(id);
     const pred = opts.predictor.predict(spec, opts.input, opts.numClasses);
-    const m = await opts.measurer.measure(expandNetwork(spec, opts.input, opts.numClasses));
-    nets.push({ id, measuredMs: m.medianMs, predictedMs: pred.latencyMs, relIqr: m.relIqr, coverage: pred.coverage });
+    const plan = expandNetwork(spec, opts.input, opts.numClasses);
+    let m;
+    for (let attempt = 1; !m; attempt++) {
+      try {
+        m = await opts.measurer.measure(plan);
+      } catch (e) {
+        if (!(e instanceof MeasurementError) || attempt >= 4) throw e;
+      }
+    }
+    nets.push({ id, spec, measuredMs: m.medianMs, predictedMs: pred.latencyMs, relIqr: m.relIqr, coverage: pred.coverage });
     opts.onProgress?.(nets.length);
     if (opts.timeBudgetMs !== undefined && Date.now() - t0 > opts.timeBudgetMs) break;
   }

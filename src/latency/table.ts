@@ -68,7 +68,7 @@ export interface LatencyTable {
   };
   overhead: OverheadModel | null;
   /** fusion check on the calibration networks: median of (kernel sum - (n-1) x baseline) / measured */
-  calibration?: { networks: number; medianSumOverMeasured: number };
+  calibration?: { networks: number; seed: number; medianSumOverMeasured: number };
   entries: Record<string, TableEntry>;
 }
 
