@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cmath>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -315,6 +316,134 @@ void sumRows(const float* x, int64_t R, int64_t C, float scale, float* out) {
   }
 }
 
+
+// ---- fused batch norm (training) and activation gradients --------------------
+// x viewed as [R, C] (R = N*H*W rows, channels last). Statistics as tf.moments:
+// mean, then the biased variance mean((x - mean)^2); per-thread partial sums in
+// double so the result does not depend on the thread count beyond rounding.
+
+void columnSums(const float* x, const float* sub, int64_t R, int64_t C, bool square, std::vector<double>& out) {
+  const int nThreads = omp_get_max_threads();
+  std::vector<double> partial(static_cast<size_t>(nThreads * C), 0.0);
+#pragma omp parallel if (R * C > (1 << 15))
+  {
+    double* acc = partial.data() + omp_get_thread_num() * C;
+    std::vector<float> local(static_cast<size_t>(C), 0.0f);
+    float* __restrict l = local.data();
+    int64_t rowsInLocal = 0;
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < R; r++) {
+      const float* __restrict row = x + r * C;
+      if (square) {
+        for (int64_t c = 0; c < C; c++) { const float d = row[c] - sub[c]; l[c] += d * d; }
+      } else {
+        for (int64_t c = 0; c < C; c++) l[c] += row[c];
+      }
+      // flush float partials to double every 64 rows to bound rounding error
+      if (++rowsInLocal == 64) {
+        for (int64_t c = 0; c < C; c++) { acc[c] += l[c]; l[c] = 0.0f; }
+        rowsInLocal = 0;
+      }
+    }
+    for (int64_t c = 0; c < C; c++) acc[c] += l[c];
+  }
+  out.assign(static_cast<size_t>(C), 0.0);
+  for (int t = 0; t < nThreads; t++)
+    for (int64_t c = 0; c < C; c++) out[c] += partial[t * C + c];
+}
+
+void bnTrainForward(const float* x, const float* gamma, const float* beta, int64_t R, int64_t C, float eps,
+                    float* y, float* meanOut, float* varOut) {
+  std::vector<double> s;
+  columnSums(x, nullptr, R, C, false, s);
+  std::vector<float> mean(static_cast<size_t>(C));
+  for (int64_t c = 0; c < C; c++) mean[c] = static_cast<float>(s[c] / R);
+  columnSums(x, mean.data(), R, C, true, s);
+  std::vector<float> scale(static_cast<size_t>(C)), shift(static_cast<size_t>(C));
+  for (int64_t c = 0; c < C; c++) {
+    const float var = static_cast<float>(s[c] / R);
+    meanOut[c] = mean[c];
+    varOut[c] = var;
+    const float rstd = 1.0f / std::sqrt(var + eps);
+    scale[c] = gamma[c] * rstd;
+    shift[c] = beta[c] - mean[c] * scale[c];
+  }
+  const float* __restrict sc = scale.data();
+  const float* __restrict sh = shift.data();
+#pragma omp parallel for schedule(static) if (R * C > (1 << 15))
+  for (int64_t r = 0; r < R; r++) {
+    const float* __restrict xr = x + r * C;
+    float* __restrict yr = y + r * C;
+    for (int64_t c = 0; c < C; c++) yr[c] = xr[c] * sc[c] + sh[c];
+  }
+}
+
+void bnTrainBackward(const float* dy, const float* x, const float* gamma, const float* mean, const float* var, int64_t R, int64_t C,
+                     float eps, float* dx, float* dgamma, float* dbeta) {
+  std::vector<float> rstd(static_cast<size_t>(C));
+  for (int64_t c = 0; c < C; c++) rstd[c] = 1.0f / std::sqrt(var[c] + eps);
+  const int nThreads = omp_get_max_threads();
+  std::vector<double> pSum(static_cast<size_t>(nThreads * C), 0.0), pDot(static_cast<size_t>(nThreads * C), 0.0);
+#pragma omp parallel if (R * C > (1 << 15))
+  {
+    double* aSum = pSum.data() + omp_get_thread_num() * C;
+    double* aDot = pDot.data() + omp_get_thread_num() * C;
+    std::vector<float> ls(static_cast<size_t>(C), 0.0f), ld(static_cast<size_t>(C), 0.0f);
+    float* __restrict s = ls.data();
+    float* __restrict d = ld.data();
+    int64_t n = 0;
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < R; r++) {
+      const float* __restrict g = dy + r * C;
+      const float* __restrict xr = x + r * C;
+      for (int64_t c = 0; c < C; c++) { s[c] += g[c]; d[c] += g[c] * (xr[c] - mean[c]); }
+      if (++n == 64) {
+        for (int64_t c = 0; c < C; c++) { aSum[c] += s[c]; aDot[c] += d[c]; s[c] = 0.0f; d[c] = 0.0f; }
+        n = 0;
+      }
+    }
+    for (int64_t c = 0; c < C; c++) { aSum[c] += s[c]; aDot[c] += d[c]; }
+  }
+  // dx = gr * (dy - sum/R - xhat * dgamma/R) with gr = gamma*rstd, xhat = (x - mean)*rstd, dgamma = dot*rstd
+  //    = a*dy - k*(x - mean) - b  with a = gr, k = gr*rstd^2*dot/R, b = gr*sum/R
+  std::vector<float> a(static_cast<size_t>(C)), b(static_cast<size_t>(C)), k(static_cast<size_t>(C));
+  for (int64_t c = 0; c < C; c++) {
+    double sum = 0.0, dot = 0.0;
+    for (int t = 0; t < nThreads; t++) { sum += pSum[t * C + c]; dot += pDot[t * C + c]; }
+    const double r = rstd[c];
+    const double gr = static_cast<double>(gamma[c]) * r;
+    dbeta[c] = static_cast<float>(sum);
+    dgamma[c] = static_cast<float>(dot * r);
+    const double kk = gr * r * r * dot / static_cast<double>(R);
+    a[c] = static_cast<float>(gr);
+    k[c] = static_cast<float>(kk);
+    b[c] = static_cast<float>(gr * sum / static_cast<double>(R));
+  }
+  const float* __restrict pa = a.data();
+  const float* __restrict pk = k.data();
+  const float* __restrict pb = b.data();
+#pragma omp parallel for schedule(static) if (R * C > (1 << 15))
+  for (int64_t r = 0; r < R; r++) {
+    const float* __restrict g = dy + r * C;
+    const float* __restrict xr = x + r * C;
+    float* __restrict o = dx + r * C;
+    for (int64_t c = 0; c < C; c++) o[c] = pa[c] * g[c] - pk[c] * (xr[c] - mean[c]) - pb[c];
+  }
+}
+
+// kind 0: relu (z = output y), 1: relu6 (z = y), 2: hswish (z = input x)
+void actGrad(const float* dy, const float* z, int64_t n, int kind, float* dx) {
+#pragma omp parallel for schedule(static) if (n > (1 << 16))
+  for (int64_t i = 0; i < n; i++) {
+    const float v = z[i];
+    float d;
+    if (kind == 0) d = v > 0.0f ? 1.0f : 0.0f;
+    else if (kind == 1) d = (v > 0.0f && v < 6.0f) ? 1.0f : 0.0f;
+    else d = v < -3.0f ? 0.0f : (v > 3.0f ? 1.0f : (2.0f * v + 3.0f) / 6.0f);
+    dx[i] = dy[i] * d;
+  }
+}
+
 // ---- N-API glue --------------------------------------------------------------
 
 napi_value undefinedValue(napi_env env) {
@@ -403,6 +532,61 @@ napi_value SumRows(napi_env env, napi_callback_info info) {
   return undefinedValue(env);
 }
 
+
+// bnTrainForward(heap, xOff, gammaOff, betaOff, yOff, meanOff, varOff, R, C, eps)
+napi_value BnTrainForward(napi_env env, napi_callback_info info) {
+  napi_value argv[10];
+  if (!getArgs(env, info, 10, argv)) return nullptr;
+  Heap h;
+  if (!getHeap(env, argv[0], &h)) return nullptr;
+  int64_t R, C;
+  if (!getInt(env, argv[7], &R) || !getInt(env, argv[8], &C)) return nullptr;
+  double eps;
+  napi_get_value_double(env, argv[9], &eps);
+  if (R < 1 || C < 1) return throwErr(env, "fastkernels: bad batch-norm sizes"), nullptr;
+  float *x, *g, *b, *y, *m, *v;
+  if (!ptrAt(env, h, argv[1], R * C, &x) || !ptrAt(env, h, argv[2], C, &g) || !ptrAt(env, h, argv[3], C, &b) ||
+      !ptrAt(env, h, argv[4], R * C, &y) || !ptrAt(env, h, argv[5], C, &m) || !ptrAt(env, h, argv[6], C, &v))
+    return nullptr;
+  bnTrainForward(x, g, b, R, C, static_cast<float>(eps), y, m, v);
+  return undefinedValue(env);
+}
+
+// bnTrainBackward(heap, dyOff, xOff, gammaOff, meanOff, varOff, dxOff, dgammaOff, dbetaOff, R, C, eps)
+napi_value BnTrainBackward(napi_env env, napi_callback_info info) {
+  napi_value argv[12];
+  if (!getArgs(env, info, 12, argv)) return nullptr;
+  Heap h;
+  if (!getHeap(env, argv[0], &h)) return nullptr;
+  int64_t R, C;
+  if (!getInt(env, argv[9], &R) || !getInt(env, argv[10], &C)) return nullptr;
+  double eps;
+  napi_get_value_double(env, argv[11], &eps);
+  if (R < 1 || C < 1) return throwErr(env, "fastkernels: bad batch-norm sizes"), nullptr;
+  float *dy, *x, *g, *m, *v, *dx, *dg, *db;
+  if (!ptrAt(env, h, argv[1], R * C, &dy) || !ptrAt(env, h, argv[2], R * C, &x) || !ptrAt(env, h, argv[3], C, &g) ||
+      !ptrAt(env, h, argv[4], C, &m) || !ptrAt(env, h, argv[5], C, &v) || !ptrAt(env, h, argv[6], R * C, &dx) ||
+      !ptrAt(env, h, argv[7], C, &dg) || !ptrAt(env, h, argv[8], C, &db))
+    return nullptr;
+  bnTrainBackward(dy, x, g, m, v, R, C, static_cast<float>(eps), dx, dg, db);
+  return undefinedValue(env);
+}
+
+// actGrad(heap, dyOff, zOff, outOff, n, kind)
+napi_value ActGrad(napi_env env, napi_callback_info info) {
+  napi_value argv[6];
+  if (!getArgs(env, info, 6, argv)) return nullptr;
+  Heap h;
+  if (!getHeap(env, argv[0], &h)) return nullptr;
+  int64_t n, kind;
+  if (!getInt(env, argv[4], &n) || !getInt(env, argv[5], &kind)) return nullptr;
+  if (kind < 0 || kind > 2) return throwErr(env, "fastkernels: unknown activation kind"), nullptr;
+  float *dy, *z, *out;
+  if (!ptrAt(env, h, argv[1], n, &dy) || !ptrAt(env, h, argv[2], n, &z) || !ptrAt(env, h, argv[3], n, &out)) return nullptr;
+  actGrad(dy, z, n, static_cast<int>(kind), out);
+  return undefinedValue(env);
+}
+
 napi_value Threads(napi_env env, napi_callback_info) {
   napi_value v;
   napi_create_int32(env, omp_get_max_threads(), &v);
@@ -439,6 +623,9 @@ napi_value Init(napi_env env, napi_value exports) {
       {"depthwiseForward", nullptr, DepthwiseForward, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"gemm", nullptr, Gemm, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sumRows", nullptr, SumRows, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"bnTrainForward", nullptr, BnTrainForward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"bnTrainBackward", nullptr, BnTrainBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"actGrad", nullptr, ActGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"threads", nullptr, Threads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"gemmName", nullptr, GemmName, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -78,7 +78,8 @@ export async function initBackend(opts: BackendOptions = {}): Promise<BackendRes
   const choice = opts.backend ?? parseChoice(process.env.NAS_BACKEND);
   if (!(BACKEND_CHOICES as readonly string[]).includes(choice)) parseChoice(choice);
   const threads = parseThreads(opts.threads ?? process.env.NAS_THREADS);
-  if (current && (choice === 'auto' || current.name === choice)) return current;
+  // Re-selecting the same backend is cheap; only the fast path has a setting (threads) to re-apply.
+  if (current && (choice === 'auto' || current.name === choice) && !(threads && current.name.startsWith('fast'))) return current;
   const reason: string[] = [];
   const want = (c: BackendChoice) => choice === 'auto' || choice === c;
 

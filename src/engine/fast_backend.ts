@@ -2,6 +2,8 @@
 // build, XNNPACK forward kernels) plus
 //   - the three gradient kernels it lacks (wasm_grads.ts), and
 //   - replacements for its slow training kernels (wasm_overrides.ts),
+//   - fused batch-norm and activation ops for training, routed in by patched
+//     tfjs-layers methods while 'wasm' is the active backend (layer_patches.ts),
 // computed by the native addon (OpenMP threads, oneDNN GEMM) directly on the
 // WASM heap, or by plain JS when the addon is missing or switched off.
 // The tfjs backend keeps the name 'wasm' (kernels are looked up by it);
@@ -11,6 +13,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { loadNativeKernels, type NativeKernels } from './native.ts';
 import { makeWasmGradKernels, type GradKernelStats } from './wasm_grads.ts';
 import { installWasmOverrides } from './wasm_overrides.ts';
+import { bnTrainGradConfig, makeFusedKernels } from './fused_ops.ts';
+import { installLayerPatches } from './layer_patches.ts';
 
 export interface FastBackendInfo {
   /** true when the native addon computes the heavy kernels */
@@ -59,7 +63,14 @@ export async function setupFastBackend(opts: FastBackendOptions = {}): Promise<F
       tf.registerKernel(k);
     }
     const replaced = installWasmOverrides(() => active);
-    installed = { native: false, threads: 1, nativeReason: loadReason, kernels: [...grads.map((k) => k.kernelName), ...replaced], stats };
+    const fused = makeFusedKernels(() => active);
+    for (const k of fused) tf.registerKernel(k);
+    tf.registerGradient(bnTrainGradConfig);
+    installLayerPatches();
+    installed = {
+      native: false, threads: 1, nativeReason: loadReason, stats,
+      kernels: [...grads.map((k) => k.kernelName), ...replaced, ...fused.map((k) => k.kernelName)],
+    };
   }
   active = opts.noNative ? null : loaded;
   if (active && opts.threads) active.setThreads(opts.threads);

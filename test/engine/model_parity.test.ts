@@ -12,7 +12,9 @@
 
 import * as tf from '@tensorflow/tfjs';
 import { before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
 import { initBackend } from '../../src/engine/backend.ts';
+import { ACT_GRAD, BN_TRAIN, BN_TRAIN_GRAD } from '../../src/engine/fused_ops.ts';
 import { buildModel } from '../../src/space/builder.ts';
 import type { Activation, ArchSpec, BlockSpec } from '../../src/space/types.ts';
 import { assertClose, onBackend } from './parity_cases.ts';
@@ -46,10 +48,10 @@ const CASES: Array<{ name: string; spec: ArchSpec; channels: number }> = [
   },
 ];
 
-describe('models train identically on the fast path and the tfjs cpu backend', () => {
+for (const choice of ['fast', 'fast-js'] as const) describe(`models train identically on the ${choice} path and the tfjs cpu backend`, () => {
   let fastBackend = 'wasm';
   before(async () => {
-    const r = await initBackend({ backend: 'fast' });
+    const r = await initBackend({ backend: choice });
     fastBackend = r.tfBackend;
   });
 
@@ -97,4 +99,17 @@ describe('models train identically on the fast path and the tfjs cpu backend', (
       assertClose(`${c.name}: weights after 2 SGD steps`, got.after, want.after);
     });
   }
+
+  it('training steps run on the fused batch-norm and activation kernels', async () => {
+    await tf.setBackend(fastBackend);
+    const model = buildModel(CASES[0].spec, { inputShape: { height: 15, width: 13, channels: 1 }, numClasses: 5, seed: 3 });
+    const x = tf.randomNormal([4, 15, 13, 1]);
+    const y = tf.oneHot(tf.tensor1d([0, 1, 2, 3], 'int32'), 5);
+    model.compile({ optimizer: 'sgd', loss: 'categoricalCrossentropy' });
+    const prof = await tf.profile(async () => { await model.trainOnBatch(x, y); });
+    const names = new Set(prof.kernels.map((k) => k.name));
+    for (const k of [BN_TRAIN, BN_TRAIN_GRAD, ACT_GRAD]) assert.ok(names.has(k), `kernel ${k} ran`);
+    model.dispose();
+    tf.dispose([x, y]);
+  });
 });
