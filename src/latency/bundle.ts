@@ -75,7 +75,7 @@ export function writeBundle(dir: string, opts: BundleOptions): BundleManifest {
   const body = {
     format: BUNDLE_FORMAT as typeof BUNDLE_FORMAT, formatVersion: 1 as const, spaceVersion: LATENCY_SPACE_VERSION, createdAt: new Date().toISOString(), numClasses: opts.numClasses,
     inputs: opts.targets.map((t) => ({ skeleton: t.skeleton.name, input: `${t.input.height}x${t.input.width}x${t.input.channels}`, kernels: kernels.length })),
-    measure: { warmup: 5, repeats: opts.repeats ?? 9, batchMs: 1, reference: REFERENCE_ID },
+    measure: { warmup: 5, repeats: opts.repeats ?? 9, batchMs: 2, reference: REFERENCE_ID },
     reference, baseline, kernels, networks,
   };
   const bundleId = createHash('sha256').update(JSON.stringify({ ...body, createdAt: '' })).digest('hex').slice(0, 16);

@@ -26,9 +26,14 @@
     return med > 0 ? (q(0.75) - q(0.25)) / med : 0;
   }
 
+  // Browsers coarsen performance.now() (100 us without cross-origin isolation):
+  // size batches from a >= 20 ms probe so that one batch spans many ticks.
   function batchSize(model, x, batchMs) {
-    const one = timeBatch(model, x, 3);
-    return Math.min(2000, Math.max(1, Math.ceil(batchMs / Math.max(one, 0.005))));
+    let n = 0;
+    const t0 = performance.now();
+    while (performance.now() - t0 < 20 || n < 3) { timeBatch(model, x, 1); n++; }
+    const one = (performance.now() - t0) / n;
+    return Math.min(5000, Math.max(1, Math.ceil(batchMs / Math.max(one, 0.001))));
   }
 
   async function load(m) {
