@@ -14,6 +14,8 @@ import { loadDevice } from '../src/latency/device.ts';
 import { calibrationIds, evaluatePredictor, type EvaluatedNetwork } from '../src/latency/evaluate.ts';
 import { fewShotTable } from '../src/latency/fewshot.ts';
 import { createPredictor } from '../src/latency/predictor.ts';
+import { fitKernelRegressor } from '../src/latency/regression.ts';
+import { parseKernelKey } from '../src/latency/kernels.ts';
 import { createMeasurer } from '../src/latency/runtime.ts';
 import { createRuntime } from '../src/latency/runtimes/index.ts';
 import { shuffled } from '../src/latency/profile.ts';
@@ -122,6 +124,16 @@ function fewShotRows(ref: DeviceResult, target: DeviceResult): string[] {
   return rows;
 }
 
+/** Regression for table misses: fit on 80% of the entries, score the held-out 20%. */
+function regressionHoldout(table: LatencyTable): AccuracyReport {
+  const keys = shuffled(Object.keys(table.entries), 99);
+  const cut = Math.floor(keys.length * 0.8);
+  const train = Object.fromEntries(keys.slice(0, cut).map((k) => [k, table.entries[k]]));
+  const reg = fitKernelRegressor(train);
+  const test = keys.slice(cut);
+  return accuracy(test.map((k) => reg.predictMs(parseKernelKey(k))), test.map((k) => table.entries[k].latencyMs));
+}
+
 async function main(): Promise<void> {
   const networks = Number(arg('networks', '200'));
   const devices = arg('devices', 'node-tflite-wasm,node-tfjs-wasm').split(',');
@@ -154,6 +166,18 @@ async function main(): Promise<void> {
     lines.push(`- ${d}: ${t.device.runtimeVersion}; table of ${Object.keys(t.entries).length} kernels (${t.inputs.map((i) => `${i.input}: ${i.kernels}`).join(', ')}), measured ${t.createdAt.slice(0, 16)}Z; ` +
       `overhead model e2e = ${t.overhead?.slope.toFixed(3)} x sum + ${t.overhead?.perKernelMs.toFixed(4)} ms x kernels + ${t.overhead?.interceptMs.toFixed(3)} ms (fitted on ${t.overhead?.fittedOn} networks); ` +
       `networks measured ${ms[0].toFixed(2)}-${ms[ms.length - 1].toFixed(2)} ms (median ${ms[Math.floor(ms.length / 2)].toFixed(2)}); median dispersion (IQR/median) ${pct(r.nets.map((n) => n.relIqr).sort((a, b) => a - b)[Math.floor(r.nets.length / 2)])}; bench wall time ${r.wallS.toFixed(0)} s.`);
+  }
+  lines.push('');
+  lines.push('Regression for kernels missing from a table (log-latency ~ log MACs, log memory traffic, log weights; per op/kernel/stride/activation group), fitted on a random 80% of a table, scored on the other 20%:');
+  lines.push('');
+  lines.push('| device | held-out kernels | within ±10% | within ±25% (abs. rel. error) | RMSPE | Kendall tau |');
+  lines.push('|---|---|---|---|---|---|');
+  for (const [d, r] of results) {
+    const h = regressionHoldout(r.table);
+    const keys = shuffled(Object.keys(r.table.entries), 99).slice(Math.floor(Object.keys(r.table.entries).length * 0.8));
+    const reg = fitKernelRegressor(Object.fromEntries(shuffled(Object.keys(r.table.entries), 99).slice(0, Math.floor(Object.keys(r.table.entries).length * 0.8)).map((k) => [k, r.table.entries[k]])));
+    const w25 = keys.filter((k) => Math.abs(reg.predictMs(parseKernelKey(k)) / r.table.entries[k].latencyMs - 1) <= 0.25).length / keys.length;
+    lines.push(`| ${d} | ${h.n} | ${pct(h.within10)} | ${pct(w25)} | ${pct(h.rmspe)} | ${h.kendallTau.toFixed(3)} |`);
   }
   const ref = results.get('node-tflite-wasm');
   const tgt = results.get('node-tfjs-wasm');

@@ -1,8 +1,16 @@
 // `nas profile`: measure a device's latency table on a local runtime (and
 // write it only when the whole profile succeeded), build the remote
 // profiling bundle, import uploaded measurements, serve the browser page.
+//   nas profile --device node-tflite-wasm [--input 28x28x1,32x32x3]
+//   nas profile --write-bundle --bundle out/suite [--max-kernels N]
+//   nas profile --serve --bundle out/suite [--port 8080]
+//   nas profile --import results.json --bundle out/suite
 
 import type { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { readBundleManifest, writeBundle } from '../latency/bundle.ts';
+import { serveProfiling } from '../latency/serve.ts';
+import { resultsToTable } from '../latency/upload.ts';
 import { loadDevice } from '../latency/device.ts';
 import { profileDevice, type ProfileTarget } from '../latency/profile.ts';
 import { createMeasurer, LOCAL_RUNTIME_IDS } from '../latency/runtime.ts';
@@ -14,7 +22,11 @@ import { UsageError } from './errors.ts';
 import { parseClassCount } from './latency.ts';
 
 interface ProfileOpts {
-  device: string;
+  device?: string;
+  bundle?: string;
+  serve?: boolean;
+  port: string;
+  import?: string;
   input: string;
   classes: string;
   repeats: string;
@@ -43,7 +55,12 @@ export function parseTargets(list: string): ProfileTarget[] {
 export function registerProfileCommand(program: Command): void {
   const cmd = program.command('profile')
     .description('measure a latency table for a device on a local runtime (tflite-wasm, tfjs-wasm)')
-    .requiredOption('--device <id>', 'device id (device-profiles/<id>.json)')
+    .option('--device <id>', 'device id (device-profiles/<id>.json): measure its table on a local runtime')
+    .option('--bundle <dir>', 'profiling bundle folder: written by --write-bundle, read by --serve and --import')
+    .option('--write-bundle', 'write the suite as a bundle (.tflite files + manifest.json) into --bundle')
+    .option('--serve', 'serve the browser profiling page for --bundle; uploads become tables in --tables')
+    .option('--port <n>', 'port for --serve', '8080')
+    .option('--import <results.json>', 'validate measurements uploaded for --bundle and store them as a table')
     .option('--input <list>', 'comma-separated input shapes HxWxC to enumerate kernels for', '28x28x1,32x32x3')
     .option('--classes <n>', 'number of classes', '10')
     .option('--repeats <n>', 'timed rounds per kernel', '15')
@@ -54,7 +71,39 @@ export function registerProfileCommand(program: Command): void {
     .option('--tables <dir>', 'latency table folder', 'latency-tables')
     .option('--devices <dir>', 'device profile folder', 'device-profiles')
     .option('--quiet', 'no progress on stderr')
-    .action(async (o: ProfileOpts) => {
+    .action(async (o: ProfileOpts & { writeBundle?: boolean }) => {
+      const numClasses = parseClassCount(o.classes);
+      if (o.writeBundle || o.serve || o.import) {
+        if (!o.bundle) throw new UsageError('--write-bundle, --serve and --import need --bundle <dir>');
+        if (o.writeBundle) {
+          const m = writeBundle(o.bundle, {
+            targets: parseTargets(o.input), numClasses, calibrationNetworks: posInt(o.calibration, '--calibration'),
+            maxKernelsPerTarget: o.maxKernels === undefined ? undefined : posInt(o.maxKernels, '--max-kernels'), seed: posInt(o.seed, '--seed'),
+          });
+          process.stdout.write(JSON.stringify({ bundle: o.bundle, bundleId: m.bundleId, kernels: m.kernels.length, networks: m.networks.length }, null, 2) + '\n');
+        }
+        if (o.import) {
+          let body: unknown;
+          try {
+            body = JSON.parse(readFileSync(o.import, 'utf8'));
+          } catch (e) {
+            throw new UsageError(`${o.import}: not readable JSON (${(e as Error).message})`);
+          }
+          const table = resultsToTable(readBundleManifest(o.bundle), body);
+          const path = saveTable(table, o.tables);
+          process.stdout.write(JSON.stringify({ device: table.device.id, table: path, entries: Object.keys(table.entries).length }, null, 2) + '\n');
+        }
+        if (o.serve) {
+          const { url } = await serveProfiling({
+            bundleDir: o.bundle, tablesDir: o.tables, port: posInt(o.port, '--port'), host: '0.0.0.0',
+            onStored: (id, path) => process.stderr.write(`[profile] stored table for ${id}: ${path}\n`),
+          });
+          process.stderr.write(`[profile] serving the profiling page at ${url} (open it on the device; Ctrl-C to stop)\n`);
+          await new Promise(() => {});
+        }
+        return;
+      }
+      if (!o.device) throw new UsageError('give --device <id> (or --write-bundle / --serve / --import with --bundle)');
       const device = loadDevice(o.device, o.devices);
       if (!LOCAL_RUNTIME_IDS.includes(device.runtime)) {
         throw new UsageError(`device ${device.id} runs ${device.runtime}, which cannot run here: build the bundle (nas profile bundle) and upload its results`);
@@ -65,7 +114,7 @@ export function registerProfileCommand(program: Command): void {
       log(`${runtime.version}; reference network ${measurer.referenceMs.toFixed(4)} ms`);
       try {
         const table = await profileDevice({
-          device, measurer, targets: parseTargets(o.input), numClasses: parseClassCount(o.classes),
+          device, measurer, targets: parseTargets(o.input), numClasses,
           calibrationNetworks: posInt(o.calibration, '--calibration'),
           maxKernelsPerTarget: o.maxKernels === undefined ? undefined : posInt(o.maxKernels, '--max-kernels'),
           seed: posInt(o.seed, '--seed'), timeBudgetMs: posInt(o.timeBudget, '--time-budget') * 1000, onProgress: log,
