@@ -51,6 +51,8 @@ interface Worker {
   job?: Job;
   stderr: string;
   exited: boolean;
+  /** killed (timeout): takes no new trial while it exits */
+  retiring?: boolean;
 }
 
 const STDERR_TAIL = 4000;
@@ -90,7 +92,9 @@ export class TrialPool {
     const exits = [...this.workers].map((w) => new Promise<void>((res) => {
       if (w.exited) return res();
       w.child.once('exit', () => res());
-      if (!w.job) this.send(w, { type: 'shutdown' });
+      // A worker still starting up may not listen yet: stop it outright.
+      if (!w.ready) w.child.kill('SIGTERM');
+      else if (!w.job) this.send(w, { type: 'shutdown' });
     }));
     await Promise.all(exits);
   }
@@ -127,7 +131,7 @@ export class TrialPool {
     if (this.closed) return;
     for (const w of this.workers) {
       if (this.queue.length === 0) return;
-      if (w.ready && !w.job && !w.exited) this.start(w, this.queue.shift()!);
+      if (w.ready && !w.job && !w.exited && !w.retiring) this.start(w, this.queue.shift()!);
     }
     // Start workers for what is still queued (not-yet-ready workers count as capacity).
     const pendingCapacity = [...this.workers].filter((w) => !w.ready && !w.exited).length;
@@ -142,6 +146,7 @@ export class TrialPool {
       job.timer = setTimeout(() => {
         if (w.job !== job) return;
         w.job = undefined;
+        w.retiring = true;
         job.resolve(this.failure(job, w.child.pid ?? 0, 'timeout',
           { name: 'TrialTimeout', message: `trial ${job.request.id} exceeded ${this.opts.trialTimeoutMs} ms; worker killed` }));
         w.child.kill('SIGKILL');
@@ -196,6 +201,8 @@ export class TrialPool {
         q.resolve(this.failure(q, w.child.pid ?? 0, 'crash', { name: 'WorkerCrash', message: `workers fail to start: ${w.stderr.trim().split('\n').slice(-3).join(' | ')}` }, { exitCode: code, signal, stderrTail: w.stderr }));
       }
     }
+    // Replace a worker lost mid-trial right away, so the pool stays at strength.
+    if ((job || w.retiring) && !this.closed && this.workers.size < this.size) this.spawn();
     this.dispatch();
   }
 }
