@@ -115,7 +115,7 @@ test('activationQuant: range widened to contain 0, zero point maps real 0 exactl
  * >= 95% there. The 99% criterion is asserted above on the hand-built nets.
  */
 async function confidentAgreement(spec: ArchSpec, input: InputShape, seed: number) {
-  const net = await trainedTextureNet(spec, input, { seed, trainCount: 150, valCount: 200 });
+  const net = await trainedTextureNet(spec, input, { seed, trainCount: 120, valCount: 200 });
   const q = await exportTfliteInt8(net.plan, net.model, { representative: net.train.xs.slice(0, 64) });
   net.model.dispose();
   const all = await compareWithReference(q.bytes, net.val.xs, net.floatRef, { labels: net.val.labels });
@@ -134,9 +134,9 @@ for (const name of presetNames()) {
   });
 }
 
-test('int8 export runs and agrees on confident inputs: 2 random ArchSpecs of the small search space at 28x28x1', async (t) => {
+test('int8 export runs and agrees on confident inputs: a random ArchSpec of the small search space at 28x28x1', async (t) => {
   const rng = createRng(77);
-  for (let i = 0; i < 2; i++) {
+  for (let i = 0; i < 1; i++) {
     const spec = sampleArch(SKELETON_SMALL, rng);
     const r = await confidentAgreement(spec, { height: 28, width: 28, channels: 1 }, 50 + i);
     t.diagnostic(`${archToString(spec)}: all ${(r.all.top1Agreement * 100).toFixed(1)}%, confident (${r.confidentCount}) ${(r.confident.top1Agreement * 100).toFixed(1)}%`);
