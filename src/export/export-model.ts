@@ -11,7 +11,8 @@ import { expandNetwork } from '../space/network.ts';
 import { createRng } from '../space/rng.ts';
 import type { ArchSpec, InputShape } from '../space/types.ts';
 import { dirLoadHandler } from '../train/weights_io.ts';
-import { buildModelCard, type LatencyFigure, type ModelCard, type ModelCardInput, writeModelCard } from './model-card.ts';
+import { archToString } from '../space/archspec.ts';
+import { buildModelCard, defaultNormalization, type LatencyFigure, type ModelCard, type ModelCardInput, writeModelCard } from './model-card.ts';
 import { quantizeIr } from './quantize.ts';
 import { applyWeights, readTfjsWeights, saveTfjsModel } from './tfjs-format.ts';
 import { emitTflite, floatEncoder, lowerWithWeights } from './tflite-writer.ts';
@@ -121,15 +122,22 @@ export async function exportModel(req: ExportRequest): Promise<ExportResult> {
       }
     } else {
       const ir = lowerWithWeights(plan, model);
+      // Labels and input normalization travel inside the .tflite too (a JSON
+      // metadata entry; runtimes ignore metadata names they do not know).
+      const info = {
+        arch: archToString(req.arch), labels: req.labels ?? Array.from({ length: req.numClasses }, (_, i) => `class_${i}`),
+        normalization: defaultNormalization(req.input.channels),
+      };
+      const metadata = { mobile_nas_info: new TextEncoder().encode(JSON.stringify(info)) };
       let bytes: Uint8Array;
       let name: string;
       if (req.format === 'tflite') {
-        bytes = emitTflite(ir, { encode: floatEncoder, ioType: 'float32', description: 'mobile-nas float32 export' });
+        bytes = emitTflite(ir, { encode: floatEncoder, ioType: 'float32', description: 'mobile-nas float32 export', metadata });
         name = 'model.tflite';
       } else {
         const rep = req.representative ?? randomSamples(req.input, 64, seed + 2000);
         const ioType = req.int8Io ? 'int8' : 'float32';
-        const q = await quantizeIr(ir, { representative: rep.xs, ioType });
+        const q = await quantizeIr(ir, { representative: rep.xs, ioType, metadata });
         bytes = q.bytes;
         name = 'model_int8.tflite';
         quantization = {

@@ -14,6 +14,7 @@ import { exportModel } from '../../src/export/export-model.ts';
 import { lowerNetwork } from '../../src/export/lower.ts';
 import { applyWeights, readTfjsWeights, saveTfjsModel } from '../../src/export/tfjs-format.ts';
 import { foldWeights, modelWeightSource } from '../../src/export/weights.ts';
+import { readTfliteModel } from '../../src/tflite/reader.ts';
 import { buildModel } from '../../src/space/builder.ts';
 import { archCost } from '../../src/space/cost.ts';
 import { expandNetwork, type NetworkPlan } from '../../src/space/network.ts';
@@ -40,6 +41,9 @@ test('exportModel tflite --verify: file, model card, verification within 1e-4', 
   assert.equal(card.files[0].sizeBytes, readFileSync(join(out, 'model.tflite')).byteLength);
   assert.equal(card.weightsSource, 'initial (seed 1)');
   assert.ok(r.verification!.passed && r.verification!.maxAbsDiff <= 1e-4, JSON.stringify(r.verification));
+  const info = JSON.parse(new TextDecoder().decode(readTfliteModel(readFileSync(join(out, 'model.tflite'))).metadata.mobile_nas_info));
+  assert.deepEqual(info.labels, ['a', 'b', 'c', 'd']);
+  assert.deepEqual(info.normalization.std, [127.5, 127.5, 127.5]);
 });
 
 test('TF.js format: saved weights reload into the ArchSpec and export the same .tflite', async () => {
