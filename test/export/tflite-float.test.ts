@@ -115,5 +115,7 @@ test('float32 tflite: layout facts (schema version, OHWI / 1HWO filters, folded 
     assert.ok(Math.abs(bias[c] - (beta[c] - (mean[c] * gamma[c]) / Math.sqrt(variance[c] + 1e-3))) < 1e-6);
   }
   assert.equal(new TextDecoder().decode(m.metadata.min_runtime_version).replace(/\0+$/, ''), '1.5.0');
+  assert.ok(m.operators.every((o) => o.version === 1), 'float32 kernels are version 1');
+  assert.deepEqual(m.operators.map((o) => o.op), ['CONV_2D', 'DEPTHWISE_CONV_2D', 'CONV_2D', 'MEAN', 'FULLY_CONNECTED', 'SOFTMAX']);
   model.dispose();
 });
