@@ -32,18 +32,20 @@ class ConvBnAct(nn.Module):
         cin = op['channels'] if depthwise else op['inC']
         cout = op['channels'] if depthwise else op['outC']
         k, s = op['kernel'], op['stride']
-        # TF 'same' padding: total pad = max((ceil(in/s)-1)*s + k - in, 0), extra on bottom/right
-        self.k, self.s = k, s
-        self.conv = nn.Conv2d(cin, cout, k, s, 0, groups=cin if depthwise else 1, bias=False)
+        # TF 'same' padding: total pad = max((ceil(in/s)-1)*s + k - in, 0), the odd one at bottom/right.
+        # Symmetric cases use the conv's own padding (no copy); asymmetric ones pad explicitly.
+        ph = max((-(-op['inH'] // s) - 1) * s + k - op['inH'], 0)
+        pw = max((-(-op['inW'] // s) - 1) * s + k - op['inW'], 0)
+        symmetric = ph % 2 == 0 and pw % 2 == 0
+        self.pad = None if symmetric else (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2)
+        self.conv = nn.Conv2d(cin, cout, k, s, (ph // 2, pw // 2) if symmetric else 0,
+                              groups=cin if depthwise else 1, bias=False)
         self.bn = nn.BatchNorm2d(cout, eps=1e-3, momentum=0.01)
         self.act = act(op['activation']) if op['activation'] else nn.Identity()
 
     def forward(self, x):
-        h, w = x.shape[2], x.shape[3]
-        ph = max((-(-h // self.s) - 1) * self.s + self.k - h, 0)
-        pw = max((-(-w // self.s) - 1) * self.s + self.k - w, 0)
-        if ph or pw:
-            x = nn.functional.pad(x, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2))
+        if self.pad is not None:
+            x = nn.functional.pad(x, self.pad)
         return self.act(self.bn(self.conv(x)))
 
 

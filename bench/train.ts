@@ -85,6 +85,7 @@ function timeTorch(threads: number): void {
   const cfg = join(dir, 'plan.json');
   writeFileSync(cfg, JSON.stringify({ plan, batch, seconds, threads }));
   try {
+    // same OpenMP environment as the fast path (GOMP_SPINCOUNT set by src/engine/native.ts unless the user set one)
     const out = execFileSync(args.python, [join(import.meta.dirname, 'torch_train.py'), cfg], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: String(threads) } });
     const res = JSON.parse(out.trim().split('\n').at(-1)!) as { imagesPerSec: number; steps: number; torch: string; params: number };
     rows.push({ engine: 'PyTorch CPU', threads, imagesPerSec: res.imagesPerSec, steps: res.steps, note: `torch ${res.torch}, ${res.params} trainable params` });
@@ -148,6 +149,9 @@ const section = [
     `batch ${batch}, Adam, random data, dropout off; PyTorch trains the same network plan (bench/torch_train.py: same layers, BN eps 1e-3, TF 'same' padding).`,
   '',
   table(),
+  '',
+  `OpenMP environment for both the fast path and PyTorch: ${process.env.OMP_WAIT_POLICY ? 'OMP_WAIT_POLICY=' + process.env.OMP_WAIT_POLICY : ''}${process.env.GOMP_SPINCOUNT ? ' GOMP_SPINCOUNT=' + process.env.GOMP_SPINCOUNT : ''} ` +
+    '(the fast path sets GOMP_SPINCOUNT=10000 unless OMP_WAIT_POLICY or GOMP_SPINCOUNT is given: busy-waiting OpenMP threads collapse when other processes share the cores).',
   '',
   'Training images/s = batch x steps / wall time of the timed steps (after warm-up steps for the fast path and PyTorch). ' +
     'The cpu backend is timed over a single step or few steps (it is two orders of magnitude slower).',

@@ -115,7 +115,7 @@ export function makeWasmGradKernels(getNative: () => NativeKernels | null, stats
       checkFloat(x, dy);
       const native = getNative();
       const info = backend_util.computeConv2DInfo(
-        x.shape as [number, number, number, number], filterShape, strides, dilations, pad, dimRoundingMode, true);
+        x.shape as [number, number, number, number], filterShape, strides, dilations ?? 1, pad, dimRoundingMode, true);
       const g = geomOf(info);
       const out = b.makeOutput([...filterShape], 'float32');
       if (native) {
@@ -139,7 +139,7 @@ export function makeWasmGradKernels(getNative: () => NativeKernels | null, stats
       checkFloat(dy, filter);
       const native = getNative();
       const info = backend_util.computeConv2DInfo(
-        inputShape, filter.shape as [number, number, number, number], strides, dilations, pad, dimRoundingMode, true);
+        inputShape, filter.shape as [number, number, number, number], strides, dilations ?? 1, pad, dimRoundingMode, true);
       const g = geomOf(info);
       const out = b.makeOutput([...inputShape], 'float32');
       if (native) {

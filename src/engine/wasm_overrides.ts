@@ -21,6 +21,9 @@ interface WasmBackendLike {
   wasm: { HEAPU8: Uint8Array };
 }
 
+/** forward convs go native from this many threads on, XNNPACK below (native oneDNN measured 2x XNNPACK's single-thread WASM SIMD on a 1x1 conv even on one thread) */
+const FWD_MIN_THREADS = Number(process.env.NAS_NATIVE_FWD_MIN_THREADS ?? 1);
+
 function off(b: WasmBackendLike, t: TensorInfo): number {
   return b.dataIdMap.get(t.dataId).memoryOffset;
 }
@@ -127,15 +130,76 @@ function convBackpropInputKernel(orig: KernelFunc, getNative: () => NativeKernel
   };
 }
 
+/**
+ * Identity shares the input's data (refcount) instead of copying it, as the
+ * cpu backend does and as the WASM Reshape kernel already does; tfjs never
+ * mutates tensor data in place. The engine clones every tensor it saves for
+ * the backward pass through Identity, so the copies cost ~15% of a step.
+ */
+function identityKernel(): KernelFunc {
+  return (args) => {
+    const { x } = args.inputs as { x: TensorInfo };
+    (args.backend as unknown as { incRef(dataId: object): void }).incRef(x.dataId);
+    return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
+  };
+}
+
+/**
+ * Forward pointwise convolution (FusedConv2D without bias/activation, as
+ * tfjs-layers emits it) and depthwise convolution on the native kernels
+ * (see FWD_MIN_THREADS); other cases stay on XNNPACK.
+ */
+function fusedConvKernel(orig: KernelFunc, getNative: () => NativeKernels | null): KernelFunc {
+  return (args) => {
+    const native = getNative();
+    const { x, filter, bias, preluActivationWeights } = args.inputs as Record<string, TensorInfo | undefined>;
+    const a = args.attrs as unknown as tf.FusedConv2DAttrs;
+    if (!native || native.threads() < FWD_MIN_THREADS || bias || preluActivationWeights || (a.activation && a.activation !== 'linear') ||
+        !x || !filter || x.dtype !== 'float32' || filter.dtype !== 'float32') {
+      return orig(args);
+    }
+    const info = backend_util.computeConv2DInfo(
+      x.shape as [number, number, number, number], filter.shape as [number, number, number, number], a.strides, a.dilations ?? 1,
+      a.pad, a.dimRoundingMode, false, backend_util.convertConv2DDataFormat(a.dataFormat));
+    const g = convGeom(info);
+    if (!g || g.kH !== 1 || g.kW !== 1 || g.strideH !== 1 || g.strideW !== 1 || g.padTop !== 0 || g.padLeft !== 0) return orig(args);
+    const b = args.backend as unknown as WasmBackendLike;
+    const out = b.makeOutput([g.batch, g.outH, g.outW, g.outC], 'float32');
+    native.gemm(b.wasm.HEAPU8.buffer, off(b, x), off(b, filter), off(b, out), 0, 0, g.batch * g.inH * g.inW, g.outC, g.inC, 0);
+    return out;
+  };
+}
+
+function depthwiseKernel(orig: KernelFunc, getNative: () => NativeKernels | null): KernelFunc {
+  return (args) => {
+    const native = getNative();
+    const { x, filter } = args.inputs as { x: TensorInfo; filter: TensorInfo };
+    const a = args.attrs as unknown as tf.DepthwiseConv2dNativeAttrs;
+    if (!native || native.threads() < FWD_MIN_THREADS || x.dtype !== 'float32' || filter.dtype !== 'float32') return orig(args);
+    const info = backend_util.computeConv2DInfo(
+      x.shape as [number, number, number, number], filter.shape as [number, number, number, number], a.strides, a.dilations ?? 1,
+      a.pad, a.dimRoundingMode, true);
+    const g = convGeom(info);
+    if (!g) return orig(args);
+    const b = args.backend as unknown as WasmBackendLike;
+    const out = b.makeOutput([g.batch, g.outH, g.outW, g.outC], 'float32');
+    native.depthwiseForward(b.wasm.HEAPU8.buffer, off(b, x), off(b, filter), off(b, out), g);
+    return out;
+  };
+}
+
 /** Installs the overrides (once); returns the names replaced. Call before tf.setBackend('wasm'). */
 export function installWasmOverrides(getNative: () => NativeKernels | null): string[] {
   const names: string[] = [];
   override(tf.Tile, (orig) => tileKernel(orig));
-  names.push(tf.Tile);
+  override(tf.Identity, () => identityKernel());
+  names.push(tf.Tile, tf.Identity);
   override(tf.Sum, (orig) => reduceKernel(orig, false, getNative));
   override(tf.Mean, (orig) => reduceKernel(orig, true, getNative));
   names.push(tf.Sum, tf.Mean);
   override(tf.Conv2DBackpropInput, (orig) => convBackpropInputKernel(orig, getNative));
-  names.push(tf.Conv2DBackpropInput);
+  override(tf.FusedConv2D, (orig) => fusedConvKernel(orig, getNative));
+  override(tf.DepthwiseConv2dNative, (orig) => depthwiseKernel(orig, getNative));
+  names.push(tf.Conv2DBackpropInput, tf.FusedConv2D, tf.DepthwiseConv2dNative);
   return names;
 }

@@ -80,7 +80,11 @@ export function convForwardAndGrads(c: ConvCase): () => tf.Tensor[] {
     const y = conv(x as tf.Tensor4D, filt as tf.Tensor4D);
     const r = tf.randomNormal(y.shape, 0, 1, 'float32', 13);
     const grads = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(conv(a as tf.Tensor4D, b as tf.Tensor4D), r)));
-    return [y, ...grads([x, filt])];
+    // tfjs-layers runs convolutions through the fused op (FusedConv2D kernel)
+    const fused = c.depthwise
+      ? tf.fused.depthwiseConv2d({ x: x as tf.Tensor4D, filter: filt as tf.Tensor4D, strides: c.stride, pad: 'same' })
+      : tf.fused.conv2d({ x: x as tf.Tensor4D, filter: filt as tf.Tensor4D, strides: c.stride, pad: 'same' });
+    return [y, fused, ...grads([x, filt])];
   };
 }
 
