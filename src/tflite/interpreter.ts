@@ -9,7 +9,8 @@
 //     single-threaded SIMD build is chosen (the threaded build spawns blob:
 //     workers that Node refuses).
 // The shim is installed lazily on the first load (no import-time effects)
-// and the WASM module is loaded once per process.
+// and the WASM module is loaded once per process; `importScripts` is removed
+// again once loaded, so tfjs-backend-wasm can start in the same process.
 //
 // The runner gives direct views of the interpreter's input/output buffers,
 // so `run` copies inputs in and outputs out, and `timeInvoke` calls only
@@ -109,7 +110,8 @@ function filePathOf(url: string): string {
   return i >= 0 ? decodeURIComponent(url.slice(i + 'file://'.length)) : url;
 }
 
-function installShim(wasmDir: string): void {
+/** Installs the browser-worker shim; returns whether `importScripts` was added (removed after loading). */
+function installShim(wasmDir: string): boolean {
   const g = globalThis as Record<string, unknown>;
   if (g.self === undefined) g.self = globalThis;
   if (g.location === undefined) {
@@ -118,7 +120,8 @@ function installShim(wasmDir: string): void {
     const href = pathToFileURL(join(wasmDir, 'index.html')).href;
     g.location = { href, origin: 'file://', protocol: 'file:' };
   }
-  if (g.importScripts === undefined) {
+  const addImportScripts = g.importScripts === undefined;
+  if (addImportScripts) {
     g.importScripts = (...urls: string[]) => {
       for (const url of urls) {
         const path = filePathOf(url);
@@ -140,6 +143,7 @@ function installShim(wasmDir: string): void {
     (shim as { __tfliteShim?: boolean }).__tfliteShim = true;
     globalThis.fetch = shim as typeof fetch;
   }
+  return addImportScripts;
 }
 
 /**
@@ -152,7 +156,7 @@ async function loadTfWeb(probeModel: ArrayBuffer): Promise<TfWeb> {
   const require = createRequire(import.meta.url);
   const pkgMain = require.resolve('@tensorflow/tfjs-tflite');
   const wasmDir = join(dirname(pkgMain), '..', 'wasm');
-  installShim(wasmDir);
+  const addedImportScripts = installShim(wasmDir);
   const g = globalThis as Record<string, unknown>;
   const sab = g.SharedArrayBuffer;
   delete g.SharedArrayBuffer;
@@ -167,6 +171,14 @@ async function loadTfWeb(probeModel: ArrayBuffer): Promise<TfWeb> {
     return tfweb;
   } finally {
     g.SharedArrayBuffer = sab;
+    // Both module loads (the package's eager one at require time and ours)
+    // have run importScripts by now. Remove it: other Emscripten modules in
+    // this process (tfjs-backend-wasm) take a defined `importScripts` as a
+    // sign of a web worker and then fail to find their .wasm files.
+    if (addedImportScripts) {
+      await new Promise((r) => setImmediate(r));
+      delete g.importScripts;
+    }
   }
 }
 

@@ -73,3 +73,23 @@ test('interpreter: a corrupt flatbuffer is rejected with a clear error', async (
   const bytes = tinyModel().bytes.slice(0, 64);
   await assert.rejects(loadTfliteModel(bytes), /TFLite interpreter rejected the model/);
 });
+
+test('interpreter: coexists with the tfjs WASM backend in one process (interpreter loaded first)', async () => {
+  const { bytes } = tinyModel();
+  const first = await loadTfliteModel(bytes);
+  const tf = await import('@tensorflow/tfjs');
+  await import('@tensorflow/tfjs-backend-wasm');
+  tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+  try {
+    assert.ok(await tf.setBackend('wasm'), 'tfjs wasm backend starts after the interpreter was loaded');
+    const sum = tf.tidy(() => tf.conv2d(tf.ones([1, 4, 4, 2]) as never, tf.ones([3, 3, 2, 1]) as never, 1, 'same').sum().dataSync()[0]);
+    assert.equal(sum, 2 * (4 * 9 + 4 * 6 + 4 * 6 + 4 * 4) / 1);
+    const second = await loadTfliteModel(bytes);
+    const x = new Float32Array(32).fill(0.5);
+    assert.deepEqual(second.run([x])[0], first.run([x])[0]);
+    second.dispose();
+  } finally {
+    first.dispose();
+    await tf.setBackend('cpu');
+  }
+});
