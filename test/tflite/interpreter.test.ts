@@ -82,7 +82,7 @@ test('interpreter: coexists with the tfjs WASM backend in one process (interpret
   tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
   try {
     assert.ok(await tf.setBackend('wasm'), 'tfjs wasm backend starts after the interpreter was loaded');
-    const sum = tf.tidy(() => tf.conv2d(tf.ones([1, 4, 4, 2]) as never, tf.ones([3, 3, 2, 1]) as never, 1, 'same').sum().dataSync()[0]);
+    const sum = tf.tidy(() => tf.conv2d(tf.ones([1, 4, 4, 2]) as import('@tensorflow/tfjs').Tensor4D, tf.ones([3, 3, 2, 1]) as import('@tensorflow/tfjs').Tensor4D, 1, 'same').sum().dataSync()[0]);
     assert.equal(sum, 2 * (4 * 9 + 4 * 6 + 4 * 6 + 4 * 4) / 1);
     const second = await loadTfliteModel(bytes);
     const x = new Float32Array(32).fill(0.5);
