@@ -25,6 +25,9 @@ interface ExportOpts {
   seed: string;
   width?: string;
   json?: boolean;
+  measure?: boolean;
+  predictedMs?: string;
+  device?: string;
 }
 
 function positiveInt(v: string, what: string): number {
@@ -88,6 +91,9 @@ export function registerExportCommand(program: Command): void {
     .option('--calib <n>', 'representative samples for int8 calibration', '100')
     .option('--seed <n>', 'initializer seed when no --weights', '1')
     .option('--width <multiplier>', 'width multiplier (presets only)')
+    .option('--measure', 'tflite formats: time Invoke() locally (TFLite WASM, 1 thread) and record it in the model card')
+    .option('--predicted-ms <x>', 'predicted latency to record in the model card (with --device)')
+    .option('--device <id>', 'device the predicted latency is for')
     .option('--json', 'print the model card as JSON')
     .action(async (o: ExportOpts) => {
       const format = o.format as ExportFormat;
@@ -98,11 +104,20 @@ export function registerExportCommand(program: Command): void {
       const width = o.width === undefined ? undefined : Number(o.width);
       if (width !== undefined && !Number.isFinite(width)) throw new UsageError(`--width must be a number, got "${o.width}"`);
       const arch = resolveArch(o.arch.join(' '), { input, widthMultiplier: width });
+      if (o.measure && format === 'tfjs') throw new UsageError('--measure applies to tflite formats only');
+      let predictedLatency: { latencyMs: number; device: string } | undefined;
+      if (o.predictedMs !== undefined) {
+        const ms = Number(o.predictedMs);
+        if (!(ms > 0)) throw new UsageError(`--predicted-ms must be a positive number, got "${o.predictedMs}"`);
+        if (!o.device) throw new UsageError('--predicted-ms needs --device <id>');
+        predictedLatency = { latencyMs: ms, device: o.device };
+      }
       const data = o.dataset ? await datasetSamples(o.dataset, input, numClasses, positiveInt(o.calib, '--calib')) : undefined;
       const r = await exportModel({
         arch, input, numClasses, format, outDir: o.out, weightsDir: o.weights, seed: positiveInt(o.seed, '--seed'),
         verify: o.verify, int8Io: o.int8Io, representative: data?.representative, validation: data?.validation,
-        labels: data?.labels, dataset: data?.dataset,
+        labels: data?.labels, dataset: data?.dataset, predictedLatency,
+        measure: o.measure ? { warmup: 5, runs: 20 } : undefined,
       });
       if (o.json) {
         process.stdout.write(JSON.stringify(r.card, null, 2) + '\n');
@@ -111,6 +126,7 @@ export function registerExportCommand(program: Command): void {
         process.stdout.write(`${c.archString}\n  ${formatInputShape(input)} -> ${numClasses} classes, ${c.params} params, ${(c.macs / 1e6).toFixed(2)} M MACs, weights: ${c.weightsSource}\n`);
         for (const f of c.files) process.stdout.write(`  wrote ${f.name} (${f.sizeBytes} bytes)\n`);
         process.stdout.write(`  wrote ${r.cardPath}\n`);
+        if (o.measure && c.measuredLatency) process.stdout.write(`  measured ${c.measuredLatency.latencyMs.toFixed(3)} ms per Invoke() on ${c.measuredLatency.device}\n`);
         if (r.verification) process.stdout.write(formatVerification(r.verification, format) + '\n');
       }
       if (r.verification && !r.verification.passed) process.exitCode = 1;

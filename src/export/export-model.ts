@@ -4,6 +4,7 @@
 // and by the service's final stage.
 
 import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { buildModel } from '../space/builder.ts';
@@ -16,6 +17,7 @@ import { buildModelCard, defaultNormalization, type LatencyFigure, type ModelCar
 import { quantizeIr } from './quantize.ts';
 import { applyWeights, readTfjsWeights, saveTfjsModel } from './tfjs-format.ts';
 import { emitTflite, floatEncoder, lowerWithWeights } from './tflite-writer.ts';
+import { loadTfliteModel, timeInvoke } from '../tflite/interpreter.ts';
 import { argmax, type Comparison, compareWithReference, predictTfjs, runTflite } from './verify.ts';
 
 export type ExportFormat = 'tflite' | 'tflite-int8' | 'tfjs';
@@ -45,6 +47,8 @@ export interface ExportRequest {
   int8Io?: boolean;
   /** run the result in the interpreter and compare (on these inputs, default 32 random ones) */
   verify?: boolean;
+  /** tflite formats: time Invoke() in the local interpreter and record it as measured latency */
+  measure?: { warmup: number; runs: number };
   validation?: SampleSet;
   labels?: string[];
   dataset?: ModelCardInput['dataset'];
@@ -100,6 +104,7 @@ export async function exportModel(req: ExportRequest): Promise<ExportResult> {
     let files: { name: string; sizeBytes: number }[];
     let verification: Verification | undefined;
     let quantization: ModelCardInput['quantization'];
+    let measured: LatencyFigure | undefined;
 
     if (req.format === 'tfjs') {
       const saved = await saveTfjsModel(model, req.outDir);
@@ -147,6 +152,7 @@ export async function exportModel(req: ExportRequest): Promise<ExportResult> {
       }
       writeFileSync(join(req.outDir, name), bytes);
       files = [fileInfo(req.outDir, name)];
+      if (req.measure) measured = await measureLatency(bytes, req.measure);
       if (req.verify) {
         if (req.format === 'tflite') {
           const ref = predictTfjs(model, req.input, validation.xs);
@@ -166,7 +172,7 @@ export async function exportModel(req: ExportRequest): Promise<ExportResult> {
       }
     }
     const card = buildModelCard({
-      ...cardBase, files, quantization,
+      ...cardBase, files, quantization, measuredLatency: measured ?? req.measuredLatency,
       verification: verification ? { ...verification, reference: `${verification.reference}; inputs: ${validation.source}` } : undefined,
     });
     const cardPath = writeModelCard(req.outDir, card);
@@ -176,3 +182,20 @@ export async function exportModel(req: ExportRequest): Promise<ExportResult> {
   }
 }
 
+
+/** Median Invoke() time in this process's interpreter (TFLite WASM, XNNPACK, 1 thread). */
+async function measureLatency(bytes: Uint8Array, m: { warmup: number; runs: number }): Promise<LatencyFigure> {
+  const model = await loadTfliteModel(bytes, { numThreads: 1 });
+  try {
+    const n = model.inputs[0].shape.reduce((a, d) => a * d, 1);
+    const times = timeInvoke(model, { warmup: m.warmup, runs: m.runs, inputs: [new Float32Array(n)] }).sort((a, b) => a - b);
+    const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+    return {
+      latencyMs: times[Math.floor(times.length / 2)],
+      device: `${os.hostname()} (${cpu}, load average ${os.loadavg()[0].toFixed(1)})`,
+      runtime: `tflite-wasm (XNNPACK, 1 thread), median of ${m.runs} after ${m.warmup} warm-up`,
+    };
+  } finally {
+    model.dispose();
+  }
+}

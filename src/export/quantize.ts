@@ -68,10 +68,18 @@ export async function calibrate(ir: IrNet, samples: ArrayLike<number>[]): Promis
 }
 
 /** Asymmetric int8 parameters for a real range (widened to contain 0). */
+/**
+ * Smallest real range an activation tensor gets. A tensor that calibration saw
+ * constant (e.g. all zeros after ReLU in a fresh network) would otherwise get
+ * a near-zero scale, and TFLite rejects the model when a fused RELU6 bound
+ * (6 / scale) overflows int32.
+ */
+export const MIN_ACTIVATION_RANGE = 1e-3;
+
 export function activationQuant(r: TensorRange): { scale: number; zeroPoint: number } {
   const lo = Math.min(0, r.min);
   let hi = Math.max(0, r.max);
-  if (!(hi - lo > 1e-8)) hi = lo + 1e-8;
+  if (!(hi - lo >= MIN_ACTIVATION_RANGE)) hi = lo + MIN_ACTIVATION_RANGE;
   const scale = F((hi - lo) / 255);
   const zeroPoint = Math.max(-128, Math.min(127, Math.round(-128 - lo / scale)));
   return { scale, zeroPoint };

@@ -17,6 +17,8 @@ import { createRng } from '../../src/space/rng.ts';
 import { archToString } from '../../src/space/archspec.ts';
 import type { ArchSpec, InputShape } from '../../src/space/types.ts';
 import { arch } from './helpers.ts';
+import { buildModel } from '../../src/space/builder.ts';
+import { expandNetwork } from '../../src/space/network.ts';
 import { trainedTextureNet } from './synthetic.ts';
 
 tf.setBackend('cpu');
@@ -105,6 +107,32 @@ test('activationQuant: range widened to contain 0, zero point maps real 0 exactl
     assert.ok((-128 - zeroPoint) * scale <= Math.min(0, r.min) + scale && (127 - zeroPoint) * scale >= Math.max(0, r.max) - scale);
   }
   assert.equal(activationQuant({ min: 0, max: 6 }).zeroPoint, -128);
+  // A tensor seen constant (dead ReLU output) keeps a usable scale.
+  const dead = activationQuant({ min: 0, max: 0 });
+  assert.ok(dead.scale >= 1e-3 / 255 * 0.999 && 6 / dead.scale < 2 ** 31);
+});
+
+test('int8 export of a network with a dead (all-zero) activation tensor loads and runs', async () => {
+  // relu6 after a conv whose folded bias is very negative: the output is 0 everywhere.
+  const spec = arch('stem_k3_s1_c8_relu6 ir_r1_k3_s1_e3_c8_relu6 head_c16_relu6');
+  const input = { height: 8, width: 8, channels: 1 };
+  const model = buildModel(spec, { inputShape: input, numClasses: 3, seed: 4 });
+  const bn = model.getLayer('b0_l0_expand_bn');
+  const n = bn.getWeights()[0].shape[0];
+  const fresh = [tf.ones([n]), tf.fill([n], -1000), tf.zeros([n]), tf.ones([n])];
+  bn.setWeights(fresh);
+  fresh.forEach((x) => x.dispose());
+  const plan = expandNetwork(spec, input, 3);
+  const rep = Array.from({ length: 8 }, (_, i) => Float32Array.from({ length: 64 }, (_, k) => Math.sin(i + k)));
+  const q = await exportTfliteInt8(plan, model, { representative: rep });
+  const m = await loadTfliteModel(q.bytes);
+  try {
+    const y = m.run([rep[0]])[0];
+    assert.ok(Math.abs(Array.from(y).reduce((a, b) => a + b, 0) - 1) < 0.05, 'probabilities sum to 1');
+  } finally {
+    m.dispose();
+    model.dispose();
+  }
 });
 
 /**
