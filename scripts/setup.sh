@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 # System packages the project uses (see README "System packages").
-APT_PACKAGES=$(grep -v '^#' scripts/apt-packages.txt | xargs)
+APT_PACKAGES=$( (grep -v '^#' scripts/apt-packages.txt || true) | xargs)
 if [ -n "$APT_PACKAGES" ] && command -v apt-get >/dev/null; then
   missing=$(for p in $APT_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done | xargs)
   if [ -n "$missing" ]; then
