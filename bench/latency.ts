@@ -52,7 +52,7 @@ async function benchDevice(deviceId: string, networks: number, budgetS: number):
   const table = loadTable(deviceId);
   const runtime = await createRuntime(device.runtime);
   const m = table.measure;
-  const measurer = await createMeasurer(runtime, { warmup: m.warmup, repeats: m.repeats, batchMs: m.batchMs, clock: m.clock, useReference: m.useReference, referenceMs: m.referenceMs });
+  const measurer = await createMeasurer(runtime, { warmup: m.warmup, repeats: m.repeats, networkRepeats: m.networkRepeats, batchMs: m.batchMs, clock: m.clock, useReference: m.useReference, referenceMs: m.referenceMs });
   const predictor = createPredictor(table);
   const targets = table.inputs.map((t) => {
     const input = parseInputShape(t.input);
@@ -81,10 +81,11 @@ async function benchDevice(deviceId: string, networks: number, budgetS: number):
     const spec = sampleArch(t.skeleton, rng);
     const hit = nets.find((n) => n.id === archId(spec));
     if (!hit) continue;
-    again.push((await measurer.measure(expandNetwork(spec, t.input, table.inputs[0].numClasses))).medianMs);
+    again.push((await measurer.measure(expandNetwork(spec, t.input, table.inputs[0].numClasses), measurer.options.networkRepeats)).medianMs);
     first.push(hit.measuredMs);
   }
   const rep = accuracy(again, first);
+  process.stderr.write(`[${deviceId}] repeat pairs (first/again ms): ${first.map((f, i) => `${f.toFixed(3)}/${again[i].toFixed(3)}`).join(' ')}\n`);
   measurer.close();
   await runtime.close();
   return {

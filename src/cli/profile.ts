@@ -12,10 +12,10 @@ import { readBundleManifest, writeBundle } from '../latency/bundle.ts';
 import { serveProfiling } from '../latency/serve.ts';
 import { resultsToTable } from '../latency/upload.ts';
 import { loadDevice } from '../latency/device.ts';
-import { profileDevice, type ProfileTarget } from '../latency/profile.ts';
+import { profileDevice, recalibrate, type ProfileTarget } from '../latency/profile.ts';
 import { createMeasurer, LOCAL_RUNTIME_IDS } from '../latency/runtime.ts';
 import { createRuntime } from '../latency/runtimes/index.ts';
-import { saveTable } from '../latency/table.ts';
+import { loadTable, saveTable } from '../latency/table.ts';
 import { parseInputShape } from '../space/resolve.ts';
 import { skeletonFor } from '../space/skeleton.ts';
 import { UsageError } from './errors.ts';
@@ -70,6 +70,7 @@ export function registerProfileCommand(program: Command): void {
     .option('--seed <n>', 'seed for subsets and calibration networks', '1')
     .option('--tables <dir>', 'latency table folder', 'latency-tables')
     .option('--devices <dir>', 'device profile folder', 'device-profiles')
+    .option('--recalibrate', "re-measure only the calibration networks of --device's existing table and refit its overhead model")
     .option('--quiet', 'no progress on stderr')
     .action(async (o: ProfileOpts & { writeBundle?: boolean }) => {
       const numClasses = parseClassCount(o.classes);
@@ -109,6 +110,20 @@ export function registerProfileCommand(program: Command): void {
         throw new UsageError(`device ${device.id} runs ${device.runtime}, which cannot run here: build the bundle (nas profile bundle) and upload its results`);
       }
       const runtime = await createRuntime(device.runtime);
+      if ((o as { recalibrate?: boolean }).recalibrate) {
+        const old = loadTable(device.id, o.tables);
+        const mm = old.measure;
+        const measurer = await createMeasurer(runtime, { warmup: mm.warmup, repeats: mm.repeats, batchMs: mm.batchMs, clock: mm.clock, useReference: mm.useReference, referenceMs: mm.referenceMs });
+        try {
+          const targets = old.inputs.map((t) => parseTargets(t.input)[0]);
+          const table = await recalibrate(old, { measurer, targets, numClasses, calibrationNetworks: posInt(o.calibration, '--calibration'), seed: posInt(o.seed, '--seed') });
+          const path = saveTable(table, o.tables);
+          process.stdout.write(JSON.stringify({ device: device.id, table: path, overhead: table.overhead, calibration: table.calibration }, null, 2) + '\n');
+        } finally {
+          measurer.close();
+        }
+        return;
+      }
       const measurer = await createMeasurer(runtime, { repeats: posInt(o.repeats, '--repeats') });
       const log = o.quiet ? () => {} : (m: string) => process.stderr.write(`[profile ${device.id}] ${m}\n`);
       log(`${runtime.version}; reference network ${measurer.referenceMs.toFixed(4)} ms`);

@@ -60,7 +60,7 @@ export async function evaluatePredictor(opts: EvaluateOptions): Promise<Evaluati
     let m;
     for (let attempt = 1; !m; attempt++) {
       try {
-        m = await opts.measurer.measure(plan);
+        m = await opts.measurer.measure(plan, opts.measurer.options.networkRepeats);
       } catch (e) {
         if (!(e instanceof MeasurementError) || attempt >= 4) throw e;
       }

@@ -81,6 +81,23 @@ export function fitOverhead(points: CalibrationPoint[]): OverheadModel {
   return { slope, perKernelMs, interceptMs, fittedOn: points.length };
 }
 
+/** Re-measure a table's calibration networks (more rounds, same unit) and refit its overhead model. */
+export async function recalibrate(table: LatencyTable, opts: Omit<ProfileOptions, 'device'>): Promise<LatencyTable> {
+  if (opts.measurer.referenceMs !== table.measure.referenceMs) throw new MeasurementError('recalibrate: the measurer must use the table\'s reference latency');
+  const n = opts.calibrationNetworks ?? table.calibration?.networks ?? 30;
+  const points = await measureCalibration(table, { ...opts, device: table.device }, n, () => {});
+  const baselineMs = table.measure.baselineMs;
+  return {
+    ...table,
+    measure: { ...table.measure, networkRepeats: opts.measurer.options.networkRepeats },
+    overhead: fitOverhead(points),
+    calibration: {
+      networks: points.length, seed: opts.seed ?? 1,
+      medianSumOverMeasured: median(points.map((p) => (p.kernelSumMs - (p.nKernels - 1) * baselineMs) / p.measuredMs)),
+    },
+  };
+}
+
 export async function profileDevice(opts: ProfileOptions): Promise<LatencyTable> {
   const { measurer, device } = opts;
   const runtime = measurer.runtime;
@@ -147,7 +164,7 @@ export async function profileDevice(opts: ProfileOptions): Promise<LatencyTable>
   return table;
 }
 
-async function measureCalibration(table: LatencyTable, opts: ProfileOptions, n: number, checkTime: () => void): Promise<CalibrationPoint[]> {
+export async function measureCalibration(table: LatencyTable, opts: ProfileOptions, n: number, checkTime: () => void): Promise<CalibrationPoint[]> {
   const predictor = createPredictor({ ...table, overhead: null });
   const rng = createRng((opts.seed ?? 1) + 1_000_003);
   const points: CalibrationPoint[] = [];
@@ -158,7 +175,7 @@ async function measureCalibration(table: LatencyTable, opts: ProfileOptions, n: 
     let r;
     for (let attempt = 1; !r; attempt++) {
       try {
-        r = await opts.measurer.measure(plan);
+        r = await opts.measurer.measure(plan, opts.measurer.options.networkRepeats);
       } catch (e) {
         if (!(e instanceof MeasurementError) || attempt >= 4) throw e;
       }

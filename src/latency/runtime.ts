@@ -90,6 +90,8 @@ export interface MeasureOptions {
   warmup?: number;
   /** timed rounds (default 15) */
   repeats?: number;
+  /** timed rounds for whole networks: calibration and evaluation (default 41) */
+  networkRepeats?: number;
   /** target wall length of one timed batch (default 1 ms) */
   batchMs?: number;
   clock?: Clock;
@@ -107,7 +109,8 @@ export interface Measurer {
   /** latency of the reference network in this measurer's unit (ms) */
   readonly referenceMs: number;
   readonly options: Required<MeasureOptions>;
-  measure(plan: NetworkPlan): Promise<Measurement>;
+  /** `repeats` overrides the measurer's rounds (whole networks use more: their truth must be tight) */
+  measure(plan: NetworkPlan, repeats?: number): Promise<Measurement>;
   close(): void;
 }
 
@@ -139,7 +142,7 @@ function quietV8(): void {
 export async function createMeasurer(runtime: LatencyRuntime, opts: MeasurerOptions = {}): Promise<Measurer> {
   if ((opts.clock ?? 'cpu') === 'cpu') quietV8();
   const options: Required<MeasureOptions> = {
-    warmup: opts.warmup ?? 5, repeats: opts.repeats ?? 15, batchMs: opts.batchMs ?? 1,
+    warmup: opts.warmup ?? 5, repeats: opts.repeats ?? 15, networkRepeats: opts.networkRepeats ?? 41, batchMs: opts.batchMs ?? 1,
     clock: opts.clock ?? 'cpu', useReference: opts.useReference ?? true,
   };
   const ref = options.useReference ? await runtime.prepare(referencePlan()) : undefined;
@@ -166,7 +169,8 @@ export async function createMeasurer(runtime: LatencyRuntime, opts: MeasurerOpti
     runtime,
     referenceMs,
     options,
-    async measure(plan) {
+    async measure(plan, repeatsOverride) {
+      const repeats = repeatsOverride ?? options.repeats;
       const model = await runtime.prepare(plan);
       try {
         if (options.warmup > 0) await model.timeBatch(options.warmup, 'wall');
@@ -184,10 +188,10 @@ export async function createMeasurer(runtime: LatencyRuntime, opts: MeasurerOpti
           }
           return out;
         };
-        let samples = await rounds(options.repeats);
+        let samples = await rounds(repeats);
         // Disagreeing repeats (a burst of load): measure again, longer, up to twice.
         for (let attempt = 2; attempt <= 3 && sampleProblems(samples, RETRY_REL_IQR).length > 0; attempt++) {
-          samples = await rounds(options.repeats * attempt);
+          samples = await rounds(repeats * attempt);
         }
         const problems = sampleProblems(samples);
         if (problems.length > 0) {

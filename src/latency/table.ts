@@ -56,6 +56,8 @@ export interface LatencyTable {
   measure: {
     warmup: number;
     repeats: number;
+    /** rounds for whole networks (calibration); absent in older tables = repeats */
+    networkRepeats?: number;
     batchMs: number;
     clock: Clock;
     useReference: boolean;
