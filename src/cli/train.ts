@@ -38,6 +38,7 @@ interface TrainCliOptions {
   threads?: string;
   cpu?: boolean;
   json?: boolean;
+  validateEvery: string;
 }
 
 function num(name: string, v: string | undefined, int = false): number | undefined {
@@ -54,7 +55,7 @@ export function formatEpoch(r: EpochReport, epochs: number): string {
   return [
     `${r.attempt > 0 ? `[restart ${r.attempt}] ` : ''}epoch ${r.epoch}/${epochs}`,
     `loss ${r.trainLoss.toFixed(4)}`, `train ${pct(r.trainAccuracy)}`, `val ${pct(r.valAccuracy)}`,
-    `val-loss ${r.valLoss.toFixed(4)}`, `lr ${r.learningRate.toPrecision(3)}`,
+    `val-loss ${Number.isNaN(r.valLoss) ? '-' : r.valLoss.toFixed(4)}`, `lr ${r.learningRate.toPrecision(3)}`,
     `${r.imagesPerSec.toFixed(1)} img/s`, dur(r.elapsedMs),
   ].join('  ');
 }
@@ -79,6 +80,7 @@ export function registerTrainCommand(program: Command): void {
     .option('--warmup <epochs>', 'linear warm-up epochs before cosine decay', '0.5')
     .option('--crop-padding <px>', 'random-crop padding (0 = off)', '2')
     .option('--no-flip', 'no horizontal flips (default: where the dataset allows)')
+    .option('--validate-every <n>', 'validate every N epochs (epoch 1 and the last always)', '1')
     .option('--cache-dir <dir>', 'dataset cache directory (default .cache/datasets)')
     .option('--skip-corrupt', 'image folders: skip undecodable files (listed in result.json) instead of failing')
     .option('--channels <n>', 'image folders: 3 (RGB) or 1 (greyscale)', '3')
@@ -97,6 +99,7 @@ export function registerTrainCommand(program: Command): void {
         resolution, seed: num('seed', o.seed, true), labelSmoothing: num('label-smoothing', o.labelSmoothing),
         weightDecay: num('weight-decay', o.weightDecay), warmupEpochs: num('warmup', o.warmup),
         cropPadding: num('crop-padding', o.cropPadding, true), flip: o.flip ? 'auto' : false,
+        validateEvery: num('validate-every', o.validateEvery, true),
       });
       const backend = await useTrainingBackend({ threads: num('threads', o.threads, true), plainCpu: o.cpu });
       const t0 = performance.now();

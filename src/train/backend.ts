@@ -1,8 +1,9 @@
 // Picks the training backend for this process: the engine's initBackend()
-// (src/engine/backend.ts: tfjs-node(-gpu), the fast CPU path, plain CPU) when
-// that module is present, else tfjs' plain 'cpu' backend.
+// (src/engine/backend.ts: tfjs-node(-gpu), the fast CPU path, plain CPU;
+// NAS_BACKEND / NAS_THREADS override), or tfjs' plain 'cpu' backend on request.
 
 import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../engine/backend.ts';
 
 export interface BackendChoice {
   name: string;
@@ -17,26 +18,14 @@ export interface UseBackendOptions {
   plainCpu?: boolean;
 }
 
-type InitBackend = (o?: { threads?: number }) => Promise<unknown>;
-
 let chosen: BackendChoice | undefined;
 
 export async function useTrainingBackend(opts: UseBackendOptions = {}): Promise<BackendChoice> {
   if (chosen) return chosen;
-  if (!opts.plainCpu && process.env.NAS_BACKEND !== 'cpu') {
-    let init: InitBackend | undefined;
-    try {
-      const specifier = '../engine/backend.ts';
-      init = ((await import(specifier)) as { initBackend?: InitBackend }).initBackend;
-    } catch {
-      init = undefined; // engine not available: plain CPU below
-    }
-    if (init) {
-      const detail = await init({ threads: opts.threads });
-      const name = (detail as { name?: unknown } | null)?.name;
-      chosen = { name: typeof name === 'string' ? name : tf.getBackend(), detail };
-      return chosen;
-    }
+  if (!opts.plainCpu) {
+    const detail = await initBackend({ threads: opts.threads });
+    chosen = { name: detail.name, detail };
+    return chosen;
   }
   await tf.setBackend('cpu');
   await tf.ready();

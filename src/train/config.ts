@@ -34,6 +34,16 @@ export interface TrainConfig {
   restartLrFactor: number;
   evalBatchSize: number;
   /**
+   * validate every N epochs (1 = every epoch); epoch 1 (for the restart
+   * check) and the last epoch are always validated
+   */
+  validateEvery: number;
+  /**
+   * re-estimate BN statistics on this many training images before every
+   * validation/test evaluation (0 = off); see evaluate.ts recalibrateBatchNorm
+   */
+  bnRecalibrationImages: number;
+  /**
    * batch-norm moving-average momentum during training; 'auto' = 0.99 (the
    * builder's) when the run has >= 2000 steps, else 0.9 so that short proxy
    * runs end with usable moving statistics
@@ -70,6 +80,8 @@ export function defaultTrainConfig(overrides: Partial<TrainConfig> = {}): TrainC
     maxRestarts: 2,
     restartLrFactor: 0.1,
     evalBatchSize: 256,
+    validateEvery: 1,
+    bnRecalibrationImages: 2048,
     bnMomentum: 'auto',
   };
   for (const [k, v] of Object.entries(overrides)) if (v !== undefined) (cfg as unknown as Record<string, unknown>)[k] = v;
@@ -100,6 +112,8 @@ export function validateTrainConfig(c: TrainConfig): TrainConfig {
   check(Number.isInteger(c.maxRestarts) && c.maxRestarts >= 0 && c.maxRestarts <= 5, `max restarts must be in [0, 5], got ${c.maxRestarts}`);
   check(c.restartLrFactor > 0 && c.restartLrFactor < 1, `restart LR factor must be in (0, 1), got ${c.restartLrFactor}`);
   check(posInt(c.evalBatchSize), `eval batch size must be a positive integer, got ${c.evalBatchSize}`);
+  check(Number.isInteger(c.bnRecalibrationImages) && c.bnRecalibrationImages >= 0, `BN recalibration images must be an integer >= 0, got ${c.bnRecalibrationImages}`);
+  check(posInt(c.validateEvery), `validate-every must be a positive integer, got ${c.validateEvery}`);
   check(c.bnMomentum === 'auto' || (c.bnMomentum >= 0 && c.bnMomentum < 1), `BN momentum must be auto or in [0, 1), got ${c.bnMomentum}`);
   return c;
 }

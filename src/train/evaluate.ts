@@ -41,3 +41,31 @@ export function evaluateModel(
   }
   return { accuracy: correct / count, loss: lossSum / count, count };
 }
+
+/**
+ * Batch-norm recalibration (as in Once-for-All): re-estimates every BN
+ * layer's moving mean/variance for the current weights as the plain average
+ * of per-batch statistics over the first `count` training images (forward in
+ * training mode, no augmentation). Short proxy runs otherwise end with
+ * moving averages that lag the weights, and inference-mode accuracy
+ * collapses although training-mode accuracy is fine.
+ */
+export function recalibrateBatchNorm(model: tf.LayersModel, images: Uint8Array, g: ImageGeometry, count: number, batchSize: number): void {
+  const bns = model.layers.filter((l) => l.getClassName() === 'BatchNormalization') as unknown as Array<{ momentum: number }>;
+  if (bns.length === 0 || count === 0) return;
+  const saved = bns.map((l) => l.momentum);
+  const px = g.height * g.width * g.channels;
+  const buf = new Float32Array(Math.min(batchSize, count) * px);
+  try {
+    for (let k = 0, start = 0; start < count; k++, start += batchSize) {
+      const n = Math.min(batchSize, count - start);
+      for (const l of bns) l.momentum = k / (k + 1);
+      fillBatch(images, g, Array.from({ length: n }, (_, i) => start + i), buf.subarray(0, n * px));
+      tf.tidy(() => {
+        model.apply(tf.tensor4d(buf.subarray(0, n * px), [n, g.height, g.width, g.channels]), { training: true });
+      });
+    }
+  } finally {
+    bns.forEach((l, i) => { l.momentum = saved[i]; });
+  }
+}

@@ -12,7 +12,7 @@ import type { ArchSpec } from '../space/types.ts';
 import { type Dataset, getSplit } from '../data/types.ts';
 import { fillBatch, type ImageGeometry, PIXEL_OFFSET, PIXEL_SCALE, resizeAll } from './augment.ts';
 import { type TrainConfig, validateTrainConfig } from './config.ts';
-import { evaluateModel } from './evaluate.ts';
+import { evaluateModel, recalibrateBatchNorm } from './evaluate.ts';
 import { cosineWithWarmup } from './schedule.ts';
 
 export interface EpochReport {
@@ -21,6 +21,7 @@ export interface EpochReport {
   /** mean training loss (with label smoothing) over the epoch */
   trainLoss: number;
   trainAccuracy: number;
+  /** NaN for epochs not validated (validateEvery) */
   valLoss: number;
   valAccuracy: number;
   /** learning rate at the end of the epoch */
@@ -151,6 +152,11 @@ export async function trainArch(opts: TrainOptions): Promise<TrainResult> {
     for (const l of model.layers) if (l.getClassName() === 'BatchNormalization') (l as unknown as { momentum: number }).momentum = bnMomentum;
     const dropouts = model.layers.filter(isDropout) as Array<tf.layers.Layer & { seed?: number }>;
     const opt = makeOptimizer(cfg, peakLr);
+    const recalibrate = () => {
+      if (cfg.bnRecalibrationImages > 0) {
+        recalibrateBatchNorm(model, train.images, g, Math.min(cfg.bnRecalibrationImages, train.count), cfg.evalBatchSize);
+      }
+    };
     const lossCurve: number[] = [];
     let restart = false;
     let step = 0;
@@ -204,7 +210,9 @@ export async function trainArch(opts: TrainOptions): Promise<TrainResult> {
         const epochMs = performance.now() - te;
         trainMs += epochMs;
         trainedImages += train.count;
-        const ev = evaluateModel(model, val.images, val.labels, g, val.count, cfg.evalBatchSize);
+        const validate = epoch === 1 || epoch === cfg.epochs || epoch % cfg.validateEvery === 0;
+        if (validate || epoch === cfg.epochs) recalibrate();
+        const ev = validate ? evaluateModel(model, val.images, val.labels, g, val.count, cfg.evalBatchSize) : { loss: NaN, accuracy: NaN };
         const report: EpochReport = {
           attempt, epoch, trainLoss: lossSum / train.count, trainAccuracy: correct / train.count,
           valLoss: ev.loss, valAccuracy: ev.accuracy, learningRate: lr,
