@@ -166,7 +166,7 @@ async function main(): Promise<void> {
     const t = r.table;
     const ms = r.nets.map((n) => n.measuredMs).sort((a, b) => a - b);
     lines.push(`- ${d}: ${t.device.runtimeVersion}; table of ${Object.keys(t.entries).length} kernels (${t.inputs.map((i) => `${i.input}: ${i.kernels}`).join(', ')}), measured ${t.createdAt.slice(0, 16)}Z; ` +
-      `overhead model e2e = ${t.overhead?.slope.toFixed(3)} x sum + ${t.overhead?.perKernelMs.toFixed(4)} ms x kernels + ${t.overhead?.interceptMs.toFixed(3)} ms (fitted on ${t.overhead?.fittedOn} networks); ` +
+      `overhead model e2e = ${t.overhead?.slope.toFixed(3)} x sum + ${t.overhead?.perKernelMs.toFixed(4)} ms x kernels + ${(t.overhead?.perOutMelemMs ?? 0).toFixed(3)} ms x Melements written + ${t.overhead?.interceptMs.toFixed(3)} ms (fitted on ${t.overhead?.fittedOn} networks); ` +
       `networks measured ${ms[0].toFixed(2)}-${ms[ms.length - 1].toFixed(2)} ms (median ${ms[Math.floor(ms.length / 2)].toFixed(2)}); median dispersion (IQR/median) ${pct(r.nets.map((n) => n.relIqr).sort((a, b) => a - b)[Math.floor(r.nets.length / 2)])}; bench wall time ${r.wallS.toFixed(0)} s.`);
   }
   lines.push('');

@@ -3,7 +3,7 @@
 // says how many were found), and the table's fitted per-network overhead.
 
 import type { ArchSpec, InputShape } from '../space/types.ts';
-import { decompose, type DecomposedKernel } from './kernels.ts';
+import { decompose, kernelIoElems, type DecomposedKernel } from './kernels.ts';
 import { fitKernelRegressor, type KernelRegressor } from './regression.ts';
 import type { LatencyTable, OverheadModel } from './table.ts';
 
@@ -20,6 +20,8 @@ export interface LatencyPrediction {
   coverage: number;
   /** sum of kernel times before the per-network overhead model */
   kernelSumMs: number;
+  /** millions of elements the kernels write (feature of the overhead model) */
+  outMelems: number;
   kernels: PredictedKernel[];
 }
 
@@ -34,9 +36,11 @@ export interface LatencyPredictor {
  * overhead (about the empty-model baseline); without a fitted model the sum
  * keeps one of them.
  */
-export function applyOverhead(o: OverheadModel | null, baselineMs: number, sumMs: number, nKernels: number): number {
+export function applyOverhead(o: OverheadModel | null, baselineMs: number, sumMs: number, nKernels: number, outMelems = 0): number {
   if (!o) return Math.max(sumMs - (nKernels - 1) * baselineMs, sumMs / nKernels);
-  return o.slope * sumMs + o.perKernelMs * nKernels + o.interceptMs;
+  const y = o.slope * sumMs + o.perKernelMs * nKernels + (o.perOutMelemMs ?? 0) * outMelems + o.interceptMs;
+  // A linear fit must not turn a tiny network's time negative: never below a tenth of the sum.
+  return Math.max(y, sumMs * 0.1);
 }
 
 export function createPredictor(table: LatencyTable, regressor?: KernelRegressor): LatencyPredictor {
@@ -52,10 +56,12 @@ export function createPredictor(table: LatencyTable, regressor?: KernelRegressor
       return { key: d.key, node: d.node, latencyMs: reg.predictMs(d.kernel), source: 'regression' };
     });
     const kernelSumMs = kernels.reduce((s, k) => s + k.latencyMs, 0);
+    const outMelems = ks.reduce((s, d) => s + kernelIoElems(d.kernel).outElems, 0) / 1e6;
     return {
-      latencyMs: applyOverhead(table.overhead, table.measure.baselineMs, kernelSumMs, kernels.length),
+      latencyMs: applyOverhead(table.overhead, table.measure.baselineMs, kernelSumMs, kernels.length, outMelems),
       coverage: ks.length === 0 ? 1 : hits / ks.length,
       kernelSumMs,
+      outMelems,
       kernels,
     };
   };

@@ -71,14 +71,16 @@ export interface CalibrationPoint {
   measuredMs: number;
   kernelSumMs: number;
   nKernels: number;
+  outMelems: number;
 }
 
 /** Least-squares overhead model e2e = slope*sum + perKernel*n + intercept. */
 export function fitOverhead(points: CalibrationPoint[]): OverheadModel {
   if (points.length < 5) throw new MeasurementError(`need at least 5 calibration networks to fit the overhead, got ${points.length}`);
-  const mlr = new MultivariateLinearRegression(points.map((p) => [p.kernelSumMs, p.nKernels]), points.map((p) => [p.measuredMs]), { intercept: true, statistics: false });
-  const [[slope], [perKernelMs], [interceptMs]] = mlr.weights;
-  return { slope, perKernelMs, interceptMs, fittedOn: points.length };
+  const mlr = new MultivariateLinearRegression(points.map((p) => [p.kernelSumMs, p.nKernels, p.outMelems]), points.map((p) => [p.measuredMs]), { intercept: true, statistics: false });
+  const [[slope], [perKernelMs], [perOutMelemMs], [interceptMs]] = mlr.weights;
+  if (![slope, perKernelMs, perOutMelemMs, interceptMs].every(Number.isFinite)) throw new MeasurementError('overhead fit failed (degenerate calibration networks)');
+  return { slope, perKernelMs, perOutMelemMs, interceptMs, fittedOn: points.length };
 }
 
 /** Re-measure a table's calibration networks (more rounds, same unit) and refit its overhead model. */
@@ -180,7 +182,8 @@ export async function measureCalibration(table: LatencyTable, opts: ProfileOptio
         if (!(e instanceof MeasurementError) || attempt >= 4) throw e;
       }
     }
-    points.push({ measuredMs: r.medianMs, kernelSumMs: predictor.predictKernels(ks).kernelSumMs, nKernels: ks.length });
+    const pk = predictor.predictKernels(ks);
+    points.push({ measuredMs: r.medianMs, kernelSumMs: pk.kernelSumMs, nKernels: ks.length, outMelems: pk.outMelems });
     checkTime();
   }
   return points;

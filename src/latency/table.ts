@@ -28,10 +28,16 @@ export interface TableEntry {
   repeats: number;
 }
 
-/** Per-network overhead: e2e = slope * sum(kernels) + perKernelMs * n + interceptMs. */
+/**
+ * Per-network overhead: e2e = slope * sum(kernels) + perKernelMs * n
+ * + perOutMelemMs * (Melements written by the kernels) + interceptMs. The
+ * last feature absorbs costs a one-kernel model pays for its output that a
+ * network does not (tfjs downloads every kernel model's output).
+ */
 export interface OverheadModel {
   slope: number;
   perKernelMs: number;
+  perOutMelemMs?: number;
   interceptMs: number;
   /** networks it was fitted on */
   fittedOn: number;

@@ -112,7 +112,8 @@ export function resultsToTable(manifest: BundleManifest, input: unknown): Latenc
     const points: CalibrationPoint[] = manifest.networks.map((n) => {
       const [h, w, c] = n.input;
       const ks = decompose(fromWire(n.arch), { height: h, width: w, channels: c }, manifest.numClasses);
-      return { measuredMs: latencyOf(n.id).ms, kernelSumMs: predictor.predictKernels(ks).kernelSumMs, nKernels: ks.length };
+      const pk = predictor.predictKernels(ks);
+      return { measuredMs: latencyOf(n.id).ms, kernelSumMs: pk.kernelSumMs, nKernels: ks.length, outMelems: pk.outMelems };
     });
     table.overhead = fitOverhead(points);
     table.calibration = { networks: points.length, seed: 1, medianSumOverMeasured: median(points.map((p) => (p.kernelSumMs - (p.nKernels - 1) * baseline.ms) / p.measuredMs)) };
