@@ -71,6 +71,7 @@ export function registerProfileCommand(program: Command): void {
     .option('--tables <dir>', 'latency table folder', 'latency-tables')
     .option('--devices <dir>', 'device profile folder', 'device-profiles')
     .option('--recalibrate', "re-measure only the calibration networks of --device's existing table and refit its overhead model")
+    .option('--add-input <list>', "measure kernels for more input shapes into --device's existing table (same unit), then recalibrate")
     .option('--quiet', 'no progress on stderr')
     .action(async (o: ProfileOpts & { writeBundle?: boolean }) => {
       const numClasses = parseClassCount(o.classes);
@@ -110,11 +111,21 @@ export function registerProfileCommand(program: Command): void {
         throw new UsageError(`device ${device.id} runs ${device.runtime}, which cannot run here: build the bundle (nas profile bundle) and upload its results`);
       }
       const runtime = await createRuntime(device.runtime);
-      if ((o as { recalibrate?: boolean }).recalibrate) {
-        const old = loadTable(device.id, o.tables);
+      const addInput = (o as { addInput?: string }).addInput;
+      if ((o as { recalibrate?: boolean }).recalibrate || addInput) {
+        let old = loadTable(device.id, o.tables);
         const mm = old.measure;
         const measurer = await createMeasurer(runtime, { warmup: mm.warmup, repeats: mm.repeats, batchMs: mm.batchMs, clock: mm.clock, useReference: mm.useReference, referenceMs: mm.referenceMs });
         try {
+          if (addInput) {
+            const log = o.quiet ? () => {} : (msg: string) => process.stderr.write(`[profile ${device.id}] ${msg}\n`);
+            const extra = await profileDevice({
+              device: old.device, measurer, targets: parseTargets(addInput), numClasses, calibrationNetworks: 0,
+              maxKernelsPerTarget: o.maxKernels === undefined ? undefined : posInt(o.maxKernels, '--max-kernels'), seed: posInt(o.seed, '--seed'),
+              timeBudgetMs: posInt(o.timeBudget, '--time-budget') * 1000, onProgress: log,
+            });
+            old = { ...old, inputs: [...old.inputs.filter((i) => !extra.inputs.some((e) => e.input === i.input)), ...extra.inputs], entries: { ...old.entries, ...extra.entries } };
+          }
           const targets = old.inputs.map((t) => parseTargets(t.input)[0]);
           const table = await recalibrate(old, { measurer, targets, numClasses, calibrationNetworks: posInt(o.calibration, '--calibration'), seed: posInt(o.seed, '--seed') });
           const path = saveTable(table, o.tables);

@@ -74,10 +74,16 @@ export interface CalibrationPoint {
   outMelems: number;
 }
 
-/** Least-squares overhead model e2e = slope*sum + perKernel*n + intercept. */
+/** Overhead model e2e = slope*sum + perKernel*n + perOutMelem*Melems + intercept, fitted on relative error. */
 export function fitOverhead(points: CalibrationPoint[]): OverheadModel {
   if (points.length < 5) throw new MeasurementError(`need at least 5 calibration networks to fit the overhead, got ${points.length}`);
-  const mlr = new MultivariateLinearRegression(points.map((p) => [p.kernelSumMs, p.nKernels, p.outMelems]), points.map((p) => [p.measuredMs]), { intercept: true, statistics: false });
+  // Least squares on relative error (rows divided by the measured time), so that
+  // 224x224 networks of 50 ms do not outweigh 28x28 networks of 1 ms.
+  const mlr = new MultivariateLinearRegression(
+    points.map((p) => [p.kernelSumMs / p.measuredMs, p.nKernels / p.measuredMs, p.outMelems / p.measuredMs, 1 / p.measuredMs]),
+    points.map(() => [1]),
+    { intercept: false, statistics: false },
+  );
   const [[slope], [perKernelMs], [perOutMelemMs], [interceptMs]] = mlr.weights;
   if (![slope, perKernelMs, perOutMelemMs, interceptMs].every(Number.isFinite)) throw new MeasurementError('overhead fit failed (degenerate calibration networks)');
   return { slope, perKernelMs, perOutMelemMs, interceptMs, fittedOn: points.length };
