@@ -3,12 +3,10 @@
 // TFLite interpreter.
 
 import type { Command } from 'commander';
-import { getSplit } from '../data/types.ts';
 import { loadDataset } from '../data/registry.ts';
-import { EXPORT_FORMATS, type ExportFormat, exportModel, type SampleSet, type Verification } from '../export/export-model.ts';
+import { EXPORT_FORMATS, type ExportFormat, exportModel, type Verification } from '../export/export-model.ts';
+import { datasetSamples } from '../export/samples.ts';
 import { formatInputShape, parseInputShape, resolveArch } from '../space/resolve.ts';
-import type { InputShape } from '../space/types.ts';
-import { PIXEL_OFFSET, PIXEL_SCALE } from '../train/augment.ts';
 import { UsageError } from './errors.ts';
 
 interface ExportOpts {
@@ -34,31 +32,6 @@ function positiveInt(v: string, what: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) throw new UsageError(`${what} must be a positive integer, got "${v}"`);
   return n;
-}
-
-/** Normalized samples (x / 127.5 - 1) of a dataset split, with labels. */
-function splitSamples(images: Uint8Array, labels: Uint8Array, px: number, count: number, source: string): SampleSet {
-  const n = Math.min(count, labels.length);
-  const xs = Array.from({ length: n }, (_, i) => Float32Array.from(images.subarray(i * px, (i + 1) * px), (p) => p * PIXEL_SCALE + PIXEL_OFFSET));
-  return { xs, labels: Array.from(labels.subarray(0, n)), source: `${n} images of ${source}` };
-}
-
-async function datasetSamples(name: string, input: InputShape, numClasses: number, calib: number) {
-  const ds = await loadDataset(name);
-  const m = ds.manifest;
-  if (m.height !== input.height || m.width !== input.width || m.channels !== input.channels) {
-    throw new UsageError(`dataset ${name} has ${m.height}x${m.width}x${m.channels} images, --input is ${formatInputShape(input)}`);
-  }
-  if (m.classes.length !== numClasses) throw new UsageError(`dataset ${name} has ${m.classes.length} classes, --classes is ${numClasses}`);
-  const px = m.height * m.width * m.channels;
-  const train = getSplit(ds, 'train');
-  const val = getSplit(ds, 'validation');
-  return {
-    representative: splitSamples(train.images, train.labels, px, calib, `${name} train split`),
-    validation: splitSamples(val.images, val.labels, px, 500, `${name} validation split`),
-    labels: m.classes,
-    dataset: { name, split: 'validation', samples: Math.min(500, val.count) },
-  };
 }
 
 function formatVerification(v: Verification, format: ExportFormat): string {
@@ -112,7 +85,7 @@ export function registerExportCommand(program: Command): void {
         if (!o.device) throw new UsageError('--predicted-ms needs --device <id>');
         predictedLatency = { latencyMs: ms, device: o.device };
       }
-      const data = o.dataset ? await datasetSamples(o.dataset, input, numClasses, positiveInt(o.calib, '--calib')) : undefined;
+      const data = o.dataset ? datasetSamples(await loadDataset(o.dataset), input, numClasses, positiveInt(o.calib, '--calib')) : undefined;
       const r = await exportModel({
         arch, input, numClasses, format, outDir: o.out, weightsDir: o.weights, seed: positiveInt(o.seed, '--seed'),
         verify: o.verify, int8Io: o.int8Io, representative: data?.representative, validation: data?.validation,

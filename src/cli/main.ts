@@ -8,6 +8,7 @@ import { registerLatencyCommand } from './latency.ts';
 import { registerProfileCommand } from './profile.ts';
 import { reportError } from './errors.ts';
 import { registerTrainCommand } from './train.ts';
+import { registerPipelineCommand } from './pipeline.ts';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerLatencyCommand(program);
   registerProfileCommand(program);
   registerTrainCommand(program);
+  registerPipelineCommand(program);
   return program;
 }
 

@@ -1,0 +1,129 @@
+// `nas pipeline`: the end-to-end job on embedded defaults. One architecture
+// goes through every stage the product has today: latency predicted on a
+// device profile and checked against the target, proxy training on a real
+// dataset, export to .tflite float32 and int8 (verified in the TFLite
+// interpreter, latency measured there) and TF.js, model cards beside each.
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { loadDataset } from '../data/registry.ts';
+import { EXPORT_FORMATS, exportModel } from '../export/export-model.ts';
+import { datasetSamples } from '../export/samples.ts';
+import { loadPredictor } from '../latency/index.ts';
+import { archId, archToString, toWire } from '../space/archspec.ts';
+import { formatInputShape, resolveArch } from '../space/resolve.ts';
+import { useTrainingBackend } from '../train/backend.ts';
+import { defaultTrainConfig, type OptimizerName } from '../train/config.ts';
+import { trainArch } from '../train/trainer.ts';
+import { saveTrainedModel } from '../train/weights_io.ts';
+import { UsageError } from './errors.ts';
+import { formatEpoch } from './train.ts';
+
+interface PipelineOpts {
+  arch: string;
+  dataset: string;
+  device: string;
+  latencyTargetMs?: string;
+  epochs: string;
+  subset?: string;
+  batchSize: string;
+  optimizer: string;
+  seed: string;
+  out: string;
+  width?: string;
+}
+
+function positive(name: string, v: string | undefined, int: boolean): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!(n > 0) || (int && !Number.isInteger(n))) throw new UsageError(`--${name} must be a positive ${int ? 'integer' : 'number'}, got "${v}"`);
+  return n;
+}
+
+export function registerPipelineCommand(program: Command): void {
+  program.command('pipeline')
+    .description('end-to-end job: predict latency on a device, train on a dataset, export .tflite (float32, int8) and TF.js, verified')
+    .option('--arch <arch>', 'preset name, block strings (quoted), ArchSpec JSON or a .json file', 'proxy-small')
+    .option('--dataset <name>', 'fashion-mnist | mnist | folder:<path> | synthetic', 'fashion-mnist')
+    .option('--device <id>', 'device profile whose latency table predicts latency', 'node-tflite-wasm')
+    .option('--latency-target-ms <ms>', 'refuse architectures predicted slower than this on the device')
+    .option('--epochs <n>', 'training epochs', '3')
+    .option('--subset <n>', 'train on the first N training images (default: all)')
+    .option('--batch-size <n>', 'batch size', '64')
+    .option('--optimizer <name>', 'sgd | adam', 'sgd')
+    .option('--seed <n>', 'seed for weights, data order and augmentation', '1')
+    .option('--width <multiplier>', 'width multiplier (presets only)')
+    .option('--out <dir>', 'output directory', 'out/pipeline')
+    .action(async (o: PipelineOpts) => {
+      const optimizer = o.optimizer as OptimizerName;
+      if (optimizer !== 'sgd' && optimizer !== 'adam') throw new UsageError(`--optimizer must be sgd or adam, got "${o.optimizer}"`);
+      const targetMs = positive('latency-target-ms', o.latencyTargetMs, false);
+      const log = (s: string) => process.stdout.write(s + '\n');
+
+      // 1. Data and architecture (validated before anything slow happens).
+      const dataset = await loadDataset(o.dataset);
+      const m = dataset.manifest;
+      const input = { height: m.height, width: m.width, channels: m.channels };
+      const numClasses = m.classes.length;
+      const arch = resolveArch(o.arch, { input, widthMultiplier: positive('width', o.width, false) });
+      const id = archId(arch);
+      log(`arch ${id}: ${archToString(arch)}`);
+      log(`dataset ${m.name}: ${numClasses} classes, ${formatInputShape(input)}, train ${m.splits.train.count} / validation ${m.splits.validation.count} / test ${m.splits.test.count}`);
+
+      // 2. Latency on the device profile.
+      const prediction = loadPredictor(o.device).predict(arch, input, numClasses);
+      log(`predicted latency on ${o.device}: ${prediction.latencyMs.toFixed(3)} ms (table coverage ${(100 * prediction.coverage).toFixed(1)}%)`);
+      if (targetMs !== undefined && prediction.latencyMs > targetMs) {
+        throw new UsageError(`architecture ${id} is predicted at ${prediction.latencyMs.toFixed(3)} ms on ${o.device}, over the ${targetMs} ms target; choose a smaller architecture or a larger target`);
+      }
+
+      // 3. Proxy training.
+      const config = defaultTrainConfig({
+        epochs: positive('epochs', o.epochs, true), batchSize: positive('batch-size', o.batchSize, true),
+        subset: positive('subset', o.subset, true), seed: Number(o.seed), optimizer,
+      });
+      const backend = await useTrainingBackend({});
+      log(`training on backend ${backend.name}: ${config.optimizer}, ${config.epochs} epochs, batch ${config.batchSize}`);
+      const trained = await trainArch({
+        arch, dataset, config, evaluateTest: true, keepModel: true, onEpoch: (r) => log(formatEpoch(r, config.epochs)),
+      });
+      const outDir = join(o.out, id);
+      const weightsDir = join(outDir, 'weights');
+      mkdirSync(weightsDir, { recursive: true });
+      await saveTrainedModel(trained.model!, weightsDir);
+      trained.model!.dispose();
+      log(`validation accuracy ${(100 * trained.valAccuracy).toFixed(2)}%, test accuracy ${(100 * (trained.testAccuracy ?? NaN)).toFixed(2)}%`);
+
+      // 4. Export every format, verified; tflite formats measured in the local interpreter.
+      const samples = datasetSamples(dataset, input, numClasses, 64);
+      const exports: Record<string, unknown> = {};
+      let failed = false;
+      for (const format of EXPORT_FORMATS) {
+        const r = await exportModel({
+          arch, input, numClasses, format, outDir: join(outDir, format), weightsDir, verify: true, ...samples,
+          accuracy: trained.testAccuracy === undefined
+            ? { top1: trained.valAccuracy, split: 'validation' }
+            : { top1: trained.testAccuracy, split: 'test' },
+          predictedLatency: { latencyMs: prediction.latencyMs, device: o.device },
+          measure: format === 'tfjs' ? undefined : { warmup: 5, runs: 30 },
+        });
+        const v = r.verification!;
+        failed ||= !v.passed;
+        const measured = r.card.measuredLatency ? `, measured ${r.card.measuredLatency.latencyMs.toFixed(3)} ms` : '';
+        log(`${format}: ${r.files.map((f) => f.split('/').pop()).join(', ')}; ${v.criterion}: ${v.passed ? 'passed' : 'FAILED'} (max abs diff ${v.maxAbsDiff.toExponential(2)}, top-1 agreement ${(100 * v.top1Agreement).toFixed(1)}%${measured})`);
+        exports[format] = { files: r.files, card: r.cardPath, verification: v, measuredLatency: r.card.measuredLatency };
+      }
+      const summary = {
+        archId: id, arch: toWire(arch), archText: archToString(arch), dataset: m.name, device: o.device,
+        latencyTargetMs: targetMs ?? null, predictedLatency: prediction, accuracy: { validation: trained.valAccuracy, test: trained.testAccuracy },
+        training: { backend: backend.name, config, imagesPerSec: trained.imagesPerSec }, exports,
+      };
+      writeFileSync(join(outDir, 'pipeline.json'), JSON.stringify(summary, (k, v) => (k === 'kernels' ? undefined : v), 2) + '\n');
+      log(`wrote ${join(outDir, 'pipeline.json')}`);
+      if (failed) {
+        process.exitCode = 1;
+        log('verification failed for at least one export (see above)');
+      }
+    });
+}
