@@ -162,6 +162,18 @@ async function main(): Promise<void> {
     lines.push(`| ${r.table.device.runtime} (${d}) | ${r.acc.n} | ${pct(r.acc.within5)} | ${pct(r.acc.within10)} | ${pct(r.acc.rmspe)} | ${r.acc.kendallTau.toFixed(3)} | ${r.coverage.toFixed(3)} | ${pct(r.repeat.within5)} / ${pct(r.repeat.within10)} (n=${r.repeat.n}) | ${r.table.calibration?.medianSumOverMeasured.toFixed(3) ?? 'n/a'} |`);
   }
   lines.push('');
+  lines.push('Per input (Kendall tau within one input size is the figure that matters for a search at that size):');
+  lines.push('');
+  lines.push('| device | input | networks | within ±5% | within ±10% | RMSPE | Kendall tau |');
+  lines.push('|---|---|---|---|---|---|---|');
+  for (const [d, r] of results) {
+    for (const inp of [...new Set(r.nets.map((n) => n.input))]) {
+      const sub = r.nets.filter((n) => n.input === inp);
+      const a = accuracy(sub.map((n) => n.predictedMs), sub.map((n) => n.measuredMs));
+      lines.push(`| ${d} | ${inp} | ${a.n} | ${pct(a.within5)} | ${pct(a.within10)} | ${pct(a.rmspe)} | ${a.kendallTau.toFixed(3)} |`);
+    }
+  }
+  lines.push('');
   for (const [d, r] of results) {
     const t = r.table;
     const ms = r.nets.map((n) => n.measuredMs).sort((a, b) => a - b);
