@@ -53,6 +53,24 @@ function checkFloat(...ts: TensorInfo[]): void {
   for (const t of ts) if (t.dtype !== 'float32') throw new Error(`fast backend: gradient kernels need float32, got ${t.dtype}`);
 }
 
+type NativeGrad = (n: NativeKernels, heap: ArrayBufferLike, a: number, c: number, out: number, g: ConvGeom) => void;
+type JsGrad = (g: ConvGeom, a: Float32Array, c: Float32Array, out: Float32Array) => void;
+
+/** Computes `out` from inputs `a`, `c` on the native addon when loaded, else in plain JS; counts which ran. */
+function runGrad(
+  b: WasmBackendLike, native: NativeKernels | null, stats: GradKernelStats,
+  a: TensorInfo, c: TensorInfo, out: TensorInfo, g: ConvGeom, onNative: NativeGrad, onJs: JsGrad,
+): TensorInfo {
+  if (native) {
+    stats.native++;
+    onNative(native, b.wasm.HEAPU8.buffer, offsetOf(b, a), offsetOf(b, c), offsetOf(b, out), g);
+  } else {
+    stats.js++;
+    onJs(g, heapView(b, a), heapView(b, c), heapView(b, out));
+  }
+  return out;
+}
+
 /** Which implementation computes each kernel; counts calls (for doctor/tests). */
 export interface GradKernelStats {
   native: number;
@@ -94,14 +112,7 @@ export function makeWasmGradKernels(getNative: () => NativeKernels | null, stats
         return out;
       }
       const out = b.makeOutput([g.kH, g.kW, g.inC, g.outC], 'float32');
-      if (native) {
-        stats.native++;
-        native.conv2dBackpropFilter(b.wasm.HEAPU8.buffer, offsetOf(b, x), offsetOf(b, dy), offsetOf(b, out), g);
-      } else {
-        stats.js++;
-        conv2dBackpropFilterJs(g, heapView(b, x), heapView(b, dy), heapView(b, out));
-      }
-      return out;
+      return runGrad(b, native, stats, x, dy, out, g, (n, ...args) => n.conv2dBackpropFilter(...args), conv2dBackpropFilterJs);
     },
   };
 
@@ -118,14 +129,7 @@ export function makeWasmGradKernels(getNative: () => NativeKernels | null, stats
         x.shape as [number, number, number, number], filterShape, strides, dilations ?? 1, pad, dimRoundingMode, true);
       const g = geomOf(info);
       const out = b.makeOutput([...filterShape], 'float32');
-      if (native) {
-        stats.native++;
-        native.depthwiseBackpropFilter(b.wasm.HEAPU8.buffer, offsetOf(b, x), offsetOf(b, dy), offsetOf(b, out), g);
-      } else {
-        stats.js++;
-        depthwiseBackpropFilterJs(g, heapView(b, x), heapView(b, dy), heapView(b, out));
-      }
-      return out;
+      return runGrad(b, native, stats, x, dy, out, g, (n, ...args) => n.depthwiseBackpropFilter(...args), depthwiseBackpropFilterJs);
     },
   };
 
@@ -142,14 +146,7 @@ export function makeWasmGradKernels(getNative: () => NativeKernels | null, stats
         inputShape, filter.shape as [number, number, number, number], strides, dilations ?? 1, pad, dimRoundingMode, true);
       const g = geomOf(info);
       const out = b.makeOutput([...inputShape], 'float32');
-      if (native) {
-        stats.native++;
-        native.depthwiseBackpropInput(b.wasm.HEAPU8.buffer, offsetOf(b, dy), offsetOf(b, filter), offsetOf(b, out), g);
-      } else {
-        stats.js++;
-        depthwiseBackpropInputJs(g, heapView(b, dy), heapView(b, filter), heapView(b, out));
-      }
-      return out;
+      return runGrad(b, native, stats, dy, filter, out, g, (n, ...args) => n.depthwiseBackpropInput(...args), depthwiseBackpropInputJs);
     },
   };
   return [conv2DBackpropFilter, depthwiseBackpropFilter, depthwiseBackpropInput];
