@@ -61,6 +61,8 @@ export function timeSync(run: () => void, count: number, clock: Clock): number {
 
 /** Dispersion (IQR / median) above which a measurement is repeated. */
 export const RETRY_REL_IQR = 0.2;
+/** Measurement attempts before a measurement is rejected as unusable. */
+export const MAX_ATTEMPTS = 4;
 
 export class MeasurementError extends Error {
   readonly status = 422;
@@ -175,12 +177,12 @@ export async function createMeasurer(runtime: LatencyRuntime, opts: MeasurerOpti
       try {
         if (options.warmup > 0) await model.timeBatch(options.warmup, 'wall');
         const b = await batchSize(model, options.batchMs);
-        const rounds = async (n: number) => {
+        const rounds = async (n: number, scale: number) => {
           const out: number[] = [];
           for (let i = 0; i < n; i++) {
-            const t = await model.timeBatch(b, options.clock);
+            const t = await model.timeBatch(b * scale, options.clock);
             if (ref) {
-              const r = await ref.timeBatch(refBatch, options.clock);
+              const r = await ref.timeBatch(refBatch * scale, options.clock);
               out.push(r > 0 ? (t / r) * referenceMs : Number.NaN);
             } else {
               out.push(t);
@@ -188,10 +190,13 @@ export async function createMeasurer(runtime: LatencyRuntime, opts: MeasurerOpti
           }
           return out;
         };
-        let samples = await rounds(repeats);
-        // Disagreeing repeats (a burst of load): measure again, longer, up to twice.
-        for (let attempt = 2; attempt <= 3 && sampleProblems(samples, RETRY_REL_IQR).length > 0; attempt++) {
-          samples = await rounds(repeats * attempt);
+        let samples = await rounds(repeats, 1);
+        // Disagreeing repeats (a burst of load, a GC pause inside a short
+        // batch): measure again after a pause, with more rounds and batches
+        // twice as long each time, so pauses average out; bounded.
+        for (let attempt = 2; attempt <= MAX_ATTEMPTS && sampleProblems(samples, RETRY_REL_IQR).length > 0; attempt++) {
+          await new Promise((resolve) => setTimeout(resolve, 25 * attempt));
+          samples = await rounds(repeats * 2, 2 ** (attempt - 1));
         }
         const problems = sampleProblems(samples);
         if (problems.length > 0) {

@@ -63,14 +63,18 @@
       const b = batchSize(model, x, ms.batchMs);
       let samples = [];
       let refs = [];
-      // A burst of load makes rounds disagree: measure again, longer (up to twice).
-      for (let attempt = 1; attempt <= 3; attempt++) {
+      // A burst of load makes rounds disagree: measure again with more rounds
+      // and batches twice as long each time (bounded: 4 attempts).
+      for (let attempt = 1; attempt <= 4; attempt++) {
         samples = [];
         refs = [];
+        const scale = 1 << (attempt - 1);
+        const mb = b * scale;
+        const rb = refBatch * scale;
         // Best of 3 short batches per round filters preemption by other processes.
-        for (let r = 0; r < ms.repeats * attempt; r++) {
-          samples.push(Math.min(timeBatch(model, x, b), timeBatch(model, x, b), timeBatch(model, x, b)));
-          refs.push(Math.min(timeBatch(ref, refX, refBatch), timeBatch(ref, refX, refBatch), timeBatch(ref, refX, refBatch)));
+        for (let r = 0; r < ms.repeats * Math.min(attempt, 2); r++) {
+          samples.push(Math.min(timeBatch(model, x, mb), timeBatch(model, x, mb), timeBatch(model, x, mb)));
+          refs.push(Math.min(timeBatch(ref, refX, rb), timeBatch(ref, refX, rb), timeBatch(ref, refX, rb)));
         }
         if (relIqr(samples.map((s, i) => s / refs[i])) <= 0.2) break;
       }
