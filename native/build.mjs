@@ -4,6 +4,9 @@
 // when its header is present. Never fails the caller: without a compiler or Node
 // headers it prints why and exits 0, and the engine falls back to JS kernels.
 // Flags: --strict (exit 1 on failure), --no-dnnl, --quiet.
+// $NAS_NATIVE_MARCH sets -march (default: native, i.e. this CPU; a container
+// image built on one machine and run on others sets a portable level such as
+// x86-64-v3).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -25,8 +28,10 @@ const dnnl = !args.has('--no-dnnl') && ['/usr/include/oneapi/dnnl/dnnl.h', '/usr
 const cxx = process.env.CXX || 'g++';
 const out = join(here, 'build', 'fastkernels.node');
 mkdirSync(join(here, 'build'), { recursive: true });
+const march = process.env.NAS_NATIVE_MARCH || 'native';
+if (!/^[a-z0-9][a-z0-9.+_-]*$/i.test(march)) fail(`NAS_NATIVE_MARCH=${march} is not a -march value`);
 const flags = [
-  '-O3', '-march=native', '-fopenmp', '-std=c++17', '-shared', '-fPIC', '-fvisibility=hidden',
+  '-O3', `-march=${march}`, '-fopenmp', '-std=c++17', '-shared', '-fPIC', '-fvisibility=hidden',
   `-I${nodeInclude}`, '-DNODE_GYP_MODULE_NAME=fastkernels', '-DNAPI_VERSION=8',
   ...(dnnl ? ['-DHAVE_DNNL'] : []),
   join(here, 'fastkernels.cc'), '-o', out,
@@ -37,4 +42,4 @@ try {
 } catch (e) {
   fail(`${cxx} failed: ${e.message.split('\n')[0]}`);
 }
-log(`built ${out} (${dnnl ? 'oneDNN sgemm' : 'builtin gemm; install libdnnl-dev for oneDNN'})`);
+log(`built ${out} for -march=${march} (${dnnl ? 'oneDNN sgemm' : 'builtin gemm; install libdnnl-dev for oneDNN'})`);
