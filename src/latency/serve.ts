@@ -88,7 +88,10 @@ export function createProfileHandler(opts: ServeOptions): (req: IncomingMessage,
           return send(res, status >= 400 && status < 600 ? status : 500, JSON.stringify({ error: (e as Error).message }));
         }
       }
-      if (req.method !== 'GET') return send(res, 405, JSON.stringify({ error: 'method not allowed' }));
+      if (path === 'results' || req.method !== 'GET') {
+        res.setHeader('Allow', path === 'results' ? 'POST' : 'GET');
+        return send(res, 405, JSON.stringify({ error: `${req.method} /${path}: method not allowed (use ${path === 'results' ? 'POST' : 'GET'})` }));
+      }
       let file: string | null = null;
       if (path === '' || path === 'index.html') file = under(web, 'index.html');
       else if (path === 'profile.js') file = under(web, 'profile.js');
