@@ -9,8 +9,8 @@
 // Replaces the "## Latency predictor accuracy (bench:latency)" section of
 // BENCHMARKS.md.
 
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadDevice } from '../src/latency/device.ts';
+import { writeSection } from './report.ts';
 import { calibrationIds, evaluatePredictor, type EvaluatedNetwork } from '../src/latency/evaluate.ts';
 import { fewShotTable } from '../src/latency/fewshot.ts';
 import { createPredictor } from '../src/latency/predictor.ts';
@@ -205,18 +205,7 @@ async function main(): Promise<void> {
   lines.push('');
   const section = lines.join('\n') + '\n';
   process.stdout.write(section);
-  const path = 'BENCHMARKS.md';
-  const old = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmarks\n\n';
-  const start = old.indexOf(SECTION);
-  let next: string;
-  if (start < 0) {
-    next = old.replace(/\n*$/, '\n\n') + section;
-  } else {
-    const rest = old.slice(start + SECTION.length);
-    const end = rest.search(/\n## /);
-    next = old.slice(0, start) + section + (end < 0 ? '' : rest.slice(end + 1));
-  }
-  writeFileSync(path, next);
+  writeSection(SECTION, section);
 }
 
 await main();

@@ -1,0 +1,86 @@
+// bench:int8 — int8 post-training quantization on *trained* networks of
+// every preset. The export tests run presets with untrained weights (thin
+// decision margins); this bench trains each preset's small-input variant on
+// Fashion-MNIST with the main job (`nas pipeline`: proxy training, then
+// float32/int8/TF.js export verified in the TFLite interpreter) and reports
+// the int8-vs-float top-1 agreement and accuracy drop on validation images.
+//
+//   npm run bench:int8 [-- --epochs 1 --subset 10000 --presets mobilenet-v2,mnasnet-a1 --no-write]
+
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { machineInfo } from '../src/cli/doctor.ts';
+import { presetNames } from '../src/space/presets.ts';
+import { commandLine, writeSection } from './report.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    epochs: { type: 'string', default: '1' },
+    subset: { type: 'string', default: '10000' },
+    width: { type: 'string', default: '0.5' },
+    presets: { type: 'string' },
+    'no-write': { type: 'boolean', default: false },
+  },
+});
+
+interface Verification { samples: number; top1Agreement: number; referenceAccuracy?: number; tfliteAccuracy?: number; accuracyDrop?: number; maxAbsDiff: number; passed: boolean; criterion: string }
+interface Row { preset: string; archId: string; valAccuracy: number; trainS: number; float: Verification; int8: Verification; int8Ms?: number; floatMs?: number }
+
+const HEADING = '## int8 quantization of trained presets (bench:int8)';
+const presets = args.presets ? args.presets.split(',') : presetNames();
+const rows: Row[] = [];
+const load = os.loadavg()[0];
+const t0 = Date.now();
+for (const preset of presets) {
+  const out = mkdtempSync(join(os.tmpdir(), 'bench-int8-'));
+  // Width multiplier for the ImageNet-sized presets; proxy-small is already small.
+  const width = preset === 'proxy-small' ? [] : ['--width', args.width];
+  const cmd = ['bin/nas.js', 'pipeline', '--arch', preset, ...width, '--dataset', 'fashion-mnist', '--epochs', args.epochs, '--subset', args.subset, '--out', out];
+  console.log(`$ node ${cmd.join(' ')}`);
+  const t = Date.now();
+  try {
+    execFileSync(process.execPath, cmd, { stdio: ['ignore', 'inherit', 'inherit'], cwd: join(import.meta.dirname, '..') });
+  } catch {
+    // verification failures exit 1 but still write pipeline.json; anything else is reported below
+  }
+  const dirs = readdirSync(out);
+  if (dirs.length !== 1) throw new Error(`${preset}: the pipeline wrote no result in ${out}`);
+  const s = JSON.parse(readFileSync(join(out, dirs[0], 'pipeline.json'), 'utf8'));
+  rows.push({
+    preset, archId: s.archId, valAccuracy: s.accuracy.validation, trainS: (Date.now() - t) / 1000,
+    float: s.exports.tflite.verification, int8: s.exports['tflite-int8'].verification,
+    floatMs: s.exports.tflite.measuredLatency?.latencyMs, int8Ms: s.exports['tflite-int8'].measuredLatency?.latencyMs,
+  });
+  rmSync(out, { recursive: true, force: true });
+}
+
+const pct = (x: number | undefined) => (x === undefined ? 'n/a' : `${(100 * x).toFixed(1)}%`);
+const table = [
+  '| preset | arch id | validation acc. (training) | float32 .tflite max abs diff vs tfjs | int8 top-1 agreement with float32 | float32 acc. | int8 acc. | drop | int8 criterion | float32 / int8 latency (ms) |',
+  '|---|---|---:|---:|---:|---:|---:|---:|---|---:|',
+  ...rows.map((r) => `| ${r.preset} | ${r.archId} | ${pct(r.valAccuracy)} | ${r.float.maxAbsDiff.toExponential(1)} | ${pct(r.int8.top1Agreement)} (n=${r.int8.samples}) | ${pct(r.int8.referenceAccuracy)} | ${pct(r.int8.tfliteAccuracy)} | ${r.int8.accuracyDrop === undefined ? 'n/a' : (100 * r.int8.accuracyDrop).toFixed(1) + ' pt'} | ${r.int8.passed ? 'passed' : 'FAILED'} | ${r.floatMs?.toFixed(2) ?? 'n/a'} / ${r.int8Ms?.toFixed(2) ?? 'n/a'} |`),
+].join('\n');
+const m = machineInfo();
+const section = [
+  HEADING,
+  '',
+  `Command: \`${commandLine('int8')}\` (${new Date().toISOString().slice(0, 16)}Z, ${((Date.now() - t0) / 60000).toFixed(1)} min)`,
+  '',
+  `Machine: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.platform}, Node ${m.node}; 1-minute load average ${load.toFixed(2)} at start.`,
+  '',
+  `Each preset's small-input variant (width ${args.width}, except proxy-small) is trained by the main job (\`nas pipeline --arch <preset> --dataset fashion-mnist ` +
+    `--epochs ${args.epochs} --subset ${args.subset}\`) and exported: float32 .tflite compared with tfjs (criterion max abs diff <= 1e-4), full-integer int8 ` +
+    '(per-channel conv weights, per-tensor activations calibrated on 64 training images) compared with the float32 .tflite in the same interpreter on ' +
+    'validation images (criterion top-1 agreement >= 99%); accuracies are on those validation images; latency is the interpreter median (1 thread, wall).',
+  '',
+  table,
+  '',
+].join('\n');
+console.log('\n' + table);
+if (!args['no-write']) {
+  writeSection(HEADING, section);
+  console.log(`\nwrote BENCHMARKS.md section "${HEADING}"`);
+}
