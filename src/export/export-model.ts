@@ -14,6 +14,7 @@ import type { ArchSpec, InputShape } from '../space/types.ts';
 import { dirLoadHandler } from '../train/weights_io.ts';
 import { archToString } from '../space/archspec.ts';
 import { buildModelCard, defaultNormalization, type LatencyFigure, type ModelCard, type ModelCardInput, writeModelCard } from './model-card.ts';
+import { classifierMetadata, packAssociatedFiles } from './classifier-metadata.ts';
 import { quantizeIr } from './quantize.ts';
 import { applyWeights, readTfjsWeights, saveTfjsModel } from './tfjs-format.ts';
 import { emitTflite, floatEncoder, lowerWithWeights } from './tflite-writer.ts';
@@ -127,13 +128,18 @@ export async function exportModel(req: ExportRequest): Promise<ExportResult> {
       }
     } else {
       const ir = lowerWithWeights(plan, model);
-      // Labels and input normalization travel inside the .tflite too (a JSON
-      // metadata entry; runtimes ignore metadata names they do not know).
-      const info = {
-        arch: archToString(req.arch), labels: req.labels ?? Array.from({ length: req.numClasses }, (_, i) => `class_${i}`),
-        normalization: defaultNormalization(req.input.channels),
-      };
-      const metadata = { mobile_nas_info: new TextEncoder().encode(JSON.stringify(info)) };
+      // Labels and input normalization travel inside the .tflite twice: as the
+      // standard TFLite metadata (TFLITE_METADATA + labels.txt in an appended
+      // ZIP, read by the Task Library / Android Studio) and as a JSON entry
+      // (`mobile_nas_info`, read by this project's tools).
+      const labels = req.labels ?? Array.from({ length: req.numClasses }, (_, i) => `class_${i}`);
+      const normalization = defaultNormalization(req.input.channels);
+      const info = { arch: archToString(req.arch), labels, normalization };
+      const standard = classifierMetadata({
+        input: req.input, numClasses: req.numClasses, labels, normalization,
+        description: `mobile-nas ${req.format} export of ${archToString(req.arch)}`,
+      });
+      const metadata = { mobile_nas_info: new TextEncoder().encode(JSON.stringify(info)), ...standard.entries };
       let bytes: Uint8Array;
       let name: string;
       if (req.format === 'tflite') {
@@ -150,6 +156,7 @@ export async function exportModel(req: ExportRequest): Promise<ExportResult> {
           ioType, representativeSamples: rep.xs.length, representativeSource: rep.source, input: q.inputQuant, output: q.outputQuant,
         };
       }
+      bytes = packAssociatedFiles(bytes, standard.files);
       writeFileSync(join(req.outDir, name), bytes);
       files = [fileInfo(req.outDir, name)];
       if (req.measure) measured = await measureLatency(bytes, req.measure);

@@ -190,6 +190,18 @@ function getTfWeb(probeModel: ArrayBuffer): Promise<TfWeb> {
   return tfwebPromise;
 }
 
+/**
+ * The package's `tfweb` namespace (interpreter and TFLite Task Library
+ * clients), started the same way as for `loadTfliteModel`.
+ */
+export async function loadTfliteWeb(): Promise<unknown> {
+  try {
+    return await getTfWeb(minimalModelBytes());
+  } catch (e) {
+    throw new TfliteRuntimeError(`could not start the TFLite WASM interpreter: ${(e as Error).message ?? String(e)}`);
+  }
+}
+
 /** Per-tensor quantization of the graph inputs/outputs, from the flatbuffer. */
 function ioQuantization(buf: Uint8Array): { inputs: (TensorQuantization | undefined)[]; outputs: (TensorQuantization | undefined)[] } {
   const m = readTfliteModel(buf);
