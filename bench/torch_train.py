@@ -1,11 +1,13 @@
 #!/usr/bin/python3
-"""PyTorch CPU reference for `npm run bench:train`.
+"""PyTorch CPU reference for `npm run bench:train` and `npm run bench:eval`.
 
 Reads a network plan (JSON from src/space/network.ts expandNetwork, written by
 bench/train.ts) and trains the same architecture: same layers (conv/BN/act,
 depthwise, SE, residual adds, GAP, dense), BN eps 1e-3, Adam, batch size and
 input shape from the plan, random data. Prints one JSON line:
 {"imagesPerSec": ..., "threads": ..., "torch": ..., "params": ...}.
+With "mode": "eval" in the JSON it times inference instead: model.eval()
+(BN on running statistics), torch.no_grad(), forward passes of the batch.
 
 Run with /usr/bin/python3 (Debian python3-torch).
 """
@@ -101,14 +103,21 @@ def main():
     y = torch.randint(0, plan['numClasses'], (batch,))
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = nn.CrossEntropyLoss()
-    model.train()
+    if cfg.get('mode') == 'eval':
+        model.eval()
 
-    def step():
-        opt.zero_grad()
-        loss = loss_fn(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss.item()
+        def step():
+            with torch.no_grad():
+                return float(model(x)[0, 0])
+    else:
+        model.train()
+
+        def step():
+            opt.zero_grad()
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss.item()
 
     for _ in range(2):  # warm-up
         step()

@@ -10,10 +10,7 @@
 // section of BENCHMARKS.md.
 
 import * as tf from '@tensorflow/tfjs';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { initBackend } from '../src/engine/backend.ts';
 import { machineInfo } from '../src/cli/doctor.ts';
@@ -21,6 +18,7 @@ import { buildModel } from '../src/space/builder.ts';
 import { expandNetwork } from '../src/space/network.ts';
 import { getPreset } from '../src/space/presets.ts';
 import { archToString } from '../src/space/archspec.ts';
+import { commandLine, machineLine, speedTable, timeTorch, writeBenchmarksSection, type SpeedRow } from './common.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -49,14 +47,7 @@ const spec = getPreset('mobilenet-v2', { widthMultiplier: width, smallInput: tru
 spec.head.dropout = 0; // dropout draws random masks; keep the step deterministic and identical to the torch model
 const plan = expandNetwork(spec, input, numClasses);
 
-interface Row {
-  engine: string;
-  threads: number;
-  imagesPerSec: number;
-  steps: number;
-  note: string;
-}
-const rows: Row[] = [];
+const rows: SpeedRow[] = [];
 
 async function timeTfjs(engine: string, backend: 'cpu' | 'fast', threads: number, warmup: number, minSteps: number, budgetS: number, batch: number): Promise<void> {
   const r = await initBackend({ backend, threads });
@@ -79,52 +70,8 @@ async function timeTfjs(engine: string, backend: 'cpu' | 'fast', threads: number
   tf.dispose([x, y]);
 }
 
-function timeTorch(threads: number): void {
-  if (!existsSync(args.python)) {
-    rows.push({ engine: 'PyTorch CPU', threads, imagesPerSec: NaN, steps: 0, note: `${args.python} not found (apt-get install python3-torch)` });
-    return;
-  }
-  const dir = mkdtempSync(join(os.tmpdir(), 'nas-bench-'));
-  const cfg = join(dir, 'plan.json');
-  writeFileSync(cfg, JSON.stringify({ plan, batch, seconds, threads }));
-  try {
-    // same OpenMP environment as the fast path (GOMP_SPINCOUNT set by src/engine/native.ts unless the user set one)
-    const out = execFileSync(args.python, [join(import.meta.dirname, 'torch_train.py'), cfg], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: String(threads) } });
-    const res = JSON.parse(out.trim().split('\n').at(-1)!) as { imagesPerSec: number; steps: number; torch: string; params: number };
-    rows.push({ engine: 'PyTorch CPU', threads, imagesPerSec: res.imagesPerSec, steps: res.steps, note: `torch ${res.torch}, ${res.params} trainable params` });
-    console.log(`PyTorch (${threads} threads): ${res.imagesPerSec.toFixed(1)} images/s over ${res.steps} steps`);
-  } catch (e) {
-    rows.push({ engine: 'PyTorch CPU', threads, imagesPerSec: NaN, steps: 0, note: `failed: ${(e as Error).message.split('\n')[0]}` });
-  }
-}
-
-function fmt(v: number): string {
-  return !Number.isFinite(v) ? 'n/a' : v < 1 ? v.toPrecision(2) : v.toFixed(1);
-}
-
-function table(): string {
-  const torchAt = (t: number) => rows.find((r) => r.engine === 'PyTorch CPU' && r.threads === t)?.imagesPerSec ?? NaN;
-  const lines = ['| engine | threads | images/s | vs PyTorch (same threads) | steps timed | note |', '|---|---:|---:|---:|---:|---|'];
-  for (const r of rows) {
-    const ratio = r.imagesPerSec / torchAt(r.threads);
-    const ratioText = !Number.isFinite(ratio) ? 'n/a' : ratio < 0.1 ? ratio.toPrecision(2) + 'x' : ratio.toFixed(2) + 'x';
-    lines.push(`| ${r.engine} | ${r.threads} | ${fmt(r.imagesPerSec)} | ${ratioText} | ${r.steps} | ${r.note} |`);
-  }
-  return lines.join('\n');
-}
-
-function writeBenchmarks(section: string): void {
-  const path = join(import.meta.dirname, '..', 'BENCHMARKS.md');
-  const heading = '## Training speed (bench:train)';
-  let text = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmarks\n';
-  const start = text.indexOf(heading);
-  if (start >= 0) {
-    const next = text.indexOf('\n## ', start + heading.length);
-    text = text.slice(0, start) + section + (next >= 0 ? text.slice(next + 1) : '');
-  } else {
-    text = text.trimEnd() + '\n\n' + section;
-  }
-  writeFileSync(path, text.endsWith('\n') ? text : text + '\n');
+function torchRow(threads: number): void {
+  rows.push(timeTorch({ python: args.python, plan, batch, seconds, threads }));
 }
 
 const m = machineInfo();
@@ -135,8 +82,8 @@ console.log(`network: ${archToString(spec)} at 28x28x1, batch ${batch}`);
 await timeTfjs('tfjs fast path', 'fast', cores, 2, 3, seconds, batch);
 if (cores > 1) await timeTfjs('tfjs fast path', 'fast', 1, 1, 3, seconds, batch);
 if (!args['no-torch']) {
-  timeTorch(cores);
-  if (cores > 1) timeTorch(1);
+  torchRow(cores);
+  if (cores > 1) torchRow(1);
 }
 if (!args['no-cpu']) await timeTfjs('tfjs cpu backend (pure JS)', 'cpu', 1, 0, cpuSteps, 0, cpuBatch);
 
@@ -144,15 +91,14 @@ const loadAfter = os.loadavg()[0];
 const section = [
   '## Training speed (bench:train)',
   '',
-  `Command: \`npm run bench:train${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}\` (${new Date().toISOString().slice(0, 16)}Z)`,
+  `Command: \`${commandLine('bench:train')}\` (${new Date().toISOString().slice(0, 16)}Z)`,
   '',
-  `Machine: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.platform}, Node ${m.node}; 1-minute load average ${load.toFixed(2)} before, ${loadAfter.toFixed(2)} after` +
-    (Math.max(load, loadAfter) > 0.5 ? ' (other processes were running: figures are noisy)' : ''),
+  machineLine(load, loadAfter),
   '',
   `Network: small-input MobileNetV2 preset, width ${width} (\`${archToString(spec)}\`), 28x28x1 input, 10 classes, ` +
     `batch ${batch}, Adam, random data, dropout off; PyTorch trains the same network plan (bench/torch_train.py: same layers, BN eps 1e-3, TF 'same' padding).`,
   '',
-  table(),
+  speedTable(rows),
   '',
   `OpenMP environment for both the fast path and PyTorch: ${process.env.OMP_WAIT_POLICY ? 'OMP_WAIT_POLICY=' + process.env.OMP_WAIT_POLICY : ''}${process.env.GOMP_SPINCOUNT ? ' GOMP_SPINCOUNT=' + process.env.GOMP_SPINCOUNT : ''} ` +
     '(the fast path sets GOMP_SPINCOUNT=10000 unless OMP_WAIT_POLICY or GOMP_SPINCOUNT is given: busy-waiting OpenMP threads collapse when other processes share the cores).',
@@ -161,8 +107,8 @@ const section = [
     `The cpu backend is timed over ${cpuSteps} step(s) of batch ${cpuBatch} (a batch of 64 takes minutes on it).`,
   '',
 ].join('\n');
-console.log('\n' + table());
+console.log('\n' + speedTable(rows));
 if (!args['no-write']) {
-  writeBenchmarks(section);
+  writeBenchmarksSection('## Training speed (bench:train)', section);
   console.log('\nwrote BENCHMARKS.md section "## Training speed (bench:train)"');
 }

@@ -317,6 +317,35 @@ void sumRows(const float* x, int64_t R, int64_t C, float scale, float* out) {
 }
 
 
+// ---- batch norm (inference): moving statistics ------------------------------
+// y = (x - mean) * scale / sqrt(var + eps) + offset over x viewed as [R, C];
+// scale/offset may be null (1 / 0). Same arithmetic order as the tfjs cpu
+// kernel's per-element formula up to float rounding.
+void bnInference(const float* x, const float* mean, const float* var, const float* scale, const float* offset,
+                 int64_t R, int64_t C, float eps, float* y) {
+  std::vector<float> a(static_cast<size_t>(C)), b(static_cast<size_t>(C));
+  for (int64_t c = 0; c < C; c++) {
+    const float s = (scale ? scale[c] : 1.0f) / std::sqrt(var[c] + eps);
+    a[c] = s;
+    b[c] = (offset ? offset[c] : 0.0f) - mean[c] * s;
+  }
+  const float* __restrict pa = a.data();
+  const float* __restrict pb = b.data();
+#pragma omp parallel for schedule(static) if (R * C > (1 << 16))
+  for (int64_t r = 0; r < R; r++) {
+    const float* __restrict xr = x + r * C;
+    float* __restrict yr = y + r * C;
+    for (int64_t c = 0; c < C; c++) yr[c] = xr[c] * pa[c] + pb[c];
+  }
+}
+
+// kind 0: relu, 1: relu6 (forward; y may not alias x)
+void actForward(const float* x, int64_t n, int kind, float* y) {
+  const float hi = kind == 1 ? 6.0f : INFINITY;
+#pragma omp parallel for schedule(static) if (n > (1 << 16))
+  for (int64_t i = 0; i < n; i++) y[i] = std::min(std::max(x[i], 0.0f), hi);
+}
+
 // ---- fused batch norm (training) and activation gradients --------------------
 // x viewed as [R, C] (R = N*H*W rows, channels last). Statistics as tf.moments:
 // mean, then the biased variance mean((x - mean)^2); per-thread partial sums in
@@ -533,6 +562,27 @@ napi_value SumRows(napi_env env, napi_callback_info info) {
 }
 
 
+// bnInference(heap, xOff, meanOff, varOff, scaleOff, offsetOff, yOff, R, C, eps); scaleOff/offsetOff -1 = absent
+napi_value BnInference(napi_env env, napi_callback_info info) {
+  napi_value argv[10];
+  if (!getArgs(env, info, 10, argv)) return nullptr;
+  Heap h;
+  if (!getHeap(env, argv[0], &h)) return nullptr;
+  int64_t R, C, scaleOff, offsetOff;
+  if (!getInt(env, argv[7], &R) || !getInt(env, argv[8], &C) || !getInt(env, argv[4], &scaleOff) || !getInt(env, argv[5], &offsetOff))
+    return nullptr;
+  double eps;
+  napi_get_value_double(env, argv[9], &eps);
+  if (R < 1 || C < 1) return throwErr(env, "fastkernels: bad batch-norm sizes"), nullptr;
+  float *x, *m, *v, *y, *sc = nullptr, *of = nullptr;
+  if (!ptrAt(env, h, argv[1], R * C, &x) || !ptrAt(env, h, argv[2], C, &m) || !ptrAt(env, h, argv[3], C, &v) ||
+      !ptrAt(env, h, argv[6], R * C, &y) || (scaleOff >= 0 && !ptrAt(env, h, argv[4], C, &sc)) ||
+      (offsetOff >= 0 && !ptrAt(env, h, argv[5], C, &of)))
+    return nullptr;
+  bnInference(x, m, v, sc, of, R, C, static_cast<float>(eps), y);
+  return undefinedValue(env);
+}
+
 // bnTrainForward(heap, xOff, gammaOff, betaOff, yOff, meanOff, varOff, R, C, eps)
 napi_value BnTrainForward(napi_env env, napi_callback_info info) {
   napi_value argv[10];
@@ -569,6 +619,21 @@ napi_value BnTrainBackward(napi_env env, napi_callback_info info) {
       !ptrAt(env, h, argv[7], C, &dg) || !ptrAt(env, h, argv[8], C, &db))
     return nullptr;
   bnTrainBackward(dy, x, g, m, v, R, C, static_cast<float>(eps), dx, dg, db);
+  return undefinedValue(env);
+}
+
+// actForward(heap, xOff, yOff, n, kind)
+napi_value ActForward(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  if (!getArgs(env, info, 5, argv)) return nullptr;
+  Heap h;
+  if (!getHeap(env, argv[0], &h)) return nullptr;
+  int64_t n, kind;
+  if (!getInt(env, argv[3], &n) || !getInt(env, argv[4], &kind)) return nullptr;
+  if (kind < 0 || kind > 1) return throwErr(env, "fastkernels: unknown forward activation kind"), nullptr;
+  float *x, *y;
+  if (!ptrAt(env, h, argv[1], n, &x) || !ptrAt(env, h, argv[2], n, &y)) return nullptr;
+  actForward(x, n, static_cast<int>(kind), y);
   return undefinedValue(env);
 }
 
@@ -623,8 +688,10 @@ napi_value Init(napi_env env, napi_value exports) {
       {"depthwiseForward", nullptr, DepthwiseForward, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"gemm", nullptr, Gemm, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sumRows", nullptr, SumRows, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"bnInference", nullptr, BnInference, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"bnTrainForward", nullptr, BnTrainForward, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"bnTrainBackward", nullptr, BnTrainBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"actForward", nullptr, ActForward, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"actGrad", nullptr, ActGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"threads", nullptr, Threads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -1,7 +1,8 @@
 // The fast CPU training path: the tfjs WASM backend (single-threaded SIMD
 // build, XNNPACK forward kernels) plus
 //   - the three gradient kernels it lacks (wasm_grads.ts), and
-//   - replacements for its slow training kernels (wasm_overrides.ts),
+//   - replacements for its slow training kernels (wasm_overrides.ts) and
+//     inference kernels (inference_kernels.ts: batch norm on moving statistics),
 //   - fused batch-norm and activation ops for training, routed in by patched
 //     tfjs-layers methods while 'wasm' is the active backend (layer_patches.ts),
 // computed by the native addon (OpenMP threads, oneDNN GEMM) directly on the
@@ -13,6 +14,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { loadNativeKernels, type NativeKernels } from './native.ts';
 import { makeWasmGradKernels, type GradKernelStats } from './wasm_grads.ts';
 import { installWasmOverrides } from './wasm_overrides.ts';
+import { installInferenceKernels } from './inference_kernels.ts';
 import { bnTrainGradConfig, makeFusedKernels } from './fused_ops.ts';
 import { installLayerPatches } from './layer_patches.ts';
 
@@ -62,7 +64,7 @@ export async function setupFastBackend(opts: FastBackendOptions = {}): Promise<F
       if (tf.getKernel(k.kernelName, 'wasm')) tf.unregisterKernel(k.kernelName, 'wasm');
       tf.registerKernel(k);
     }
-    const replaced = installWasmOverrides(() => active);
+    const replaced = [...installWasmOverrides(() => active), ...installInferenceKernels(() => active)];
     const fused = makeFusedKernels(() => active);
     for (const k of fused) tf.registerKernel(k);
     tf.registerGradient(bnTrainGradConfig);

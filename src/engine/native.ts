@@ -19,9 +19,14 @@ export interface NativeKernels {
   gemm(heap: ArrayBufferLike, aOff: number, bOff: number, cOff: number, transA: number, transB: number, M: number, N: number, K: number, beta: number): void;
   /** out[c] = scale * sum_r x[r, c] */
   sumRows(heap: ArrayBufferLike, xOff: number, outOff: number, R: number, C: number, scale: number): void;
+  /** y = (x - mean) * scale / sqrt(var + eps) + offset over [R, C]; scaleOff/offsetOff -1 = absent (1 / 0) */
+  bnInference(heap: ArrayBufferLike, xOff: number, meanOff: number, varOff: number, scaleOff: number, offsetOff: number, yOff: number,
+    R: number, C: number, eps: number): void;
   bnTrainForward(heap: ArrayBufferLike, xOff: number, gammaOff: number, betaOff: number, yOff: number, meanOff: number, varOff: number, R: number, C: number, eps: number): void;
   bnTrainBackward(heap: ArrayBufferLike, dyOff: number, xOff: number, gammaOff: number, meanOff: number, varOff: number,
     dxOff: number, dgammaOff: number, dbetaOff: number, R: number, C: number, eps: number): void;
+  /** y = relu(x) (kind 0) or relu6(x) (kind 1) */
+  actForward(heap: ArrayBufferLike, xOff: number, yOff: number, n: number, kind: number): void;
   /** kind: 0 relu (z = output), 1 relu6 (z = output), 2 hswish (z = input) */
   actGrad(heap: ArrayBufferLike, dyOff: number, zOff: number, outOff: number, n: number, kind: number): void;
   /** worker threads the addon uses */
