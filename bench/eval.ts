@@ -3,13 +3,15 @@
 // Inference (evaluation) images/s of the small-input MobileNetV2 preset
 // (28x28x1, 10 classes, random data, BN on moving statistics): the fast path
 // (WASM + native kernels) before and after the inference kernels of
-// src/engine/inference_kernels.ts, at all cores and at 1 thread, PyTorch CPU
+// src/engine/inference_kernels.ts and the folded runner of
+// src/engine/inference_model.ts, at all cores and at 1 thread, PyTorch CPU
 // eval (model.eval(), torch.no_grad(); bench/torch_train.py) of the same
 // network plan at the same thread counts, and a short run of the tfjs
 // pure-JS CPU backend. "Before" = the stock WASM FusedBatchNorm/Relu/Relu6
 // kernels and model.predict's default batchSize of 32 (what evaluateModel
-// did); "after" = the inference kernels and one forward pass per batch (what
-// evaluateModel does now). Before and after alternate in rounds of ~1 s in
+// did); "after" = the inference kernels, one forward pass per batch, batch
+// norm folded into the convolutions (what evaluateModel does now); an
+// intermediate row without the folding. The variants alternate in rounds of ~1 s in
 // one process so that load from other processes hits both alike. Prints a
 // table and replaces the "## Inference speed (bench:eval)" section of
 // BENCHMARKS.md.
@@ -19,6 +21,7 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { initBackend } from '../src/engine/backend.ts';
 import { inferenceKernelsEnabled, setInferenceKernelsEnabled } from '../src/engine/inference_kernels.ts';
+import { createInferenceRunner, type InferenceRunner } from '../src/engine/inference_model.ts';
 import { machineInfo } from '../src/cli/doctor.ts';
 import { buildModel } from '../src/space/builder.ts';
 import { expandNetwork } from '../src/space/network.ts';
@@ -57,15 +60,15 @@ const envDefault = inferenceKernelsEnabled();
 interface Variant {
   engine: string;
   kernels: boolean;
-  /** model.predict batchSize */
+  /** model.predict batchSize; 0 = the folded runner */
   chunk: number;
   images: number;
   ms: number;
   rounds: number;
 }
 
-function predictOnce(model: tf.LayersModel, x: tf.Tensor, chunk: number): void {
-  tf.tidy(() => (model.predict(x, { batchSize: chunk }) as tf.Tensor).dataSync());
+function predictOnce(model: tf.LayersModel, x: tf.Tensor, chunk: number, runner?: InferenceRunner): void {
+  tf.tidy(() => (runner && chunk === 0 ? runner.predict(x) : (model.predict(x, { batchSize: chunk }) as tf.Tensor)).dataSync());
 }
 
 /** Alternating rounds of each variant (~1 s each) until `budgetS` is spent. */
@@ -73,13 +76,18 @@ async function timeFast(threads: number, budgetS: number): Promise<void> {
   const r = await initBackend({ backend: 'fast', threads });
   const model = buildModel(spec, { inputShape: input, numClasses, seed: 1 });
   const x = tf.randomNormal([batch, input.height, input.width, input.channels], 0, 1, 'float32', 1);
+  setInferenceKernelsEnabled(true);
+  const t = performance.now();
+  const runner = createInferenceRunner(model);
+  const foldMs = performance.now() - t;
   const variants: Variant[] = [
-    { engine: 'tfjs fast path, after (inference kernels, one pass per batch)', kernels: true, chunk: batch, images: 0, ms: 0, rounds: 0 },
+    { engine: 'tfjs fast path, after (evaluateModel: inference kernels, BN folded into convs, one pass per batch)', kernels: true, chunk: 0, images: 0, ms: 0, rounds: 0 },
+    { engine: 'tfjs fast path, inference kernels, model.predict one pass per batch, no folding', kernels: true, chunk: batch, images: 0, ms: 0, rounds: 0 },
     { engine: 'tfjs fast path, before (stock WASM BN/ReLU kernels, predict chunks of 32)', kernels: false, chunk: 32, images: 0, ms: 0, rounds: 0 },
   ];
   for (const v of variants) {
     setInferenceKernelsEnabled(v.kernels);
-    predictOnce(model, x, v.chunk); // warm-up
+    predictOnce(model, x, v.chunk, runner); // warm-up
   }
   const t0 = performance.now();
   while ((performance.now() - t0) / 1000 < budgetS) {
@@ -87,7 +95,7 @@ async function timeFast(threads: number, budgetS: number): Promise<void> {
       setInferenceKernelsEnabled(v.kernels);
       const s = performance.now();
       do {
-        predictOnce(model, x, v.chunk);
+        predictOnce(model, x, v.chunk, runner);
         v.images += batch;
       } while (performance.now() - s < 1000);
       v.ms += performance.now() - s;
@@ -98,9 +106,10 @@ async function timeFast(threads: number, budgetS: number): Promise<void> {
   for (const v of variants) {
     const ips = v.images / (v.ms / 1000);
     rows.push({ engine: v.engine, threads: r.threads, imagesPerSec: ips, steps: v.images / batch,
-      note: `tfjs backend ${r.tfBackend}, batch ${batch}, ${v.rounds} rounds` });
+      note: `tfjs backend ${r.tfBackend}, batch ${batch}, ${v.rounds} rounds` + (v.chunk === 0 ? `; ${runner.fusedGroups} conv+BN groups folded in ${foldMs.toFixed(0)} ms` : '') });
     console.log(`${v.engine} (${r.threads} threads): ${ips.toFixed(1)} images/s`);
   }
+  runner.dispose();
   model.dispose();
   x.dispose();
 }
@@ -146,9 +155,10 @@ const section = [
   speedTable(rows, 'batches timed'),
   '',
   'Inference images/s = images / wall time of `model.predict(x, {batchSize})` + `dataSync()` (the work of `evaluateModel` per batch, ' +
-    'without building the input tensor). Before/after alternate in ~1 s rounds in one process. ' +
+    'without building the input tensor); the folded runner is created once per evaluateModel call (time in the note). ' +
+    'The fast-path variants alternate in ~1 s rounds in one process. ' +
     '"Before" is the state before the inference kernels: the stock WASM FusedBatchNorm (a scalar loop, ~65% of predict time), ' +
-    'Relu and Relu6 (single-threaded), and predict\'s default batchSize 32, which evaluateModel used; set NAS_FAST_INFERENCE=0 to run the stock kernels. ' +
+    'Relu and Relu6 (single-threaded), and predict\'s default batchSize 32, which evaluateModel used; set NAS_FAST_INFERENCE=0 to run the stock kernels without folding. ' +
     `The cpu backend is timed over one batch of ${cpuBatch}. OpenMP: GOMP_SPINCOUNT=${process.env.GOMP_SPINCOUNT ?? 'unset'} for the fast path and PyTorch.`,
   '',
 ].join('\n');

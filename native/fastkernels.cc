@@ -266,8 +266,23 @@ void depthwiseBackpropInput(const Geom& g, const float* dy, const float* w, floa
   }
 }
 
-// Forward depthwise conv (used when the addon also replaces the forward op).
-void depthwiseForward(const Geom& g, const float* x, const float* w, float* y) {
+// y = act(x + bias) per element of the last axis (bias may be null); act kind
+// -1 none, 0 relu, 1 relu6.
+inline void biasActRow(float* __restrict o, const float* __restrict bias, int64_t C, int kind) {
+  if (bias) for (int64_t c = 0; c < C; c++) o[c] += bias[c];
+  if (kind == 0) for (int64_t c = 0; c < C; c++) o[c] = std::max(o[c], 0.0f);
+  else if (kind == 1) for (int64_t c = 0; c < C; c++) o[c] = std::min(std::max(o[c], 0.0f), 6.0f);
+}
+
+// In place over y viewed as [R, C] (the epilogue of a GEMM-based conv).
+void biasAct(float* y, const float* bias, int64_t R, int64_t C, int kind) {
+#pragma omp parallel for schedule(static) if (R * C > (1 << 16))
+  for (int64_t r = 0; r < R; r++) biasActRow(y + r * C, bias, C, kind);
+}
+
+// Forward depthwise conv (used when the addon also replaces the forward op),
+// with an optional bias + activation epilogue applied while the output pixel is in cache.
+void depthwiseForwardEx(const Geom& g, const float* x, const float* w, float* y, const float* bias, int kind) {
   const int64_t mult = g.outC / g.inC;
 #pragma omp parallel for collapse(2) schedule(static)
   for (int64_t n = 0; n < g.batch; n++) {
@@ -291,10 +306,13 @@ void depthwiseForward(const Geom& g, const float* x, const float* w, float* y) {
             }
           }
         }
+        if (bias || kind >= 0) biasActRow(o, bias, g.outC, kind);
       }
     }
   }
 }
+
+void depthwiseForward(const Geom& g, const float* x, const float* w, float* y) { depthwiseForwardEx(g, x, w, y, nullptr, -1); }
 
 // out[c] = scale * sum_r x[r, c]
 void sumRows(const float* x, int64_t R, int64_t C, float scale, float* out) {
@@ -527,6 +545,40 @@ napi_value DepthwiseForward(napi_env env, napi_callback_info info) {
   return convEntry(env, info, depthwiseForward, 0, 3, 1);
 }
 
+// depthwiseForwardFused(heap, xOff, wOff, outOff, geom, biasOff, kind): biasOff -1 = no bias; kind -1 none, 0 relu, 1 relu6
+napi_value DepthwiseForwardFused(napi_env env, napi_callback_info info) {
+  napi_value argv[7];
+  if (!getArgs(env, info, 7, argv)) return nullptr;
+  Heap h;
+  Geom g;
+  if (!getHeap(env, argv[0], &h) || !getGeom(env, argv[4], &g)) return nullptr;
+  int64_t biasOff, kind;
+  if (!getInt(env, argv[5], &biasOff) || !getInt(env, argv[6], &kind)) return nullptr;
+  if (kind < -1 || kind > 1) return throwErr(env, "fastkernels: unknown epilogue activation kind"), nullptr;
+  float *x, *w, *out, *bias = nullptr;
+  if (!ptrAt(env, h, argv[1], g.batch * g.inH * g.inW * g.inC, &x) || !ptrAt(env, h, argv[2], g.kH * g.kW * g.outC, &w) ||
+      !ptrAt(env, h, argv[3], g.batch * g.outH * g.outW * g.outC, &out) || (biasOff >= 0 && !ptrAt(env, h, argv[5], g.outC, &bias)))
+    return nullptr;
+  depthwiseForwardEx(g, x, w, out, bias, static_cast<int>(kind));
+  return undefinedValue(env);
+}
+
+// biasAct(heap, yOff, biasOff, R, C, kind): in place; biasOff -1 = no bias; kind -1 none, 0 relu, 1 relu6
+napi_value BiasAct(napi_env env, napi_callback_info info) {
+  napi_value argv[6];
+  if (!getArgs(env, info, 6, argv)) return nullptr;
+  Heap h;
+  if (!getHeap(env, argv[0], &h)) return nullptr;
+  int64_t biasOff, R, C, kind;
+  if (!getInt(env, argv[2], &biasOff) || !getInt(env, argv[3], &R) || !getInt(env, argv[4], &C) || !getInt(env, argv[5], &kind)) return nullptr;
+  if (kind < -1 || kind > 1) return throwErr(env, "fastkernels: unknown epilogue activation kind"), nullptr;
+  if (R < 0 || C < 1) return throwErr(env, "fastkernels: bad bias sizes"), nullptr;
+  float *y, *bias = nullptr;
+  if (!ptrAt(env, h, argv[1], R * C, &y) || (biasOff >= 0 && !ptrAt(env, h, argv[2], C, &bias))) return nullptr;
+  biasAct(y, bias, R, C, static_cast<int>(kind));
+  return undefinedValue(env);
+}
+
 // gemm(heap, aOff, bOff, cOff, transA, transB, M, N, K, beta)
 napi_value Gemm(napi_env env, napi_callback_info info) {
   napi_value argv[10];
@@ -686,6 +738,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"depthwiseBackpropFilter", nullptr, DepthwiseBackpropFilter, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"depthwiseBackpropInput", nullptr, DepthwiseBackpropInput, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"depthwiseForward", nullptr, DepthwiseForward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"depthwiseForwardFused", nullptr, DepthwiseForwardFused, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"biasAct", nullptr, BiasAct, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"gemm", nullptr, Gemm, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sumRows", nullptr, SumRows, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"bnInference", nullptr, BnInference, nullptr, nullptr, nullptr, napi_default, nullptr},

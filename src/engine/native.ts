@@ -15,6 +15,10 @@ export interface NativeKernels {
   depthwiseBackpropInput(heap: ArrayBufferLike, dyOff: number, wOff: number, outOff: number, g: ConvGeom): void;
   conv2dBackpropInput(heap: ArrayBufferLike, dyOff: number, wOff: number, outOff: number, g: ConvGeom): void;
   depthwiseForward(heap: ArrayBufferLike, xOff: number, wOff: number, outOff: number, g: ConvGeom): void;
+  /** depthwise forward + bias (biasOff -1: none) + activation (kind -1 none, 0 relu, 1 relu6) */
+  depthwiseForwardFused(heap: ArrayBufferLike, xOff: number, wOff: number, outOff: number, g: ConvGeom, biasOff: number, kind: number): void;
+  /** in place y[r, c] = act(y[r, c] + bias[c]) over [R, C] (biasOff -1: none; kind -1 none, 0 relu, 1 relu6) */
+  biasAct(heap: ArrayBufferLike, yOff: number, biasOff: number, R: number, C: number, kind: number): void;
   /** C[M,N] = op(A) . op(B) + beta * C, row-major */
   gemm(heap: ArrayBufferLike, aOff: number, bOff: number, cOff: number, transA: number, transB: number, M: number, N: number, K: number, beta: number): void;
   /** out[c] = scale * sum_r x[r, c] */

@@ -144,17 +144,34 @@ function identityKernel(): KernelFunc {
   };
 }
 
+/** epilogue activation codes of the addon (-1 none); null = not supported natively */
+function epilogueKind(activation: string | undefined | null): number | null {
+  if (!activation || activation === 'linear') return -1;
+  if (activation === 'relu') return 0;
+  if (activation === 'relu6') return 1;
+  return null;
+}
+
+/** bias absent, or float32 with one value per output channel */
+function biasOk(bias: TensorInfo | undefined, outC: number): boolean {
+  return !bias || (bias.dtype === 'float32' && tf.util.sizeFromShape(bias.shape) === outC);
+}
+
 /**
- * Forward pointwise convolution (FusedConv2D without bias/activation, as
- * tfjs-layers emits it) and depthwise convolution on the native kernels
- * (see FWD_MIN_THREADS); other cases stay on XNNPACK.
+ * Forward pointwise convolution (FusedConv2D; tfjs-layers emits it without
+ * bias/activation, the folded inference runner of inference_model.ts with a
+ * bias and relu/relu6) on the native GEMM plus an in-place bias/activation
+ * pass, and depthwise convolution (with its bias/activation epilogue for
+ * FusedDepthwiseConv2D) on the native kernels (see FWD_MIN_THREADS); other
+ * cases stay on XNNPACK.
  */
 function fusedConvKernel(orig: KernelFunc, getNative: () => NativeKernels | null): KernelFunc {
   return (args) => {
     const native = getNative();
     const { x, filter, bias, preluActivationWeights } = args.inputs as Record<string, TensorInfo | undefined>;
     const a = args.attrs as unknown as tf.FusedConv2DAttrs;
-    if (!native || native.threads() < FWD_MIN_THREADS || bias || preluActivationWeights || (a.activation && a.activation !== 'linear') ||
+    const kind = epilogueKind(a.activation);
+    if (!native || native.threads() < FWD_MIN_THREADS || preluActivationWeights || kind === null ||
         !x || !filter || x.dtype !== 'float32' || filter.dtype !== 'float32') {
       return orig(args);
     }
@@ -162,10 +179,14 @@ function fusedConvKernel(orig: KernelFunc, getNative: () => NativeKernels | null
       x.shape as [number, number, number, number], filter.shape as [number, number, number, number], a.strides, a.dilations ?? 1,
       a.pad, a.dimRoundingMode, false, backend_util.convertConv2DDataFormat(a.dataFormat));
     const g = convGeom(info);
-    if (!g || g.kH !== 1 || g.kW !== 1 || g.strideH !== 1 || g.strideW !== 1 || g.padTop !== 0 || g.padLeft !== 0) return orig(args);
+    if (!g || g.kH !== 1 || g.kW !== 1 || g.strideH !== 1 || g.strideW !== 1 || g.padTop !== 0 || g.padLeft !== 0 || !biasOk(bias, g.outC)) {
+      return orig(args);
+    }
     const b = args.backend as unknown as WasmBackendLike;
     const out = b.makeOutput([g.batch, g.outH, g.outW, g.outC], 'float32');
-    native.gemm(b.wasm.HEAPU8.buffer, off(b, x), off(b, filter), off(b, out), 0, 0, g.batch * g.inH * g.inW, g.outC, g.inC, 0);
+    const rows = g.batch * g.inH * g.inW;
+    native.gemm(b.wasm.HEAPU8.buffer, off(b, x), off(b, filter), off(b, out), 0, 0, rows, g.outC, g.inC, 0);
+    if (bias || kind >= 0) native.biasAct(b.wasm.HEAPU8.buffer, off(b, out), bias ? off(b, bias) : -1, rows, g.outC, kind);
     return out;
   };
 }
@@ -173,17 +194,22 @@ function fusedConvKernel(orig: KernelFunc, getNative: () => NativeKernels | null
 function depthwiseKernel(orig: KernelFunc, getNative: () => NativeKernels | null): KernelFunc {
   return (args) => {
     const native = getNative();
-    const { x, filter } = args.inputs as { x: TensorInfo; filter: TensorInfo };
-    const a = args.attrs as unknown as tf.DepthwiseConv2dNativeAttrs;
-    if (!native || native.threads() < FWD_MIN_THREADS || x.dtype !== 'float32' || filter.dtype !== 'float32') return orig(args);
+    const { x, filter, bias, preluActivationWeights } = args.inputs as Record<string, TensorInfo | undefined>;
+    const a = args.attrs as unknown as tf.FusedDepthwiseConv2DAttrs;
+    const kind = epilogueKind(a.activation);
+    if (!native || native.threads() < FWD_MIN_THREADS || preluActivationWeights || kind === null ||
+        !x || !filter || x.dtype !== 'float32' || filter.dtype !== 'float32') {
+      return orig(args);
+    }
     const info = backend_util.computeConv2DInfo(
       x.shape as [number, number, number, number], filter.shape as [number, number, number, number], a.strides, a.dilations ?? 1,
       a.pad, a.dimRoundingMode, true);
     const g = convGeom(info);
-    if (!g) return orig(args);
+    if (!g || !biasOk(bias, g.outC)) return orig(args);
     const b = args.backend as unknown as WasmBackendLike;
     const out = b.makeOutput([g.batch, g.outH, g.outW, g.outC], 'float32');
-    native.depthwiseForward(b.wasm.HEAPU8.buffer, off(b, x), off(b, filter), off(b, out), g);
+    if (bias || kind >= 0) native.depthwiseForwardFused(b.wasm.HEAPU8.buffer, off(b, x), off(b, filter), off(b, out), g, bias ? off(b, bias) : -1, kind);
+    else native.depthwiseForward(b.wasm.HEAPU8.buffer, off(b, x), off(b, filter), off(b, out), g);
     return out;
   };
 }
@@ -200,6 +226,7 @@ export function installWasmOverrides(getNative: () => NativeKernels | null): str
   override(tf.Conv2DBackpropInput, (orig) => convBackpropInputKernel(orig, getNative));
   override(tf.FusedConv2D, (orig) => fusedConvKernel(orig, getNative));
   override(tf.DepthwiseConv2dNative, (orig) => depthwiseKernel(orig, getNative));
-  names.push(tf.Conv2DBackpropInput, tf.FusedConv2D, tf.DepthwiseConv2dNative);
+  override(tf.FusedDepthwiseConv2D, (orig) => depthwiseKernel(orig, getNative));
+  names.push(tf.Conv2DBackpropInput, tf.FusedConv2D, tf.DepthwiseConv2dNative, tf.FusedDepthwiseConv2D);
   return names;
 }

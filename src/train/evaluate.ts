@@ -3,6 +3,7 @@
 
 import * as tf from '@tensorflow/tfjs';
 import { fillBatch, type ImageGeometry } from './augment.ts';
+import { createInferenceRunner } from '../engine/inference_model.ts';
 
 export interface EvalResult {
   accuracy: number;
@@ -19,26 +20,28 @@ export function evaluateModel(
   let lossSum = 0;
   const px = g.height * g.width * g.channels;
   const buf = new Float32Array(Math.min(batchSize, count) * px);
-  for (let start = 0; start < count; start += batchSize) {
-    const n = Math.min(batchSize, count - start);
-    const idx = Array.from({ length: n }, (_, i) => start + i);
-    const view = buf.subarray(0, n * px);
-    fillBatch(images, g, idx, view);
-    const probs = tf.tidy(() => {
-      const xs = tf.tensor4d(view, [n, g.height, g.width, g.channels]);
-      // one forward pass per batch: predict's default batchSize (32) would split it into 8x more kernel calls
-      return model.predict(xs, { batchSize: n }) as tf.Tensor;
-    });
-    const p = probs.dataSync() as Float32Array;
-    const k = probs.shape[1] as number;
-    probs.dispose();
-    for (let i = 0; i < n; i++) {
-      let best = 0;
-      for (let c = 1; c < k; c++) if (p[i * k + c] > p[i * k + best]) best = c;
-      const y = labels[start + i];
-      if (best === y) correct++;
-      lossSum -= Math.log(Math.max(p[i * k + y], 1e-7));
+  // batch norm folded into the convolutions (weights of this moment), one forward pass per batch
+  const runner = createInferenceRunner(model);
+  try {
+    for (let start = 0; start < count; start += batchSize) {
+      const n = Math.min(batchSize, count - start);
+      const idx = Array.from({ length: n }, (_, i) => start + i);
+      const view = buf.subarray(0, n * px);
+      fillBatch(images, g, idx, view);
+      const probs = tf.tidy(() => runner.predict(tf.tensor4d(view, [n, g.height, g.width, g.channels])));
+      const p = probs.dataSync() as Float32Array;
+      const k = probs.shape[1] as number;
+      probs.dispose();
+      for (let i = 0; i < n; i++) {
+        let best = 0;
+        for (let c = 1; c < k; c++) if (p[i * k + c] > p[i * k + best]) best = c;
+        const y = labels[start + i];
+        if (best === y) correct++;
+        lossSum -= Math.log(Math.max(p[i * k + y], 1e-7));
+      }
     }
+  } finally {
+    runner.dispose();
   }
   return { accuracy: correct / count, loss: lossSum / count, count };
 }

@@ -5,13 +5,16 @@
 // channel counts, random BN statistics, compared on the pooled features and
 // the softmax output; the FusedBatchNorm kernel alone with and without
 // scale/offset and with a broadcast shape it leaves to the stock kernel; and
-// a constant tensor count over repeated predict calls.
+// a constant tensor count over repeated predict calls. The folded inference
+// runner (inference_model.ts: conv + BN (+ relu/relu6) as one fused op) is
+// compared the same way, on the fast paths and on the cpu backend itself.
 
 import * as tf from '@tensorflow/tfjs';
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { initBackend } from '../../src/engine/backend.ts';
 import { inferenceKernelStats } from '../../src/engine/inference_kernels.ts';
+import { createInferenceRunner } from '../../src/engine/inference_model.ts';
 import { buildModel } from '../../src/space/builder.ts';
 import type { ArchSpec, BlockSpec } from '../../src/space/types.ts';
 import { assertClose, onBackend } from './parity_cases.ts';
@@ -66,8 +69,8 @@ function randomWeights(model: tf.LayersModel, seed: number): Array<{ shape: numb
   });
 }
 
-/** [pooled features (pre-dense), softmax output] of model.predict in inference mode */
-function predictOutputs(spec: ArchSpec, channels: number, weights: Array<{ shape: number[]; data: Float32Array }>): tf.Tensor[] {
+/** [pooled features (pre-dense), softmax output] of model.predict in inference mode, or of the folded runner */
+function predictOutputs(spec: ArchSpec, channels: number, weights: Array<{ shape: number[]; data: Float32Array }>, folded = false): tf.Tensor[] {
   const input = { height: 15, width: 13, channels };
   const model = buildModel(spec, { inputShape: input, numClasses: 5, seed: 7 });
   model.setWeights(weights.map((w) => tf.tensor(w.data, w.shape)));
@@ -75,11 +78,33 @@ function predictOutputs(spec: ArchSpec, channels: number, weights: Array<{ shape
   assert.ok(gap, 'the network has a global pooling layer');
   const probe = tf.model({ inputs: model.inputs, outputs: [gap.output as tf.SymbolicTensor, model.outputs[0]] });
   const x = tf.randomNormal([5, input.height, input.width, channels], 0, 1, 'float32', 21);
-  const out = probe.predict(x, { batchSize: 5 }) as tf.Tensor[];
+  let out: tf.Tensor[];
+  if (folded) {
+    const features = tf.model({ inputs: model.inputs, outputs: gap.output as tf.SymbolicTensor });
+    const runners = [createInferenceRunner(features), createInferenceRunner(model)];
+    for (const r of runners) assert.ok(r.fusedGroups > 0, 'the runner fused conv + batch-norm groups');
+    out = runners.map((r) => r.predict(x));
+    for (const r of runners) r.dispose();
+  } else {
+    out = probe.predict(x, { batchSize: 5 }) as tf.Tensor[];
+  }
   x.dispose();
   model.dispose();
   return out;
 }
+
+describe('the folded runner on the tfjs cpu backend matches model.predict', () => {
+  it(CASES[1].name, async () => {
+    await initBackend({ backend: 'cpu' });
+    const c = CASES[1];
+    const ref = buildModel(c.spec, { inputShape: { height: 15, width: 13, channels: c.channels }, numClasses: 5, seed: 7 });
+    const weights = randomWeights(ref, 5);
+    ref.dispose();
+    const want = await onBackend('cpu', () => predictOutputs(c.spec, c.channels, weights));
+    const got = await onBackend('cpu', () => predictOutputs(c.spec, c.channels, weights, true));
+    assertClose('cpu folded runner', got, want);
+  });
+});
 
 for (const choice of ['fast', 'fast-js'] as const) describe(`inference on the ${choice} path matches the tfjs cpu backend`, () => {
   let fastBackend = 'wasm';
@@ -98,8 +123,33 @@ for (const choice of ['fast', 'fast-js'] as const) describe(`inference on the ${
       const got = await onBackend(fastBackend, () => predictOutputs(c.spec, c.channels, weights));
       assert.ok(inferenceKernelStats.batchNormNative + inferenceKernelStats.batchNormJs > bnBefore, 'batch norm ran on the inference kernel');
       assertClose(`${c.name}: pooled features, softmax`, got, want);
+      const gotFolded = await onBackend(fastBackend, () => predictOutputs(c.spec, c.channels, weights, true));
+      assertClose(`${c.name}: folded runner: pooled features, softmax`, gotFolded, want);
     });
   }
+
+  it('the folded runner replaces batch norm and keeps tensor counts constant; dispose frees the folded weights', async () => {
+    await tf.setBackend(fastBackend);
+    const model = buildModel(CASES[0].spec, { inputShape: { height: 15, width: 13, channels: 1 }, numClasses: 5, seed: 3 });
+    const x = tf.randomNormal([4, 15, 13, 1]);
+    const base = tf.memory().numTensors;
+    const runner = createInferenceRunner(model);
+    const prof = await tf.profile(() => { tf.tidy(() => runner.predict(x).dataSync()); });
+    const names = new Set(prof.kernels.map((k) => k.name));
+    assert.ok(!names.has('FusedBatchNorm'), 'no batch-norm kernel ran');
+    assert.ok(names.has('FusedConv2D') && names.has('FusedDepthwiseConv2D'), `fused convs ran: ${[...names].join(', ')}`);
+    const counts: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const y = runner.predict(x);
+      y.dispose();
+      counts.push(tf.memory().numTensors);
+    }
+    assert.deepEqual(counts, [counts[0], counts[0], counts[0]], `numTensors per call: ${counts.join(', ')}`);
+    runner.dispose();
+    assert.equal(tf.memory().numTensors, base);
+    model.dispose();
+    x.dispose();
+  });
 
   it('FusedBatchNorm: per-channel with/without scale and offset, and a broadcast shape left to the stock kernel', async () => {
     const f = () => tf.tidy(() => {
