@@ -282,8 +282,63 @@ void biasAct(float* y, const float* bias, int64_t R, int64_t C, int kind) {
 
 // Forward depthwise conv (used when the addon also replaces the forward op),
 // with an optional bias + activation epilogue applied while the output pixel is in cache.
+// One output pixel of a depthwise conv with multiplier 1, channels [c0, c0 + lanes
+// of V): the accumulator is one GCC vector (kept in registers across the taps;
+// the compiler splits it to the -march's width), the output written once,
+// epilogue included.
+typedef float vf16 __attribute__((vector_size(64)));
+typedef float vf8 __attribute__((vector_size(32)));
+typedef float vf4 __attribute__((vector_size(16)));
+typedef float vf1 __attribute__((vector_size(4)));
+
+template <typename V>
+inline void dwPixelBlock(const Geom& g, const float* x, const float* w, float* o, const float* bias, int kind,
+                         int64_t n, int64_t oy, int64_t ox, int64_t c0) {
+  constexpr size_t bytes = sizeof(V);
+  V acc = {};
+  if (bias) std::memcpy(&acc, bias + c0, bytes);
+  for (int64_t ky = 0; ky < g.kH; ky++) {
+    const int64_t iy = oy * g.strideH + ky - g.padTop;
+    if (iy < 0 || iy >= g.inH) continue;
+    for (int64_t kx = 0; kx < g.kW; kx++) {
+      const int64_t ix = ox * g.strideW + kx - g.padLeft;
+      if (ix < 0 || ix >= g.inW) continue;
+      V xv, wv;
+      std::memcpy(&xv, x + ((n * g.inH + iy) * g.inW + ix) * g.inC + c0, bytes);
+      std::memcpy(&wv, w + (ky * g.kW + kx) * g.outC + c0, bytes);
+      acc += xv * wv;
+    }
+  }
+  if (kind >= 0) {
+    const V zero = {};
+    acc = acc > zero ? acc : zero;
+    if (kind == 1) {
+      const V six = zero + 6.0f;
+      acc = acc < six ? acc : six;
+    }
+  }
+  std::memcpy(o + c0, &acc, bytes);
+}
+
 void depthwiseForwardEx(const Geom& g, const float* x, const float* w, float* y, const float* bias, int kind) {
   const int64_t mult = g.outC / g.inC;
+  if (mult == 1) {
+    const int64_t C = g.outC;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int64_t n = 0; n < g.batch; n++) {
+      for (int64_t oy = 0; oy < g.outH; oy++) {
+        for (int64_t ox = 0; ox < g.outW; ox++) {
+          float* o = y + ((n * g.outH + oy) * g.outW + ox) * C;
+          int64_t c0 = 0;
+          for (; c0 + 16 <= C; c0 += 16) dwPixelBlock<vf16>(g, x, w, o, bias, kind, n, oy, ox, c0);
+          for (; c0 + 8 <= C; c0 += 8) dwPixelBlock<vf8>(g, x, w, o, bias, kind, n, oy, ox, c0);
+          for (; c0 + 4 <= C; c0 += 4) dwPixelBlock<vf4>(g, x, w, o, bias, kind, n, oy, ox, c0);
+          for (; c0 < C; c0++) dwPixelBlock<vf1>(g, x, w, o, bias, kind, n, oy, ox, c0);
+        }
+      }
+    }
+    return;
+  }
 #pragma omp parallel for collapse(2) schedule(static)
   for (int64_t n = 0; n < g.batch; n++) {
     for (int64_t oy = 0; oy < g.outH; oy++) {

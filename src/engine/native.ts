@@ -46,7 +46,9 @@ export interface NativeLoad {
   path: string;
 }
 
+/** the addon file; env NAS_NATIVE_ADDON points elsewhere (e.g. a test build) */
 export function nativeAddonPath(): string {
+  if (process.env.NAS_NATIVE_ADDON) return process.env.NAS_NATIVE_ADDON;
   const here = dirname(fileURLToPath(import.meta.url));
   return join(here, '..', '..', 'native', 'build', 'fastkernels.node');
 }

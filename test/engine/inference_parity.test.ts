@@ -172,6 +172,25 @@ for (const choice of ['fast', 'fast-js'] as const) describe(`inference on the ${
     assertClose('batchNorm/relu/relu6', await onBackend(fastBackend, f), await onBackend('cpu', f));
   });
 
+  it('fused conv/depthwise ops with bias and relu/relu6 epilogues (odd channel counts, k3/k5, strides 1/2)', async () => {
+    const f = () => tf.tidy(() => {
+      const out: tf.Tensor[] = [];
+      for (const [c, k, s, act] of [[37, 3, 1, 'relu6'], [21, 5, 2, 'relu'], [16, 3, 2, 'linear'], [3, 7, 1, 'relu6']] as const) {
+        const x = tf.randomNormal([2, 9, 11, c], 0, 2, 'float32', c) as tf.Tensor4D;
+        const dw = tf.randomNormal([k, k, c, 1], 0, 0.5, 'float32', k) as tf.Tensor4D;
+        const pw = tf.randomNormal([1, 1, c, 19], 0, 0.5, 'float32', s) as tf.Tensor4D;
+        const bias = tf.randomNormal([c], 0, 1, 'float32', 3) as tf.Tensor1D;
+        const bias19 = tf.randomNormal([19], 0, 1, 'float32', 4) as tf.Tensor1D;
+        out.push(tf.fused.depthwiseConv2d({ x, filter: dw, strides: s, pad: 'same', bias, activation: act }));
+        out.push(tf.fused.depthwiseConv2d({ x, filter: dw, strides: s, pad: 'valid', activation: act }));
+        out.push(tf.fused.conv2d({ x, filter: pw, strides: 1, pad: 'same', bias: bias19, activation: act }));
+        out.push(tf.fused.conv2d({ x, filter: pw, strides: 1, pad: 'same', activation: act }));
+      }
+      return out;
+    });
+    assertClose('fused convs', await onBackend(fastBackend, f), await onBackend('cpu', f));
+  });
+
   it('repeated predict calls keep the tensor and WASM buffer counts constant', async () => {
     await tf.setBackend(fastBackend);
     const model = buildModel(CASES[0].spec, { inputShape: { height: 15, width: 13, channels: 1 }, numClasses: 5, seed: 3 });
