@@ -7,7 +7,8 @@ depthwise, SE, residual adds, GAP, dense), BN eps 1e-3, Adam, batch size and
 input shape from the plan, random data. Prints one JSON line:
 {"imagesPerSec": ..., "threads": ..., "torch": ..., "params": ...}.
 With "mode": "eval" in the JSON it times inference instead: model.eval()
-(BN on running statistics), torch.no_grad(), forward passes of the batch.
+(BN on running statistics), torch.no_grad(), channels-last memory format,
+forward passes of the batch.
 
 Run with /usr/bin/python3 (Debian python3-torch).
 """
@@ -104,7 +105,10 @@ def main():
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = nn.CrossEntropyLoss()
     if cfg.get('mode') == 'eval':
+        # channels-last (NHWC) memory format: ~1.5x faster eval than NCHW here (depthwise convs)
         model.eval()
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
 
         def step():
             with torch.no_grad():
