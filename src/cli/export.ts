@@ -17,7 +17,7 @@ interface ExportOpts {
   format: string;
   out: string;
   verify?: boolean;
-  int8Io?: boolean;
+  int8Io?: boolean | string;
   dataset?: string;
   calib: string;
   seed: string;
@@ -59,7 +59,7 @@ export function registerExportCommand(program: Command): void {
     .option('--format <format>', `one of ${EXPORT_FORMATS.join(', ')}`, 'tflite')
     .requiredOption('--out <dir>', 'output directory')
     .option('--verify', 'run the export in the TFLite interpreter (tfjs: reload) and compare')
-    .option('--int8-io', 'tflite-int8: int8 graph input/output (default float32 with QUANTIZE/DEQUANTIZE)')
+    .option('--int8-io [type]', 'tflite-int8: full-integer graph I/O, int8 (default) or uint8 (raw 0..255 pixel input, as the TFLite Task Library takes); default float32 I/O with a float classifier head')
     .option('--dataset <name>', 'calibration/validation data (fashion-mnist, mnist, folder:<path>, synthetic); default random inputs')
     .option('--calib <n>', 'representative samples for int8 calibration', '100')
     .option('--seed <n>', 'initializer seed when no --weights', '1')
@@ -72,6 +72,8 @@ export function registerExportCommand(program: Command): void {
       const format = o.format as ExportFormat;
       if (!EXPORT_FORMATS.includes(format)) throw new UsageError(`--format must be one of ${EXPORT_FORMATS.join(', ')}, got "${o.format}"`);
       if (o.int8Io && format !== 'tflite-int8') throw new UsageError('--int8-io applies to --format tflite-int8 only');
+      if (typeof o.int8Io === 'string' && o.int8Io !== 'int8' && o.int8Io !== 'uint8') throw new UsageError(`--int8-io takes int8 or uint8, got "${o.int8Io}"`);
+      const int8Io = o.int8Io === 'uint8' ? 'uint8' : o.int8Io ? 'int8' : undefined;
       const input = parseInputShape(o.input);
       const numClasses = positiveInt(o.classes, '--classes');
       const width = o.width === undefined ? undefined : Number(o.width);
@@ -88,7 +90,7 @@ export function registerExportCommand(program: Command): void {
       const data = o.dataset ? datasetSamples(await loadDataset(o.dataset), input, numClasses, positiveInt(o.calib, '--calib')) : undefined;
       const r = await exportModel({
         arch, input, numClasses, format, outDir: o.out, weightsDir: o.weights, seed: positiveInt(o.seed, '--seed'),
-        verify: o.verify, int8Io: o.int8Io, representative: data?.representative, validation: data?.validation,
+        verify: o.verify, int8Io, representative: data?.representative, validation: data?.validation,
         labels: data?.labels, dataset: data?.dataset, predictedLatency,
         measure: o.measure ? { warmup: 5, runs: 20 } : undefined,
       });

@@ -44,8 +44,13 @@ export interface ExportRequest {
   seed?: number;
   /** int8: calibration inputs (default 64 random inputs in [-1, 1]) */
   representative?: SampleSet;
-  /** int8: int8 graph input/output instead of float32 with QUANTIZE/DEQUANTIZE */
-  int8Io?: boolean;
+  /**
+   * int8: graph input/output type instead of float32. true or 'int8': int8
+   * I/O; 'uint8': uint8 I/O whose input takes raw 0..255 pixels (the
+   * normalization folded into its quantization), as the TFLite Task Library
+   * accepts.
+   */
+  int8Io?: boolean | 'int8' | 'uint8';
   /** run the result in the interpreter and compare (on these inputs, default 32 random ones) */
   verify?: boolean;
   /** tflite formats: time Invoke() in the local interpreter and record it as measured latency */
@@ -147,12 +152,17 @@ export async function exportModel(req: ExportRequest): Promise<ExportResult> {
         name = 'model.tflite';
       } else {
         const rep = req.representative ?? randomSamples(req.input, 64, seed + 2000);
-        const ioType = req.int8Io ? 'int8' : 'float32';
+        const ioType = req.int8Io === 'uint8' ? 'uint8' : req.int8Io ? 'int8' : 'float32';
         const q = await quantizeIr(ir, { representative: rep.xs, ioType, metadata });
         bytes = q.bytes;
         name = 'model_int8.tflite';
         quantization = {
-          scheme: 'full-integer int8 PTQ: per-channel symmetric int8 conv weights, per-tensor symmetric FC weights, int32 biases, per-tensor asymmetric int8 activations (min/max calibration)',
+          scheme: ioType === 'float32'
+            ? 'int8 PTQ: int8 body (per-channel symmetric int8 conv weights, int32 biases, per-tensor asymmetric int8 activations, min/max calibration) ' +
+              'with float32 input (QUANTIZE) and a float32 classifier head (DEQUANTIZE of the pooled features, float FULLY_CONNECTED + SOFTMAX)'
+            : `full-integer int8 PTQ with ${ioType} graph I/O: per-channel symmetric int8 conv weights, per-tensor symmetric FC weights, int32 biases, ` +
+              'per-tensor asymmetric int8 activations (min/max calibration), int8 softmax output (scale 1/256)' +
+              (ioType === 'uint8' ? '; uint8 input takes raw 0..255 pixels (scale 1/127.5, zero point 127; the normalization is folded in)' : ''),
           ioType, representativeSamples: rep.xs.length, representativeSource: rep.source, input: q.inputQuant, output: q.outputQuant,
         };
       }

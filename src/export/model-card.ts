@@ -52,7 +52,7 @@ export interface ModelCardInput {
   measuredLatency?: LatencyFigure;
   quantization?: {
     scheme: string;
-    ioType: 'float32' | 'int8';
+    ioType: 'float32' | 'int8' | 'uint8';
     representativeSamples: number;
     representativeSource: string;
     input?: { scale: number; zeroPoint: number };

@@ -19,7 +19,7 @@ import type { NetworkPlan } from '../space/network.ts';
 import { bytesOf, type QuantParams } from '../tflite/graph.ts';
 import { loadTfliteModel } from '../tflite/interpreter.ts';
 import type { IrNet, IrTensor } from './lower.ts';
-import { emitTflite, type Encoder, floatEncoder, lowerWithWeights, type TensorEncoding } from './tflite-writer.ts';
+import { emitTflite, type Encoder, floatEncoder, type GraphIoType, lowerWithWeights, type TensorEncoding } from './tflite-writer.ts';
 import type { LayerWeightSource } from './weights.ts';
 
 export interface TensorRange {
@@ -102,14 +102,39 @@ function quantizeSymmetric(values: Float32Array, channels: number, channelOf: (i
   return { q, scales };
 }
 
+/** Symmetric int8 weights: per output channel for conv (axis 0) and depthwise (axis 3), per tensor for FC. */
+export function quantizeFilter(kind: 'conv' | 'dwconv' | 'fc', values: Float32Array, shape: number[]): { q: Int8Array; scales: number[]; axis: number } {
+  if (kind === 'conv') {
+    const outC = shape[0];
+    const per = values.length / outC;
+    return { ...quantizeSymmetric(values, outC, (i) => Math.floor(i / per)), axis: 0 };
+  }
+  if (kind === 'dwconv') {
+    const c = shape[3];
+    return { ...quantizeSymmetric(values, c, (i) => i % c), axis: 3 };
+  }
+  return { ...quantizeSymmetric(values, 1, () => 0), axis: 0 };
+}
+
 export interface Int8Plan {
   encode: Encoder;
   /** activation quantization per IR tensor id (after fixed-output rules) */
   activations: Map<number, { scale: number; zeroPoint: number }>;
 }
 
+export interface PlanOptions {
+  /**
+   * Activation tensors kept float32: the ops producing them run in float with
+   * float weights; int8 consumers read them through a QUANTIZE op.
+   */
+  floatTensors?: ReadonlySet<number>;
+  /** quantization of the graph input tensor instead of the calibrated one */
+  inputQuant?: { scale: number; zeroPoint: number };
+}
+
 /** Builds the int8 encoding of every IR tensor from calibrated ranges. */
-export function planInt8(ir: IrNet, ranges: RangeTable): Int8Plan {
+export function planInt8(ir: IrNet, ranges: RangeTable, opts: PlanOptions = {}): Int8Plan {
+  const floatTensors = opts.floatTensors ?? new Set<number>();
   const act = new Map<number, { scale: number; zeroPoint: number }>();
   for (const t of ir.tensors) {
     if (!isActivation(t)) continue;
@@ -120,28 +145,19 @@ export function planInt8(ir: IrNet, ranges: RangeTable): Int8Plan {
   for (const op of ir.ops) {
     if (op.kind === 'logistic' || op.kind === 'softmax') act.set(op.outputs[0], FIXED_SIGMOID_SOFTMAX);
   }
+  if (opts.inputQuant) act.set(ir.input, opts.inputQuant);
 
   // Weights and biases, keyed by tensor id; the bias scale needs the op's input scale.
   const consts = new Map<number, TensorEncoding>();
   for (const op of ir.ops) {
     if (op.kind !== 'conv' && op.kind !== 'dwconv' && op.kind !== 'fc') continue;
+    if (floatTensors.has(op.outputs[0])) {
+      for (const c of op.inputs.slice(1)) consts.set(c, floatEncoder(ir.tensors[c]));
+      continue;
+    }
     const [xId, wId, bId] = op.inputs;
     const w = ir.tensors[wId];
-    const values = w.constant!.values as Float32Array;
-    let q: Int8Array;
-    let scales: number[];
-    let axis = 0;
-    if (op.kind === 'conv') {
-      const outC = w.shape[0];
-      const per = values.length / outC;
-      ({ q, scales } = quantizeSymmetric(values, outC, (i) => Math.floor(i / per)));
-    } else if (op.kind === 'dwconv') {
-      const c = w.shape[3];
-      axis = 3;
-      ({ q, scales } = quantizeSymmetric(values, c, (i) => i % c));
-    } else {
-      ({ q, scales } = quantizeSymmetric(values, 1, () => 0));
-    }
+    const { q, scales, axis } = quantizeFilter(op.kind, w.constant!.values as Float32Array, w.shape);
     consts.set(wId, { dtype: 'int8', data: bytesOf(q), quant: { scale: scales, zeroPoint: scales.map(() => 0), quantizedDimension: axis } });
     const inScale = act.get(xId)!.scale;
     const bias = ir.tensors[bId].constant!.values as Float32Array;
@@ -163,16 +179,41 @@ export function planInt8(ir: IrNet, ranges: RangeTable): Int8Plan {
     const a = act.get(t.id)!;
     const r = ranges.get(t.id)!;
     const quant: QuantParams = { scale: [a.scale], zeroPoint: [a.zeroPoint], min: [r.min], max: [r.max] };
-    return { dtype: 'int8', quant };
+    return floatTensors.has(t.id) ? { dtype: 'float32', int8Quant: quant } : { dtype: 'int8', quant };
   };
   return { encode, activations: act };
+}
+
+/**
+ * The classifier head (FULLY_CONNECTED logits and SOFTMAX) of a float-I/O
+ * graph: kept float32 on the dequantized pooled features. With int8 logits
+ * (one step is (max - min) / 255 of the calibrated logit range) the top two
+ * classes of a low-margin sample often round to the same value, and the
+ * argmax of the tied int8 scores picks the lower class index; measured on
+ * trained nets this was most of the int8-vs-float top-1 disagreements (all 39
+ * of 39 on a 1-epoch MobileNetV2-0.5). The float head costs a DEQUANTIZE and
+ * C x K float MACs (C pooled features, K classes).
+ */
+export function classifierHeadTensors(ir: IrNet): Set<number> {
+  const out = new Set<number>();
+  const soft = ir.ops.find((o) => o.kind === 'softmax' && o.outputs[0] === ir.output);
+  if (!soft) return out;
+  out.add(soft.outputs[0]);
+  const fc = ir.ops.find((o) => o.kind === 'fc' && o.outputs[0] === soft.inputs[0]);
+  if (fc) out.add(fc.outputs[0]);
+  return out;
 }
 
 export interface Int8ExportOptions {
   /** representative inputs (HWC float arrays), e.g. 100-500 training images */
   representative: ArrayLike<number>[];
-  /** graph input/output type (default float32 with QUANTIZE/DEQUANTIZE inside) */
-  ioType?: 'float32' | 'int8';
+  /**
+   * graph input/output type: float32 (default; QUANTIZE in front, float
+   * classifier head), int8 or uint8 (full integer, int8 softmax output)
+   */
+  ioType?: GraphIoType;
+  /** float I/O only: keep the classifier head (FC + softmax) float32 (default true) */
+  floatHead?: boolean;
   description?: string;
   metadata?: Record<string, Uint8Array>;
 }
@@ -180,19 +221,65 @@ export interface Int8ExportOptions {
 export interface Int8Export {
   bytes: Uint8Array;
   ranges: RangeTable;
-  /** quantization of the graph input and output (what int8 I/O callers need) */
+  /**
+   * quantization of the graph input and output as the graph's I/O tensors
+   * carry it (uint8 I/O: uint8 zero points); outputQuant is absent when the
+   * output is float32 from a float classifier head
+   */
   inputQuant: { scale: number; zeroPoint: number };
-  outputQuant: { scale: number; zeroPoint: number };
+  outputQuant?: { scale: number; zeroPoint: number };
+}
+
+/**
+ * uint8 graph input that takes raw pixels p = 0..255 for a model normalized
+ * as x = p / 127.5 - 1: scale 1 / 127.5 and uint8 zero point 127 (int8 -1),
+ * i.e. real = (p - 127) / 127.5 = x + 1 / 255. The half-step offset (the
+ * normalization's zero point 127.5 is not an integer) is taken out of the
+ * bias of the ops reading the input, exactly except where a filter tap reads
+ * SAME padding.
+ */
+export const PIXEL_INPUT_QUANT = { scale: F(1 / 127.5), zeroPoint: -1 };
+const PIXEL_INPUT_OFFSET = 1 / 255;
+
+/** Copy of the IR whose input convs see x + offset: bias[o] -= offset * sum(filter[o]). */
+function compensateInputOffset(ir: IrNet, offset: number): IrNet {
+  const tensors = ir.tensors.slice();
+  for (const op of ir.ops) {
+    if (op.inputs[0] !== ir.input) continue;
+    if (op.kind !== 'conv') throw new Error(`uint8 input needs a CONV_2D reading the input, found ${op.kind}`);
+    const [, wId, bId] = op.inputs;
+    const w = ir.tensors[wId].constant!.values as Float32Array;
+    const b = Float32Array.from(ir.tensors[bId].constant!.values as Float32Array);
+    const per = w.length / b.length;
+    for (let o = 0; o < b.length; o++) {
+      let sum = 0;
+      for (let i = 0; i < per; i++) sum += w[o * per + i];
+      b[o] -= offset * sum;
+    }
+    tensors[bId] = { ...ir.tensors[bId], constant: { kind: 'bias', values: b } };
+  }
+  return { ...ir, tensors };
 }
 
 export async function quantizeIr(ir: IrNet, opts: Int8ExportOptions): Promise<Int8Export> {
   const ranges = await calibrate(ir, opts.representative);
-  const plan = planInt8(ir, ranges);
+  const ioType = opts.ioType ?? 'float32';
+  const floatHead = ioType === 'float32' && (opts.floatHead ?? true);
+  const pixels = ioType === 'uint8';
+  if (pixels) ir = compensateInputOffset(ir, PIXEL_INPUT_OFFSET);
+  const plan = planInt8(ir, ranges, {
+    floatTensors: floatHead ? classifierHeadTensors(ir) : undefined,
+    inputQuant: pixels ? PIXEL_INPUT_QUANT : undefined,
+  });
   const bytes = emitTflite(ir, {
-    encode: plan.encode, ioType: opts.ioType ?? 'float32',
+    encode: plan.encode, ioType,
     description: opts.description ?? 'mobile-nas int8 export (full-integer PTQ)', metadata: opts.metadata,
   });
-  return { bytes, ranges, inputQuant: plan.activations.get(ir.input)!, outputQuant: plan.activations.get(ir.output)! };
+  const io = (q: { scale: number; zeroPoint: number }) => (pixels ? { scale: q.scale, zeroPoint: q.zeroPoint + 128 } : q);
+  return {
+    bytes, ranges, inputQuant: io(plan.activations.get(ir.input)!),
+    outputQuant: floatHead ? undefined : io(plan.activations.get(ir.output)!),
+  };
 }
 
 /** int8 .tflite from a network plan, weights and a representative dataset. */

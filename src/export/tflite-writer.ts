@@ -25,14 +25,25 @@ export interface TensorEncoding {
   dtype: GraphDType;
   data?: Uint8Array;
   quant?: QuantParams;
+  /**
+   * A float activation in a mixed-precision graph: the int8 quantization an
+   * int8 consumer reads it with (a QUANTIZE op is inserted before that consumer).
+   */
+  int8Quant?: QuantParams;
 }
 
 export type Encoder = (t: IrTensor) => TensorEncoding;
 
+export type GraphIoType = 'float32' | 'int8' | 'uint8';
+
 export interface EmitOptions {
   encode: Encoder;
-  /** 'float32': graph input/output are float (QUANTIZE/DEQUANTIZE inserted when the body is int8) */
-  ioType: 'float32' | 'int8';
+  /**
+   * Graph input/output type. 'float32': QUANTIZE/DEQUANTIZE inserted where the
+   * body is int8; 'int8': the body's own int8 tensors; 'uint8': uint8 tensors
+   * with the body's scale and zero point + 128, requantized by QUANTIZE ops.
+   */
+  ioType: GraphIoType;
   description?: string;
   metadata?: Record<string, Uint8Array>;
   /** IR tensors to expose as extra graph outputs after the main one (calibration, tests) */
@@ -67,21 +78,31 @@ function builtinOf(op: IrOp): BuiltinOperator {
   }
 }
 
+/** An op runs in int8 when its output is int8 (its activation inputs are converted to match). */
+function isInt8Op(op: IrOp, enc: TensorEncoding[]): boolean {
+  return enc[op.outputs[0]].dtype === 'int8';
+}
+
+/** uint8 twin of int8 quantization parameters (same scale, zero point + 128). */
+export function uint8Quant(q: QuantParams): QuantParams {
+  return { scale: q.scale, zeroPoint: q.zeroPoint.map((z) => z + 128) };
+}
+
 /**
  * Operator version as TFLite's op_version.cc assigns it for the tensor types
  * used here (float32: 1 everywhere; int8 kernels are later versions).
  */
 function versionOf(op: IrOp, enc: TensorEncoding[]): number {
-  const int8 = enc[op.inputs[0]].dtype === 'int8';
-  if (!int8) return 1;
+  if (!isInt8Op(op, enc)) return 1;
+  const scaleOf = (id: number) => (enc[id].dtype === 'int8' ? enc[id].quant! : enc[id].int8Quant!).scale[0];
   switch (op.kind) {
     case 'conv': return 3;
     case 'dwconv': return 3;
     case 'fc': return 4;
     case 'mul': {
-      const s1 = enc[op.inputs[0]].quant!.scale[0];
-      const s2 = enc[op.inputs[1]].quant!.scale[0];
-      const so = enc[op.outputs[0]].quant!.scale[0];
+      const s1 = scaleOf(op.inputs[0]);
+      const s2 = scaleOf(op.inputs[1]);
+      const so = scaleOf(op.outputs[0]);
       return (s1 * s2) / so >= 1 ? 3 : 2;
     }
     case 'add': case 'mean': case 'logistic': case 'softmax': return 2;
@@ -131,25 +152,56 @@ function runtimeVersionBytes(v: string): Uint8Array {
 export function emitTflite(ir: IrNet, opts: EmitOptions): Uint8Array {
   const g = new TfliteGraph();
   const enc = ir.tensors.map((t) => opts.encode(t));
-  const bodyInt8 = enc[ir.input].dtype === 'int8';
-  const floatEdges = bodyInt8 && opts.ioType === 'float32';
-  // With float edges the graph I/O keep the plain names; the int8 body tensors get `_int8`.
-  const nameOf = (t: IrTensor) => (floatEdges && (t.id === ir.input || t.id === ir.output) ? `${t.name}_int8` : t.name);
-  const ids = ir.tensors.map((t, i) => g.addTensor({ name: nameOf(t), shape: t.shape, dtype: enc[i].dtype, data: enc[i].data, quant: enc[i].quant }));
+  const inEnc = enc[ir.input];
+  const outEnc = enc[ir.output];
+  if (opts.ioType !== 'float32' && (inEnc.dtype !== 'int8' || outEnc.dtype !== 'int8')) {
+    throw new Error(`${opts.ioType} graph I/O needs an int8 graph input and output`);
+  }
+  // Graph I/O keep the plain names; body tensors of another type get a suffix.
+  const edgeSuffix = opts.ioType === 'int8' ? '' : '_int8';
+  const nameOf = (t: IrTensor, e: TensorEncoding) => ((t.id === ir.input || t.id === ir.output) && e.dtype === 'int8' ? `${t.name}${edgeSuffix}` : t.name);
+  const ids = ir.tensors.map((t, i) => g.addTensor({ name: nameOf(t, enc[i]), shape: t.shape, dtype: enc[i].dtype, data: enc[i].data, quant: enc[i].quant }));
   let graphIn = ids[ir.input];
   let graphOut = ids[ir.output];
-  if (floatEdges) {
+  if (inEnc.dtype === 'int8' && opts.ioType !== 'int8') {
     const inT = ir.tensors[ir.input];
-    graphIn = g.addTensor({ name: inT.name, shape: inT.shape, dtype: 'float32' });
+    const dtype = opts.ioType;
+    graphIn = g.addTensor({ name: inT.name, shape: inT.shape, dtype, quant: dtype === 'uint8' ? uint8Quant(inEnc.quant!) : undefined });
     g.addOp({ op: BuiltinOperator.QUANTIZE, version: 1, inputs: [graphIn], outputs: [ids[ir.input]] });
   }
+  // Mixed precision: an activation read by an op of the other type is converted once.
+  const converted = new Map<string, number>();
+  const asType = (id: number, dtype: 'float32' | 'int8'): number => {
+    if (enc[id].dtype === dtype || ir.tensors[id].constant) return ids[id];
+    const key = `${id}:${dtype}`;
+    let c = converted.get(key);
+    if (c === undefined) {
+      const t = ir.tensors[id];
+      if (dtype === 'float32') {
+        c = g.addTensor({ name: `${t.name}_dequantized`, shape: t.shape, dtype: 'float32' });
+        g.addOp({ op: BuiltinOperator.DEQUANTIZE, version: 2, inputs: [ids[id]], outputs: [c] });
+      } else {
+        if (!enc[id].int8Quant) throw new Error(`float tensor ${t.name} is read by an int8 op but has no int8 quantization`);
+        c = g.addTensor({ name: `${t.name}_quantized`, shape: t.shape, dtype: 'int8', quant: enc[id].int8Quant });
+        g.addOp({ op: BuiltinOperator.QUANTIZE, version: 1, inputs: [ids[id]], outputs: [c] });
+      }
+      converted.set(key, c);
+    }
+    return c;
+  };
   for (const op of ir.ops) {
-    g.addOp({ op: builtinOf(op), version: versionOf(op, enc), inputs: op.inputs.map((i) => ids[i]), outputs: op.outputs.map((i) => ids[i]), options: optionsOf(op) });
+    const dtype = isInt8Op(op, enc) ? 'int8' : 'float32';
+    g.addOp({ op: builtinOf(op), version: versionOf(op, enc), inputs: op.inputs.map((i) => asType(i, dtype)), outputs: op.outputs.map((i) => ids[i]), options: optionsOf(op) });
   }
-  if (floatEdges) {
+  if (outEnc.dtype === 'int8' && opts.ioType !== 'int8') {
     const outT = ir.tensors[ir.output];
-    graphOut = g.addTensor({ name: outT.name, shape: outT.shape, dtype: 'float32' });
-    g.addOp({ op: BuiltinOperator.DEQUANTIZE, version: 2, inputs: [ids[ir.output]], outputs: [graphOut] });
+    if (opts.ioType === 'uint8') {
+      graphOut = g.addTensor({ name: outT.name, shape: outT.shape, dtype: 'uint8', quant: uint8Quant(outEnc.quant!) });
+      g.addOp({ op: BuiltinOperator.QUANTIZE, version: 1, inputs: [ids[ir.output]], outputs: [graphOut] });
+    } else {
+      graphOut = g.addTensor({ name: outT.name, shape: outT.shape, dtype: 'float32' });
+      g.addOp({ op: BuiltinOperator.DEQUANTIZE, version: 2, inputs: [ids[ir.output]], outputs: [graphOut] });
+    }
   }
   g.inputs = [graphIn];
   g.outputs = [graphOut, ...(opts.extraOutputs ?? []).map((i) => ids[i])];

@@ -10,17 +10,19 @@ import { loadTfliteModel, type TfliteModel } from '../tflite/interpreter.ts';
 export function runFloat(model: TfliteModel, x: ArrayLike<number>): Float32Array {
   const inInfo = model.inputs[0];
   let input: ArrayLike<number> = x;
-  if (inInfo.dtype === 'int8') {
+  if (inInfo.dtype === 'int8' || inInfo.dtype === 'uint8') {
     const { scale, zeroPoint } = inInfo.quantization!;
-    input = Int8Array.from(x as ArrayLike<number>, (v: number) => Math.max(-128, Math.min(127, Math.round(v / scale + zeroPoint))));
+    const [lo, hi] = inInfo.dtype === 'int8' ? [-128, 127] : [0, 255];
+    const q = Array.from(x as ArrayLike<number>, (v: number) => Math.max(lo, Math.min(hi, Math.round(v / scale + zeroPoint))));
+    input = inInfo.dtype === 'int8' ? Int8Array.from(q) : Uint8Array.from(q);
   } else if (inInfo.dtype !== 'float32') {
     throw new Error(`unsupported input type ${inInfo.dtype}`);
   }
   const out = model.run([input])[0];
   const outInfo = model.outputs[0];
-  if (outInfo.dtype === 'int8') {
+  if (outInfo.dtype === 'int8' || outInfo.dtype === 'uint8') {
     const { scale, zeroPoint } = outInfo.quantization!;
-    return Float32Array.from(out as Int8Array, (v) => (v - zeroPoint) * scale);
+    return Float32Array.from(out as Int8Array | Uint8Array, (v) => (v - zeroPoint) * scale);
   }
   return out as Float32Array;
 }

@@ -120,3 +120,38 @@ test('Task Library limits: int8 graph input and 1-channel input are rejected (re
   const g = await exportModel({ arch: SPEC, input: gray, numClasses: 2, format: 'tflite', outDir: tmp(), labels: ['zero', 'one'] });
   await assert.rejects(createTaskImageClassifier(readFileSync(g.files[0])), /Only RGB color space is supported/);
 });
+
+test('uint8 I/O int8 export: raw 0..255 pixels in (normalization folded), read by the Task Library as the interpreter does', async () => {
+  const weights = await weightsDir(RGB, LABELS.length);
+  const img = randomImage(RGB, 12);
+  const x = preprocess(img, [127.5, 127.5, 127.5], [127.5, 127.5, 127.5]);
+  const r = await exportModel({ arch: SPEC, input: RGB, numClasses: LABELS.length, format: 'tflite-int8', int8Io: 'uint8', outDir: tmp(), weightsDir: weights, labels: LABELS });
+  const bytes = readFileSync(r.files[0]);
+  const q = r.card.quantization!;
+  assert.equal(q.ioType, 'uint8');
+  assert.deepEqual(q.input, { scale: Math.fround(1 / 127.5), zeroPoint: 127 });
+  const m = await loadTfliteModel(bytes);
+  let ours: number[];
+  try {
+    assert.equal(m.inputs[0].dtype, 'uint8');
+    assert.equal(m.outputs[0].dtype, 'uint8');
+    // Raw RGB pixels straight in, no normalization.
+    const pixels = Uint8Array.from({ length: RGB.height * RGB.width * 3 }, (_, i) => img.data[4 * Math.floor(i / 3) + (i % 3)]);
+    const out = m.run([pixels])[0] as Uint8Array;
+    ours = Array.from(out, (v) => (v - q.output!.zeroPoint) * q.output!.scale);
+  } finally {
+    m.dispose();
+  }
+  const classifier = await createTaskImageClassifier(bytes);
+  try {
+    const classes = classifier.classify(img);
+    for (const c of classes) assert.ok(Math.abs(c.score - ours[c.index]) <= 1e-6, `Task Library score of ${c.className} ${c.score} vs ${ours[c.index]}`);
+  } finally {
+    classifier.dispose();
+  }
+  // And the quantized model computes what the float model computes on the normalized image.
+  const f = await exportModel({ arch: SPEC, input: RGB, numClasses: LABELS.length, format: 'tflite', outDir: tmp(), weightsDir: weights, labels: LABELS });
+  const ref = await interpreterScores(readFileSync(f.files[0]), x);
+  const diff = Math.max(...ref.map((p, i) => Math.abs(p - ours[i])));
+  assert.ok(diff <= 0.05, `uint8 export vs float export: max |dp| ${diff}`);
+});
