@@ -154,7 +154,7 @@ const section = [
   '',
   speedTable(rows, 'batches timed'),
   '',
-  'Inference images/s = images / wall time of `model.predict(x, {batchSize})` (or the folded runner's `predict(x)`) + `dataSync()` (the work of `evaluateModel` per batch, ' +
+  'Inference images/s = images / wall time of `model.predict(x, {batchSize})` (or `runner.predict(x)` of the folded runner) + `dataSync()` (the work of `evaluateModel` per batch, ' +
     'without building the input tensor); the folded runner is created once per evaluateModel call (time in the note). ' +
     'The fast-path variants alternate in ~1 s rounds in one process. ' +
     '"Before" is the state before the inference kernels: the stock WASM FusedBatchNorm (a scalar loop, ~65% of predict time), ' +
