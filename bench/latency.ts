@@ -10,7 +10,7 @@
 // BENCHMARKS.md.
 
 import { loadDevice } from '../src/latency/device.ts';
-import { writeSection } from './report.ts';
+import { writeBenchmarksSection } from './common.ts';
 import { calibrationIds, evaluatePredictor, type EvaluatedNetwork } from '../src/latency/evaluate.ts';
 import { fewShotTable } from '../src/latency/fewshot.ts';
 import { createPredictor } from '../src/latency/predictor.ts';
@@ -205,7 +205,7 @@ async function main(): Promise<void> {
   lines.push('');
   const section = lines.join('\n') + '\n';
   process.stdout.write(section);
-  writeSection(SECTION, section);
+  writeBenchmarksSection(SECTION, section);
 }
 
 await main();
