@@ -36,8 +36,8 @@ const load = os.loadavg()[0];
 const t0 = Date.now();
 for (const preset of presets) {
   const out = mkdtempSync(join(os.tmpdir(), 'bench-int8-'));
-  // Width multiplier for the ImageNet-sized presets; proxy-small is already small.
-  const width = preset === 'proxy-small' ? [] : ['--width', args.width];
+  // Width multiplier for the presets that take one (proxy-small is already small; EfficientNet scales by compound scaling).
+  const width = preset === 'proxy-small' || preset === 'efficientnet-b0' ? [] : ['--width', args.width];
   const cmd = ['bin/nas.js', 'pipeline', '--arch', preset, ...width, '--dataset', 'fashion-mnist', '--epochs', args.epochs, '--subset', args.subset, '--out', out];
   console.log(`$ node ${cmd.join(' ')}`);
   const t = Date.now();
@@ -82,7 +82,7 @@ const section = [
   '',
   `Machine: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.platform}, Node ${m.node}; 1-minute load average ${load.toFixed(2)} at start.`,
   '',
-  `Each preset's small-input variant (width ${args.width}, except proxy-small) is trained by the main job (\`nas pipeline --arch <preset> --dataset fashion-mnist ` +
+  `Each preset's small-input variant (width ${args.width}, except proxy-small and efficientnet-b0 at width 1) is trained by the main job (\`nas pipeline --arch <preset> --dataset fashion-mnist ` +
     `--epochs ${args.epochs} --subset ${args.subset}\`) and exported: float32 .tflite compared with tfjs (criterion max abs diff <= 1e-4); int8 ` +
     '(per-channel conv weights, per-tensor activations calibrated on 64 training images; float32 graph I/O with a float classifier head: DEQUANTIZE of the pooled ' +
     'features, float FULLY_CONNECTED and SOFTMAX) compared with the float32 .tflite in the same interpreter on 500 validation images (criterion top-1 agreement >= 99%); ' +
