@@ -27,11 +27,13 @@ const { values: args } = parseArgs({
 });
 
 interface Verification { samples: number; top1Agreement: number; referenceAccuracy?: number; tfliteAccuracy?: number; accuracyDrop?: number; maxAbsDiff: number; passed: boolean; criterion: string }
+interface Failed { preset: string; error: string }
 interface Row { preset: string; archId: string; valAccuracy: number; trainS: number; float: Verification; int8: Verification; full: Verification; int8Ms?: number; floatMs?: number }
 
 const HEADING = '## int8 quantization of trained presets (bench:int8)';
 const presets = args.presets ? args.presets.split(',') : presetNames();
 const rows: Row[] = [];
+const failed: Failed[] = [];
 const load = os.loadavg()[0];
 const t0 = Date.now();
 for (const preset of presets) {
@@ -41,13 +43,21 @@ for (const preset of presets) {
   const cmd = ['bin/nas.js', 'pipeline', '--arch', preset, ...width, '--dataset', 'fashion-mnist', '--epochs', args.epochs, '--subset', args.subset, '--out', out];
   console.log(`$ node ${cmd.join(' ')}`);
   const t = Date.now();
+  let stderr = '';
   try {
-    execFileSync(process.execPath, cmd, { stdio: ['ignore', 'inherit', 'inherit'], cwd: join(import.meta.dirname, '..') });
-  } catch {
-    // verification failures exit 1 but still write pipeline.json; anything else is reported below
+    execFileSync(process.execPath, cmd, { stdio: ['ignore', 'inherit', 'pipe'], cwd: join(import.meta.dirname, '..'), encoding: 'utf8' });
+  } catch (e) {
+    // verification failures exit 1 but still write pipeline.json; other failures are reported as a row
+    stderr = String((e as { stderr?: string }).stderr ?? '');
+    process.stderr.write(stderr);
   }
   const dirs = readdirSync(out);
-  if (dirs.length !== 1) throw new Error(`${preset}: the pipeline wrote no result in ${out}`);
+  if (dirs.length !== 1) {
+    const line = stderr.split('\n').find((l) => /error/i.test(l)) ?? 'no result written';
+    failed.push({ preset, error: line.trim().slice(0, 200) });
+    rmSync(out, { recursive: true, force: true });
+    continue;
+  }
   const s = JSON.parse(readFileSync(join(out, dirs[0], 'pipeline.json'), 'utf8'));
   // The same trained weights exported full-integer (int8 graph I/O, int8 classifier and softmax).
   const full = ['bin/nas.js', 'export', '--arch', s.archText, '--input', '28x28x1', '--classes', '10', '--weights', join(out, dirs[0], 'weights'),
@@ -91,6 +101,8 @@ const section = [
   '',
   table,
   '',
+  ...failed.map((f) => `- ${f.preset}: the main job failed before export: \`${f.error}\``),
+  ...(failed.length > 0 ? [''] : []),
 ].join('\n');
 console.log('\n' + table);
 if (!args['no-write']) {
