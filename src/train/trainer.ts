@@ -13,6 +13,7 @@ import { type Dataset, getSplit } from '../data/types.ts';
 import { fillBatch, type ImageGeometry, PIXEL_OFFSET, PIXEL_SCALE, resizeAll } from './augment.ts';
 import { type TrainConfig, validateTrainConfig } from './config.ts';
 import { evaluateModel, recalibrateBatchNorm } from './evaluate.ts';
+import { memoryBoundBatch } from './memory.ts';
 import { cosineWithWarmup } from './schedule.ts';
 
 export interface EpochReport {
@@ -125,6 +126,8 @@ export async function trainArch(opts: TrainOptions): Promise<TrainResult> {
     throw new Error(`dataset ${m.name} is ${m.height}x${m.width}; give a square resolution`);
   }
   const g: ImageGeometry = { height: size, width: size, channels: m.channels };
+  // BN recalibration runs training-mode passes (every activation alive until the batch ends): keep one within the memory budget.
+  const recalBatch = memoryBoundBatch(opts.arch, g, K, cfg.evalBatchSize);
   const train = prepare(opts.dataset, 'train', cfg.subset, size);
   const val = prepare(opts.dataset, 'validation', cfg.validationSubset, size);
   if (train.count < 1 || val.count < 1) throw new Error(`dataset ${m.name} has an empty train or validation split`);
@@ -154,7 +157,7 @@ export async function trainArch(opts: TrainOptions): Promise<TrainResult> {
     const opt = makeOptimizer(cfg, peakLr);
     const recalibrate = () => {
       if (cfg.bnRecalibrationImages > 0) {
-        recalibrateBatchNorm(model, train.images, g, Math.min(cfg.bnRecalibrationImages, train.count), cfg.evalBatchSize);
+        recalibrateBatchNorm(model, train.images, g, Math.min(cfg.bnRecalibrationImages, train.count), recalBatch);
       }
     };
     const lossCurve: number[] = [];
