@@ -1,0 +1,39 @@
+// The one typed event stream of a use case (search, run, profile, export).
+// The CLI's progress bar, the HTTP layer's Server-Sent Events and the
+// dashboard all read these events; nothing else reports progress.
+// State that must survive a crash is written to the store before the event
+// about it is emitted.
+
+export type RunStage = 'queued' | 'search' | 'refine' | 'final-training' | 'export' | 'measure' | 'done';
+
+export type NasEvent =
+  | { type: 'search-started'; searchId: string; strategy: string; trialsBudget: number | null; resumed: boolean; at: string }
+  | { type: 'trial-started'; searchId: string; trialId: string; archId: string; at: string }
+  | {
+      type: 'trial-finished'; searchId: string; trialId: string; archId: string;
+      status: 'succeeded' | 'failed' | 'skipped' | 'cached';
+      accuracy: number | null; latencyMs: number; reward: number | null; error?: string;
+      trialsDone: number; cacheHits: number; at: string;
+    }
+  | { type: 'best-changed'; searchId: string; trialId: string; archId: string; accuracy: number; latencyMs: number; reward: number; at: string }
+  | { type: 'controller-updated'; searchId: string; update: number; meanReward: number; at: string }
+  | { type: 'stage-changed'; searchId: string; stage: RunStage; detail?: string; at: string }
+  | { type: 'log'; searchId: string; level: 'info' | 'warn'; message: string; at: string }
+  | { type: 'done'; searchId: string; status: 'succeeded'; bestTrialId: string | null; modelId?: string; at: string }
+  | { type: 'failed'; searchId: string; error: string; at: string }
+  | { type: 'cancelled'; searchId: string; at: string };
+
+export type NasEventType = NasEvent['type'];
+
+export interface EventSink {
+  onEvent?: (e: NasEvent) => void;
+}
+
+/** A signal a use case polls between units of work to stop early and keep what it has. */
+export interface CancelSignal {
+  readonly cancelled: boolean;
+}
+
+export function now(): string {
+  return new Date().toISOString();
+}
