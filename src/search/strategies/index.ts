@@ -1,0 +1,46 @@
+// createStrategy: the one way the runner, the CLI and the HTTP layer get a
+// search strategy. Options are validated here; a bad value is a
+// StrategyInputError (a RangeError with status 400) naming the option.
+
+import type { Skeleton } from '../../space/skeleton.ts';
+import type { SearchStrategy, StrategyName, StrategyOptions } from '../strategy.ts';
+import { checkSeed, intOption, StrategyInputError } from './common.ts';
+import { RandomSearch } from './random.ts';
+
+export const STRATEGY_NAMES: readonly StrategyName[] = ['rl', 'random', 'evolution'];
+
+/** Defaults sized for our small budgets (tens to a few hundred trials). */
+export const STRATEGY_DEFAULTS = {
+  batchSize: 8,
+  population: 16,
+  sampleSize: 4,
+} as const;
+
+function checkSkeleton(s: unknown): Skeleton {
+  const k = s as Skeleton | null;
+  if (!k || typeof k !== 'object' || typeof k.name !== 'string' || !Array.isArray(k.blocks) || k.blocks.length === 0) {
+    throw new StrategyInputError('strategy option skeleton must be a skeleton object (src/space/skeleton.ts) with at least one block');
+  }
+  return k;
+}
+
+export function isStrategyName(name: unknown): name is StrategyName {
+  return typeof name === 'string' && (STRATEGY_NAMES as readonly string[]).includes(name);
+}
+
+export function createStrategy(name: StrategyName, opts: StrategyOptions): SearchStrategy {
+  if (!isStrategyName(name)) {
+    throw new StrategyInputError(`unknown search strategy ${JSON.stringify(name)} (known: ${STRATEGY_NAMES.join(', ')})`);
+  }
+  if (!opts || typeof opts !== 'object') throw new StrategyInputError('strategy options must be an object');
+  const skeleton = checkSkeleton(opts.skeleton);
+  const seed = checkSeed(opts.seed);
+  const batchSize = intOption('batchSize', opts.batchSize, STRATEGY_DEFAULTS.batchSize, 1, 1024);
+  switch (name) {
+    case 'random':
+      return new RandomSearch({ skeleton, seed, batchSize });
+    case 'evolution':
+    case 'rl':
+      throw Object.assign(new Error(`search strategy ${name} is not implemented yet`), { status: 501 });
+  }
+}
