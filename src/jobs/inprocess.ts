@@ -1,0 +1,179 @@
+// The embedded job runner: jobs are rows of the store's `jobs` table, run in
+// this process by the handler of their kind, at most `concurrency` at a time.
+// At start-up a job found 'running' was interrupted (the process stopped):
+// it goes back to the queue and its handler is called with `resume: true`
+// (a search continues from its checkpoint with resumeSearch). A job
+// interrupted more than `maxAttempts` times fails instead of looping forever.
+
+import { availableParallelism } from 'node:os';
+import { now, type NasEvent } from '../app/events.ts';
+import type { Db } from '../store/db.ts';
+import { JobsRepo, type JobKind, type JobRecord, type JobStatus } from '../store/jobs.ts';
+import { EventBus, TERMINAL_EVENTS } from './bus.ts';
+import type { EnqueueOptions, JobHandlers, JobQueue } from './queue.ts';
+
+/**
+ * Jobs at once by default: each search already runs a trial pool over all
+ * cores, so one job per 8 cores (1 on the 2-core machines this runs on).
+ */
+export function defaultJobConcurrency(cores: number = availableParallelism()): number {
+  return Math.max(1, Math.floor(cores / 8));
+}
+
+export interface InProcessQueueOptions {
+  db: Db;
+  handlers: JobHandlers;
+  concurrency?: number;
+  /** starts allowed per job, interruptions included (default 3) */
+  maxAttempts?: number;
+  bus?: EventBus;
+  /** told about jobs that ended, for logs */
+  onJobEnd?: (job: JobRecord) => void;
+}
+
+interface Running {
+  job: JobRecord;
+  signal: { cancelled: boolean };
+  userCancelled: boolean;
+  done: Promise<void>;
+}
+
+export class InProcessQueue implements JobQueue {
+  readonly events: EventBus;
+  readonly concurrency: number;
+  private readonly repo: JobsRepo;
+  private readonly running = new Map<string, Running>();
+  private readonly maxAttempts: number;
+  private started = false;
+  private closing = false;
+
+  constructor(private readonly opts: InProcessQueueOptions) {
+    this.repo = new JobsRepo(opts.db);
+    this.events = opts.bus ?? new EventBus();
+    this.concurrency = opts.concurrency ?? defaultJobConcurrency();
+    if (!Number.isInteger(this.concurrency) || this.concurrency < 1) throw new Error(`job concurrency must be a positive integer, got ${this.concurrency}`);
+    this.maxAttempts = opts.maxAttempts ?? 3;
+  }
+
+  async enqueue(kind: JobKind, payload: unknown, owner: string | null, opts: EnqueueOptions = {}): Promise<string> {
+    if (!this.opts.handlers[kind]) throw Object.assign(new Error(`no handler for jobs of kind '${kind}' in this service`), { status: 400 });
+    const job = this.repo.insert({ kind, payload, owner, searchId: opts.searchId ?? null });
+    this.publish({ type: 'stage-changed', searchId: keyOf(job), stage: 'queued', at: now() });
+    this.pump();
+    return job.id;
+  }
+
+  async cancel(id: string): Promise<JobRecord | undefined> {
+    const job = this.repo.get(id);
+    if (!job) return undefined;
+    if (job.status === 'queued') {
+      const out = this.repo.finish(id, 'cancelled');
+      this.publish({ type: 'cancelled', searchId: keyOf(job), at: now() });
+      return out;
+    }
+    if (job.status === 'running') {
+      this.repo.requestCancel(id);
+      const r = this.running.get(id);
+      if (r) {
+        r.userCancelled = true;
+        r.signal.cancelled = true;
+      }
+    }
+    return this.repo.get(id);
+  }
+
+  async get(id: string): Promise<JobRecord | undefined> {
+    return this.repo.get(id);
+  }
+
+  async list(opts: { owner?: string | null; status?: JobStatus[] } = {}): Promise<JobRecord[]> {
+    return this.repo.list(opts);
+  }
+
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    this.closing = false;
+    this.repo.requeueInterrupted();
+    this.pump();
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    for (const r of this.running.values()) r.signal.cancelled = true;
+    await Promise.all([...this.running.values()].map((r) => r.done));
+    this.started = false;
+  }
+
+  /** resolves when no job is running (tests, graceful shutdown) */
+  async idle(): Promise<void> {
+    while (this.running.size > 0) await Promise.all([...this.running.values()].map((r) => r.done));
+  }
+
+  private pump(): void {
+    if (!this.started || this.closing) return;
+    while (this.running.size < this.concurrency) {
+      const job = this.repo.claimNext();
+      if (!job) return;
+      if (job.cancelRequested) {
+        this.end(this.repo.finish(job.id, 'cancelled'), { type: 'cancelled', searchId: keyOf(job), at: now() });
+        continue;
+      }
+      if (job.attempts > this.maxAttempts) {
+        const error = `interrupted ${job.attempts - 1} times without finishing; not retried again`;
+        this.end(this.repo.finish(job.id, 'failed', { error }), { type: 'failed', searchId: keyOf(job), error, at: now() });
+        continue;
+      }
+      this.launch(job);
+    }
+  }
+
+  private launch(job: JobRecord): void {
+    const handler = this.opts.handlers[job.kind];
+    const signal = { cancelled: false };
+    const entry: Running = { job, signal, userCancelled: false, done: Promise.resolve() };
+    let terminalSeen = false;
+    const onEvent = (e: NasEvent): void => {
+      if (TERMINAL_EVENTS.has(e.type)) terminalSeen = true;
+      this.publish(e);
+    };
+    const key = keyOf(job);
+    const run = async (): Promise<void> => {
+      try {
+        if (!handler) throw new Error(`no handler for jobs of kind '${job.kind}'`);
+        const out = await handler(job, { onEvent, cancel: signal, resume: job.attempts > 1 });
+        if (out.status === 'cancelled' && this.closing && !entry.userCancelled) {
+          this.repo.requeue(job.id); // interrupted by shutdown: resumed at the next start
+          return;
+        }
+        const rec = this.repo.finish(job.id, out.status, { result: out.result });
+        this.end(rec, terminalSeen ? undefined : out.status === 'cancelled'
+          ? { type: 'cancelled', searchId: key, at: now() }
+          : { type: 'done', searchId: key, status: 'succeeded', bestTrialId: null, at: now() });
+      } catch (e) {
+        const error = e instanceof Error ? e.message : String(e);
+        const rec = this.repo.finish(job.id, 'failed', { error });
+        this.end(rec, terminalSeen ? undefined : { type: 'failed', searchId: key, error, at: now() });
+      }
+    };
+    entry.done = run().finally(() => {
+      this.running.delete(job.id);
+      setImmediate(() => this.pump());
+    });
+    this.running.set(job.id, entry);
+  }
+
+  private end(job: JobRecord | undefined, event: NasEvent | undefined): void {
+    if (event) this.publish(event);
+    if (job) this.opts.onJobEnd?.(job);
+  }
+
+  private publish(e: NasEvent): void {
+    this.events.publish(e);
+  }
+}
+
+/** the key a job's events are published under: its search's id, else its own */
+function keyOf(job: JobRecord): string {
+  return job.searchId ?? job.id;
+}

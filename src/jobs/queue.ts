@@ -1,0 +1,54 @@
+// The job queue interface. Everything long-running that the service starts
+// (a search, or a whole `nas run` pipeline) is a job with an id, a state and
+// an owner. The in-process runner (src/jobs/inprocess.ts) is the embedded
+// default; a BullMQ/Redis implementation sits behind the same interface.
+//
+// A job's work is a `JobHandler` per kind: the same use-case function the CLI
+// calls (runSearch / runRun), given the job's payload, the event sink and a
+// cancel signal. The queue publishes every event on the bus
+// (src/jobs/bus.ts) so that SSE subscribers see them live.
+
+import type { CancelSignal, NasEvent } from '../app/events.ts';
+import type { JobKind, JobRecord, JobStatus } from '../store/jobs.ts';
+import type { EventBus } from './bus.ts';
+
+export type { JobKind, JobRecord, JobStatus };
+
+export interface JobContext {
+  onEvent: (e: NasEvent) => void;
+  cancel: CancelSignal;
+  /** true when an earlier attempt was interrupted (process stopped): continue it rather than start over */
+  resume: boolean;
+}
+
+/** How a handler ended without throwing: its work done, or stopped early on the cancel signal. */
+export interface JobOutcome {
+  status: 'succeeded' | 'cancelled';
+  result?: unknown;
+}
+
+export type JobHandler = (job: JobRecord, ctx: JobContext) => Promise<JobOutcome>;
+export type JobHandlers = Partial<Record<JobKind, JobHandler>>;
+
+export interface EnqueueOptions {
+  /** the search this job drives (its events are published under this id) */
+  searchId?: string;
+}
+
+export interface JobQueue {
+  /** store the job and schedule it; returns its id */
+  enqueue(kind: JobKind, payload: unknown, owner: string | null, opts?: EnqueueOptions): Promise<string>;
+  /** a queued job is cancelled at once; a running one is asked to stop and keeps what it has. Undefined: no such job. */
+  cancel(id: string): Promise<JobRecord | undefined>;
+  get(id: string): Promise<JobRecord | undefined>;
+  list(opts?: { owner?: string | null; status?: JobStatus[] }): Promise<JobRecord[]>;
+  /** live events of every job, keyed by search id */
+  readonly events: EventBus;
+  /** resume interrupted jobs and start taking work */
+  start(): Promise<void>;
+  /**
+   * Stop taking work. Running jobs are signalled to stop; those that stop
+   * early go back to the queue (resumed at the next start), never 'cancelled'.
+   */
+  close(): Promise<void>;
+}
