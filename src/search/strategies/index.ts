@@ -5,6 +5,7 @@
 import type { Skeleton } from '../../space/skeleton.ts';
 import type { SearchStrategy, StrategyName, StrategyOptions } from '../strategy.ts';
 import { checkSeed, intOption, StrategyInputError } from './common.ts';
+import { AgingEvolution } from './evolution.ts';
 import { RandomSearch } from './random.ts';
 
 export const STRATEGY_NAMES: readonly StrategyName[] = ['rl', 'random', 'evolution'];
@@ -39,7 +40,11 @@ export function createStrategy(name: StrategyName, opts: StrategyOptions): Searc
   switch (name) {
     case 'random':
       return new RandomSearch({ skeleton, seed, batchSize });
-    case 'evolution':
+    case 'evolution': {
+      const population = intOption('population', opts.population, STRATEGY_DEFAULTS.population, 2, 100_000);
+      const sampleSize = intOption('sampleSize', opts.sampleSize, Math.min(STRATEGY_DEFAULTS.sampleSize, population), 1, population);
+      return new AgingEvolution({ skeleton, seed, population, sampleSize });
+    }
     case 'rl':
       throw Object.assign(new Error(`search strategy ${name} is not implemented yet`), { status: 501 });
   }
