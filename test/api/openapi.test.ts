@@ -1,100 +1,60 @@
-// The HTTP contract in api/openapi.json against the server that implements
-// it today (`nas profile --serve`): every documented operation is called on
-// a real bundle, and every JSON answer is validated against the contract's
-// schema for its status; undocumented statuses fail. A complete upload built
-// from the manifest the server hands out is stored; a bad one is not.
+// api/openapi.json as a document: valid OpenAPI 3.1 shape, every schema
+// compiles, every $ref resolves, every operation names its responses and
+// every error answer is the one Error shape. Live answers are checked
+// against it by the HTTP tests (test/http/*, helpers.conforms).
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import type { Server } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import Ajv2020 from 'ajv/dist/2020.js';
-import { writeBundle } from '../../src/latency/bundle.ts';
-import { serveProfiling } from '../../src/latency/serve.ts';
-import { SKELETON_SMALL } from '../../src/space/skeleton.ts';
+import { describe, it } from 'node:test';
+import { ajv, spec } from '../http/helpers.ts';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-const spec = JSON.parse(readFileSync('api/openapi.json', 'utf8')) as Json;
-const ajv = new (Ajv2020 as unknown as typeof Ajv2020.default)({ strict: false, allErrors: true });
-ajv.addSchema({ $id: 'api', components: spec.components }, 'api');
 
-function schemaFor(path: string, method: string, status: number): Json | undefined {
-  const op = spec.paths[path]?.[method];
-  assert.ok(op, `${method.toUpperCase()} ${path} is not in api/openapi.json`);
-  let r = op.responses[String(status)];
-  assert.ok(r, `${method.toUpperCase()} ${path} answered ${status}, which the contract does not list (${Object.keys(op.responses).join(', ')})`);
-  if (r.$ref) r = spec.components.responses[r.$ref.split('/').pop()];
-  return r.content?.['application/json']?.schema;
+function refs(node: unknown, out: string[] = []): string[] {
+  if (Array.isArray(node)) node.forEach((n) => refs(n, out));
+  else if (node && typeof node === 'object') {
+    for (const [k, v] of Object.entries(node)) {
+      if (k === '$ref' && typeof v === 'string') out.push(v);
+      else refs(v, out);
+    }
+  }
+  return out;
 }
 
-function check(path: string, method: string, status: number, body: unknown): void {
-  const schema = schemaFor(path, method, status);
-  if (!schema) return;
-  const validate = ajv.compile({ $ref: `api#${schema.$ref ? schema.$ref.slice(1) : ''}`, ...(schema.$ref ? {} : schema) });
-  assert.ok(validate(body), `${method.toUpperCase()} ${path} ${status}: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(body).slice(0, 300)}`);
-}
-
-describe('api/openapi.json (profiling endpoints)', () => {
-  let server: Server;
-  let url: string;
-  let tables: string;
-  before(async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'api-bundle-'));
-    tables = mkdtempSync(join(tmpdir(), 'api-tables-'));
-    writeBundle(dir, { targets: [{ skeleton: SKELETON_SMALL, input: { height: 28, width: 28, channels: 1 } }], numClasses: 10, maxKernelsPerTarget: 6, calibrationNetworks: 5, repeats: 5 });
-    ({ server, url } = await serveProfiling({ bundleDir: dir, tablesDir: tables, maxBodyBytes: 256 * 1024 }));
-  });
-  after(() => server?.close());
-
-  it('is a valid OpenAPI 3.1 document whose schemas compile', () => {
+describe('api/openapi.json', () => {
+  it('is OpenAPI 3.1 whose component schemas all compile', () => {
     assert.equal(spec.openapi, '3.1.0');
     for (const name of Object.keys(spec.components.schemas)) ajv.compile({ $ref: `api#/components/schemas/${name}` });
   });
 
-  it('GET / and GET /bundle/manifest.json, then every model the manifest lists', async () => {
-    const page = await fetch(url);
-    schemaFor('/', 'get', page.status);
-    assert.match(page.headers.get('content-type') ?? '', /text\/html/);
-    const res = await fetch(url + 'bundle/manifest.json');
-    const manifest = await res.json();
-    check('/bundle/manifest.json', 'get', res.status, manifest);
-    for (const m of [manifest.reference, manifest.baseline, ...manifest.kernels, ...manifest.networks]) {
-      const r = await fetch(url + 'bundle/' + m.file);
-      schemaFor('/bundle/models/{file}', 'get', r.status);
-      assert.equal(Buffer.from(await r.arrayBuffer()).subarray(4, 8).toString('latin1'), 'TFL3');
+  it('every $ref resolves', () => {
+    for (const r of refs(spec)) {
+      assert.match(r, /^#\//, r);
+      let node: Json | undefined = spec;
+      for (const part of r.slice(2).split('/')) node = node?.[part];
+      assert.ok(node, `unresolved ${r}`);
     }
-    const missing = await fetch(url + 'bundle/models/99999.tflite');
-    check('/bundle/models/{file}', 'get', missing.status, await missing.json());
   });
 
-  it('POST /results: 200 stores a complete upload; 400, 413, 422 and 405 answer as documented, storing nothing', async () => {
-    const manifest = await (await fetch(url + 'bundle/manifest.json')).json();
-    const models: Json = {};
-    for (const m of [manifest.reference, manifest.baseline, ...manifest.kernels, ...manifest.networks]) {
-      models[m.id] = { samplesMs: [0.5, 0.51, 0.5, 0.49, 0.5], ...(m.id === 'reference' ? {} : { referenceMs: [0.2, 0.2, 0.2, 0.2, 0.2] }) };
+  it('the API lives under /v1 (plus /healthz, /metrics, the profiling page); every operation has an id, a success and error answers in the Error shape', () => {
+    const ids = new Set<string>();
+    for (const [path, item] of Object.entries(spec.paths as Json)) {
+      assert.ok(path.startsWith('/v1/') || ['/healthz', '/metrics', '/profile/'].includes(path), path);
+      for (const [method, op] of Object.entries(item as Json)) {
+        assert.ok(op.operationId && !ids.has(op.operationId), `${method} ${path}: operationId`);
+        ids.add(op.operationId);
+        const statuses = Object.keys(op.responses);
+        assert.ok(statuses.some((s) => s.startsWith('2')), `${method} ${path}: no success answer`);
+        for (const s of statuses.filter((x) => Number(x) >= 400)) {
+          let r = op.responses[s];
+          if (r.$ref) r = spec.components.responses[r.$ref.split('/').pop()];
+          assert.equal(r.content['application/json'].schema.$ref, '#/components/schemas/Error', `${method} ${path} ${s}`);
+        }
+        const secured = op.security === undefined ? spec.security.length > 0 : op.security.length > 0;
+        if (secured) assert.ok(op.responses['401'], `${method} ${path}: authenticated but no 401`);
+      }
     }
-    const upload = { format: 'nas-profile-results', formatVersion: 1, bundleId: manifest.bundleId, device: { id: 'api-phone', name: 'Phone', runtime: 'tflite-android', runtimeVersion: '2.16', threads: 1, cpu: 'arm64' }, models };
-    const post = (body: string) => fetch(url + 'results', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body });
-
-    const bad = structuredClone(upload);
-    bad.device.id = 'api-bad';
-    delete bad.models.baseline;
-    for (const [body, status] of [['{not json', 400], ['x'.repeat(300 * 1024), 413], [JSON.stringify(bad), 422]] as const) {
-      const r = await post(body);
-      assert.equal(r.status, status);
-      check('/results', 'post', r.status, await r.json());
+    for (const p of ['/v1/searches', '/v1/searches/{searchId}', '/v1/searches/{searchId}/events', '/v1/searches/{searchId}/cancel', '/v1/models', '/v1/models/{modelId}', '/v1/models/{modelId}/download']) {
+      assert.ok(spec.paths[p], `${p} missing`);
     }
-    assert.equal(existsSync(join(tables, 'api-bad.json')), false);
-
-    const ok = await post(JSON.stringify(upload));
-    const body = await ok.json();
-    assert.equal(ok.status, 200, JSON.stringify(body));
-    check('/results', 'post', 200, body);
-    assert.equal(body.entries, manifest.kernels.length);
-    assert.ok(existsSync(join(tables, 'api-phone.json')));
-
-    const get = await fetch(url + 'results');
-    check('/results', 'get', get.status, await get.json());
+    assert.ok(spec.paths['/v1/searches'].post.responses['202'].headers.Location);
   });
 });

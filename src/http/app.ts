@@ -1,0 +1,53 @@
+// The express app of the service. Route modules (src/http/routes/*.ts) each
+// export `register(router, ctx)` and are listed once in ROUTE_MODULES; the
+// app adds request logging, metrics, a global body-size guard, a JSON 404 and
+// the error middleware ({ error: { code, message, details } }).
+
+import express from 'express';
+import { pinoHttp } from 'pino-http';
+import { maxBodyGuard } from './body.ts';
+import type { AppContext } from './context.ts';
+import { errorMiddleware, notFoundMiddleware } from './errors.ts';
+import { redactUrl } from './logger.ts';
+import { metricsMiddleware } from './metrics.ts';
+
+
+import * as health from './routes/health.ts';
+import * as keys from './routes/keys.ts';
+
+
+
+export type { AppContext } from './context.ts';
+
+export interface RouteModule {
+  register(router: express.Router, ctx: AppContext): void;
+}
+
+/** Every route module of the service, in registration order. */
+export const ROUTE_MODULES: RouteModule[] = [health, keys];
+
+export interface AppOptions {
+  /** route modules (default ROUTE_MODULES) */
+  routes?: RouteModule[];
+}
+
+export function createApp(ctx: AppContext, opts: AppOptions = {}): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(pinoHttp({
+    logger: ctx.logger,
+    customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+    serializers: {
+      req: (req: { method: string; url: string; id: unknown }) => ({ id: req.id, method: req.method, url: redactUrl(req.url) }),
+      res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+    },
+  }));
+  app.use(metricsMiddleware(ctx.metrics));
+  app.use(maxBodyGuard(ctx.limits));
+  const router = express.Router();
+  for (const m of opts.routes ?? ROUTE_MODULES) m.register(router, ctx);
+  app.use(router);
+  app.use(notFoundMiddleware);
+  app.use(errorMiddleware(ctx.logger));
+  return app;
+}

@@ -1,0 +1,68 @@
+// HTTP errors: one JSON shape for every failure,
+//   { "error": { "code": "not_found", "message": "...", "details": ... } }
+// Errors anywhere in the code base carry their HTTP status in `status`
+// (TableError, DeviceError, SpaceError, StoreError...). The error middleware
+// maps them here; a 5xx never leaks a stack or an internal message.
+
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { Logger } from 'pino';
+
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly details?: unknown;
+  constructor(status: number, code: string, message: string, details?: unknown) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+    this.details = details;
+  }
+}
+
+const CODES: Record<number, string> = {
+  400: 'bad_request', 401: 'unauthorized', 403: 'forbidden', 404: 'not_found', 405: 'method_not_allowed',
+  409: 'conflict', 413: 'payload_too_large', 415: 'unsupported_media_type', 422: 'unprocessable', 429: 'rate_limited',
+};
+
+export const notFound = (what: string, id: string): ApiError => new ApiError(404, 'not_found', `${what} "${id}" not found`);
+
+export interface ErrorBody {
+  error: { code: string; message: string; details?: unknown };
+}
+
+/** Status, code, message and details of any thrown value. */
+export function toErrorBody(err: unknown): { status: number; body: ErrorBody } {
+  const e = (err ?? {}) as { status?: unknown; statusCode?: unknown; type?: unknown; code?: unknown; message?: unknown; details?: unknown; limit?: unknown };
+  let status = typeof e.status === 'number' ? e.status : typeof e.statusCode === 'number' ? e.statusCode : 500;
+  if (!(status >= 400 && status < 600)) status = 500;
+  if (status >= 500) return { status, body: { error: { code: 'internal', message: 'internal error; the server logged the cause' } } };
+  let code = err instanceof ApiError ? err.code : CODES[status] ?? 'bad_request';
+  let message = typeof e.message === 'string' && e.message !== '' ? e.message : code;
+  // body-parser's errors
+  if (e.type === 'entity.parse.failed') {
+    code = 'malformed_json';
+    message = `request body is not valid JSON (${message})`;
+  } else if (e.type === 'entity.too.large') {
+    message = `request body is larger than this route's limit of ${String(e.limit)} bytes`;
+  } else if (err instanceof URIError || (status === 400 && /URI|decode/i.test(message) && !(err instanceof ApiError))) {
+    code = 'malformed_url';
+    message = `malformed percent-encoding in the URL (${message})`;
+  }
+  const details = err instanceof ApiError ? err.details : undefined;
+  return { status, body: { error: { code, message, ...(details !== undefined ? { details } : {}) } } };
+}
+
+export function errorMiddleware(logger: Logger): ErrorRequestHandler {
+  return (err, req, res, next) => {
+    if (res.headersSent) return next(err);
+    const { status, body } = toErrorBody(err);
+    if (status >= 500) logger.error({ err, method: req.method, url: req.path }, 'request failed');
+    res.status(status).json(body);
+  };
+}
+
+/** 404 for any path nothing matched. */
+export const notFoundMiddleware: RequestHandler = (req, _res, next) => {
+  next(new ApiError(404, 'not_found', `no route for ${req.method} ${req.path}`));
+};
