@@ -132,21 +132,30 @@ export class InProcessQueue implements JobQueue {
     const handler = this.opts.handlers[job.kind];
     const signal = { cancelled: false };
     const entry: Running = { job, signal, userCancelled: false, done: Promise.resolve() };
+    const key = keyOf(job);
     let terminalSeen = false;
-    const onEvent = (e: NasEvent): void => {
-      if (TERMINAL_EVENTS.has(e.type)) terminalSeen = true;
+    // The job row is finished before a terminal event is published, so a
+    // client that reads the store after seeing the event sees the end too.
+    const onEvent = (raw: NasEvent): void => {
+      const e = pipelineView(job.kind, raw);
+      if (TERMINAL_EVENTS.has(e.type)) {
+        if (terminalSeen) return;
+        terminalSeen = true;
+        if (e.type === 'failed') this.repo.finish(job.id, 'failed', { error: e.error });
+        else this.repo.finish(job.id, e.type === 'done' ? 'succeeded' : 'cancelled');
+      }
       this.publish(e);
     };
-    const key = keyOf(job);
     const run = async (): Promise<void> => {
       try {
         if (!handler) throw new Error(`no handler for jobs of kind '${job.kind}'`);
         const out = await handler(job, { onEvent, cancel: signal, resume: job.attempts > 1 });
-        if (out.status === 'cancelled' && this.closing && !entry.userCancelled) {
+        if (out.status === 'cancelled' && this.closing && !entry.userCancelled && !terminalSeen) {
           this.repo.requeue(job.id); // interrupted by shutdown: resumed at the next start
           return;
         }
-        const rec = this.repo.finish(job.id, out.status, { result: out.result });
+        if (out.result !== undefined) this.repo.setResult(job.id, out.result);
+        const rec = this.repo.finish(job.id, out.status);
         this.end(rec, terminalSeen ? undefined : out.status === 'cancelled'
           ? { type: 'cancelled', searchId: key, at: now() }
           : { type: 'done', searchId: key, status: 'succeeded', bestTrialId: null, at: now() });
@@ -171,6 +180,17 @@ export class InProcessQueue implements JobQueue {
   private publish(e: NasEvent): void {
     this.events.publish(e);
   }
+}
+
+/**
+ * A pipeline ('run') job drives a search and then refines, trains and
+ * exports; the search stage's own 'done' (no model yet) is not the job's end,
+ * so subscribers get it as a log line and the stream stays open until the
+ * run's 'done' (with its modelId), 'failed' or 'cancelled'.
+ */
+function pipelineView(kind: JobKind, e: NasEvent): NasEvent {
+  if (kind !== 'run' || e.type !== 'done' || e.modelId !== undefined) return e;
+  return { type: 'log', searchId: e.searchId, level: 'info', message: `search finished${e.bestTrialId ? `; best trial ${e.bestTrialId}` : ''}`, at: e.at };
 }
 
 /** the key a job's events are published under: its search's id, else its own */

@@ -52,3 +52,18 @@ export interface JobQueue {
    */
   close(): Promise<void>;
 }
+
+// The service's queue travels with its HTTP context without the context
+// type knowing about jobs: `nas serve` (and tests) attach it once.
+const queues = new WeakMap<object, JobQueue>();
+
+export function attachJobQueue(ctx: object, queue: JobQueue): void {
+  queues.set(ctx, queue);
+}
+
+/** the queue attached to this context; a 503 error when the service runs without one */
+export function jobQueueOf(ctx: object): JobQueue {
+  const q = queues.get(ctx);
+  if (!q) throw Object.assign(new Error('this server runs no job queue (searches cannot be started here)'), { status: 503 });
+  return q;
+}

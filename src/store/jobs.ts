@@ -137,9 +137,13 @@ export class JobsRepo {
 
   finish(id: string, status: 'succeeded' | 'failed' | 'cancelled', opts: { result?: unknown; error?: string } = {}): JobRecord | undefined {
     const at = new Date().toISOString();
-    this.db.prepare(`UPDATE jobs SET status = ?, result = ?, error = ?, finished_at = ?, updated_at = ?
+    this.db.prepare(`UPDATE jobs SET status = ?, result = COALESCE(?, result), error = ?, finished_at = ?, updated_at = ?
       WHERE id = ? AND status IN ('queued', 'running')`).run(status, opts.result === undefined ? null : JSON.stringify(opts.result), opts.error ?? null, at, at, id);
     return this.get(id);
+  }
+
+  setResult(id: string, result: unknown): void {
+    this.db.prepare('UPDATE jobs SET result = ?, updated_at = ? WHERE id = ?').run(JSON.stringify(result), new Date().toISOString(), id);
   }
 
   requestCancel(id: string): void {

@@ -100,6 +100,49 @@ describe('InProcessQueue', () => {
     db.close();
   });
 
+  it('finishes the job row before publishing the use case\'s terminal event (a reader after the event sees the end)', async () => {
+    const db = openDb(tempStore());
+    const q = new InProcessQueue({ db, concurrency: 1, handlers: {
+      search: async (job, { onEvent }) => {
+        onEvent({ type: 'done', searchId: job.searchId!, status: 'succeeded', bestTrialId: 't1', at: now() });
+        await new Promise((r) => setTimeout(r, 20));
+        return { status: 'succeeded', result: { best: 't1' } };
+      },
+    } });
+    const statusAtDone: (string | undefined)[] = [];
+    q.events.subscribe('d', (e) => { if (e.type === 'done') statusAtDone.push(new JobsRepo(db).bySearch('d')?.status); });
+    await q.start();
+    const id = await q.enqueue('search', {}, null, { searchId: 'd' });
+    await q.idle();
+    assert.deepEqual(statusAtDone, ['succeeded']);
+    assert.deepEqual((await q.get(id))?.result, { best: 't1' });
+    await q.close();
+    db.close();
+  });
+
+  it('in a pipeline (run) job, the search stage\'s done is a log line; only the run\'s done (with its model) ends the stream', async () => {
+    const db = openDb(tempStore());
+    const types: string[] = [];
+    const q = new InProcessQueue({ db, concurrency: 1, handlers: {
+      run: async (job, { onEvent }) => {
+        const searchId = job.searchId!;
+        onEvent({ type: 'done', searchId, status: 'succeeded', bestTrialId: 't3', at: now() });
+        assert.equal(new JobsRepo(db).get(job.id)?.status, 'running');
+        onEvent({ type: 'stage-changed', searchId, stage: 'export', at: now() });
+        onEvent({ type: 'done', searchId, status: 'succeeded', bestTrialId: 't3', modelId: 'mdl_1', at: now() });
+        return { status: 'succeeded' };
+      },
+    } });
+    q.events.subscribe('p', (e) => types.push(e.type === 'log' ? `log:${e.message}` : e.type));
+    await q.start();
+    const id = await q.enqueue('run', {}, null, { searchId: 'p' });
+    await q.idle();
+    assert.deepEqual(types, ['stage-changed', 'log:search finished; best trial t3', 'stage-changed', 'done']);
+    assert.equal((await q.get(id))?.status, 'succeeded');
+    await q.close();
+    db.close();
+  });
+
   it('cancels a queued job at once and asks a running one to stop (it keeps what it has)', async () => {
     const db = openDb(tempStore());
     const started = deferred();
