@@ -1,21 +1,96 @@
 // The latency module's narrow entry point for search code:
-//   const lat = loadPredictor('node-tflite-wasm');
+//   const lat = await loadCalibratedPredictor('node-tflite-wasm');   // calibrates to this host first when needed (<= 60 s)
+//   const lat = loadPredictor('node-tflite-wasm');                    // sync: the calibration cached for this host, if any
 //   lat.predict(spec, input, numClasses) -> { latencyMs, coverage, kernels }
+//   lat.calibration -> { state: fresh | stale | none | off | injected | remote, calibration?, reasons, refused? }
+//
+// A device whose runtime runs in this process (tflite-wasm, tfjs-wasm) has
+// its table's unit mapped to this host's wall-clock ms by a host calibration
+// (src/latency/calibration.ts); a remote device (profiled elsewhere and
+// uploaded) keeps the unit of its own upload.
 
-import { loadDevice } from './device.ts';
-import { createPredictor, type LatencyPredictor } from './predictor.ts';
-import { loadTable } from './table.ts';
+import { applyMapping, calibrationsDir, calibrationStatus, hostFingerprint, isLocalRuntime, type CalibrationStatus, type HostCalibration } from './calibration.ts';
+import { ensureHostCalibration, type CalibrateOptions } from './calibration-run.ts';
+import { loadDevice, type DeviceProfile } from './device.ts';
+import { createPredictor, type LatencyPrediction, type LatencyPredictor } from './predictor.ts';
+import { loadTable, type LatencyTable } from './table.ts';
 
 export interface LoadPredictorOptions {
   tablesDir?: string;
   devicesDir?: string;
+  /**
+   * Host calibration of a local device: 'auto' (default) applies the one
+   * cached for this host (fresh, or the last good one flagged stale); 'off'
+   * predicts in table units; an object is applied as given (tests).
+   */
+  calibration?: 'auto' | 'off' | HostCalibration;
+  /** calibration folder (default dataPaths().calibrations) */
+  calibrationsDir?: string;
 }
 
-/** Predictor of a known device from its committed table; clear errors for unknown devices or stale tables. */
-export function loadPredictor(deviceId: string, opts: LoadPredictorOptions = {}): LatencyPredictor {
-  loadDevice(deviceId, opts.devicesDir);
-  return createPredictor(loadTable(deviceId, opts.tablesDir));
+export interface CalibratedPredictor extends LatencyPredictor {
+  readonly device: DeviceProfile;
+  /** which calibration the predictions use */
+  readonly calibration: CalibrationStatus;
+}
+
+/** Wrap a table-unit predictor with a calibration status: latencies in host ms when a calibration is in force. */
+export function calibratePredictor(base: LatencyPredictor, device: DeviceProfile, status: CalibrationStatus): CalibratedPredictor {
+  const c = status.calibration;
+  const map = (p: LatencyPrediction): LatencyPrediction => {
+    if (!c) return p;
+    const s = c.mapping.scale;
+    return {
+      ...p,
+      latencyMs: applyMapping(c.mapping, p.latencyMs),
+      tableLatencyMs: p.latencyMs,
+      kernelSumMs: p.kernelSumMs * s,
+      kernels: p.kernels.map((k) => ({ ...k, latencyMs: k.latencyMs * s })),
+    };
+  };
+  return {
+    deviceId: base.deviceId,
+    device,
+    calibration: status,
+    predict: (spec, input, numClasses) => map(base.predict(spec, input, numClasses)),
+    predictKernels: (ks) => map(base.predictKernels(ks)),
+  };
+}
+
+function statusFor(device: DeviceProfile, table: LatencyTable, opts: LoadPredictorOptions): CalibrationStatus {
+  if (!isLocalRuntime(device.runtime)) return { state: 'remote', reasons: [] };
+  const c = opts.calibration ?? 'auto';
+  if (c === 'off') return { state: 'off', reasons: [] };
+  if (c !== 'auto') return { state: 'injected', calibration: c, reasons: [] };
+  return calibrationStatus(hostFingerprint(device, table), opts.calibrationsDir ?? calibrationsDir());
+}
+
+/** Predictor of a known device from its committed table, with this host's cached calibration (read only, nothing measured). */
+export function loadPredictor(deviceId: string, opts: LoadPredictorOptions = {}): CalibratedPredictor {
+  const device = loadDevice(deviceId, opts.devicesDir);
+  const table = loadTable(deviceId, opts.tablesDir);
+  return calibratePredictor(createPredictor(table), device, statusFor(device, table, opts));
+}
+
+export type LoadCalibratedOptions = LoadPredictorOptions & Pick<CalibrateOptions, 'budgetMs' | 'wall' | 'runtime' | 'onProgress'>;
+
+/**
+ * Like loadPredictor, but a local device without a fresh calibration for
+ * this host is calibrated first (bounded, cached). A refused calibration
+ * leaves the last good one in force, flagged stale, with the reason in
+ * `calibration.refused`.
+ */
+export async function loadCalibratedPredictor(deviceId: string, opts: LoadCalibratedOptions = {}): Promise<CalibratedPredictor> {
+  const device = loadDevice(deviceId, opts.devicesDir);
+  const table = loadTable(deviceId, opts.tablesDir);
+  const mode = opts.calibration ?? 'auto';
+  const status = mode === 'auto' && isLocalRuntime(device.runtime)
+    ? await ensureHostCalibration({ device, table, dir: opts.calibrationsDir, budgetMs: opts.budgetMs, wall: opts.wall, runtime: opts.runtime, onProgress: opts.onProgress })
+    : statusFor(device, table, opts);
+  return calibratePredictor(createPredictor(table), device, status);
 }
 
 export type { LatencyPrediction, LatencyPredictor, PredictedKernel } from './predictor.ts';
+export type { CalibrationStatus, HostCalibration } from './calibration.ts';
+export { describeCalibration } from './calibration.ts';
 export { decompose, kernelKey, type Kernel } from './kernels.ts';

@@ -15,7 +15,10 @@ export interface PredictedKernel {
 }
 
 export interface LatencyPrediction {
+  /** in this host's wall-clock ms when a host calibration is applied (src/latency/index.ts), else in table units */
   latencyMs: number;
+  /** the table-unit prediction, present when a host calibration mapped latencyMs */
+  tableLatencyMs?: number;
   /** fraction of the network's kernels found in the table (1 = all measured) */
   coverage: number;
   /** sum of kernel times before the per-network overhead model */

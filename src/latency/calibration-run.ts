@@ -1,0 +1,167 @@
+// Calibrating a local device to this host: the reference network plus a few
+// calibration networks per table input (spread over the range of predicted
+// latencies, the largest 224x224 ones left out to stay within the bound) are
+// measured by wall clock with plain Invoke() loops, and hostMs = scale x
+// tableMs + overheadMs is fitted on them. Bounded: no pass starts after the
+// time bound (default 60 s); networks whose estimated cost would not fit are
+// skipped; fewer than 4 measured points refuse the calibration.
+//
+// ensureHostCalibration() is the automatic path: a fresh calibration is
+// reused; a missing or stale one is redone; a refused attempt (repeats that
+// disagree on a busy machine, or out of time) leaves the last good
+// calibration in force, flagged, and is not retried automatically for
+// RETRY_AFTER_MIN minutes.
+
+import { archId } from '../space/archspec.ts';
+import { expandNetwork, type NetworkPlan } from '../space/network.ts';
+import { parseInputShape } from '../space/resolve.ts';
+import { createRng } from '../space/rng.ts';
+import { sampleArch } from '../space/sampler.ts';
+import { skeletonFor } from '../space/skeleton.ts';
+import {
+  CALIBRATION_FORMAT, CALIBRATION_FORMAT_VERSION, calibrationsDir, calibrationStatus, fingerprintId, fitMapping, hostFingerprint,
+  isLocalRuntime, mappingFit, saveCalibration, saveRefusal, type CalibrationPointRecord, type CalibrationStatus, type HostCalibration,
+} from './calibration.ts';
+import { measureWallClock, wallClockOptions, type WallClockOptions } from './calibration-wall.ts';
+import type { DeviceProfile } from './device.ts';
+import { decomposePlan } from './kernels.ts';
+import { createPredictor } from './predictor.ts';
+import { MeasurementError, REFERENCE_ID, referencePlan, type LatencyRuntime } from './runtime.ts';
+import { createRuntime } from './runtimes/index.ts';
+import { loadavg } from 'node:os';
+import type { LatencyTable } from './table.ts';
+
+export const DEFAULT_CALIBRATION_BUDGET_MS = 60_000;
+export const CALIBRATION_SEED = 8_000_001;
+/** A refused automatic attempt is not repeated automatically within this many minutes. */
+export const RETRY_AFTER_MIN = 10;
+
+export interface CalibrateOptions {
+  device: DeviceProfile;
+  table: LatencyTable;
+  /** default: the device's runtime, created here and closed after */
+  runtime?: LatencyRuntime;
+  /** hard time bound for measuring (default 60 s) */
+  budgetMs?: number;
+  wall?: WallClockOptions;
+  /** calibration networks per table input (default 3) */
+  networksPerInput?: number;
+  seed?: number;
+  onProgress?: (message: string) => void;
+}
+
+interface Candidate {
+  name: string;
+  input: string;
+  plan: NetworkPlan;
+  tableMs: number;
+}
+
+/** The calibration networks, cheapest first: per input, quantiles of the predicted latencies of seeded random samples. */
+export function calibrationNetworks(table: LatencyTable, perInput = 3, seed = CALIBRATION_SEED): Candidate[] {
+  const predictor = createPredictor(table);
+  const ref = referencePlan();
+  const out: Candidate[] = [{ name: REFERENCE_ID, input: '28x28x1', plan: ref, tableMs: predictor.predictKernels(decomposePlan(ref)).latencyMs }];
+  for (const [i, t] of table.inputs.entries()) {
+    const input = parseInputShape(t.input);
+    const rng = createRng(seed + i);
+    const pool: Candidate[] = [];
+    for (let k = 0; k < 20; k++) {
+      const spec = sampleArch(skeletonFor(input), rng);
+      const plan = expandNetwork(spec, input, t.numClasses);
+      pool.push({ name: archId(spec), input: t.input, plan, tableMs: predictor.predictKernels(decomposePlan(plan)).latencyMs });
+    }
+    pool.sort((a, b) => a.tableMs - b.tableMs);
+    // Large inputs: stay in the lower part of the range (a 224x224 network can take 100+ ms a call).
+    const hi = input.height * input.width > 64 * 64 ? 0.5 : 0.85;
+    for (let j = 0; j < perInput; j++) {
+      const q = perInput === 1 ? 0.5 : 0.1 + ((hi - 0.1) * j) / (perInput - 1);
+      const c = pool[Math.round(q * (pool.length - 1))];
+      if (!out.some((o) => o.name === c.name)) out.push(c);
+    }
+  }
+  return out.sort((a, b) => a.tableMs - b.tableMs);
+}
+
+/** Measure and fit a calibration (not saved). Throws a MeasurementError (422) with the reason when refused. */
+export async function calibrateHost(opts: CalibrateOptions): Promise<HostCalibration> {
+  const { device, table } = opts;
+  if (!isLocalRuntime(device.runtime)) throw new MeasurementError(`device ${device.id} runs ${device.runtime}, which this host cannot run; it keeps its upload's own calibration`);
+  const budgetMs = opts.budgetMs ?? DEFAULT_CALIBRATION_BUDGET_MS;
+  const w = wallClockOptions(opts.wall);
+  const log = opts.onProgress ?? (() => {});
+  const t0 = performance.now();
+  const deadline = t0 + budgetMs;
+  const load0 = loadavg()[0];
+  const runtime = opts.runtime ?? (await createRuntime(device.runtime));
+  const points: CalibrationPointRecord[] = [];
+  const skipped: string[] = [];
+  try {
+    let scale0 = 1;
+    for (const c of calibrationNetworks(table, opts.networksPerInput ?? 3, opts.seed)) {
+      // Estimated cost of one attempt at the host's speed seen so far (the first network is the tiny reference).
+      const estMs = scale0 * c.tableMs * (w.warmup + w.passes * w.calls) + 200;
+      if (points.length > 0 && performance.now() + estMs > deadline) {
+        skipped.push(`${c.input} ${c.name}`);
+        continue;
+      }
+      const model = await runtime.prepare(c.plan);
+      try {
+        const m = await measureWallClock(model, { ...w, deadline }, `calibration network ${c.name} (${c.input})`);
+        points.push({ name: c.name, input: c.input, tableMs: c.tableMs, measuredMs: m.medianMs, spread: m.spread, calls: m.calls });
+        scale0 = Math.max(...points.map((p) => p.measuredMs / p.tableMs));
+        log(`calibration ${c.input} ${c.name}: table ${c.tableMs.toFixed(3)} ms, measured ${m.medianMs.toFixed(3)} ms (${m.calls} calls, pass spread ${(100 * m.spread).toFixed(1)}%)`);
+      } finally {
+        model.dispose();
+      }
+    }
+  } finally {
+    if (!opts.runtime) await runtime.close();
+  }
+  const wallS = (performance.now() - t0) / 1000;
+  if (points.length < 4) {
+    throw new MeasurementError(`calibration of ${device.id} measured only ${points.length} networks within its ${budgetMs / 1000} s bound (skipped: ${skipped.join(', ') || 'none'})`);
+  }
+  const mapping = fitMapping(points);
+  const fingerprint = hostFingerprint(device, table);
+  log(`calibration of ${device.id}: host ms = ${mapping.scale.toFixed(4)} x table ms + ${mapping.overheadMs.toFixed(4)} ms on ${points.length} networks in ${wallS.toFixed(1)} s`);
+  return {
+    format: CALIBRATION_FORMAT, formatVersion: CALIBRATION_FORMAT_VERSION, deviceId: device.id, fingerprint, fingerprintId: fingerprintId(fingerprint),
+    createdAt: new Date().toISOString(), mapping, points, fit: mappingFit(mapping, points),
+    method: { warmup: w.warmup, calls: w.calls, passes: w.passes, tolerance: w.tolerance, clock: 'wall', threads: runtime.threads },
+    loadAvg: [load0, loadavg()[0]], wallS,
+  };
+}
+
+export interface EnsureOptions extends CalibrateOptions {
+  /** calibration folder (default dataPaths().calibrations) */
+  dir?: string;
+  /** measure again even when a fresh calibration exists, and even right after a refusal */
+  force?: boolean;
+}
+
+/**
+ * The calibration to use for a device on this host, measured first when
+ * missing or stale. Never throws for a refused measurement: the status then
+ * carries `refused` and the last good calibration (flagged stale) or none.
+ */
+export async function ensureHostCalibration(opts: EnsureOptions): Promise<CalibrationStatus> {
+  const { device, table } = opts;
+  if (!isLocalRuntime(device.runtime)) return { state: 'remote', reasons: [] };
+  const dir = opts.dir ?? calibrationsDir();
+  const fp = hostFingerprint(device, table);
+  const before = calibrationStatus(fp, dir);
+  if (before.state === 'fresh' && !opts.force) return before;
+  if (!opts.force && before.refused && Date.now() - Date.parse(before.refused.at) < RETRY_AFTER_MIN * 60_000) {
+    return { ...before, reasons: [...before.reasons, `not retried within ${RETRY_AFTER_MIN} min of a refused attempt (force with nas latency calibrate)`] };
+  }
+  opts.onProgress?.(`calibrating ${device.id} to this host (${before.reasons.join('; ') || 'forced'}; at most ${((opts.budgetMs ?? DEFAULT_CALIBRATION_BUDGET_MS) / 1000).toFixed(0)} s)`);
+  try {
+    saveCalibration(await calibrateHost(opts), dir);
+    return calibrationStatus(fp, dir);
+  } catch (e) {
+    if (!(e instanceof MeasurementError)) throw e;
+    saveRefusal(device.id, fingerprintId(fp), e.message, dir);
+    return calibrationStatus(fp, dir);
+  }
+}

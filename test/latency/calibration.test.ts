@@ -1,0 +1,184 @@
+// Host calibration on a fake "host": a runtime whose per-call wall time is
+// scale x (fake device time) + overhead. Checks the fit, the cache per host
+// fingerprint, staleness, refusal of disagreeing repeats with the last good
+// calibration kept in force, the time bound, and how loadPredictor applies
+// (or, for remote devices, does not apply) a calibration.
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import {
+  applyMapping, calibrationStatus, describeCalibration, fitMapping, hostFingerprint, listCalibrations, saveCalibration,
+} from '../../src/latency/calibration.ts';
+import { calibrateHost, ensureHostCalibration } from '../../src/latency/calibration-run.ts';
+import { measureWallClock } from '../../src/latency/calibration-wall.ts';
+import type { DeviceProfile } from '../../src/latency/device.ts';
+import { loadPredictor } from '../../src/latency/index.ts';
+import { profileDevice } from '../../src/latency/profile.ts';
+import { createMeasurer, MeasurementError, type LatencyRuntime } from '../../src/latency/runtime.ts';
+import { fakePlanMs } from '../../src/latency/runtimes/fake.ts';
+import { createFakeRuntime } from '../../src/latency/runtimes/fake.ts';
+import { saveTable, type LatencyTable } from '../../src/latency/table.ts';
+import { expandNetwork } from '../../src/space/network.ts';
+import { createRng } from '../../src/space/rng.ts';
+import { sampleArch } from '../../src/space/sampler.ts';
+import { SKELETON_SMALL } from '../../src/space/skeleton.ts';
+
+const input = { height: 28, width: 28, channels: 1 };
+const device: DeviceProfile = { id: 'fake-host', name: 'fake', runtime: 'fake', runtimeVersion: 'fake (built in)', threads: 1, cpu: 'none' };
+const WALL = { warmup: 1, calls: 5, passes: 2, tolerance: 0.05, maxAttempts: 3 };
+
+/** The fake device's cost mapped to a host: scale x ms + overheadMs; `noisy`: a machine getting busier (each call of a model 3% slower than its first, times the calls so far). */
+function hostRuntime(scale: number, overheadMs: number, opts: { noisy?: boolean } = {}): LatencyRuntime & { prepared: number } {
+  const rt = {
+    id: 'fake' as const, version: 'fake-host', threads: 1, prepared: 0,
+    async prepare(plan: Parameters<LatencyRuntime['prepare']>[0]) {
+      rt.prepared++;
+      let calls = 0;
+      const ms = scale * fakePlanMs(plan) + overheadMs;
+      return { timeBatch: () => (opts.noisy ? ms * (1 + 0.03 * calls++) : ms), dispose() {} };
+    },
+    async close() {},
+  };
+  return rt;
+}
+
+async function fakeTable(): Promise<LatencyTable> {
+  return profileDevice({
+    device, measurer: await createMeasurer(createFakeRuntime(), { repeats: 3, warmup: 0, useReference: false }),
+    targets: [{ skeleton: SKELETON_SMALL, input }], numClasses: 10, maxKernelsPerTarget: 2000, calibrationNetworks: 8, seed: 3,
+  });
+}
+
+function tmp(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+describe('host calibration', async () => {
+  const table = await fakeTable();
+
+  it('fitMapping recovers scale and overhead; refuses too few or non-positive points', () => {
+    const pts = [0.2, 1, 3, 10, 40].map((t) => ({ tableMs: t, measuredMs: 0.65 * t + 0.03 }));
+    const m = fitMapping(pts);
+    assert.ok(Math.abs(m.scale - 0.65) < 1e-9 && Math.abs(m.overheadMs - 0.03) < 1e-9, JSON.stringify(m));
+    assert.ok(Math.abs(applyMapping(m, 2) - 1.33) < 1e-9);
+    assert.throws(() => fitMapping(pts.slice(0, 2)), MeasurementError);
+    assert.throws(() => fitMapping([...pts, { tableMs: 1, measuredMs: 0 }]), /non-positive/);
+  });
+
+  it('wall-clock measurement: agreeing passes accepted, disagreeing ones retried with longer passes, then refused', async () => {
+    let n = 0;
+    const steady = await measureWallClock({ timeBatch: () => 1.5, dispose() {} }, WALL);
+    assert.equal(steady.medianMs, 1.5);
+    assert.equal(steady.attempts, 1);
+    // the first attempt's second pass is slow, later attempts are clean
+    const burst = await measureWallClock({ timeBatch: () => (n++ >= 6 && n <= 11 ? 3 : 1), dispose() {} }, WALL);
+    assert.equal(burst.attempts, 2);
+    assert.equal(burst.calls, 20, 'second attempt: passes twice as long');
+    await assert.rejects(measureWallClock({ timeBatch: () => (Math.floor(n++ / 5) % 2 ? 2 : 1), dispose() {} }, { ...WALL, calls: 5, maxAttempts: 1 }), /repeats disagree/);
+  });
+
+  it('calibrateHost fits the host within 5% on held-out networks, reference network included', async () => {
+    const rt = hostRuntime(0.6, 0.02);
+    const c = await calibrateHost({ device, table, runtime: rt, wall: WALL });
+    assert.ok(c.points.length >= 4 && c.points.some((p) => p.name === 'ref-v1'), JSON.stringify(c.points.map((p) => p.name)));
+    assert.equal(c.fit.within10, 1);
+    const base = loadPredictorFor(table, { calibration: 'off' });
+    const rng = createRng(99);
+    for (let i = 0; i < 10; i++) {
+      const spec = sampleArch(SKELETON_SMALL, rng);
+      const truth = 0.6 * fakePlanMs(expandNetwork(spec, input, 10)) + 0.02;
+      const host = applyMapping(c.mapping, base.predict(spec, input, 10).latencyMs);
+      assert.ok(Math.abs(host / truth - 1) < 0.05, `network ${i}: predicted ${host} vs host ${truth}`);
+    }
+  });
+
+  it('cached per fingerprint: reused while fresh, redone when the table changes, flagged stale meanwhile', async () => {
+    const dir = tmp('cal-');
+    const rt = hostRuntime(0.6, 0.02);
+    const first = await ensureHostCalibration({ device, table, runtime: rt, wall: WALL, dir });
+    assert.equal(first.state, 'fresh');
+    const prepared = rt.prepared;
+    const again = await ensureHostCalibration({ device, table, runtime: rt, wall: WALL, dir });
+    assert.equal(rt.prepared, prepared, 'a fresh calibration is not measured again');
+    assert.equal(again.calibration!.createdAt, first.calibration!.createdAt);
+    const changed: LatencyTable = { ...table, createdAt: new Date(Date.now() + 1000).toISOString() };
+    const before = calibrationStatus(hostFingerprint(device, changed), dir);
+    assert.equal(before.state, 'stale');
+    assert.match(describeCalibration(before), /STALE \(latency table changed/);
+    const redone = await ensureHostCalibration({ device, table: changed, runtime: rt, wall: WALL, dir });
+    assert.equal(redone.state, 'fresh');
+    assert.ok(rt.prepared > prepared);
+    assert.equal(listCalibrations(device.id, dir).length, 2);
+  });
+
+  it('a busy machine: repeats that disagree are refused with the reason; the last good calibration stays in force, flagged', async () => {
+    const dir = tmp('cal-');
+    await ensureHostCalibration({ device, table, runtime: hostRuntime(0.6, 0.02), wall: WALL, dir });
+    const changed: LatencyTable = { ...table, createdAt: new Date(Date.now() + 2000).toISOString() };
+    const noisy = hostRuntime(0.6, 0.02, { noisy: true });
+    await assert.rejects(calibrateHost({ device, table: changed, runtime: noisy, wall: WALL }), /repeats disagree after 3 attempts/);
+    const s = await ensureHostCalibration({ device, table: changed, runtime: noisy, wall: WALL, dir });
+    assert.equal(s.state, 'stale');
+    assert.ok(s.calibration && s.refused, JSON.stringify(s));
+    assert.match(s.refused.reason, /repeats disagree/);
+    assert.match(describeCalibration(s), /^STALE .*last attempt refused .*repeats disagree/);
+    const prepared = noisy.prepared;
+    const later = await ensureHostCalibration({ device, table: changed, runtime: noisy, wall: WALL, dir });
+    assert.equal(noisy.prepared, prepared, 'not retried automatically right after a refusal');
+    assert.equal(later.state, 'stale');
+  });
+
+  it('bounded: networks that do not fit the time bound are skipped, and too few points refuse', async () => {
+    await assert.rejects(calibrateHost({ device, table, runtime: hostRuntime(0.6, 0.02), wall: WALL, budgetMs: 0 }), /time bound/);
+    await assert.rejects(calibrateHost({ device, table, runtime: hostRuntime(0.6, 0.02), wall: WALL, budgetMs: 150 }), /measured only 1 networks within its 0.15 s bound/);
+  });
+
+  it('stale when old; damaged files are skipped and left in place', async () => {
+    const dir = tmp('cal-');
+    const c = await calibrateHost({ device, table, runtime: hostRuntime(0.6, 0.02), wall: WALL });
+    saveCalibration({ ...c, createdAt: new Date(Date.now() - 40 * 86_400_000).toISOString() }, dir);
+    writeFileSync(join(dir, `${device.id}--0000000000000000.json`), '{"format": "nas-host-calibration", trunc');
+    const s = calibrationStatus(hostFingerprint(device, table), dir);
+    assert.equal(s.state, 'stale');
+    assert.match(s.reasons.join(), /made 40 days ago/);
+    assert.ok(existsSync(join(dir, `${device.id}--0000000000000000.json`)));
+  });
+
+  it('loadPredictor: applies a fresh/injected calibration, reports none/off, and never applies one to a remote device', async () => {
+    const c = await calibrateHost({ device, table, runtime: hostRuntime(0.5, 0.1), wall: WALL });
+    const spec = sampleArch(SKELETON_SMALL, createRng(5));
+    const raw = loadPredictorFor(table, { calibration: 'off' });
+    assert.equal(raw.calibration.state, 'off');
+    const t = raw.predict(spec, input, 10).latencyMs;
+    const inj = loadPredictorFor(table, { calibration: c }).predict(spec, input, 10);
+    assert.ok(Math.abs(inj.latencyMs - applyMapping(c.mapping, t)) < 1e-12);
+    assert.equal(inj.tableLatencyMs, t);
+    const calDir = tmp('cal-');
+    assert.equal(loadPredictorFor(table, { calibrationsDir: calDir }).calibration.state, 'none');
+    assert.equal(loadPredictorFor(table, { calibrationsDir: calDir }).predict(spec, input, 10).latencyMs, t);
+    saveCalibration(c, calDir);
+    const auto = loadPredictorFor(table, { calibrationsDir: calDir });
+    assert.equal(auto.calibration.state, 'fresh');
+    assert.ok(Math.abs(auto.predict(spec, input, 10).latencyMs - applyMapping(c.mapping, t)) < 1e-12);
+    // A remote device's table (uploaded from a phone) keeps its own unit, even with a calibration at hand.
+    const remote: DeviceProfile = { ...device, id: 'phone-x', runtime: 'tflite-android' };
+    const rp = loadPredictorFor({ ...table, device: remote }, { calibration: c });
+    assert.equal(rp.calibration.state, 'remote');
+    assert.equal(rp.predict(spec, input, 10).latencyMs, t);
+    assert.match(describeCalibration(rp.calibration), /remote device/);
+  });
+});
+
+/** loadPredictor on a table and device profile written to temporary folders. */
+function loadPredictorFor(table: LatencyTable, opts: Parameters<typeof loadPredictor>[1]) {
+  const root = tmp('lp-');
+  const devices = join(root, 'devices');
+  mkdirSync(devices);
+  writeFileSync(join(devices, `${table.device.id}.json`), JSON.stringify(table.device));
+  saveTable(table, join(root, 'tables'));
+  const p = loadPredictor(table.device.id, { ...opts, devicesDir: devices, tablesDir: join(root, 'tables') });
+  assert.ok(readdirSync(join(root, 'tables')).length === 1 && readFileSync(join(devices, `${table.device.id}.json`), 'utf8').length > 0);
+  return p;
+}
