@@ -13,7 +13,9 @@ CREATE TABLE searches (
   updated_at     TEXT NOT NULL,
   finished_at    TEXT NULL,
   error          TEXT NULL,
-  best_trial_id  TEXT NULL
+  best_trial_id  TEXT NULL,
+  -- wall time spent running, summed over runs (resume continues the wall-time budget)
+  elapsed_ms     REAL NOT NULL DEFAULT 0
 );
 CREATE INDEX searches_status ON searches (status);
 CREATE INDEX searches_owner ON searches (owner);
@@ -52,6 +54,8 @@ CREATE TABLE strategy_checkpoints (
   search_id   TEXT NOT NULL REFERENCES searches (id) ON DELETE CASCADE,
   seq         INTEGER NOT NULL,
   state       TEXT NOT NULL CHECK (json_valid(state)),
+  -- the strategy's stats() at that point (reward curve per update)
+  stats       TEXT NOT NULL CHECK (json_valid(stats)),
   created_at  TEXT NOT NULL,
   PRIMARY KEY (search_id, seq)
 );

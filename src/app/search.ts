@@ -1,0 +1,170 @@
+// The search use case: create a search row (so a job runner can enqueue it
+// by id), run it, resume it after a crash. Called alike by the CLI, the HTTP
+// layer and job workers; it knows nothing of terminals or HTTP. Every state
+// change is written to the store before the event about it is emitted.
+
+import { availableParallelism } from 'node:os';
+import { dataPaths } from '../config/paths.ts';
+import { type LoadDatasetOptions, loadDataset } from '../data/registry.ts';
+import { loadPredictor, type LatencyPredictor } from '../latency/index.ts';
+import { skeletonFor } from '../space/skeleton.ts';
+import { type Db, openDb } from '../store/db.ts';
+import { latestCheckpoint } from '../store/checkpoints.ts';
+import { finishSearch, getSearch, insertSearch, markSearchRunning, type SearchRecord } from '../store/searches.ts';
+import { resetInterruptedTrials } from '../store/trials.ts';
+import type { TrialExecutor } from '../search/executor.ts';
+import { fastestArch } from '../search/fastest.ts';
+import { resolveSearchOptions, SearchInputError, type SearchOptions, type SearchOptionsInput } from '../search/options.ts';
+import { getSearchReport, type SearchReport } from '../search/report.ts';
+import { SearchRunner, type StopReason } from '../search/runner.ts';
+import { createStrategy as defaultCreateStrategy } from '../search/strategies/index.ts';
+import type { SearchStrategy, StrategyName, StrategyOptions } from '../search/strategy.ts';
+import type { SearchSpace } from '../search/trial_plan.ts';
+import { TrialPool } from '../train/pool.ts';
+import { type CancelSignal, type EventSink, type NasEvent, now } from './events.ts';
+
+export interface SearchDeps {
+  /** where trials run (default: a local TrialPool of maxParallelTrials workers, closed at the end) */
+  executor?: TrialExecutor;
+  createStrategy?: (name: StrategyName, opts: StrategyOptions) => SearchStrategy;
+  /** the store (default: dataPaths().store, opened and closed here) */
+  db?: Db;
+  datasetOptions?: LoadDatasetOptions;
+}
+
+export interface SearchContext extends EventSink {
+  cancel?: CancelSignal;
+  deps?: SearchDeps;
+}
+
+export interface SearchResult {
+  searchId: string;
+  status: 'succeeded' | 'failed' | 'cancelled';
+  stoppedBy: StopReason;
+  error: string | null;
+  report: SearchReport;
+}
+
+export class SearchConflictError extends Error {
+  readonly status = 409;
+  constructor(message: string) {
+    super(message);
+    this.name = 'SearchConflictError';
+  }
+}
+
+function datasetOptionsOf(deps?: SearchDeps): LoadDatasetOptions {
+  return deps?.datasetOptions ?? { cacheDir: dataPaths().datasets };
+}
+
+interface Prepared {
+  space: SearchSpace;
+  predictor: LatencyPredictor;
+}
+
+/** Dataset shape, predictor and skeleton of a search; checks the target against the fastest architecture. */
+async function prepare(o: SearchOptions, deps?: SearchDeps): Promise<Prepared> {
+  const predictor = loadPredictor(o.deviceId);
+  const ds = await loadDataset(o.dataset, datasetOptionsOf(deps));
+  const m = ds.manifest;
+  const input = { height: m.height, width: m.width, channels: m.channels };
+  const space: SearchSpace = { skeleton: skeletonFor(input), input, numClasses: m.classes.length };
+  const fastest = fastestArch(space.skeleton, predictor, input, space.numClasses);
+  if (o.latencyTargetMs < fastest.latencyMs) {
+    throw new SearchInputError(
+      `latency target ${o.latencyTargetMs} ms is below the fastest architecture of the space on ${o.deviceId}: ` +
+      `${fastest.latencyMs.toFixed(3)} ms predicted for ${m.height}x${m.width}x${m.channels} inputs ` +
+      `(smallest choices per block refined by coordinate descent on the predictor); choose a target >= ${fastest.latencyMs.toFixed(3)} ms`);
+  }
+  return { space, predictor };
+}
+
+function withDb<T>(deps: SearchDeps | undefined, f: (db: Db) => Promise<T>): Promise<T> {
+  if (deps?.db) return f(deps.db);
+  const db = openDb(dataPaths().store);
+  return f(db).finally(() => db.close());
+}
+
+/** Validate the options (dataset, device, target) and store a 'queued' search; returns its row. */
+export async function createSearch(db: Db, input: SearchOptionsInput, o: { owner?: string | null; deps?: SearchDeps } = {}): Promise<SearchRecord> {
+  const options = resolveSearchOptions(input);
+  await prepare(options, o.deps);
+  return insertSearch(db, options, o.owner ?? null);
+}
+
+/** Create and run a search to its end. */
+export async function runSearch(input: SearchOptionsInput, ctx: SearchContext = {}): Promise<SearchResult> {
+  return withDb(ctx.deps, async (db) => {
+    const s = await createSearch(db, input, { deps: ctx.deps });
+    return runStoredSearch(db, s.id, ctx, false);
+  });
+}
+
+/** Continue a search (queued, crashed while running, cancelled or failed) from its last completed trial. */
+export async function resumeSearch(searchId: string, ctx: SearchContext = {}): Promise<SearchResult> {
+  return withDb(ctx.deps, (db) => runStoredSearch(db, searchId, ctx, true));
+}
+
+/** Run a stored search by id (a job runner's entry point). */
+export async function runStoredSearch(db: Db, searchId: string, ctx: SearchContext, resumed: boolean): Promise<SearchResult> {
+  const search = getSearch(db, searchId);
+  if (search.status === 'succeeded') throw new SearchConflictError(`search ${searchId} already succeeded; nothing to resume`);
+  const o = search.options;
+  const emit = (e: NasEvent) => ctx.onEvent?.(e);
+  const { space, predictor } = await prepare(o, ctx.deps);
+  const create = ctx.deps?.createStrategy ?? defaultCreateStrategy;
+  const strategy = create(o.strategy, { skeleton: space.skeleton, seed: o.seed, ...o.strategyOptions });
+  const ckpt = latestCheckpoint(db, searchId);
+  if (ckpt) strategy.setState(ckpt.state);
+  const executor = ctx.deps?.executor ?? poolExecutor(Math.min(o.maxParallelTrials, Math.max(1, availableParallelism())));
+  try {
+    db.transaction(() => {
+      resetInterruptedTrials(db, searchId);
+      markSearchRunning(db, searchId);
+    })();
+    emit({ type: 'search-started', searchId, strategy: o.strategy, trialsBudget: o.maxTrials, resumed: resumed || ckpt !== null, at: now() });
+    let runner: SearchRunner;
+    let stoppedBy: StopReason;
+    try {
+      runner = new SearchRunner({
+        db, searchId, options: o, space, strategy, executor, predictor, datasetOptions: datasetOptionsOf(ctx.deps), emit,
+        cancel: ctx.cancel, priorElapsedMs: search.elapsedMs,
+      });
+      stoppedBy = (await runner.run()).stoppedBy;
+    } catch (e) {
+      const msg = `internal error: ${(e as Error)?.message ?? String(e)}`;
+      finishSearch(db, searchId, 'failed', msg);
+      emit({ type: 'failed', searchId, error: msg, at: now() });
+      throw e;
+    }
+    const report = getSearchReport(db, searchId);
+    const c = report.counts;
+    let status: SearchResult['status'];
+    let error: string | null = null;
+    if (stoppedBy === 'cancelled') {
+      status = 'cancelled';
+      finishSearch(db, searchId, 'cancelled');
+      emit({ type: 'cancelled', searchId, at: now() });
+    } else if (c.succeeded === 0) {
+      status = 'failed';
+      error = `no trial trained successfully (${c.failed} failed, ${c.skipped} skipped, ${c.cached} cached of ${c.total}; stopped by ${stoppedBy})` +
+        (report.trials.find((t) => t.error)?.error ? `; first error: ${report.trials.find((t) => t.error)!.error}` : '');
+      finishSearch(db, searchId, 'failed', error);
+      emit({ type: 'failed', searchId, error, at: now() });
+    } else {
+      status = 'succeeded';
+      finishSearch(db, searchId, 'succeeded');
+      emit({ type: 'done', searchId, status: 'succeeded', bestTrialId: report.best?.id ?? null, at: now() });
+    }
+    return { searchId, status, stoppedBy, error, report: getSearchReport(db, searchId) };
+  } finally {
+    strategy.dispose();
+    if (!ctx.deps?.executor) await executor.close();
+  }
+}
+
+/** The local executor: forked training workers (src/train/pool.ts). */
+export function poolExecutor(size: number): TrialExecutor {
+  const pool = new TrialPool({ size });
+  return { concurrency: pool.size, run: (r, onEpoch) => pool.run(r, onEpoch), close: () => pool.close() };
+}

@@ -1,0 +1,163 @@
+// The options of one search, as the user gives them (SearchOptionsInput, from
+// the CLI, an HTTP body or a job payload) and as they are stored and run
+// (SearchOptions: every default filled in, validated). The stored JSON is
+// parsed back through the same validator, so a search resumes with exactly
+// the options it started with.
+
+import type { StrategyName } from './strategy.ts';
+import { isStrategyName, STRATEGY_NAMES } from './strategies/index.ts';
+
+export type RewardMode = 'soft' | 'hard';
+
+/** The proxy task each trial trains on (MnasNet trains 5 epochs on a subset; here seconds per trial). */
+export interface ProxyRecipe {
+  /** training images (the first N of the train split) */
+  subset: number;
+  /** validation images the accuracy is measured on */
+  validationSubset: number;
+  epochs: number;
+  batchSize: number;
+  /** training side in pixels; null = the dataset's own */
+  resolution: number | null;
+  optimizer: 'sgd' | 'adam';
+  /** BN statistics re-estimated on this many training images before validation */
+  bnRecalibrationImages: number;
+}
+
+/**
+ * BlockQNN-style early-stop reward shaping (Zhong et al. 2018, sec. 3.4):
+ * train only `epochs` epochs and use ACC_early - macsPenalty * ln(MACs) as
+ * the accuracy term (their FLOPs term; their density term does not apply to
+ * our chain-structured blocks). Off (null) by default.
+ */
+export interface EarlyStopShaping {
+  epochs: number;
+  macsPenalty: number;
+}
+
+export interface SearchOptions {
+  dataset: string;
+  deviceId: string;
+  latencyTargetMs: number;
+  mode: RewardMode;
+  /** soft: the exponent alpha = beta (default -0.07); hard: beta above the target (default -1), alpha = 0 */
+  w: number;
+  /** hard mode: architectures predicted over skipFactor x target are scored without training */
+  skipFactor: number;
+  strategy: StrategyName;
+  /** max trials (every proposal counts, cached and skipped included) */
+  maxTrials: number;
+  /** wall-time budget over all runs of the search; null = none */
+  maxWallMs: number | null;
+  /** stop proposing once this many trials failed; null = none */
+  maxFailedTrials: number | null;
+  /** trials trained at once (default: the machine's cores) */
+  maxParallelTrials: number;
+  seed: number;
+  proxy: ProxyRecipe;
+  earlyStop: EarlyStopShaping | null;
+  /** rl batch size (MnasNet's m), evolution population/sample size */
+  strategyOptions: { batchSize?: number; population?: number; sampleSize?: number };
+}
+
+export type SearchOptionsInput = Partial<Omit<SearchOptions, 'proxy' | 'earlyStop'>> & {
+  dataset: string;
+  deviceId: string;
+  latencyTargetMs: number;
+  proxy?: Partial<ProxyRecipe>;
+  earlyStop?: Partial<EarlyStopShaping> | null;
+};
+
+export class SearchInputError extends Error {
+  readonly status = 400;
+  constructor(message: string) {
+    super(message);
+    this.name = 'SearchInputError';
+  }
+}
+
+export const DEFAULT_W: Record<RewardMode, number> = { soft: -0.07, hard: -1 };
+export const DEFAULT_SKIP_FACTOR = 1.5;
+
+/** Seconds per trial on fashion-mnist here: 2,000 images, 1 epoch, 1,000 validation images. */
+export const DEFAULT_PROXY: ProxyRecipe = {
+  subset: 2000,
+  validationSubset: 1000,
+  epochs: 1,
+  batchSize: 64,
+  resolution: null,
+  optimizer: 'sgd',
+  bnRecalibrationImages: 512,
+};
+
+function check(ok: boolean, msg: string): void {
+  if (!ok) throw new SearchInputError(msg);
+}
+
+const isInt = (v: unknown, min: number, max = Number.MAX_SAFE_INTEGER): v is number =>
+  typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
+const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+function proxyFrom(p: Partial<ProxyRecipe> | undefined): ProxyRecipe {
+  const r: ProxyRecipe = { ...DEFAULT_PROXY, ...(p ?? {}) };
+  for (const k of Object.keys(r) as (keyof ProxyRecipe)[]) if (r[k] === undefined) (r as unknown as Record<string, unknown>)[k] = DEFAULT_PROXY[k];
+  check(isInt(r.subset, 1), `proxy subset must be a positive integer, got ${r.subset}`);
+  check(isInt(r.validationSubset, 1), `proxy validation subset must be a positive integer, got ${r.validationSubset}`);
+  check(isInt(r.epochs, 1, 100), `proxy epochs must be an integer in [1, 100], got ${r.epochs}`);
+  check(isInt(r.batchSize, 1, 4096), `proxy batch size must be an integer in [1, 4096], got ${r.batchSize}`);
+  check(r.resolution === null || isInt(r.resolution, 4, 1024), `proxy resolution must be an integer in [4, 1024], got ${r.resolution}`);
+  check(r.optimizer === 'sgd' || r.optimizer === 'adam', `proxy optimizer must be sgd or adam, got ${JSON.stringify(r.optimizer)}`);
+  check(isInt(r.bnRecalibrationImages, 0), `proxy BN recalibration images must be an integer >= 0, got ${r.bnRecalibrationImages}`);
+  return r;
+}
+
+/** Fill defaults and validate; every problem is a SearchInputError (400) naming the option. */
+export function resolveSearchOptions(input: SearchOptionsInput): SearchOptions {
+  check(input !== null && typeof input === 'object', 'search options must be an object');
+  check(typeof input.dataset === 'string' && input.dataset.trim() !== '', 'dataset is required');
+  check(typeof input.deviceId === 'string' && input.deviceId.trim() !== '', 'deviceId is required');
+  check(isNum(input.latencyTargetMs) && input.latencyTargetMs > 0, `latency target must be a positive number of ms, got ${input.latencyTargetMs}`);
+  const mode = input.mode ?? 'soft';
+  check(mode === 'soft' || mode === 'hard', `mode must be soft or hard, got ${JSON.stringify(mode)}`);
+  const w = input.w ?? DEFAULT_W[mode];
+  check(isNum(w) && w <= 0 && w >= -10, `w must be a number in [-10, 0], got ${w}`);
+  const skipFactor = input.skipFactor ?? DEFAULT_SKIP_FACTOR;
+  check(isNum(skipFactor) && skipFactor >= 1, `skip factor must be a number >= 1, got ${skipFactor}`);
+  const strategy = input.strategy ?? 'random';
+  check(isStrategyName(strategy), `unknown strategy ${JSON.stringify(strategy)} (known: ${STRATEGY_NAMES.join(', ')})`);
+  const maxTrials = input.maxTrials ?? 20;
+  check(isInt(maxTrials, 1, 100000), `max trials must be an integer in [1, 100000], got ${maxTrials}`);
+  const maxWallMs = input.maxWallMs ?? null;
+  check(maxWallMs === null || (isNum(maxWallMs) && maxWallMs > 0), `wall-time budget must be a positive number of ms, got ${maxWallMs}`);
+  const maxFailedTrials = input.maxFailedTrials ?? null;
+  check(maxFailedTrials === null || isInt(maxFailedTrials, 1), `max failed trials must be a positive integer, got ${maxFailedTrials}`);
+  const maxParallelTrials = input.maxParallelTrials ?? 2;
+  check(isInt(maxParallelTrials, 1, 256), `max parallel trials must be an integer in [1, 256], got ${maxParallelTrials}`);
+  const seed = input.seed ?? 1;
+  check(isInt(seed, 0, 2 ** 31 - 1), `seed must be an integer in [0, 2^31), got ${seed}`);
+  let earlyStop: EarlyStopShaping | null = null;
+  if (input.earlyStop) {
+    earlyStop = { epochs: input.earlyStop.epochs ?? 1, macsPenalty: input.earlyStop.macsPenalty ?? 0.005 };
+    check(isInt(earlyStop.epochs, 1, 100), `early-stop epochs must be an integer in [1, 100], got ${earlyStop.epochs}`);
+    check(isNum(earlyStop.macsPenalty) && earlyStop.macsPenalty >= 0, `early-stop MACs penalty must be a number >= 0, got ${earlyStop.macsPenalty}`);
+  }
+  const so = input.strategyOptions ?? {};
+  check(so !== null && typeof so === 'object', 'strategyOptions must be an object');
+  for (const k of ['batchSize', 'population', 'sampleSize'] as const) {
+    check(so[k] === undefined || isInt(so[k], 1, 1024), `strategy option ${k} must be an integer in [1, 1024], got ${so[k]}`);
+  }
+  return {
+    dataset: input.dataset.trim(), deviceId: input.deviceId.trim(), latencyTargetMs: input.latencyTargetMs, mode, w, skipFactor,
+    strategy, maxTrials, maxWallMs, maxFailedTrials, maxParallelTrials, seed, proxy: proxyFrom(input.proxy), earlyStop,
+    strategyOptions: { ...so },
+  };
+}
+
+/** Stored options (searches.options) back into SearchOptions; a stored row that no longer validates is a store error. */
+export function parseStoredOptions(v: unknown): SearchOptions {
+  try {
+    return resolveSearchOptions(v as SearchOptionsInput);
+  } catch (e) {
+    throw Object.assign(new Error(`stored search options are invalid: ${(e as Error).message}`), { status: 500 });
+  }
+}
