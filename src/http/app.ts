@@ -12,11 +12,13 @@ import { redactUrl } from './logger.ts';
 import { metricsMiddleware } from './metrics.ts';
 
 
+import * as devices from './routes/devices.ts';
+import * as dashboard from './routes/dashboard.ts';
+import * as models from './routes/models.ts';
+import * as searches from './routes/searches.ts';
 import * as health from './routes/health.ts';
 import * as keys from './routes/keys.ts';
-
-
-
+import * as latency from './routes/latency.ts';
 export type { AppContext } from './context.ts';
 
 export interface RouteModule {
@@ -24,7 +26,7 @@ export interface RouteModule {
 }
 
 /** Every route module of the service, in registration order. */
-export const ROUTE_MODULES: RouteModule[] = [health, keys];
+export const ROUTE_MODULES: RouteModule[] = [health, keys, devices, latency, searches, models, dashboard];
 
 export interface AppOptions {
   /** route modules (default ROUTE_MODULES) */

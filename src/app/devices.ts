@@ -1,0 +1,219 @@
+// Device use cases, called alike by the HTTP routes and any other door:
+// register a device (with its upload token), describe it (table versions,
+// coverage, calibration), store uploaded measurements as a new table version,
+// restore an old version, hand out the benchmark suite, predict latency.
+
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { readBundleManifest, writeBundle, type BundleManifest, type BundleOptions } from '../latency/bundle.ts';
+import { validateDeviceProfile, type DeviceProfile } from '../latency/device.ts';
+import { createPredictor, type LatencyPredictor } from '../latency/predictor.ts';
+import type { LatencyTable } from '../latency/table.ts';
+import { resultsToTable, UploadError } from '../latency/upload.ts';
+import { archId } from '../space/archspec.ts';
+import { archCost } from '../space/cost.ts';
+import { parseInputShape, resolveArch } from '../space/resolve.ts';
+import { SKELETON_SMALL } from '../space/skeleton.ts';
+import { SpaceError, type ArchSpec } from '../space/types.ts';
+import { fromWire } from '../space/archspec.ts';
+import type { Db } from '../store/db.ts';
+import { checkUploadToken, getDevice, insertDevice, listStoredDevices, setUploadToken, type DeviceRecord } from '../store/devices.ts';
+import { newToken } from '../store/keys.ts';
+import { addVersion, getTableVersion, listVersions, restoreVersion, type TableVersionInfo } from '../store/tableVersions.ts';
+
+export interface DeviceStore {
+  db: Db;
+  /** shipped latency tables (version 1 of built-in devices) */
+  shippedTablesDir: string;
+}
+
+export class DeviceUseCaseError extends Error {
+  readonly status: number;
+  constructor(message: string, status: number) {
+    super(message);
+    this.name = 'DeviceUseCaseError';
+    this.status = status;
+  }
+}
+
+export interface DeviceView {
+  id: string;
+  profile: DeviceProfile;
+  builtin: boolean;
+  tableVersion: number | null;
+  hasUploadToken: boolean;
+  createdAt: string;
+}
+
+export const deviceView = (r: DeviceRecord): DeviceView => ({
+  id: r.profile.id, profile: r.profile, builtin: r.builtin, tableVersion: r.currentVersion, hasUploadToken: r.hasUploadToken, createdAt: r.createdAt,
+});
+
+export function requireDevice(db: Db, id: string): DeviceRecord {
+  const d = getDevice(db, id);
+  if (!d) throw new DeviceUseCaseError(`device "${id}" not found`, 404);
+  return d;
+}
+
+export const profileUrl = (id: string, token: string): string => `/profile/?device=${encodeURIComponent(id)}&token=${encodeURIComponent(token)}`;
+
+/** Register a device; its upload token is returned once. */
+export function registerDevice(store: DeviceStore, input: unknown, createdBy: string | null): { device: DeviceView; uploadToken: string; profileUrl: string } {
+  const profile = validateDeviceProfile(input, 'device');
+  const uploadToken = newToken('dev_');
+  if (!insertDevice(store.db, profile, { uploadToken, createdBy })) throw new DeviceUseCaseError(`device "${profile.id}" already exists`, 409);
+  return { device: deviceView(requireDevice(store.db, profile.id)), uploadToken, profileUrl: profileUrl(profile.id, uploadToken) };
+}
+
+/** A new upload token for a device (the previous one stops working). */
+export function rotateUploadToken(store: DeviceStore, id: string): { deviceId: string; uploadToken: string; profileUrl: string } {
+  requireDevice(store.db, id);
+  const uploadToken = newToken('dev_');
+  setUploadToken(store.db, id, uploadToken);
+  return { deviceId: id, uploadToken, profileUrl: profileUrl(id, uploadToken) };
+}
+
+export function listDeviceViews(store: DeviceStore): DeviceView[] {
+  return listStoredDevices(store.db).map(deviceView);
+}
+
+export interface DeviceDetail extends DeviceView {
+  versions: TableVersionInfo[];
+  table: null | {
+    version: number;
+    entries: number;
+    coverage: { input: string; skeleton: string; numClasses: number; kernels: number }[];
+    measure: LatencyTable['measure'];
+    overhead: LatencyTable['overhead'];
+    calibration: LatencyTable['calibration'] | null;
+  };
+}
+
+export function describeDevice(store: DeviceStore, id: string): DeviceDetail {
+  const d = requireDevice(store.db, id);
+  const cur = getTableVersion(store.db, id, store.shippedTablesDir);
+  return {
+    ...deviceView(d),
+    versions: listVersions(store.db, id),
+    table: cur && {
+      version: cur.info.version, entries: cur.info.entries,
+      coverage: cur.table.inputs.map((i) => ({ input: i.input, skeleton: i.skeleton, numClasses: i.numClasses, kernels: i.kernels })),
+      measure: cur.table.measure, overhead: cur.table.overhead, calibration: cur.table.calibration ?? null,
+    },
+  };
+}
+
+export function getLatencyTable(store: DeviceStore, id: string, version?: number): { deviceId: string; version: number; source: string; current: boolean; table: LatencyTable } {
+  requireDevice(store.db, id);
+  const v = getTableVersion(store.db, id, store.shippedTablesDir, version);
+  if (!v) throw new DeviceUseCaseError(version === undefined ? `device "${id}" has no latency table yet` : `device "${id}" has no table version ${version}`, 404);
+  return { deviceId: id, version: v.info.version, source: v.info.source, current: v.info.current, table: v.table };
+}
+
+export function restoreLatencyTable(store: DeviceStore, id: string, version: number): TableVersionInfo {
+  requireDevice(store.db, id);
+  if (!restoreVersion(store.db, id, version)) throw new DeviceUseCaseError(`device "${id}" has no table version ${version}`, 404);
+  return listVersions(store.db, id).find((v) => v.version === version)!;
+}
+
+/** May this bearer token upload for (or download the suite of) this device? */
+export function isDeviceToken(store: DeviceStore, id: string, token: string): boolean {
+  return checkUploadToken(store.db, id, token);
+}
+
+/** The default suite: every kernel of the small-input space for 28x28x1 and 32x32x3, 10 classes, 40 calibration networks. */
+export const DEFAULT_BUNDLE_OPTIONS: BundleOptions = {
+  targets: [parseInputShape('28x28x1'), parseInputShape('32x32x3')].map((input) => ({ skeleton: SKELETON_SMALL, input })),
+  numClasses: 10, calibrationNetworks: 40, seed: 1,
+};
+
+/** The suite's manifest, writing the bundle on first use. */
+export function benchmarkSuite(bundleDir: string, options: BundleOptions = DEFAULT_BUNDLE_OPTIONS): BundleManifest {
+  if (!existsSync(join(bundleDir, 'manifest.json'))) writeBundle(bundleDir, options);
+  return readBundleManifest(bundleDir);
+}
+
+export interface StoredMeasurements {
+  ok: true;
+  device: string;
+  version: number;
+  entries: number;
+  overhead: LatencyTable['overhead'];
+}
+
+/**
+ * Validate an upload against the suite and store it as the device's next
+ * table version. The upload must name this device; the stored table carries
+ * the device's registered profile. Nothing is stored when anything is wrong.
+ */
+export function storeMeasurements(store: DeviceStore, id: string, manifest: BundleManifest, upload: unknown): StoredMeasurements {
+  const d = requireDevice(store.db, id);
+  const uploadedId = (upload as { device?: { id?: unknown } } | null)?.device?.id;
+  if (uploadedId !== id) throw new UploadError(`results are for device "${String(uploadedId)}", uploaded to device "${id}"`);
+  const table = resultsToTable(manifest, upload);
+  const stored: LatencyTable = { ...table, device: d.profile };
+  const version = addVersion(store.db, id, stored);
+  return { ok: true, device: id, version, entries: Object.keys(stored.entries).length, overhead: stored.overhead };
+}
+
+// ---- prediction ----
+
+const predictors = new WeakMap<Db, Map<string, LatencyPredictor>>();
+
+function predictorFor(store: DeviceStore, id: string, version?: number): { predictor: LatencyPredictor; version: number } {
+  const t = getLatencyTable(store, id, version);
+  let m = predictors.get(store.db);
+  if (!m) predictors.set(store.db, (m = new Map()));
+  const key = `${id}@${t.version}`;
+  let p = m.get(key);
+  if (!p) {
+    p = createPredictor(t.table);
+    if (m.size >= 16) m.delete(m.keys().next().value!);
+    m.set(key, p);
+  }
+  return { predictor: p, version: t.version };
+}
+
+export interface PredictInput {
+  deviceId: string;
+  /** preset name, block strings (string or array) or a canonical ArchSpec object */
+  arch: string | string[] | Record<string, unknown>;
+  input: string;
+  classes: number;
+  widthMultiplier?: number;
+  version?: number;
+}
+
+export interface PredictResult {
+  deviceId: string;
+  tableVersion: number;
+  archId: string;
+  latencyMs: number;
+  coverage: number;
+  kernelSumMs: number;
+  kernels: number;
+  macs: number;
+  params: number;
+}
+
+export function resolveArchInput(arch: PredictInput['arch'], input: ReturnType<typeof parseInputShape>, widthMultiplier?: number): ArchSpec {
+  // Never read files named by a caller (resolveArch reads "*.json" paths for the CLI).
+  const text = Array.isArray(arch) ? arch.join(' ') : arch;
+  if (typeof text === 'string' && /\.json\s*$/i.test(text)) throw new SpaceError('arch: give a preset, block strings or an ArchSpec object, not a file name');
+  if (Array.isArray(arch)) return resolveArch(arch.join(' '), { input });
+  if (typeof arch === 'string') return resolveArch(arch, { input, widthMultiplier });
+  if (widthMultiplier !== undefined) throw new SpaceError('a width multiplier applies to presets only');
+  return fromWire(arch);
+}
+
+export function predictLatency(store: DeviceStore, req: PredictInput): PredictResult {
+  const input = parseInputShape(req.input);
+  const spec = resolveArchInput(req.arch, input, req.widthMultiplier);
+  const cost = archCost(spec, input, req.classes);
+  const { predictor, version } = predictorFor(store, req.deviceId, req.version);
+  const p = predictor.predict(spec, input, req.classes);
+  return {
+    deviceId: req.deviceId, tableVersion: version, archId: archId(spec), latencyMs: p.latencyMs, coverage: p.coverage,
+    kernelSumMs: p.kernelSumMs, kernels: p.kernels.length, macs: cost.macs, params: cost.params,
+  };
+}

@@ -1,0 +1,82 @@
+// Devices, their latency tables and their profiling:
+//   POST /v1/devices (admin)                     GET /v1/devices, GET /v1/devices/{id}
+//   POST /v1/devices/{id}/upload-token (admin)   GET /v1/devices/{id}/latency-table[?version=N]
+//   POST /v1/devices/{id}/latency-table/restore (admin)
+//   GET  /v1/devices/{id}/benchmark-suite[/models/{file}]  (API key or the device's upload token)
+//   POST /v1/devices/{id}/measurements                     (the device's upload token or an admin key)
+
+import type { Request, RequestHandler, Router } from 'express';
+import { benchmarkSuite, describeDevice, getLatencyTable, isDeviceToken, listDeviceViews, registerDevice, requireDevice, restoreLatencyTable, rotateUploadToken, storeMeasurements, type DeviceStore } from '../../app/devices.ts';
+import { findKeyByToken } from '../../store/keys.ts';
+import { authOf, bearerToken, requireAdmin, requireKey } from '../auth.ts';
+import { jsonBody } from '../body.ts';
+import type { AppContext } from '../context.ts';
+import { ApiError } from '../errors.ts';
+import { uploadLimiter } from '../ratelimit.ts';
+import { validateAgainst, validateBody } from '../validate.ts';
+
+const MODEL_FILE_RE = /^[0-9]{5}\.tflite$/;
+
+/** The device's upload token, or an API key (`admin`: an admin key). */
+function deviceOrKey(ctx: AppContext, store: DeviceStore, adminOnly: boolean): RequestHandler {
+  return (req, _res, next) => {
+    const id = req.params.id as string;
+    const token = bearerToken(req);
+    if (token === null) throw new ApiError(401, 'unauthorized', "missing credentials: send \"Authorization: Bearer <the device's upload token or an API key>\"");
+    if (isDeviceToken(store, id, token)) return next();
+    const key = findKeyByToken(ctx.db, token);
+    if (!key) throw new ApiError(401, 'unauthorized', `neither device "${id}"'s upload token nor a valid API key`);
+    requireDevice(ctx.db, id);
+    if (adminOnly && key.role !== 'admin') throw new ApiError(403, 'forbidden', `uploads for device "${id}" need its upload token or an admin key`);
+    req.auth = { id: key.id, name: key.name, role: key.role };
+    next();
+  };
+}
+
+function versionQuery(req: Request): number | undefined {
+  const q = validateAgainst<{ version?: string }>('TableVersionQuery', { ...req.query }, 'query');
+  return q.version === undefined ? undefined : Number(q.version);
+}
+
+export function register(router: Router, ctx: AppContext): void {
+  const store: DeviceStore = { db: ctx.db, shippedTablesDir: ctx.shipped.latencyTables };
+  const key = requireKey(ctx.db);
+  const admin = requireAdmin(ctx.db);
+  const suite = () => benchmarkSuite(ctx.bundleDir, ctx.bundleOptions);
+
+  router.post('/v1/devices', admin, ...jsonBody(ctx.limits.jsonBytes), validateBody('DeviceProfile'), (req, res) => {
+    const r = registerDevice(store, req.body, authOf(req).id);
+    res.status(201).location(`/v1/devices/${r.device.id}`).json({ ...r.device, uploadToken: r.uploadToken, profileUrl: r.profileUrl });
+  });
+  router.get('/v1/devices', key, (_req, res) => {
+    res.json({ items: listDeviceViews(store) });
+  });
+  router.get('/v1/devices/:id', key, (req, res) => {
+    res.json(describeDevice(store, req.params.id as string));
+  });
+  router.post('/v1/devices/:id/upload-token', admin, (req, res) => {
+    res.json(rotateUploadToken(store, req.params.id as string));
+  });
+  router.get('/v1/devices/:id/latency-table', key, (req, res) => {
+    res.json(getLatencyTable(store, req.params.id as string, versionQuery(req)));
+  });
+  router.post('/v1/devices/:id/latency-table/restore', admin, ...jsonBody(ctx.limits.jsonBytes), validateBody('RestoreRequest'), (req, res) => {
+    res.json(restoreLatencyTable(store, req.params.id as string, (req.body as { version: number }).version));
+  });
+  router.get('/v1/devices/:id/benchmark-suite', deviceOrKey(ctx, store, false), (_req, res) => {
+    res.set('Cache-Control', 'no-store').json(suite());
+  });
+  router.get('/v1/devices/:id/benchmark-suite/models/:file', deviceOrKey(ctx, store, false), (req, res) => {
+    const file = req.params.file as string;
+    const m = suite();
+    const known = [m.reference, m.baseline, ...m.kernels, ...m.networks].some((x) => x.file === `models/${file}`);
+    if (!MODEL_FILE_RE.test(file) || !known) throw new ApiError(404, 'not_found', `the benchmark suite has no model "${file}"`);
+    res.type('application/octet-stream').sendFile(`models/${file}`, { root: ctx.bundleDir, dotfiles: 'deny' });
+  });
+  router.post('/v1/devices/:id/measurements', uploadLimiter(ctx, 'measurement'), deviceOrKey(ctx, store, true), ...jsonBody(ctx.limits.measurementBytes), validateBody('ProfileResults'), (req, res) => {
+    const id = req.params.id as string;
+    const stored = storeMeasurements(store, id, suite(), req.body);
+    ctx.logger.info({ device: id, version: stored.version, entries: stored.entries }, 'stored a new latency-table version');
+    res.status(201).location(`/v1/devices/${id}/latency-table?version=${stored.version}`).json(stored);
+  });
+}

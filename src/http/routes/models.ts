@@ -1,0 +1,144 @@
+// Models over HTTP: GET /v1/models (the caller's), GET /v1/models/{id} (with
+// its model card), GET /v1/models/{id}/download?format=tflite|tflite-int8|tfjs.
+// A .tflite export is sent as the file; a TF.js export (model.json + weight
+// shards) as a zip of its files with the model card. Every download carries
+// its SHA-256 (X-Checksum-Sha256 hex, Digest: sha-256=base64) and a
+// Content-Disposition file name. Files are read through the artifacts
+// repository, which checks their stored size and SHA-256.
+
+import { createHash } from 'node:crypto';
+import type { Router } from 'express';
+import { appendStoredZip } from '../../export/zip-store.ts';
+import { readArtifact } from '../../store/artifacts.ts';
+import type { Db } from '../../store/db.ts';
+import { authOf, requireKey, requireOwned } from '../auth.ts';
+import type { AppContext } from '../context.ts';
+import { ApiError } from '../errors.ts';
+
+export const MODEL_FORMATS = ['tflite', 'tflite-int8', 'tfjs'] as const;
+export type ModelFormat = (typeof MODEL_FORMATS)[number];
+
+interface ModelRow {
+  id: string; owner: string | null; search_id: string | null; arch_id: string | null; options: string;
+  card: string | null; status: string; stage: string; error: string | null;
+  created_at: string; updated_at: string; finished_at: string | null;
+}
+
+interface FileRow { format: string; name: string; artifact_id: string; sha256: string; size_bytes: number }
+
+/** The latest model a search's pipeline produced (or is producing). */
+export function latestModelOfSearch(db: Db, searchId: string): { id: string; status: string; stage: string } | undefined {
+  return db.prepare('SELECT id, status, stage FROM models WHERE search_id = ? ORDER BY created_at DESC, rowid DESC LIMIT 1').get(searchId) as
+    { id: string; status: string; stage: string } | undefined;
+}
+
+function filesOf(db: Db, modelId: string): FileRow[] {
+  return db.prepare(`SELECT f.format, f.name, f.artifact_id, a.sha256, a.size_bytes FROM model_files f
+    JOIN artifacts a ON a.id = f.artifact_id WHERE f.model_id = ? ORDER BY f.format, f.name`).all(modelId) as FileRow[];
+}
+
+const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+
+// digests of multi-file downloads (the zip), by model and artifact ids
+const zipDigests = new Map<string, { sha256: string; sizeBytes: number }>();
+
+function zipDigest(ctx: AppContext, m: ModelRow, format: ModelFormat, files: FileRow[]): { sha256: string; sizeBytes: number } {
+  const key = `${m.id}|${format}|${files.map((f) => f.artifact_id).join(',')}|${m.updated_at}`;
+  let d = zipDigests.get(key);
+  if (!d) {
+    const p = payloadOf(ctx, m, format);
+    d = { sha256: createHash('sha256').update(p.bytes).digest('hex'), sizeBytes: p.bytes.byteLength };
+    if (zipDigests.size > 1000) zipDigests.clear();
+    zipDigests.set(key, d);
+  }
+  return d;
+}
+
+function modelView(ctx: AppContext, m: ModelRow) {
+  const db = ctx.db;
+  const card = m.card === null ? null : (JSON.parse(m.card) as Record<string, unknown>);
+  const options = JSON.parse(m.options) as Record<string, unknown>;
+  const files = filesOf(db, m.id);
+  const formats = MODEL_FORMATS.filter((f) => files.some((x) => x.format === f)).map((format) => {
+    const fs = files.filter((x) => x.format === format);
+    // what the download sends: the single file, or the zip of several (tfjs)
+    const sent = format !== 'tfjs' && fs.length === 1 ? { sha256: fs[0]!.sha256, sizeBytes: fs[0]!.size_bytes } : zipDigest(ctx, m, format, fs);
+    return { format, ...sent, files: fs.map((x) => ({ name: x.name, sizeBytes: x.size_bytes, sha256: x.sha256 })) };
+  });
+  const acc = card?.accuracy as { top1?: unknown } | undefined;
+  const measured = card?.measuredLatency as { latencyMs?: unknown } | undefined;
+  const predicted = card?.predictedLatency as { latencyMs?: unknown } | undefined;
+  return {
+    id: m.id,
+    searchId: m.search_id,
+    archId: m.arch_id,
+    status: m.status,
+    stage: m.stage,
+    error: m.error,
+    createdAt: m.created_at,
+    updatedAt: m.updated_at,
+    finishedAt: m.finished_at,
+    deviceId: typeof options.deviceId === 'string' ? options.deviceId : undefined,
+    latencyTargetMs: num(options.latencyTargetMs),
+    accuracy: num(acc?.top1),
+    latencyMs: num(measured?.latencyMs) ?? num(predicted?.latencyMs),
+    latencyKind: num(measured?.latencyMs) !== null ? 'measured' : num(predicted?.latencyMs) !== null ? 'predicted' : null,
+    formats,
+    ...(card ? { card } : {}),
+  };
+}
+
+function getModelRow(db: Db, id: string): ModelRow | undefined {
+  return db.prepare('SELECT * FROM models WHERE id = ?').get(id) as ModelRow | undefined;
+}
+
+interface Payload { bytes: Uint8Array; fileName: string; contentType: string }
+
+/** The bytes a download sends: the single file, or a zip of several with the model card. */
+function payloadOf(ctx: AppContext, m: ModelRow, format: ModelFormat): Payload {
+  const files = filesOf(ctx.db, m.id).filter((f) => f.format === format);
+  if (files.length === 0) throw new ApiError(404, 'not_found', `model "${m.id}" has no ${format} export${m.status !== 'succeeded' ? ` (its run is ${m.status}, stage ${m.stage})` : ''}`);
+  const read = (artifactId: string) => readArtifact(ctx.db, artifactId, ctx.dataDir);
+  if (format !== 'tfjs' && files.length === 1) {
+    return { bytes: read(files[0]!.artifact_id), fileName: `${m.id}${format === 'tflite-int8' ? '-int8' : ''}.tflite`, contentType: 'application/octet-stream' };
+  }
+  const entries = files.map((f) => ({ name: f.name, data: read(f.artifact_id) }));
+  if (!entries.some((e) => e.name === 'model-card.json') && m.card !== null) entries.push({ name: 'model-card.json', data: new TextEncoder().encode(JSON.stringify(JSON.parse(m.card), null, 2)) });
+  return { bytes: appendStoredZip(new Uint8Array(0), entries), fileName: `${m.id}-${format}.zip`, contentType: 'application/zip' };
+}
+
+export function register(router: Router, ctx: AppContext): void {
+  const auth = requireKey(ctx.db);
+  const owned = (req: Parameters<typeof authOf>[0]): ModelRow => {
+    const id = req.params.id as string;
+    return requireOwned(getModelRow(ctx.db, id), req, 'model', id, (m) => m.owner);
+  };
+
+  router.get('/v1/models', auth, (req, res) => {
+    const rows = ctx.db.prepare('SELECT * FROM models WHERE owner = ? ORDER BY created_at DESC, rowid DESC LIMIT 1000').all(authOf(req).id) as ModelRow[];
+    res.json({ items: rows.map((m) => modelView(ctx, m)) });
+  });
+
+  router.get('/v1/models/:id', auth, (req, res) => {
+    res.json(modelView(ctx, owned(req)));
+  });
+
+  router.get('/v1/models/:id/download', auth, (req, res) => {
+    const m = owned(req);
+    const format = req.query.format;
+    if (typeof format !== 'string' || !(MODEL_FORMATS as readonly string[]).includes(format)) {
+      throw new ApiError(400, 'invalid_request', `query format must be one of ${MODEL_FORMATS.join(', ')} (got ${JSON.stringify(format ?? null)})`);
+    }
+    const p = payloadOf(ctx, m, format as ModelFormat);
+    const digest = createHash('sha256').update(p.bytes);
+    const hex = digest.copy().digest('hex');
+    res.setHeader('Content-Type', p.contentType);
+    res.setHeader('Content-Length', String(p.bytes.byteLength));
+    res.setHeader('Content-Disposition', `attachment; filename="${p.fileName}"`);
+    res.setHeader('X-Checksum-Sha256', hex);
+    res.setHeader('Digest', `sha-256=${digest.digest('base64')}`);
+    res.setHeader('Link', `</v1/models/${m.id}>; rel="describedby"`);
+    res.end(Buffer.from(p.bytes.buffer, p.bytes.byteOffset, p.bytes.byteLength));
+  });
+}
+
