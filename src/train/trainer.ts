@@ -41,6 +41,13 @@ export interface TrainOptions {
   onEpoch?: (r: EpochReport) => void;
   /** return the trained model (the caller disposes it); otherwise it is disposed */
   keepModel?: boolean;
+  /**
+   * start from these weights instead of the seeded initialization (fine-tuning,
+   * NetAdapt's inherited weights): layer name -> that layer's weights in
+   * getWeights() order; layers not named keep their initialization. The
+   * caller keeps ownership of the tensors.
+   */
+  initialWeights?: Map<string, tf.Tensor[]>;
 }
 
 export interface TrainResult {
@@ -116,6 +123,14 @@ export function chanceThreshold(numClasses: number, valCount: number): number {
   return p + Math.min(2 * Math.sqrt((p * (1 - p)) / Math.max(1, valCount)), p / 2);
 }
 
+/** Set each named layer's weights (shapes must match the built model's). */
+export function applyNamedWeights(model: tf.LayersModel, weights: Map<string, tf.Tensor[]>): void {
+  for (const layer of model.layers) {
+    const w = weights.get(layer.name);
+    if (w) layer.setWeights(w);
+  }
+}
+
 export async function trainArch(opts: TrainOptions): Promise<TrainResult> {
   const cfg = validateTrainConfig({ ...opts.config });
   const t0 = performance.now();
@@ -149,6 +164,7 @@ export async function trainArch(opts: TrainOptions): Promise<TrainResult> {
     const peakLr = cfg.learningRate * cfg.restartLrFactor ** attempt;
     const rng = createRng((cfg.seed * 1000003 + attempt) >>> 0);
     const model = buildModel(opts.arch, { inputShape: g, numClasses: K, seed: cfg.seed });
+    if (opts.initialWeights) applyNamedWeights(model, opts.initialWeights);
     const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
     const decayVars = model.trainableWeights.filter((w) => /kernel$/.test(w.originalName ?? w.name)).map((w) => w.read() as tf.Variable);
     const bnMomentum = cfg.bnMomentum === 'auto' ? (totalSteps >= 2000 ? 0.99 : 0.9) : cfg.bnMomentum;
