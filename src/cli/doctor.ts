@@ -1,10 +1,15 @@
 // `nas doctor`: which training backend this machine gets and why, thread
-// count, and the machine (CPU, cores, memory, Node).
+// count, the machine (CPU, cores, memory, Node), and which host latency
+// calibration is in force for each local device (read only: doctor measures
+// nothing; `nas latency calibrate` does).
 
 import type { Command } from 'commander';
 import os from 'node:os';
 import { BACKEND_CHOICES, type BackendChoice, initBackend, type BackendResult } from '../engine/backend.ts';
 import { fastBackendInfo } from '../engine/fast_backend.ts';
+import { calibrationStatus, describeCalibration, hostFingerprint, isLocalRuntime } from '../latency/calibration.ts';
+import { listDevices } from '../latency/device.ts';
+import { loadTable } from '../latency/table.ts';
 import { UsageError } from './errors.ts';
 
 export interface MachineInfo {
@@ -26,15 +31,37 @@ export function machineInfo(): MachineInfo {
   };
 }
 
+export interface LatencyCalibrationInfo {
+  device: string;
+  state: string;
+  createdAt: string | null;
+  summary: string;
+}
+
+/** The host calibration in force for every local device that has a table. */
+export function latencyCalibrations(): LatencyCalibrationInfo[] {
+  const out: LatencyCalibrationInfo[] = [];
+  for (const d of listDevices().filter((x) => isLocalRuntime(x.runtime) && x.runtime !== 'fake')) {
+    try {
+      const s = calibrationStatus(hostFingerprint(d, loadTable(d.id)));
+      out.push({ device: d.id, state: s.state, createdAt: s.calibration?.createdAt ?? null, summary: describeCalibration(s) });
+    } catch (e) {
+      out.push({ device: d.id, state: 'none', createdAt: null, summary: `no usable table: ${(e as Error).message}` });
+    }
+  }
+  return out;
+}
+
 export interface DoctorReport {
   backend: BackendResult;
   fastKernels: string[];
   machine: MachineInfo;
+  latencyCalibrations: LatencyCalibrationInfo[];
 }
 
 export async function doctorReport(backend?: BackendChoice): Promise<DoctorReport> {
   const result = await initBackend(backend ? { backend } : {});
-  return { backend: result, fastKernels: fastBackendInfo()?.kernels ?? [], machine: machineInfo() };
+  return { backend: result, fastKernels: fastBackendInfo()?.kernels ?? [], machine: machineInfo(), latencyCalibrations: latencyCalibrations() };
 }
 
 export function formatDoctor(r: DoctorReport): string {
@@ -47,6 +74,10 @@ export function formatDoctor(r: DoctorReport): string {
   ];
   if (r.fastKernels.length > 0) lines.push(`fast-path kernels: ${r.fastKernels.join(', ')}`);
   lines.push(`machine:  ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.platform}, Node ${m.node}`);
+  if (r.latencyCalibrations.length > 0) {
+    lines.push('latency calibration to this host (nas latency calibrate --device <id> to redo):');
+    for (const c of r.latencyCalibrations) lines.push(`  - ${c.device}: ${c.summary}`);
+  }
   return lines.join('\n');
 }
 
