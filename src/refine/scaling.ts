@@ -1,0 +1,157 @@
+// Compound scaling (EfficientNet, Tan & Le 2019) of a base architecture found
+// at a small target: depth d = alpha^phi (repeats rounded up), width
+// w = beta^phi (channels of stem, blocks and head made divisible by 8; the
+// head only grows), resolution r = gamma^phi (input side rounded; small
+// datasets are upsampled bilinearly by the trainer, src/train/augment.ts).
+// First a grid search of (alpha, beta, gamma) under alpha * beta^2 * gamma^2
+// ~= 2 on the proxy task (phi = 1, short training each), then the largest
+// phi (continuous, bisection) whose predicted latency fills the target T
+// without exceeding it.
+
+import type { CancelSignal } from '../app/events.ts';
+import { MAX_REPEATS } from '../space/grammar.ts';
+import { makeDivisible } from '../space/skeleton.ts';
+import type { ArchSpec, InputShape } from '../space/types.ts';
+
+export interface Coefficients { alpha: number; beta: number; gamma: number }
+
+export const EFFICIENTNET_COEFFICIENTS: Coefficients = { alpha: 1.2, beta: 1.1, gamma: 1.15 };
+
+export interface ScaleFactors {
+  /** depth multiplier d (repeats x d, rounded up) */
+  depth: number;
+  /** width multiplier w (channels x w, divisible by 8) */
+  width: number;
+  /** resolution multiplier r (input side x r, rounded) */
+  resolution: number;
+}
+
+export function factorsFor(c: Coefficients, phi: number): ScaleFactors {
+  return { depth: c.alpha ** phi, width: c.beta ** phi, resolution: c.gamma ** phi };
+}
+
+/** The FLOPs factor of one unit of phi: alpha * beta^2 * gamma^2. */
+export function flopsFactor(c: Coefficients): number {
+  return c.alpha * c.beta ** 2 * c.gamma ** 2;
+}
+
+export const SCALE_CHANNEL_DIVISOR = 8;
+
+/** Scaled spec and input. Factors of exactly 1 leave their dimension untouched. */
+export function scaleArch(spec: ArchSpec, input: InputShape, f: ScaleFactors): { spec: ArchSpec; input: InputShape } {
+  for (const [k, v] of Object.entries(f)) if (!(v >= 1)) throw new RangeError(`scale factor ${k} must be >= 1, got ${v}`);
+  const ch = (c: number) => (f.width === 1 ? c : makeDivisible(c * f.width, SCALE_CHANNEL_DIVISOR));
+  const scaled: ArchSpec = {
+    version: spec.version,
+    stem: { ...spec.stem, channels: ch(spec.stem.channels) },
+    blocks: spec.blocks.map((b) => ({
+      ...b,
+      repeats: Math.min(MAX_REPEATS, f.depth === 1 ? b.repeats : Math.ceil(b.repeats * f.depth - 1e-9)),
+      channels: ch(b.channels),
+    })),
+    head: { ...spec.head, channels: spec.head.channels === 0 ? 0 : Math.max(spec.head.channels, ch(spec.head.channels)) },
+  };
+  const side = (s: number) => (f.resolution === 1 ? s : Math.round(s * f.resolution));
+  return { spec: scaled, input: { height: side(input.height), width: side(input.width), channels: input.channels } };
+}
+
+export const DEFAULT_GRID = {
+  alpha: [1.0, 1.1, 1.2, 1.3],
+  beta: [1.0, 1.05, 1.1, 1.15, 1.2],
+  gamma: [1.0, 1.05, 1.1, 1.15],
+  /** keep triples with |alpha * beta^2 * gamma^2 - 2| <= tolerance * 2 */
+  tolerance: 0.1,
+};
+
+export type Grid = typeof DEFAULT_GRID;
+
+export function gridCandidates(grid: Grid = DEFAULT_GRID): Coefficients[] {
+  const out: Coefficients[] = [];
+  for (const alpha of grid.alpha) for (const beta of grid.beta) for (const gamma of grid.gamma) {
+    const c = { alpha, beta, gamma };
+    if (Math.abs(flopsFactor(c) - 2) <= 2 * grid.tolerance) out.push(c);
+  }
+  return out;
+}
+
+export interface GridResult {
+  best: Coefficients;
+  bestAccuracy: number;
+  tried: Array<Coefficients & { accuracy: number; flopsFactor: number }>;
+}
+
+/**
+ * Proxy-task accuracy of each candidate at phi = 1; the most accurate wins
+ * (ties: the one closest to a FLOPs factor of 2). `evaluate` trains the
+ * scaled network briefly and returns its validation accuracy.
+ */
+export async function gridSearch(
+  base: ArchSpec, input: InputShape, evaluate: (spec: ArchSpec, input: InputShape) => Promise<number>,
+  opts: { grid?: Grid; cancel?: CancelSignal; onCandidate?: (c: Coefficients & { accuracy: number }) => void } = {},
+): Promise<GridResult> {
+  const candidates = gridCandidates(opts.grid);
+  if (candidates.length === 0) throw new RangeError('the scaling grid has no (alpha, beta, gamma) with alpha * beta^2 * gamma^2 within tolerance of 2');
+  const tried: GridResult['tried'] = [];
+  for (const c of candidates) {
+    if (opts.cancel?.cancelled) break;
+    const s = scaleArch(base, input, factorsFor(c, 1));
+    const accuracy = await evaluate(s.spec, s.input);
+    tried.push({ ...c, accuracy, flopsFactor: flopsFactor(c) });
+    opts.onCandidate?.({ ...c, accuracy });
+  }
+  if (tried.length === 0) throw new Error('scaling grid search cancelled before any candidate ran');
+  const best = tried.reduce((a, b) => (b.accuracy > a.accuracy
+    || (b.accuracy === a.accuracy && Math.abs(b.flopsFactor - 2) < Math.abs(a.flopsFactor - 2)) ? b : a));
+  return { best: { alpha: best.alpha, beta: best.beta, gamma: best.gamma }, bestAccuracy: best.accuracy, tried };
+}
+
+export interface PhiResult {
+  phi: number;
+  factors: ScaleFactors;
+  spec: ArchSpec;
+  input: InputShape;
+  latencyMs: number;
+  /** bisection steps run */
+  iterations: number;
+}
+
+/**
+ * The largest phi in [0, maxPhi] whose scaled network is predicted within
+ * `targetMs` (bisection to `tolerance`). The base itself (phi = 0) must fit.
+ */
+export function fillTarget(
+  base: ArchSpec, input: InputShape, c: Coefficients, targetMs: number, predictMs: (spec: ArchSpec, input: InputShape) => number,
+  opts: { maxPhi?: number; tolerance?: number } = {},
+): PhiResult {
+  const maxPhi = opts.maxPhi ?? 8;
+  const tol = opts.tolerance ?? 1e-3;
+  const at = (phi: number) => {
+    const factors = factorsFor(c, phi);
+    const s = scaleArch(base, input, factors);
+    return { phi, factors, ...s, latencyMs: predictMs(s.spec, s.input) };
+  };
+  let lo = at(0);
+  if (lo.latencyMs > targetMs) throw new RangeError(`the base network is predicted at ${lo.latencyMs.toFixed(4)} ms, over the ${targetMs} ms target; scaling only grows`);
+  let iterations = 0;
+  // grow the bracket: 0.25, 0.5, 1, 2, ... until over the target or maxPhi
+  let hiPhi = 0.25;
+  for (; hiPhi <= maxPhi; hiPhi *= 2) {
+    const h = at(hiPhi);
+    iterations++;
+    if (h.latencyMs > targetMs) break;
+    lo = h;
+  }
+  if (hiPhi > maxPhi) {
+    const h = at(maxPhi);
+    if (h.latencyMs <= targetMs) return { ...h, iterations };
+    hiPhi = maxPhi;
+  }
+  let hi = hiPhi;
+  while (hi - lo.phi > tol) {
+    const mid = at((lo.phi + hi) / 2);
+    iterations++;
+    if (mid.latencyMs <= targetMs) lo = mid;
+    else hi = mid.phi;
+  }
+  return { ...lo, iterations };
+}
