@@ -55,6 +55,10 @@ export class InProcessQueue implements JobQueue {
     this.maxAttempts = opts.maxAttempts ?? 3;
   }
 
+  get kinds(): JobKind[] {
+    return (Object.keys(this.opts.handlers) as JobKind[]).filter((k) => this.opts.handlers[k] !== undefined);
+  }
+
   async enqueue(kind: JobKind, payload: unknown, owner: string | null, opts: EnqueueOptions = {}): Promise<string> {
     if (!this.opts.handlers[kind]) throw Object.assign(new Error(`no handler for jobs of kind '${kind}' in this service`), { status: 400 });
     const job = this.repo.insert({ kind, payload, owner, searchId: opts.searchId ?? null });
@@ -139,6 +143,8 @@ export class InProcessQueue implements JobQueue {
     const onEvent = (raw: NasEvent): void => {
       const e = pipelineView(job.kind, raw);
       if (TERMINAL_EVENTS.has(e.type)) {
+        // a shutdown's stop signal is an interruption, not the user's cancel: the job resumes at the next start
+        if (e.type === 'cancelled' && this.closing && !entry.userCancelled) return;
         if (terminalSeen) return;
         terminalSeen = true;
         if (e.type === 'failed') this.repo.finish(job.id, 'failed', { error: e.error });
@@ -155,9 +161,11 @@ export class InProcessQueue implements JobQueue {
           return;
         }
         if (out.result !== undefined) this.repo.setResult(job.id, out.result);
-        const rec = this.repo.finish(job.id, out.status);
+        const error = out.status === 'failed' ? (out.error ?? 'failed') : undefined;
+        const rec = this.repo.finish(job.id, out.status, { error });
         this.end(rec, terminalSeen ? undefined : out.status === 'cancelled'
           ? { type: 'cancelled', searchId: key, at: now() }
+          : out.status === 'failed' ? { type: 'failed', searchId: key, error: error!, at: now() }
           : { type: 'done', searchId: key, status: 'succeeded', bestTrialId: null, at: now() });
       } catch (e) {
         const error = e instanceof Error ? e.message : String(e);

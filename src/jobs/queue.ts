@@ -23,8 +23,10 @@ export interface JobContext {
 
 /** How a handler ended without throwing: its work done, or stopped early on the cancel signal. */
 export interface JobOutcome {
-  status: 'succeeded' | 'cancelled';
+  status: 'succeeded' | 'cancelled' | 'failed';
   result?: unknown;
+  /** why, when failed */
+  error?: string;
 }
 
 export type JobHandler = (job: JobRecord, ctx: JobContext) => Promise<JobOutcome>;
@@ -36,6 +38,8 @@ export interface EnqueueOptions {
 }
 
 export interface JobQueue {
+  /** the kinds of job this queue has handlers for */
+  readonly kinds: readonly JobKind[];
   /** store the job and schedule it; returns its id */
   enqueue(kind: JobKind, payload: unknown, owner: string | null, opts?: EnqueueOptions): Promise<string>;
   /** a queued job is cancelled at once; a running one is asked to stop and keeps what it has. Undefined: no such job. */

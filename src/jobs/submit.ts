@@ -1,0 +1,84 @@
+// Submitting a search over the service: the HTTP body becomes the search
+// use case's options, the search is created (validated: dataset, device,
+// target against the fastest architecture) and a job is queued for it.
+// The pipeline flag chooses the job kind: 'run' (the whole `nas run`) or
+// 'search' (the search alone).
+
+import { createSearch, type SearchDeps } from '../app/search.ts';
+import type { Db } from '../store/db.ts';
+import type { SearchRecord } from '../store/searches.ts';
+import type { SearchOptionsInput } from '../search/options.ts';
+import type { JobQueue } from './queue.ts';
+
+/** The body of POST /v1/searches (api/openapi.json CreateSearchRequest). */
+export interface CreateSearchBody {
+  dataset: string;
+  deviceId: string;
+  latencyTargetMs: number;
+  objective?: 'soft' | 'hard';
+  w?: number;
+  strategy?: 'rl' | 'random' | 'evolution';
+  budget: { maxTrials: number; maxParallelTrials?: number; maxFailedTrials?: number; maxWallTimeS?: number };
+  input?: string;
+  seed?: number;
+  proxy?: Record<string, unknown>;
+  pipeline?: boolean;
+}
+
+export class UnprocessableError extends Error {
+  readonly status = 422;
+  constructor(message: string, readonly details?: unknown) {
+    super(message);
+    this.name = 'UnprocessableError';
+  }
+}
+
+class BadSubmission extends Error {
+  readonly status = 400;
+}
+
+export function toSearchInput(b: CreateSearchBody): SearchOptionsInput {
+  const proxy = { ...(b.proxy ?? {}) } as SearchOptionsInput['proxy'] & Record<string, unknown>;
+  if (b.input !== undefined) {
+    const [h, w] = b.input.split('x').map(Number);
+    if (h !== w) throw new BadSubmission(`input ${b.input}: only square training inputs are supported (the proxy resolution)`);
+    proxy.resolution = h;
+  }
+  return {
+    dataset: b.dataset, deviceId: b.deviceId, latencyTargetMs: b.latencyTargetMs,
+    ...(b.objective !== undefined ? { mode: b.objective } : {}),
+    ...(b.w !== undefined ? { w: b.w } : {}),
+    ...(b.strategy !== undefined ? { strategy: b.strategy } : {}),
+    maxTrials: b.budget.maxTrials,
+    ...(b.budget.maxParallelTrials !== undefined ? { maxParallelTrials: b.budget.maxParallelTrials } : {}),
+    ...(b.budget.maxFailedTrials !== undefined ? { maxFailedTrials: b.budget.maxFailedTrials } : {}),
+    ...(b.budget.maxWallTimeS !== undefined ? { maxWallMs: b.budget.maxWallTimeS * 1000 } : {}),
+    ...(b.seed !== undefined ? { seed: b.seed } : {}),
+    proxy,
+  };
+}
+
+const BELOW_FASTEST = /below the fastest architecture.*choose a target >= ([0-9.]+) ms/s;
+
+export interface Submitted {
+  search: SearchRecord;
+  jobId: string;
+}
+
+export async function submitSearch(db: Db, queue: JobQueue, body: CreateSearchBody, owner: string, deps?: Omit<SearchDeps, 'db'>): Promise<Submitted> {
+  const kind = body.pipeline ? 'run' : 'search';
+  if (!queue.kinds.includes(kind)) {
+    throw new BadSubmission(kind === 'run' ? 'pipeline: true (the whole nas run) is not available on this server yet; submit the search alone' : 'this server runs no searches');
+  }
+  let search: SearchRecord;
+  try {
+    search = await createSearch(db, toSearchInput(body), { owner, deps: { ...deps, db } });
+  } catch (e) {
+    // the search use case states the fastest achievable latency; over HTTP that is a 422, not a malformed body
+    const m = e instanceof Error ? BELOW_FASTEST.exec(e.message) : null;
+    if (m) throw new UnprocessableError((e as Error).message, { fastestLatencyMs: Number(m[1]), latencyTargetMs: body.latencyTargetMs });
+    throw e;
+  }
+  const jobId = await queue.enqueue(kind, { searchId: search.id }, owner, { searchId: search.id });
+  return { search, jobId };
+}
