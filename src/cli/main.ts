@@ -9,6 +9,7 @@ import { registerProfileCommand } from './profile.ts';
 import { reportError } from './errors.ts';
 import { registerTrainCommand } from './train.ts';
 import { registerPipelineCommand } from './pipeline.ts';
+import { registerSearchCommand } from './search.ts';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerProfileCommand(program);
   registerTrainCommand(program);
   registerPipelineCommand(program);
+  registerSearchCommand(program);
   return program;
 }
 

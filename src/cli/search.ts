@@ -1,0 +1,244 @@
+// `nas search`: start, list, show and resume searches. Thin: options are
+// parsed here and handed to the search use case (src/app/search.ts); its
+// events become a progress bar (TTY) or one plain line per trial.
+
+import cliProgress from 'cli-progress';
+import type { Command } from 'commander';
+import { type NasEvent } from '../app/events.ts';
+import { resumeSearch, runSearch, type SearchResult } from '../app/search.ts';
+import { dataPaths } from '../config/paths.ts';
+import { openDb } from '../store/db.ts';
+import { findSearch, listSearches } from '../store/searches.ts';
+import { countTrials, type TrialRecord } from '../store/trials.ts';
+import { getSearchReport, type SearchReport } from '../search/report.ts';
+import type { SearchOptionsInput } from '../search/options.ts';
+import { UsageError } from './errors.ts';
+
+interface StartOpts {
+  dataset?: string;
+  device?: string;
+  targetMs?: string;
+  mode: string;
+  w?: string;
+  strategy: string;
+  trials: string;
+  budgetMinutes?: string;
+  maxFailed?: string;
+  parallel?: string;
+  seed: string;
+  subset?: string;
+  valSubset?: string;
+  epochs?: string;
+  batchSize?: string;
+  resolution?: string;
+  skipFactor?: string;
+  earlyStopEpochs?: string;
+}
+
+function num(name: string, v: string | undefined, opts: { int?: boolean; min?: number } = {}): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  const ok = v.trim() !== '' && Number.isFinite(n) && (!opts.int || Number.isInteger(n)) && (opts.min === undefined || n >= opts.min);
+  if (!ok) throw new UsageError(`--${name} must be ${opts.int ? 'an integer' : 'a number'}${opts.min !== undefined ? ` >= ${opts.min}` : ''}, got "${v}"`);
+  return n;
+}
+
+export function searchInputFromFlags(o: StartOpts): SearchOptionsInput {
+  if (!o.dataset) throw new UsageError('--dataset is required (fashion-mnist | mnist | folder:<path> | synthetic)');
+  if (!o.device) throw new UsageError('--device is required (a device profile id, e.g. node-tflite-wasm)');
+  if (o.targetMs === undefined) throw new UsageError('--target-ms is required (the latency target in ms)');
+  const targetMs = num('target-ms', o.targetMs)!;
+  if (!(targetMs > 0)) throw new UsageError(`--target-ms must be a positive number, got "${o.targetMs}"`);
+  if (o.mode !== 'soft' && o.mode !== 'hard') throw new UsageError(`--mode must be soft or hard, got "${o.mode}"`);
+  const minutes = num('budget-minutes', o.budgetMinutes);
+  if (minutes !== undefined && !(minutes > 0)) throw new UsageError(`--budget-minutes must be positive, got "${o.budgetMinutes}"`);
+  const proxy: SearchOptionsInput['proxy'] = {
+    subset: num('subset', o.subset, { int: true, min: 1 }),
+    validationSubset: num('val-subset', o.valSubset, { int: true, min: 1 }),
+    epochs: num('epochs', o.epochs, { int: true, min: 1 }),
+    batchSize: num('batch-size', o.batchSize, { int: true, min: 1 }),
+    resolution: num('resolution', o.resolution, { int: true, min: 4 }),
+  };
+  const early = num('early-stop-epochs', o.earlyStopEpochs, { int: true, min: 1 });
+  return {
+    dataset: o.dataset, deviceId: o.device, latencyTargetMs: targetMs, mode: o.mode, w: num('w', o.w),
+    strategy: o.strategy as SearchOptionsInput['strategy'], maxTrials: num('trials', o.trials, { int: true, min: 1 }),
+    maxWallMs: minutes === undefined ? undefined : minutes * 60_000,
+    maxFailedTrials: num('max-failed', o.maxFailed, { int: true, min: 1 }),
+    maxParallelTrials: num('parallel', o.parallel, { int: true, min: 1 }),
+    seed: num('seed', o.seed, { int: true, min: 0 }), skipFactor: num('skip-factor', o.skipFactor),
+    proxy, earlyStop: early === undefined ? null : { epochs: early },
+  };
+}
+
+/** Events -> a live bar on a TTY, plain lines otherwise. */
+function progressReporter(total: () => number) {
+  const tty = Boolean(process.stdout.isTTY);
+  let bar: cliProgress.SingleBar | null = null;
+  let best = { reward: NaN, accuracy: NaN };
+  let t0 = 0;
+  let done0 = 0;
+  const fmt = (x: number, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : '-');
+  let pending: (() => void) | null = null;
+  const flush = () => {
+    const p = pending;
+    pending = null;
+    p?.();
+  };
+  const onEvent = (e: NasEvent) => {
+    if (e.type === 'best-changed') best = { reward: e.reward, accuracy: e.accuracy };
+    flush();
+    if (e.type === 'search-started') {
+      t0 = performance.now();
+      const line = `search ${e.searchId}: strategy ${e.strategy}, ${e.trialsBudget} trials${e.resumed ? ' (resumed)' : ''}`;
+      process.stdout.write(`${line}\n`);
+      if (tty) {
+        bar = new cliProgress.SingleBar({
+          format: 'trials {bar} {value}/{total} | cache hits {cacheHits} | best reward {bestReward} acc {bestAcc} | ETA {etaText}',
+          hideCursor: true,
+        }, cliProgress.Presets.shades_classic);
+        bar.start(total(), 0, { cacheHits: 0, bestReward: '-', bestAcc: '-', etaText: '-' });
+      }
+    } else if (e.type === 'trial-finished') {
+      if (done0 === 0 && e.trialsDone > 1) done0 = e.trialsDone - 1;
+      const rate = (performance.now() - t0) / Math.max(1, e.trialsDone - done0);
+      const etaS = Math.max(0, (total() - e.trialsDone) * rate) / 1000;
+      const etaText = `${Math.round(etaS)}s`;
+      if (bar) {
+        bar.update(e.trialsDone, { cacheHits: e.cacheHits, bestReward: fmt(best.reward), bestAcc: fmt(best.accuracy), etaText });
+      } else {
+        const acc = e.accuracy === null ? '-' : fmt(e.accuracy);
+        // printed at the next event, so a best-changed about this trial shows on its line
+        pending = () => { process.stdout.write(`trial ${e.trialsDone}/${total()} ${e.trialId} ${e.status} acc ${acc} latency ${fmt(e.latencyMs)} ms reward ${e.reward === null ? '-' : fmt(e.reward)}` +
+          ` | cache hits ${e.cacheHits} | best reward ${fmt(best.reward)} acc ${fmt(best.accuracy)} | ETA ${etaText}${e.error ? ` | ${e.error.split('\n')[0]}` : ''}\n`); };
+        return;
+      }
+    } else if (e.type === 'done' || e.type === 'failed' || e.type === 'cancelled') {
+      bar?.stop();
+      bar = null;
+    }
+  };
+  return { onEvent, stop: () => { flush(); bar?.stop(); bar = null; } };
+}
+
+function trialRow(t: TrialRecord): string {
+  const f = (x: number | null, d = 3) => (x === null ? '-' : x.toFixed(d));
+  return `${String(t.seq).padStart(4)}  ${t.archId}  ${t.status.padEnd(9)}  ${f(t.accuracy).padStart(6)}  ${f(t.latencyMs).padStart(8)}  ${f(t.reward).padStart(6)}  ${(t.macs / 1e6).toFixed(2).padStart(8)}  ${(t.params / 1e3).toFixed(1).padStart(8)}  ${t.error ?? t.reason ?? ''}`;
+}
+
+function printReport(r: SearchReport): void {
+  const s = r.search;
+  const o = s.options;
+  const c = r.counts;
+  const out: string[] = [
+    `search ${s.id}  ${s.status}${s.error ? `: ${s.error}` : ''}`,
+    `  ${o.dataset} on ${o.deviceId}, target ${o.latencyTargetMs} ms (${o.mode}, w ${o.w}), strategy ${o.strategy}, ${o.maxTrials} trials, seed ${o.seed}`,
+    `  trials ${c.total}: ${c.succeeded} succeeded, ${c.failed} failed, ${c.skipped} skipped, ${c.cached} cached (cache hits), ${c.unfinished} unfinished; ${(s.elapsedMs / 1000).toFixed(1)} s`,
+    '',
+    ' seq  arch              status        acc   lat ms  reward    MMACs   kparams',
+    ...r.trials.map(trialRow),
+    '',
+    r.best ? `best${r.bestMeetsTarget ? '' : ' (none meets the target; highest reward)'}: ${trialRow(r.best).trim()}` : 'best: none',
+    `Pareto front (accuracy vs predicted latency): ${r.pareto.map((t) => `${t.archId} ${t.accuracy!.toFixed(3)}@${t.latencyMs.toFixed(3)}ms`).join(', ') || 'none'}`,
+    `reward curve (mean reward per update): ${r.rewardCurve.map((x) => x.toFixed(3)).join(' ') || 'none'}`,
+  ];
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
+function reportJson(r: SearchReport) {
+  return { ...r, best: r.best, bestMeetsTarget: r.bestMeetsTarget };
+}
+
+async function runWithProgress(total: () => number, f: (ctx: { onEvent: (e: NasEvent) => void; cancel: { cancelled: boolean } }) => Promise<SearchResult>): Promise<void> {
+  const p = progressReporter(total);
+  const cancel = { cancelled: false };
+  const onSigint = () => {
+    if (cancel.cancelled) process.exit(130);
+    cancel.cancelled = true;
+    process.stderr.write('\ncancelling: finishing the trials in flight (Ctrl-C again to quit at once; `nas search resume` continues)\n');
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    const r = await f({ onEvent: p.onEvent, cancel });
+    p.stop();
+    printReport(r.report);
+    if (r.status === 'failed') {
+      process.stderr.write(`error: search ${r.searchId} failed: ${r.error}\n`);
+      process.exitCode = 1;
+    }
+  } finally {
+    p.stop();
+    process.off('SIGINT', onSigint);
+  }
+}
+
+export function registerSearchCommand(program: Command): void {
+  const search = program.command('search')
+    .description('hardware-aware architecture search: the most accurate classifier under a latency target on a device')
+    .option('--dataset <name>', 'fashion-mnist | mnist | folder:<path> | synthetic')
+    .option('--device <id>', 'device profile whose latency table predicts latency')
+    .option('--target-ms <T>', 'latency target in ms on the device')
+    .option('--mode <mode>', 'soft | hard reward (MnasNet)', 'soft')
+    .option('--w <w>', 'reward exponent (soft: alpha = beta = w, default -0.07; hard: beta, default -1)')
+    .option('--strategy <name>', 'rl | random | evolution', 'random')
+    .option('--trials <n>', 'max trials (every proposal counts, cached and skipped included)', '20')
+    .option('--budget-minutes <m>', 'wall-time budget (over all runs of the search)')
+    .option('--max-failed <n>', 'stop after this many failed trials')
+    .option('--parallel <n>', 'trials trained at once (default 2)')
+    .option('--seed <s>', 'seed of the strategy and of every trial\'s training', '1')
+    .option('--subset <n>', 'proxy task: training images (default 2000)')
+    .option('--val-subset <n>', 'proxy task: validation images (default 1000)')
+    .option('--epochs <n>', 'proxy task: epochs (default 1)')
+    .option('--batch-size <n>', 'proxy task: batch size (default 64)')
+    .option('--resolution <px>', 'proxy task: training side in pixels (default: the dataset\'s)')
+    .option('--skip-factor <f>', 'hard mode: score without training above f x target (default 1.5)')
+    .option('--early-stop-epochs <k>', 'BlockQNN early-stop reward shaping: train k epochs, penalise ln(MACs) (off by default)')
+    .action(async (o: StartOpts) => {
+      const input = searchInputFromFlags(o);
+      await runWithProgress(() => input.maxTrials ?? 20, (ctx) => runSearch(input, ctx));
+    });
+
+  search.command('list')
+    .description('searches in the store, newest first')
+    .option('--json', 'JSON output')
+    .action((o: { json?: boolean }) => {
+      const db = openDb(dataPaths().store);
+      try {
+        const rows = listSearches(db).map((s) => ({ ...s, counts: countTrials(db, s.id) }));
+        if (o.json) { process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`); return; }
+        if (rows.length === 0) { process.stdout.write('no searches\n'); return; }
+        for (const s of rows) {
+          process.stdout.write(`${s.id}  ${s.status.padEnd(9)}  ${s.options.dataset} ${s.options.deviceId} T=${s.options.latencyTargetMs}ms ${s.options.strategy}  trials ${s.counts.total}/${s.options.maxTrials}  best ${s.bestTrialId ?? '-'}  ${s.createdAt}\n`);
+        }
+      } finally {
+        db.close();
+      }
+    });
+
+  search.command('show <id>')
+    .description('trials table, best architecture, Pareto front and reward curve of a search')
+    .option('--json', 'JSON output')
+    .action((id: string, o: { json?: boolean }) => {
+      const db = openDb(dataPaths().store);
+      try {
+        const r = getSearchReport(db, id);
+        if (o.json) process.stdout.write(`${JSON.stringify(reportJson(r), null, 2)}\n`);
+        else printReport(r);
+      } finally {
+        db.close();
+      }
+    });
+
+  search.command('resume <id>')
+    .description('continue a search from its last completed trial (after a crash, kill or cancel)')
+    .action(async (id: string) => {
+      const db = openDb(dataPaths().store);
+      let total = 0;
+      try {
+        total = findSearch(db, id)?.options.maxTrials ?? 0;
+      } finally {
+        db.close();
+      }
+      await runWithProgress(() => total, (ctx) => resumeSearch(id, ctx));
+    });
+}
