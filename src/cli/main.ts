@@ -9,6 +9,7 @@ import { registerProfileCommand } from './profile.ts';
 import { reportError } from './errors.ts';
 import { registerTrainCommand } from './train.ts';
 import { registerPipelineCommand } from './pipeline.ts';
+import { registerServeCommand } from './serve.ts';
 import { registerSearchCommand } from './search.ts';
 
 export function buildProgram(): Command {
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerProfileCommand(program);
   registerTrainCommand(program);
   registerPipelineCommand(program);
+  registerServeCommand(program);
   registerSearchCommand(program);
   return program;
 }
