@@ -4,9 +4,10 @@
 
 import type { Skeleton } from '../../space/skeleton.ts';
 import type { SearchStrategy, StrategyName, StrategyOptions } from '../strategy.ts';
-import { checkSeed, intOption, StrategyInputError } from './common.ts';
+import { checkSeed, intOption, numOption, StrategyInputError } from './common.ts';
 import { AgingEvolution } from './evolution.ts';
 import { RandomSearch } from './random.ts';
+import { RlController } from './rl.ts';
 
 export const STRATEGY_NAMES: readonly StrategyName[] = ['rl', 'random', 'evolution'];
 
@@ -15,6 +16,10 @@ export const STRATEGY_DEFAULTS = {
   batchSize: 8,
   population: 16,
   sampleSize: 4,
+  hiddenSize: 64,
+  learningRate: 0.02,
+  entropyWeight: 0.001,
+  baselineDecay: 0.9,
 } as const;
 
 function checkSkeleton(s: unknown): Skeleton {
@@ -46,6 +51,12 @@ export function createStrategy(name: StrategyName, opts: StrategyOptions): Searc
       return new AgingEvolution({ skeleton, seed, population, sampleSize });
     }
     case 'rl':
-      throw Object.assign(new Error(`search strategy ${name} is not implemented yet`), { status: 501 });
+      return new RlController({
+        skeleton, seed, batchSize,
+        hiddenSize: intOption('hiddenSize', opts.hiddenSize, STRATEGY_DEFAULTS.hiddenSize, 8, 256),
+        learningRate: numOption('learningRate', opts.learningRate, STRATEGY_DEFAULTS.learningRate, 0, 1, true),
+        entropyWeight: numOption('entropyWeight', opts.entropyWeight, STRATEGY_DEFAULTS.entropyWeight, 0, 1),
+        baselineDecay: numOption('baselineDecay', opts.baselineDecay, STRATEGY_DEFAULTS.baselineDecay, 0, 0.999),
+      });
   }
 }
