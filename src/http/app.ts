@@ -10,8 +10,7 @@ import type { AppContext } from './context.ts';
 import { errorMiddleware, notFoundMiddleware } from './errors.ts';
 import { redactUrl } from './logger.ts';
 import { metricsMiddleware } from './metrics.ts';
-
-
+import * as datasets from './routes/datasets.ts';
 import * as devices from './routes/devices.ts';
 import * as dashboard from './routes/dashboard.ts';
 import * as models from './routes/models.ts';
@@ -26,7 +25,7 @@ export interface RouteModule {
 }
 
 /** Every route module of the service, in registration order. */
-export const ROUTE_MODULES: RouteModule[] = [health, keys, devices, latency, searches, models, dashboard];
+export const ROUTE_MODULES: RouteModule[] = [health, keys, devices, latency, datasets, searches, models, dashboard];
 
 export interface AppOptions {
   /** route modules (default ROUTE_MODULES) */

@@ -37,7 +37,7 @@ export function toErrorBody(err: unknown): { status: number; body: ErrorBody } {
   let status = typeof e.status === 'number' ? e.status : typeof e.statusCode === 'number' ? e.statusCode : 500;
   if (!(status >= 400 && status < 600)) status = 500;
   if (status >= 500) return { status, body: { error: { code: 'internal', message: 'internal error; the server logged the cause' } } };
-  let code = err instanceof ApiError ? err.code : CODES[status] ?? 'bad_request';
+  let code = err instanceof ApiError ? err.code : typeof e.code === 'string' && /^[a-z][a-z_]*$/.test(e.code) ? e.code : CODES[status] ?? 'bad_request';
   let message = typeof e.message === 'string' && e.message !== '' ? e.message : code;
   // body-parser's errors
   if (e.type === 'entity.parse.failed') {
