@@ -1,9 +1,11 @@
 # syntax=docker/dockerfile:1
-# Image for the NAS service's main job and CLI (`nas ...`).
+# Image for the NAS service (`nas serve`: REST API, live progress, dashboard,
+# in-process job queue) and the CLI (`nas ...`).
 #
 #   docker build -t mobile-nas .
-#   docker run --rm -v nas-data:/data mobile-nas                      # the main job (nas pipeline)
-#   docker run --rm -v nas-data:/data mobile-nas arch show mnasnet-a1 # any other `nas` command
+#   docker run --rm -p 8080:8080 -v nas-data:/data mobile-nas         # the service; prints the admin key on first start
+#   docker run --rm -v nas-data:/data mobile-nas pipeline --dataset fashion-mnist --latency-target-ms 5 --out /data/out/pipeline
+#   docker run --rm mobile-nas arch show mnasnet-a1                   # any other `nas` command
 #
 # Build arguments:
 #   TFJS_NODE  cpu (default): also install @tensorflow/tfjs-node (downloads
@@ -64,8 +66,16 @@ COPY src ./src
 COPY --chown=node:node device-profiles ./device-profiles
 COPY --chown=node:node latency-tables ./latency-tables
 COPY web ./web
+# The HTTP contract: request validation reads it at run time.
+COPY api ./api
 RUN mkdir -p /data && chown node:node /data
+# Runs as the unprivileged `node` user of the base image (uid 1000).
 USER node
+ENV NAS_DATA_DIR=/data
 VOLUME ["/data"]
+EXPOSE 8080
+# The service answers /healthz (store reachable, schema version) without a key.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:8080/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 ENTRYPOINT ["node", "bin/nas.js"]
-CMD ["pipeline", "--dataset", "fashion-mnist", "--epochs", "2", "--subset", "20000", "--latency-target-ms", "5", "--out", "/data/out/pipeline"]
+CMD ["serve", "--host", "0.0.0.0", "--port", "8080", "--data-dir", "/data"]
