@@ -1,4 +1,5 @@
 // npm run bench:latency [-- --networks 200 --devices node-tflite-wasm,node-tfjs-wasm --budget-s 420]
+//                       [--wall-only] [--wall-networks 60 --wall-device node-tflite-wasm --wall-budget-s 600 --recalibrate]
 //
 // Accuracy of the latency predictor against end-to-end measurements of random
 // architectures of the space that were never used in fitting (the profile's
@@ -7,10 +8,13 @@
 // src/latency/runtime.ts). Also: measurement repeatability (the same networks
 // measured twice), the fusion check, and few-shot transfer between devices.
 // Replaces the "## Latency predictor accuracy (bench:latency)" section of
-// BENCHMARKS.md.
+// BENCHMARKS.md. Then the wall-clock truth (bench/latency-wall.ts): the
+// host-calibrated predictor against plain wall-clock Invoke() loops, its own
+// section; `--wall-only` runs just that part.
 
 import { loadDevice } from '../src/latency/device.ts';
-import { writeBenchmarksSection } from './common.ts';
+import { commandLine, writeBenchmarksSection } from './common.ts';
+import { WALL_SECTION, wallClockSection } from './latency-wall.ts';
 import { calibrationIds, evaluatePredictor, type EvaluatedNetwork } from '../src/latency/evaluate.ts';
 import { fewShotTable } from '../src/latency/fewshot.ts';
 import { createPredictor } from '../src/latency/predictor.ts';
@@ -136,7 +140,17 @@ function regressionHoldout(table: LatencyTable): AccuracyReport & { within25: nu
   return { ...accuracy(pred, meas), within25: pred.filter((p, i) => Math.abs(p / meas[i] - 1) <= 0.25).length / test.length };
 }
 
+async function wallMain(): Promise<void> {
+  const section = await wallClockSection({
+    device: arg('wall-device', 'node-tflite-wasm'), networks: Number(arg('wall-networks', '60')), budgetS: Number(arg('wall-budget-s', '600')),
+    recalibrate: process.argv.includes('--recalibrate'), command: commandLine('bench:latency'),
+  });
+  process.stdout.write(section);
+  writeBenchmarksSection(WALL_SECTION, section);
+}
+
 async function main(): Promise<void> {
+  if (process.argv.includes('--wall-only')) return wallMain();
   const networks = Number(arg('networks', '200'));
   const devices = arg('devices', 'node-tflite-wasm,node-tfjs-wasm').split(',');
   const budgetS = Number(arg('budget-s', '420'));
@@ -206,6 +220,7 @@ async function main(): Promise<void> {
   const section = lines.join('\n') + '\n';
   process.stdout.write(section);
   writeBenchmarksSection(SECTION, section);
+  await wallMain();
 }
 
 await main();

@@ -1,0 +1,139 @@
+// Wall-clock truth for bench:latency: the host-calibrated predictor against
+// wall-clock medians of plain Invoke() loops (10 warm-up calls, then 2 passes
+// of 60 single timed calls, median of all; 1 thread; the method of
+// src/latency/calibration-wall.ts) for held-out random networks at every input
+// of the device's table. Writes its own BENCHMARKS.md section, so
+// `npm run bench:latency -- --wall-only` re-runs it alone.
+
+import { loadavg } from 'node:os';
+import { describeCalibration, type HostCalibration } from '../src/latency/calibration.ts';
+import { ensureHostCalibration } from '../src/latency/calibration-run.ts';
+import { measureWallClock } from '../src/latency/calibration-wall.ts';
+import { loadDevice } from '../src/latency/device.ts';
+import { calibrationIds } from '../src/latency/evaluate.ts';
+import { calibratePredictor } from '../src/latency/index.ts';
+import { createPredictor } from '../src/latency/predictor.ts';
+import { MeasurementError } from '../src/latency/runtime.ts';
+import { createRuntime } from '../src/latency/runtimes/index.ts';
+import { accuracy, median } from '../src/latency/stats.ts';
+import { loadTable } from '../src/latency/table.ts';
+import { archId } from '../src/space/archspec.ts';
+import { expandNetwork } from '../src/space/network.ts';
+import { parseInputShape } from '../src/space/resolve.ts';
+import { createRng } from '../src/space/rng.ts';
+import { sampleArch } from '../src/space/sampler.ts';
+import { skeletonFor } from '../src/space/skeleton.ts';
+import { machineLine } from './common.ts';
+
+export const WALL_SECTION = '## Latency prediction vs wall clock on this host (bench:latency)';
+const WALL_SEED = 20261130;
+
+export interface WallOptions {
+  device: string;
+  networks: number;
+  budgetS: number;
+  /** measure a new calibration first even when a fresh one exists */
+  recalibrate: boolean;
+  command: string;
+}
+
+interface Row {
+  input: string;
+  id: string;
+  tableMs: number;
+  predictedMs: number;
+  measuredMs: number;
+  spread: number;
+  load: number;
+}
+
+const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+
+function stats(rows: Row[], pred: (r: Row) => number) {
+  const a = accuracy(rows.map(pred), rows.map((r) => r.measuredMs));
+  return { n: a.n, within10: a.within10, within5: a.within5, tau: a.kendallTau, medianRatio: median(rows.map((r) => r.measuredMs / pred(r))), ratios: rows.map((r) => r.measuredMs / pred(r)) };
+}
+
+export async function wallClockSection(o: WallOptions): Promise<string> {
+  const load0 = loadavg()[0];
+  const device = loadDevice(o.device);
+  const table = loadTable(o.device);
+  const runtime = await createRuntime(device.runtime);
+  const log = (m: string) => process.stderr.write(`[wall] ${m}\n`);
+  const status = await ensureHostCalibration({ device, table, runtime, force: o.recalibrate, onProgress: log });
+  log(`calibration: ${describeCalibration(status)}`);
+  const cal: HostCalibration | undefined = status.calibration;
+  const predictor = calibratePredictor(createPredictor(table), device, status);
+  const targets = table.inputs.map((t) => ({ input: parseInputShape(t.input), text: t.input, numClasses: t.numClasses }));
+  const exclude = calibrationIds(targets.map((t) => ({ skeleton: skeletonFor(t.input), input: t.input })), table.calibration?.networks ?? 0, table.calibration?.seed ?? 1);
+  for (const p of cal?.points ?? []) exclude.add(p.name);
+  const rows: Row[] = [];
+  const refused: string[] = [];
+  const t0 = Date.now();
+  for (const [ti, t] of targets.entries()) {
+    const share = Math.ceil(o.networks / targets.length);
+    const rng = createRng(WALL_SEED + ti);
+    const deadline = performance.now() + ((o.budgetS * 1000 - (Date.now() - t0)) / (targets.length - ti));
+    let done = 0;
+    for (let draws = 0; done < share && draws < share * 20 && performance.now() < deadline; draws++) {
+      const spec = sampleArch(skeletonFor(t.input), rng);
+      const id = archId(spec);
+      if (exclude.has(id)) continue;
+      exclude.add(id);
+      const plan = expandNetwork(spec, t.input, t.numClasses);
+      const p = predictor.predict(spec, t.input, t.numClasses);
+      const model = await runtime.prepare(plan);
+      try {
+        const m = await measureWallClock(model, {}, `${t.text} ${id}`);
+        rows.push({ input: t.text, id, tableMs: p.tableLatencyMs ?? p.latencyMs, predictedMs: p.latencyMs, measuredMs: m.medianMs, spread: m.spread, load: loadavg()[0] });
+      } catch (e) {
+        if (!(e instanceof MeasurementError)) throw e;
+        refused.push(`${t.text} ${id}`);
+        log(`refused: ${e.message}`);
+      } finally {
+        model.dispose();
+      }
+      done++;
+      if (done % 5 === 0) log(`${t.text}: ${done}/${share} (load ${loadavg()[0].toFixed(2)})`);
+    }
+  }
+  await runtime.close();
+  const wallS = (Date.now() - t0) / 1000;
+  const load1 = loadavg()[0];
+  if (rows.length === 0) throw new Error('wall-clock bench: no network could be measured');
+  const cs = stats(rows, (r) => r.predictedMs);
+  const ts = stats(rows, (r) => r.tableMs);
+  const lines = [WALL_SECTION, ''];
+  lines.push(`Command: \`${o.command}\` (${new Date().toISOString().slice(0, 16)}Z).`);
+  lines.push(machineLine(load0, load1) + `; load average during the measurements ${Math.min(...rows.map((r) => r.load)).toFixed(2)}-${Math.max(...rows.map((r) => r.load)).toFixed(2)} (median ${median(rows.map((r) => r.load)).toFixed(2)}).`);
+  lines.push('');
+  lines.push(`What an independent harness sees: ${device.id} (${table.device.runtimeVersion}), held-out random networks of the space (none among the table's or the host calibration's`);
+  lines.push('networks), each exported as float .tflite (random weights) and timed by WALL CLOCK with plain Invoke() loops: 10 warm-up calls, then 2 passes of 60 single');
+  lines.push('timed calls (median of all 120; 1 thread; passes whose medians differ by more than 5% are re-measured with passes twice as long, up to 3 attempts, then');
+  lines.push('refused). "host-calibrated" = the predictor as `loadPredictor` serves it on this host (table prediction mapped by the host calibration);');
+  lines.push('"table units" = the same predictor without the calibration (the reference-network unit of the profiling machine).');
+  lines.push('');
+  lines.push(`Calibration in force: ${describeCalibration(status)}` + (cal ? `; measured in ${cal.wallS.toFixed(1)} s on ${cal.points.length} networks (${cal.points.map((p) => `${p.input} ${p.tableMs.toFixed(2)}->${p.measuredMs.toFixed(2)} ms`).join(', ')}).` : '.'));
+  lines.push('');
+  lines.push('| predictor | networks | within ±10% | within ±5% | median measured/predicted | ratio range | Kendall tau |');
+  lines.push('|---|---|---|---|---|---|---|');
+  for (const [name, s] of [['host-calibrated', cs], ['table units (no calibration)', ts]] as const) {
+    lines.push(`| ${name} | ${s.n} | ${pct(s.within10)} | ${pct(s.within5)} | ${s.medianRatio.toFixed(3)} | ${Math.min(...s.ratios).toFixed(2)}-${Math.max(...s.ratios).toFixed(2)} | ${s.tau.toFixed(3)} |`);
+  }
+  lines.push('');
+  lines.push('| input | networks | measured ms (min-max) | host-calibrated within ±10% | median ratio | Kendall tau | table units within ±10% | median ratio |');
+  lines.push('|---|---|---|---|---|---|---|---|');
+  for (const inp of [...new Set(rows.map((r) => r.input))]) {
+    const sub = rows.filter((r) => r.input === inp);
+    const c = stats(sub, (r) => r.predictedMs);
+    const t = stats(sub, (r) => r.tableMs);
+    const ms = sub.map((r) => r.measuredMs);
+    lines.push(`| ${inp} | ${sub.length} | ${Math.min(...ms).toFixed(2)}-${Math.max(...ms).toFixed(2)} | ${pct(c.within10)} | ${c.medianRatio.toFixed(3)} | ${c.tau.toFixed(3)} | ${pct(t.within10)} | ${t.medianRatio.toFixed(3)} |`);
+  }
+  lines.push('');
+  const bar = cs.within10 >= 0.95 && refused.length === 0;
+  lines.push(`Bar (>= 95% within ±10%, host-calibrated): ${bar ? 'met' : 'NOT met'} on this run; ${refused.length} network(s) refused as unreproducible${refused.length ? ` (${refused.slice(0, 5).join(', ')}${refused.length > 5 ? ', ...' : ''})` : ''}; bench wall time ${wallS.toFixed(0)} s.` +
+    (Math.max(load0, load1) > 1 ? ' Other jobs were using the CPU (see the load average): wall-clock figures are noisy; rerun on a quiet machine.' : ''));
+  lines.push('');
+  return lines.join('\n') + '\n';
+}
