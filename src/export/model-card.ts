@@ -61,7 +61,32 @@ export interface ModelCardInput {
   verification?: Comparison & { reference: string };
 }
 
+/** Set when the model input is larger than the dataset's images (compound scaling's resolution). */
+export interface InputResize {
+  from: { height: number; width: number };
+  to: { height: number; width: number };
+  method: 'bilinear (half-pixel centres)';
+}
+
+/** What `nas run` adds to the cards of the model it delivers. */
+export interface RunCardInfo {
+  modelId: string;
+  /** the search the base architecture came from (null: a base architecture was given) */
+  searchId: string | null;
+  baseArchId: string;
+  target: { latencyMs: number; device: string; mode: 'hard' | 'soft' };
+  refinement: { method: 'netadapt' | 'compound-scaling' | 'none'; detail: Record<string, unknown> };
+  predictedLatencyMs: number;
+  /** on the device's runtime, in its latency table's unit; null when the runtime is remote */
+  measuredLatencyMs: number | null;
+  metTarget: boolean;
+  testAccuracy: number | null;
+  validationAccuracy: number;
+}
+
 export interface ModelCard extends Omit<ModelCardInput, 'arch' | 'labels' | 'normalization'> {
+  inputResize?: InputResize;
+  run?: RunCardInfo;
   schema: typeof MODEL_CARD_SCHEMA;
   createdAt: string;
   archId: string;

@@ -123,12 +123,12 @@ export function planSpaces(plan: NetworkPlan): PlanSpaces {
 }
 
 /**
- * Spec-level channel variables NetAdapt may shrink: 'stem' and block indices.
- * Variables joined by an identity skip between blocks (first layer of block
- * i stride 1, skip on, same count as its input) form one group; a proposal
- * shrinks a whole group. Groups made only of the stem are not proposed.
+ * Spec-level channel variables NetAdapt may shrink: 'stem', block indices and
+ * 'head' (the head's 1x1 conv, when it has one). Variables joined by an
+ * identity skip between blocks (first layer of block i stride 1, skip on,
+ * same count as its input) form one group; a proposal shrinks a whole group.
  */
-export type ChannelVar = 'stem' | number;
+export type ChannelVar = 'stem' | 'head' | number;
 
 export function channelGroups(spec: ArchSpec): ChannelVar[][] {
   const groups: ChannelVar[][] = [['stem']];
@@ -139,11 +139,12 @@ export function channelGroups(spec: ArchSpec): ChannelVar[][] {
     else groups.push([i]);
     prevC = b.channels;
   });
-  return groups.filter((g) => g.some((v) => v !== 'stem'));
+  if (spec.head.channels > 0) groups.push(['head']);
+  return groups;
 }
 
 export function varChannels(spec: ArchSpec, v: ChannelVar): number {
-  return v === 'stem' ? spec.stem.channels : spec.blocks[v]!.channels;
+  return v === 'stem' ? spec.stem.channels : v === 'head' ? spec.head.channels : spec.blocks[v]!.channels;
 }
 
 /** A copy of `spec` with every variable of `group` set to `channels`. */
@@ -152,7 +153,7 @@ export function withGroupChannels(spec: ArchSpec, group: ChannelVar[], channels:
     ...spec,
     stem: group.includes('stem') ? { ...spec.stem, channels } : { ...spec.stem },
     blocks: spec.blocks.map((b, i) => (group.includes(i) ? { ...b, channels } : { ...b })),
-    head: { ...spec.head },
+    head: group.includes('head') ? { ...spec.head, channels } : { ...spec.head },
   };
 }
 

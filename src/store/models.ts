@@ -1,0 +1,135 @@
+// Models (migration 004): one row per `nas run`, created when the run starts
+// and finished with its model card; stage checkpoints a restarted run
+// continues from; exported files as artifacts (sha256 in `artifacts`).
+
+import { randomBytes } from 'node:crypto';
+import { fromWire, toWire } from '../space/archspec.ts';
+import type { ArchSpec, InputShape } from '../space/types.ts';
+import { type Db, StoreError } from './db.ts';
+import { json, jsonOrNull, num, oneOf, rowOf, text, textOrNull } from './rows.ts';
+
+export const MODEL_STATUSES = ['running', 'succeeded', 'failed', 'cancelled'] as const;
+export type ModelStatus = (typeof MODEL_STATUSES)[number];
+
+export interface ModelRecord {
+  id: string;
+  owner: string | null;
+  searchId: string | null;
+  archId: string | null;
+  spec: ArchSpec | null;
+  options: unknown;
+  card: unknown;
+  status: ModelStatus;
+  stage: string;
+  error: string | null;
+  createdAt: string;
+  updatedAt: string;
+  finishedAt: string | null;
+}
+
+export interface ModelCheckpoint {
+  modelId: string;
+  seq: number;
+  stage: string;
+  spec: ArchSpec;
+  input: InputShape;
+  weightsArtifactId: string | null;
+  detail: Record<string, unknown>;
+  createdAt: string;
+}
+
+export interface ModelFile { format: string; name: string; artifactId: string }
+
+const T = 'models';
+
+function fromRow(v: unknown): ModelRecord {
+  const r = rowOf(T, v);
+  const spec = jsonOrNull(T, r, 'spec');
+  return {
+    id: text(T, r, 'id'), owner: textOrNull(T, r, 'owner'), searchId: textOrNull(T, r, 'search_id'),
+    archId: textOrNull(T, r, 'arch_id'), spec: spec === null ? null : fromWire(spec),
+    options: json(T, r, 'options'), card: jsonOrNull(T, r, 'card'),
+    status: oneOf(T, r, 'status', MODEL_STATUSES), stage: text(T, r, 'stage'), error: textOrNull(T, r, 'error'),
+    createdAt: text(T, r, 'created_at'), updatedAt: text(T, r, 'updated_at'), finishedAt: textOrNull(T, r, 'finished_at'),
+  };
+}
+
+export function newModelId(): string {
+  return `mdl_${randomBytes(8).toString('hex')}`;
+}
+
+export function insertModel(db: Db, m: { id?: string; owner?: string | null; searchId?: string | null; options: unknown; stage: string }): ModelRecord {
+  const at = new Date().toISOString();
+  const id = m.id ?? newModelId();
+  db.prepare(`INSERT INTO ${T} (id, owner, search_id, options, status, stage, created_at, updated_at)
+    VALUES (?, ?, ?, ?, 'running', ?, ?, ?)`).run(id, m.owner ?? null, m.searchId ?? null, JSON.stringify(m.options), m.stage, at, at);
+  return getModel(db, id);
+}
+
+export function getModel(db: Db, id: string): ModelRecord {
+  const v = db.prepare(`SELECT * FROM ${T} WHERE id = ?`).get(id);
+  if (v === undefined) throw new StoreError(`no model with id ${JSON.stringify(id)}`, 404);
+  return fromRow(v);
+}
+
+export function listModels(db: Db, o: { owner?: string | null; searchId?: string } = {}): ModelRecord[] {
+  const where: string[] = [];
+  const args: unknown[] = [];
+  if (o.owner !== undefined) { where.push(o.owner === null ? 'owner IS NULL' : 'owner = ?'); if (o.owner !== null) args.push(o.owner); }
+  if (o.searchId !== undefined) { where.push('search_id = ?'); args.push(o.searchId); }
+  const sql = `SELECT * FROM ${T}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at, id`;
+  return db.prepare(sql).all(...args).map(fromRow);
+}
+
+export function updateModel(db: Db, id: string, u: { stage?: string; searchId?: string | null; spec?: ArchSpec; archId?: string; status?: ModelStatus }): void {
+  const cur = getModel(db, id);
+  db.prepare(`UPDATE ${T} SET stage = ?, search_id = ?, spec = ?, arch_id = ?, status = ?, updated_at = ? WHERE id = ?`).run(
+    u.stage ?? cur.stage, u.searchId === undefined ? cur.searchId : u.searchId,
+    u.spec ? JSON.stringify(toWire(u.spec)) : cur.spec ? JSON.stringify(toWire(cur.spec)) : null,
+    u.archId ?? cur.archId, u.status ?? cur.status, new Date().toISOString(), id);
+}
+
+export function finishModel(db: Db, id: string, status: Exclude<ModelStatus, 'running'>, o: { card?: unknown; error?: string | null } = {}): void {
+  const at = new Date().toISOString();
+  db.prepare(`UPDATE ${T} SET status = ?, card = COALESCE(?, card), error = ?, updated_at = ?, finished_at = ? WHERE id = ?`)
+    .run(status, o.card === undefined ? null : JSON.stringify(o.card), o.error ?? null, at, at, id);
+}
+
+export function addCheckpoint(db: Db, c: Omit<ModelCheckpoint, 'seq' | 'createdAt'>): ModelCheckpoint {
+  const row = db.prepare('SELECT COALESCE(MAX(seq), 0) + 1 AS s FROM model_checkpoints WHERE model_id = ?').get(c.modelId) as { s: number };
+  const createdAt = new Date().toISOString();
+  db.prepare(`INSERT INTO model_checkpoints (model_id, seq, stage, spec, input_json, weights_artifact_id, detail, created_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?)`).run(c.modelId, row.s, c.stage, JSON.stringify(toWire(c.spec)), JSON.stringify(c.input),
+    c.weightsArtifactId, JSON.stringify(c.detail), createdAt);
+  return { ...c, seq: row.s, createdAt };
+}
+
+function checkpointFromRow(v: unknown): ModelCheckpoint {
+  const t = 'model_checkpoints';
+  const r = rowOf(t, v);
+  const input = json(t, r, 'input_json') as InputShape;
+  return {
+    modelId: text(t, r, 'model_id'), seq: num(t, r, 'seq'), stage: text(t, r, 'stage'), spec: fromWire(json(t, r, 'spec')),
+    input: { height: input.height, width: input.width, channels: input.channels },
+    weightsArtifactId: textOrNull(t, r, 'weights_artifact_id'), detail: json(t, r, 'detail') as Record<string, unknown>,
+    createdAt: text(t, r, 'created_at'),
+  };
+}
+
+export function listCheckpoints(db: Db, modelId: string): ModelCheckpoint[] {
+  return db.prepare('SELECT * FROM model_checkpoints WHERE model_id = ? ORDER BY seq').all(modelId).map(checkpointFromRow);
+}
+
+export function latestModelCheckpoint(db: Db, modelId: string, stage?: string): ModelCheckpoint | null {
+  const all = listCheckpoints(db, modelId).filter((c) => stage === undefined || c.stage === stage);
+  return all.length === 0 ? null : all[all.length - 1]!;
+}
+
+export function addModelFile(db: Db, modelId: string, f: ModelFile): void {
+  db.prepare('INSERT OR REPLACE INTO model_files (model_id, format, name, artifact_id) VALUES (?, ?, ?, ?)').run(modelId, f.format, f.name, f.artifactId);
+}
+
+export function listModelFiles(db: Db, modelId: string): ModelFile[] {
+  return (db.prepare('SELECT format, name, artifact_id FROM model_files WHERE model_id = ? ORDER BY format, name').all(modelId) as Array<{ format: string; name: string; artifact_id: string }>)
+    .map((r) => ({ format: r.format, name: r.name, artifactId: r.artifact_id }));
+}
