@@ -42,6 +42,8 @@ export interface Service {
 
 /** Open the store, start the job queue (resuming interrupted jobs) and listen. */
 export async function startService(o: ServeOptions): Promise<Service> {
+  // one data directory per process: use cases that default to dataDir() (artifacts, outputs) write here too
+  setDataDir(o.dataDir);
   const { ctx, newAdminToken } = createContext({ dataDir: o.dataDir, adminToken: o.adminToken, logger: o.logger });
   const queue = new InProcessQueue({
     db: ctx.db,

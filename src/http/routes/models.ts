@@ -62,7 +62,8 @@ function modelView(ctx: AppContext, m: ModelRow) {
   const formats = MODEL_FORMATS.filter((f) => files.some((x) => x.format === f)).map((format) => {
     const fs = files.filter((x) => x.format === format);
     // what the download sends: the single file, or the zip of several (tfjs)
-    const sent = format !== 'tfjs' && fs.length === 1 ? { sha256: fs[0]!.sha256, sizeBytes: fs[0]!.size_bytes } : zipDigest(ctx, m, format, fs);
+    const one = format === 'tfjs' ? null : sentFiles(m, format, fs)[0]!;
+    const sent = one ? { sha256: one.sha256, sizeBytes: one.size_bytes } : zipDigest(ctx, m, format, fs);
     return { format, ...sent, files: fs.map((x) => ({ name: x.name, sizeBytes: x.size_bytes, sha256: x.sha256 })) };
   });
   const acc = card?.accuracy as { top1?: unknown } | undefined;
@@ -94,13 +95,21 @@ function getModelRow(db: Db, id: string): ModelRow | undefined {
 
 interface Payload { bytes: Uint8Array; fileName: string; contentType: string }
 
-/** The bytes a download sends: the single file, or a zip of several with the model card. */
+/** The files a download sends: a .tflite format's model file, or every file of a TF.js export. */
+function sentFiles(m: ModelRow, format: ModelFormat, files: FileRow[]): FileRow[] {
+  if (format === 'tfjs') return files;
+  const models = files.filter((f) => f.name.endsWith('.tflite'));
+  if (models.length !== 1) throw new Error(`model ${m.id}: expected one .tflite file in its ${format} export, found ${models.length}`);
+  return models;
+}
+
+/** The bytes a download sends: the .tflite file, or a zip of the TF.js files with the model card. */
 function payloadOf(ctx: AppContext, m: ModelRow, format: ModelFormat): Payload {
   const files = filesOf(ctx.db, m.id).filter((f) => f.format === format);
   if (files.length === 0) throw new ApiError(404, 'not_found', `model "${m.id}" has no ${format} export${m.status !== 'succeeded' ? ` (its run is ${m.status}, stage ${m.stage})` : ''}`);
   const read = (artifactId: string) => readArtifact(ctx.db, artifactId, ctx.dataDir);
-  if (format !== 'tfjs' && files.length === 1) {
-    return { bytes: read(files[0]!.artifact_id), fileName: `${m.id}${format === 'tflite-int8' ? '-int8' : ''}.tflite`, contentType: 'application/octet-stream' };
+  if (format !== 'tfjs') {
+    return { bytes: read(sentFiles(m, format, files)[0]!.artifact_id), fileName: `${m.id}${format === 'tflite-int8' ? '-int8' : ''}.tflite`, contentType: 'application/octet-stream' };
   }
   const entries = files.map((f) => ({ name: f.name, data: read(f.artifact_id) }));
   if (!entries.some((e) => e.name === 'model-card.json') && m.card !== null) entries.push({ name: 'model-card.json', data: new TextEncoder().encode(JSON.stringify(JSON.parse(m.card), null, 2)) });
