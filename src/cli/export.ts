@@ -2,12 +2,15 @@
 // TF.js layers format, a model card beside it, optionally verified in the
 // TFLite interpreter.
 
+import { join } from 'node:path';
 import type { Command } from 'commander';
+import { dataPaths } from '../config/paths.ts';
 import { loadDataset } from '../data/registry.ts';
-import { EXPORT_FORMATS, type ExportFormat, exportModel, type Verification } from '../export/export-model.ts';
+import { EXPORT_FORMATS, type ExportFormat, exportModel, FLOAT_TOLERANCE, type Verification } from '../export/export-model.ts';
 import { datasetSamples } from '../export/samples.ts';
+import { archId } from '../space/archspec.ts';
 import { formatInputShape, parseInputShape, resolveArch } from '../space/resolve.ts';
-import { UsageError } from './errors.ts';
+import { CommandFailed, UsageError } from './errors.ts';
 
 interface ExportOpts {
   arch: string[];
@@ -15,8 +18,10 @@ interface ExportOpts {
   classes: string;
   weights?: string;
   format: string;
-  out: string;
+  out?: string;
   verify?: boolean;
+  verifyTolerance?: string;
+  cardHostname?: boolean;
   int8Io?: boolean | string;
   dataset?: string;
   calib: string;
@@ -57,8 +62,9 @@ export function registerExportCommand(program: Command): void {
     .requiredOption('--classes <n>', 'number of classes')
     .option('--weights <dir>', 'TF.js layers-format directory with trained weights (default: freshly initialized)')
     .option('--format <format>', `one of ${EXPORT_FORMATS.join(', ')}`, 'tflite')
-    .requiredOption('--out <dir>', 'output directory')
-    .option('--verify', 'run the export in the TFLite interpreter (tfjs: reload) and compare')
+    .option('--out <dir>', 'output directory (default: <data dir>/out/export/<arch id>/<format>)')
+    .option('--verify', 'run the export in the TFLite interpreter (tfjs: reload) and compare; a failed verification exits 1')
+    .option('--verify-tolerance <x>', `tflite (float32) with --verify: largest max abs difference from tfjs that passes (default ${FLOAT_TOLERANCE}; 0 demands identical outputs)`)
     .option('--int8-io [type]', 'tflite-int8: full-integer graph I/O, int8 (default) or uint8 (raw 0..255 pixel input, as the TFLite Task Library takes); default float32 I/O with a float classifier head')
     .option('--dataset <name>', 'calibration/validation data (fashion-mnist, mnist, folder:<path>, synthetic); default random inputs')
     .option('--calib <n>', 'representative samples for int8 calibration', '100')
@@ -67,6 +73,7 @@ export function registerExportCommand(program: Command): void {
     .option('--measure', 'tflite formats: time Invoke() locally (TFLite WASM, 1 thread) and record it in the model card')
     .option('--predicted-ms <x>', 'predicted latency to record in the model card (with --device)')
     .option('--device <id>', 'device the predicted latency is for')
+    .option('--card-hostname', 'name this host in the model card\'s measured latency (default: CPU model only)')
     .option('--json', 'print the model card as JSON')
     .action(async (o: ExportOpts) => {
       const format = o.format as ExportFormat;
@@ -87,12 +94,19 @@ export function registerExportCommand(program: Command): void {
         if (!o.device) throw new UsageError('--predicted-ms needs --device <id>');
         predictedLatency = { latencyMs: ms, device: o.device };
       }
+      let floatTolerance: number | undefined;
+      if (o.verifyTolerance !== undefined) {
+        floatTolerance = Number(o.verifyTolerance);
+        if (o.verifyTolerance.trim() === '' || !(floatTolerance >= 0) || !Number.isFinite(floatTolerance)) throw new UsageError(`--verify-tolerance must be a number >= 0, got "${o.verifyTolerance}"`);
+        if (!o.verify || format !== 'tflite') throw new UsageError('--verify-tolerance applies to --format tflite with --verify');
+      }
+      const outDir = o.out ?? join(dataPaths().outputs, 'export', archId(arch), format);
       const data = o.dataset ? datasetSamples(await loadDataset(o.dataset), input, numClasses, positiveInt(o.calib, '--calib')) : undefined;
       const r = await exportModel({
-        arch, input, numClasses, format, outDir: o.out, weightsDir: o.weights, seed: positiveInt(o.seed, '--seed'),
+        arch, input, numClasses, format, outDir, weightsDir: o.weights, seed: positiveInt(o.seed, '--seed'),
         verify: o.verify, int8Io, representative: data?.representative, validation: data?.validation,
         labels: data?.labels, dataset: data?.dataset, predictedLatency,
-        measure: o.measure ? { warmup: 5, runs: 20 } : undefined,
+        measure: o.measure ? { warmup: 5, runs: 20 } : undefined, floatTolerance, cardHostname: o.cardHostname,
       });
       if (o.json) {
         process.stdout.write(JSON.stringify(r.card, null, 2) + '\n');
@@ -104,6 +118,8 @@ export function registerExportCommand(program: Command): void {
         if (o.measure && c.measuredLatency) process.stdout.write(`  measured ${c.measuredLatency.latencyMs.toFixed(3)} ms per Invoke() on ${c.measuredLatency.device}\n`);
         if (r.verification) process.stdout.write(formatVerification(r.verification, format) + '\n');
       }
-      if (r.verification && !r.verification.passed) process.exitCode = 1;
+      if (r.verification && !r.verification.passed) {
+        throw new CommandFailed(`verification FAILED for ${r.files.join(', ')} (${r.verification.criterion}); the files are kept for inspection`);
+      }
     });
 }

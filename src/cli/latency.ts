@@ -40,12 +40,12 @@ export function registerLatencyCommand(program: Command): void {
   const lat = program.command('latency').description('predict inference latency on a profiled device');
   lat.command('predict')
     .description('predicted latency of an architecture: {latencyMs, coverage, kernels}')
-    .requiredOption('--device <id>', 'device id (device-profiles/<id>.json with a table in latency-tables/)')
+    .requiredOption('--device <id>', 'device id (a device profile with a latency table)')
     .requiredOption('--arch <arch...>', 'preset name, block strings, ArchSpec JSON or a .json file')
     .option('--input <HxWxC>', 'input shape', '28x28x1')
     .option('--classes <n>', 'number of classes', '10')
-    .option('--tables <dir>', 'latency table folder', 'latency-tables')
-    .option('--devices <dir>', 'device profile folder', 'device-profiles')
+    .option('--tables <dir>', 'latency table folder (default: <data dir>/latency-tables, then the shipped tables)')
+    .option('--devices <dir>', 'device profile folder (default: <data dir>/device-profiles, then the shipped profiles)')
     .action((o: PredictOpts) => {
       loadDevice(o.device, o.devices);
       const input = parseInputShape(o.input);
@@ -62,9 +62,9 @@ export function registerLatencyCommand(program: Command): void {
   lat.command('table')
     .description('summary of a device latency table')
     .requiredOption('--device <id>', 'device id')
-    .option('--tables <dir>', 'latency table folder', 'latency-tables')
-    .option('--devices <dir>', 'device profile folder', 'device-profiles')
-    .action((o: { device: string; tables: string; devices: string }) => {
+    .option('--tables <dir>', 'latency table folder (default: <data dir>/latency-tables, then the shipped tables)')
+    .option('--devices <dir>', 'device profile folder (default: <data dir>/device-profiles, then the shipped profiles)')
+    .action((o: { device: string; tables?: string; devices?: string }) => {
       loadDevice(o.device, o.devices);
       process.stdout.write(JSON.stringify(tableSummary(loadTable(o.device, o.tables)), null, 2) + '\n');
     });

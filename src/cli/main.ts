@@ -1,12 +1,13 @@
 // Entry point of the `nas` command line.
 
 import { Command, CommanderError } from 'commander';
+import { dataDir, setDataDir } from '../config/paths.ts';
 import { registerArchCommand } from './arch.ts';
 import { registerExportCommand } from './export.ts';
 import { registerDoctorCommand } from './doctor.ts';
 import { registerLatencyCommand } from './latency.ts';
 import { registerProfileCommand } from './profile.ts';
-import { reportError } from './errors.ts';
+import { reportError, UsageError } from './errors.ts';
 import { registerTrainCommand } from './train.ts';
 import { registerPipelineCommand } from './pipeline.ts';
 import { registerServeCommand } from './serve.ts';
@@ -18,8 +19,17 @@ export function buildProgram(): Command {
     .name('nas')
     .description('hardware-aware neural architecture search for mobile image classifiers')
     .version('0.1.0')
+    .option('--data-dir <dir>', 'data directory: dataset cache, outputs, measured tables, calibrations (default: $NAS_DATA_DIR or ~/.mobile-nas)')
     .showHelpAfterError(false)
     .exitOverride();
+  program.hook('preAction', (cmd) => {
+    const dir = cmd.opts<{ dataDir?: string }>().dataDir;
+    if (dir === undefined) return;
+    if (dir.trim() === '') throw new UsageError('--data-dir needs a directory');
+    setDataDir(dir);
+    // worker processes (training pool, job workers) inherit it
+    process.env.NAS_DATA_DIR = dataDir();
+  });
   registerArchCommand(program);
   registerExportCommand(program);
   registerDoctorCommand(program);
@@ -36,7 +46,10 @@ export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return 0;
+    // An action may report a failure through process.exitCode; honour it
+    // (failures should rather throw CommandFailed, see errors.ts).
+    const code = Number(process.exitCode ?? 0);
+    return Number.isInteger(code) && code !== 0 ? code : 0;
   } catch (e) {
     if (e instanceof CommanderError) {
       // commander already printed its message (help, version or a usage error)

@@ -17,7 +17,8 @@ import { useTrainingBackend } from '../train/backend.ts';
 import { defaultTrainConfig, type OptimizerName } from '../train/config.ts';
 import { trainArch } from '../train/trainer.ts';
 import { saveTrainedModel } from '../train/weights_io.ts';
-import { UsageError } from './errors.ts';
+import { dataPaths } from '../config/paths.ts';
+import { CommandFailed, UsageError } from './errors.ts';
 import { formatEpoch } from './train.ts';
 
 interface PipelineOpts {
@@ -30,8 +31,9 @@ interface PipelineOpts {
   batchSize: string;
   optimizer: string;
   seed: string;
-  out: string;
+  out?: string;
   width?: string;
+  verifyTolerance?: string;
 }
 
 function positive(name: string, v: string | undefined, int: boolean): number | undefined {
@@ -54,11 +56,14 @@ export function registerPipelineCommand(program: Command): void {
     .option('--optimizer <name>', 'sgd | adam', 'sgd')
     .option('--seed <n>', 'seed for weights, data order and augmentation', '1')
     .option('--width <multiplier>', 'width multiplier (presets only)')
-    .option('--out <dir>', 'output directory', 'out/pipeline')
+    .option('--out <dir>', 'output directory (default: <data dir>/out/pipeline)')
+    .option('--verify-tolerance <x>', 'float32 .tflite verification: largest max abs difference from tfjs that passes (default 1e-4)')
     .action(async (o: PipelineOpts) => {
       const optimizer = o.optimizer as OptimizerName;
       if (optimizer !== 'sgd' && optimizer !== 'adam') throw new UsageError(`--optimizer must be sgd or adam, got "${o.optimizer}"`);
       const targetMs = positive('latency-target-ms', o.latencyTargetMs, false);
+      const floatTolerance = o.verifyTolerance === undefined ? undefined : Number(o.verifyTolerance);
+      if (floatTolerance !== undefined && !(floatTolerance >= 0 && o.verifyTolerance!.trim() !== '')) throw new UsageError(`--verify-tolerance must be a number >= 0, got "${o.verifyTolerance}"`);
       const log = (s: string) => process.stdout.write(s + '\n');
 
       // 1. Data and architecture (validated before anything slow happens).
@@ -88,7 +93,7 @@ export function registerPipelineCommand(program: Command): void {
       const trained = await trainArch({
         arch, dataset, config, evaluateTest: true, keepModel: true, onEpoch: (r) => log(formatEpoch(r, config.epochs)),
       });
-      const outDir = join(o.out, id);
+      const outDir = join(o.out ?? join(dataPaths().outputs, 'pipeline'), id);
       const weightsDir = join(outDir, 'weights');
       mkdirSync(weightsDir, { recursive: true });
       await saveTrainedModel(trained.model!, weightsDir);
@@ -106,7 +111,7 @@ export function registerPipelineCommand(program: Command): void {
             ? { top1: trained.valAccuracy, split: 'validation' }
             : { top1: trained.testAccuracy, split: 'test' },
           predictedLatency: { latencyMs: prediction.latencyMs, device: o.device },
-          measure: format === 'tfjs' ? undefined : { warmup: 5, runs: 30 },
+          measure: format === 'tfjs' ? undefined : { warmup: 5, runs: 30 }, floatTolerance,
         });
         const v = r.verification!;
         failed ||= !v.passed;
@@ -121,9 +126,6 @@ export function registerPipelineCommand(program: Command): void {
       };
       writeFileSync(join(outDir, 'pipeline.json'), JSON.stringify(summary, (k, v) => (k === 'kernels' ? undefined : v), 2) + '\n');
       log(`wrote ${join(outDir, 'pipeline.json')}`);
-      if (failed) {
-        process.exitCode = 1;
-        log('verification failed for at least one export (see above)');
-      }
+      if (failed) throw new CommandFailed(`verification failed for at least one export (see above); summary in ${join(outDir, 'pipeline.json')}`);
     });
 }

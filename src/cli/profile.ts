@@ -33,8 +33,8 @@ interface ProfileOpts {
   calibration: string;
   maxKernels?: string;
   timeBudget: string;
-  tables: string;
-  devices: string;
+  tables?: string;
+  devices?: string;
   seed: string;
   quiet?: boolean;
 }
@@ -68,8 +68,8 @@ export function registerProfileCommand(program: Command): void {
     .option('--max-kernels <n>', 'measure at most this many kernels per input (random subset)')
     .option('--time-budget <s>', 'abort (writing nothing) after this many seconds', '1800')
     .option('--seed <n>', 'seed for subsets and calibration networks', '1')
-    .option('--tables <dir>', 'latency table folder', 'latency-tables')
-    .option('--devices <dir>', 'device profile folder', 'device-profiles')
+    .option('--tables <dir>', 'latency table folder (default: tables are read from <data dir>/latency-tables, then the shipped ones, and written to <data dir>/latency-tables)')
+    .option('--devices <dir>', 'device profile folder (default: <data dir>/device-profiles, then the shipped profiles)')
     .option('--recalibrate', "re-measure only the calibration networks of --device's existing table and refit its overhead model")
     .option('--add-input <list>', "measure kernels for more input shapes into --device's existing table (same unit), then recalibrate")
     .option('--quiet', 'no progress on stderr')

@@ -5,6 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { dataPaths } from '../config/paths.ts';
 import { loadDataset } from '../data/registry.ts';
 import { archId, archToString, toWire } from '../space/archspec.ts';
 import { resolveArch } from '../space/resolve.ts';
@@ -73,7 +74,7 @@ export function registerTrainCommand(program: Command): void {
     .option('--val-subset <n>', 'validate on the first N validation images')
     .option('--resolution <r>', 'input side in pixels (default: the dataset\'s; image folders are resized to it)')
     .option('--seed <n>', 'seed for weights, data order and augmentation', '1')
-    .option('--out <dir>', 'output directory for model.json, weights.bin, result.json (default out/train/<arch id>)')
+    .option('--out <dir>', 'output directory for model.json, weights.bin, result.json (default <data dir>/out/train/<arch id>)')
     .option('--width <multiplier>', 'width multiplier (presets only)')
     .option('--label-smoothing <x>', 'label smoothing', '0.1')
     .option('--weight-decay <x>', 'decoupled weight decay (default: sgd 5e-4, adam 0.05)')
@@ -81,7 +82,7 @@ export function registerTrainCommand(program: Command): void {
     .option('--crop-padding <px>', 'random-crop padding (0 = off)', '2')
     .option('--no-flip', 'no horizontal flips (default: where the dataset allows)')
     .option('--validate-every <n>', 'validate every N epochs (epoch 1 and the last always)', '1')
-    .option('--cache-dir <dir>', 'dataset cache directory (default .cache/datasets)')
+    .option('--cache-dir <dir>', 'dataset cache directory (default $NAS_DATASET_CACHE, else <data dir>/datasets)')
     .option('--skip-corrupt', 'image folders: skip undecodable files (listed in result.json) instead of failing')
     .option('--channels <n>', 'image folders: 3 (RGB) or 1 (greyscale)', '3')
     .option('--threads <n>', 'threads for native kernels')
@@ -119,7 +120,7 @@ export function registerTrainCommand(program: Command): void {
         arch, dataset, config, evaluateTest: true, keepModel: true,
         onEpoch: (r) => log(formatEpoch(r, config.epochs)),
       });
-      const out = o.out ?? join('out', 'train', id);
+      const out = o.out ?? join(dataPaths().outputs, 'train', id);
       mkdirSync(out, { recursive: true });
       await saveTrainedModel(result.model!, out);
       result.model!.dispose();

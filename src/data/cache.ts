@@ -7,13 +7,17 @@
 
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { dataPaths } from '../config/paths.ts';
 import { type Dataset, DatasetError, type DatasetManifest } from './types.ts';
 
-export const DEFAULT_CACHE_DIR = '.cache/datasets';
-
-/** The cache root: explicit option, then $NAS_DATASET_CACHE, then .cache/datasets under the working directory. */
+/**
+ * The cache root: explicit option (--cache-dir), then $NAS_DATASET_CACHE,
+ * then `datasets` under the data directory (--data-dir, $NAS_DATA_DIR,
+ * ~/.mobile-nas); never the working directory.
+ */
 export function cacheRoot(dir?: string): string {
-  return resolve(dir ?? process.env.NAS_DATASET_CACHE ?? DEFAULT_CACHE_DIR);
+  const env = process.env.NAS_DATASET_CACHE;
+  return resolve(dir ?? (env !== undefined && env !== '' ? env : dataPaths().datasets));
 }
 
 export function entryDir(root: string, key: string): string {

@@ -13,7 +13,7 @@ import { type Dataset, DatasetError } from './types.ts';
 export const DATASET_NAMES = ['fashion-mnist', 'mnist', 'folder:<path>', 'synthetic'];
 
 export interface LoadDatasetOptions {
-  /** cache root (default $NAS_DATASET_CACHE or .cache/datasets) */
+  /** cache root (default $NAS_DATASET_CACHE, else <data dir>/datasets; see cache.ts cacheRoot) */
   cacheDir?: string;
   /** image-folder options */
   folder?: FolderOptions;

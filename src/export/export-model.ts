@@ -4,7 +4,6 @@
 // and by the service's final stage.
 
 import { mkdirSync, statSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { buildModel } from '../space/builder.ts';
@@ -13,7 +12,7 @@ import { createRng } from '../space/rng.ts';
 import type { ArchSpec, InputShape } from '../space/types.ts';
 import { dirLoadHandler } from '../train/weights_io.ts';
 import { archToString } from '../space/archspec.ts';
-import { buildModelCard, defaultNormalization, type LatencyFigure, type ModelCard, type ModelCardInput, writeModelCard } from './model-card.ts';
+import { buildModelCard, defaultNormalization, type LatencyFigure, measuringMachine, type ModelCard, type ModelCardInput, writeModelCard } from './model-card.ts';
 import { classifierMetadata, packAssociatedFiles } from './classifier-metadata.ts';
 import { quantizeIr } from './quantize.ts';
 import { applyWeights, readTfjsWeights, saveTfjsModel } from './tfjs-format.ts';
@@ -61,6 +60,10 @@ export interface ExportRequest {
   accuracy?: ModelCardInput['accuracy'];
   predictedLatency?: LatencyFigure;
   measuredLatency?: LatencyFigure;
+  /** float32 .tflite verification: largest max abs difference from tfjs that passes (default FLOAT_TOLERANCE) */
+  floatTolerance?: number;
+  /** name this host in the card's measured latency (default: CPU model only) */
+  cardHostname?: boolean;
 }
 
 export interface Verification extends Comparison {
@@ -169,13 +172,14 @@ export async function exportModel(req: ExportRequest): Promise<ExportResult> {
       bytes = packAssociatedFiles(bytes, standard.files);
       writeFileSync(join(req.outDir, name), bytes);
       files = [fileInfo(req.outDir, name)];
-      if (req.measure) measured = await measureLatency(bytes, req.measure);
+      if (req.measure) measured = await measureLatency(bytes, req.measure, req.cardHostname === true);
       if (req.verify) {
         if (req.format === 'tflite') {
           const ref = predictTfjs(model, req.input, validation.xs);
           const cmp = await compareWithReference(bytes, validation.xs, ref, { labels: validation.labels });
+          const tolerance = req.floatTolerance ?? FLOAT_TOLERANCE;
           verification = {
-            ...cmp, reference: 'tfjs model.predict', criterion: `max abs diff <= ${FLOAT_TOLERANCE}`, passed: cmp.maxAbsDiff <= FLOAT_TOLERANCE,
+            ...cmp, reference: 'tfjs model.predict', criterion: `max abs diff <= ${tolerance}`, passed: cmp.maxAbsDiff <= tolerance,
           };
         } else {
           const floatBytes = emitTflite(ir, { encode: floatEncoder, ioType: 'float32' });
@@ -201,15 +205,14 @@ export async function exportModel(req: ExportRequest): Promise<ExportResult> {
 
 
 /** Median Invoke() time in this process's interpreter (TFLite WASM, XNNPACK, 1 thread). */
-async function measureLatency(bytes: Uint8Array, m: { warmup: number; runs: number }): Promise<LatencyFigure> {
+async function measureLatency(bytes: Uint8Array, m: { warmup: number; runs: number }, includeHostname: boolean): Promise<LatencyFigure> {
   const model = await loadTfliteModel(bytes, { numThreads: 1 });
   try {
     const n = model.inputs[0].shape.reduce((a, d) => a * d, 1);
     const times = timeInvoke(model, { warmup: m.warmup, runs: m.runs, inputs: [new Float32Array(n)] }).sort((a, b) => a - b);
-    const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
     return {
       latencyMs: times[Math.floor(times.length / 2)],
-      device: `${os.hostname()} (${cpu}, load average ${os.loadavg()[0].toFixed(1)})`,
+      device: measuringMachine({ includeHostname }),
       runtime: `tflite-wasm (XNNPACK, 1 thread), median of ${m.runs} after ${m.warmup} warm-up`,
     };
   } finally {

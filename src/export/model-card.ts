@@ -3,6 +3,7 @@
 // was checked. Plain JSON, `model-card.json`.
 
 import { writeFileSync } from 'node:fs';
+import os from 'node:os';
 import { join } from 'node:path';
 import { archId, archToString, toWire } from '../space/archspec.ts';
 import { archCost } from '../space/cost.ts';
@@ -34,6 +35,17 @@ export interface LatencyFigure {
   device: string;
   /** runtime and threads, e.g. "tflite-wasm xnnpack 1 thread" */
   runtime?: string;
+}
+
+/**
+ * The machine a latency was measured on, as the card records it: CPU model
+ * and load. The host name identifies a machine (and often its owner) and is
+ * left out unless asked for (`includeHostname`, `nas export --card-hostname`).
+ */
+export function measuringMachine(opts: { includeHostname?: boolean } = {}): string {
+  const cpu = os.cpus()[0]?.model?.trim() || 'unknown CPU';
+  const load = `load average ${os.loadavg()[0].toFixed(1)}`;
+  return opts.includeHostname ? `${os.hostname()} (${cpu}, ${load})` : `${cpu} (${load})`;
 }
 
 export interface ModelCardInput {

@@ -1,8 +1,11 @@
 // Device profiles (device-profiles/<id>.json): what a latency table was
-// measured on. Validated once when loaded.
+// measured on. Validated once when loaded. Looked up in the data directory
+// (<data dir>/device-profiles, the user's) and then among the profiles
+// shipped with the package; never in the working directory.
 
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { dataPaths, shippedPaths } from '../config/paths.ts';
 import { RUNTIME_IDS, type RuntimeId } from './runtime.ts';
 
 export interface DeviceProfile {
@@ -28,8 +31,14 @@ export class DeviceError extends Error {
 
 export const DEVICE_ID_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
+/** The user's device profiles: <data dir>/device-profiles. */
 export function defaultProfilesDir(): string {
-  return join(process.cwd(), 'device-profiles');
+  return dataPaths().deviceProfiles;
+}
+
+/** Folders searched for device profiles, first hit wins: the user's, then the shipped ones. */
+export function profileSearchDirs(): string[] {
+  return [dataPaths().deviceProfiles, shippedPaths.deviceProfiles];
 }
 
 /** Validate an untrusted object as a DeviceProfile. */
@@ -58,12 +67,17 @@ export function validateDeviceProfile(input: unknown, where = 'device profile'):
   };
 }
 
-export function listDevices(dir = defaultProfilesDir()): DeviceProfile[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.json'))
-    .sort()
-    .map((f) => loadDeviceFile(join(dir, f)));
+/** Every device profile in `dir`, or (no dir) in profileSearchDirs(), a user's profile hiding a shipped one of the same id; sorted by id. */
+export function listDevices(dir?: string): DeviceProfile[] {
+  const byId = new Map<string, DeviceProfile>();
+  for (const d of dir === undefined ? profileSearchDirs() : [dir]) {
+    if (!existsSync(d)) continue;
+    for (const f of readdirSync(d).filter((n) => n.endsWith('.json'))) {
+      const p = loadDeviceFile(join(d, f));
+      if (!byId.has(p.id)) byId.set(p.id, p);
+    }
+  }
+  return [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
 function loadDeviceFile(path: string): DeviceProfile {
@@ -77,9 +91,9 @@ function loadDeviceFile(path: string): DeviceProfile {
 }
 
 /** Load a device by id; unknown ids get an error listing the known ones. */
-export function loadDevice(id: string, dir = defaultProfilesDir()): DeviceProfile {
-  const path = join(dir, `${id}.json`);
-  if (!DEVICE_ID_RE.test(id) || !existsSync(path)) {
+export function loadDevice(id: string, dir?: string): DeviceProfile {
+  const path = DEVICE_ID_RE.test(id) ? (dir === undefined ? profileSearchDirs() : [dir]).map((d) => join(d, `${id}.json`)).find((p) => existsSync(p)) : undefined;
+  if (path === undefined) {
     const known = listDevices(dir).map((d) => d.id);
     throw new DeviceError(`unknown device "${id}" (known: ${known.join(', ') || 'none'})`, 404);
   }

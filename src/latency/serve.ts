@@ -7,14 +7,16 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, join, normalize, resolve, sep } from 'node:path';
+import { shippedPaths } from '../config/paths.ts';
 import { readBundleManifest } from './bundle.ts';
-import { saveTable } from './table.ts';
+import { defaultTablesDir, saveTable } from './table.ts';
 import { resultsToTable } from './upload.ts';
 
 export interface ServeOptions {
   bundleDir: string;
-  tablesDir: string;
-  /** folder of index.html and profile.js (default: web/profile of the repo) */
+  /** where uploaded tables are stored (default: <data dir>/latency-tables) */
+  tablesDir?: string;
+  /** folder of index.html and profile.js (default: web/profile shipped with the package) */
   webDir?: string;
   port?: number;
   host?: string;
@@ -64,12 +66,19 @@ async function readBody(req: IncomingMessage, max: number): Promise<string> {
 
 export function createProfileHandler(opts: ServeOptions): (req: IncomingMessage, res: ServerResponse) => void {
   const manifest = readBundleManifest(opts.bundleDir);
-  const web = opts.webDir ?? join(process.cwd(), 'web', 'profile');
+  const web = opts.webDir ?? join(shippedPaths.web, 'profile');
+  const tablesDir = opts.tablesDir ?? defaultTablesDir();
   const libs = libFiles();
   return (req, res) => {
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://x');
-      const path = decodeURIComponent(url.pathname).replace(/^\/+/, '');
+      let path: string;
+      try {
+        path = decodeURIComponent(url.pathname).replace(/^\/+/, '');
+      } catch {
+        return send(res, 400, JSON.stringify({ error: `malformed percent-encoding in path ${JSON.stringify(url.pathname)}` }));
+      }
+      if (path.includes('\0')) return send(res, 400, JSON.stringify({ error: 'path contains a NUL byte' }));
       if (req.method === 'POST' && path === 'results') {
         try {
           const text = await readBody(req, opts.maxBodyBytes ?? 64 * 2 ** 20);
@@ -80,7 +89,7 @@ export function createProfileHandler(opts: ServeOptions): (req: IncomingMessage,
             return send(res, 400, JSON.stringify({ error: 'results are not valid JSON' }));
           }
           const table = resultsToTable(manifest, body);
-          const stored = saveTable(table, opts.tablesDir);
+          const stored = saveTable(table, tablesDir);
           opts.onStored?.(table.device.id, stored);
           return send(res, 200, JSON.stringify({ ok: true, device: table.device.id, entries: Object.keys(table.entries).length, overhead: table.overhead }));
         } catch (e) {

@@ -2,9 +2,15 @@
 // device, with what they were measured on. Validated when read; written
 // atomically (temp file + rename) and only from a complete profile, so an
 // existing table is never replaced by a failed or partial one.
+//
+// Where: tables measured or uploaded by the user live in the data directory
+// (<data dir>/latency-tables, where new tables are written); the tables
+// shipped with the package (PACKAGE_ROOT/latency-tables) come second when
+// looking one up. Never the working directory.
 
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { dataPaths, shippedPaths } from '../config/paths.ts';
 import { ARCH_SPEC_VERSION } from '../space/types.ts';
 import { validateDeviceProfile, type DeviceProfile } from './device.ts';
 import { parseKernelKey } from './kernels.ts';
@@ -89,8 +95,14 @@ export class TableError extends Error {
   }
 }
 
+/** Where new tables are written: <data dir>/latency-tables. */
 export function defaultTablesDir(): string {
-  return join(process.cwd(), 'latency-tables');
+  return dataPaths().latencyTables;
+}
+
+/** Folders searched for a device's table, first hit wins: the user's, then the shipped ones. */
+export function tableSearchDirs(): string[] {
+  return [dataPaths().latencyTables, shippedPaths.latencyTables];
 }
 
 export function tablePath(deviceId: string, dir = defaultTablesDir()): string {
@@ -128,9 +140,11 @@ export function validateTable(input: unknown, where = 'latency table'): LatencyT
   return t;
 }
 
-export function loadTable(deviceId: string, dir = defaultTablesDir()): LatencyTable {
-  const path = tablePath(deviceId, dir);
-  if (!existsSync(path)) throw new TableError(`no latency table for device "${deviceId}" (expected ${path}); run: nas profile --device ${deviceId}`, 404);
+/** A device's table from `dir`, or (no dir) from the first of tableSearchDirs() that has one. */
+export function loadTable(deviceId: string, dir?: string): LatencyTable {
+  const candidates = (dir === undefined ? tableSearchDirs() : [dir]).map((d) => tablePath(deviceId, d));
+  const path = candidates.find((p) => existsSync(p));
+  if (path === undefined) throw new TableError(`no latency table for device "${deviceId}" (looked for ${candidates.join(', ')}); run: nas profile --device ${deviceId}`, 404);
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(path, 'utf8'));

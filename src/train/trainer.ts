@@ -9,9 +9,9 @@ import * as tf from '@tensorflow/tfjs';
 import { buildModel } from '../space/builder.ts';
 import { createRng, type Rng } from '../space/rng.ts';
 import type { ArchSpec } from '../space/types.ts';
-import { type Dataset, getSplit } from '../data/types.ts';
+import { type Dataset, DatasetError, getSplit } from '../data/types.ts';
 import { fillBatch, type ImageGeometry, PIXEL_OFFSET, PIXEL_SCALE, resizeAll } from './augment.ts';
-import { type TrainConfig, validateTrainConfig } from './config.ts';
+import { type TrainConfig, TrainConfigError, validateTrainConfig } from './config.ts';
 import { evaluateModel, recalibrateBatchNorm } from './evaluate.ts';
 import { memoryBoundBatch } from './memory.ts';
 import { cosineWithWarmup } from './schedule.ts';
@@ -138,14 +138,14 @@ export async function trainArch(opts: TrainOptions): Promise<TrainResult> {
   const K = m.classes.length;
   const size = cfg.resolution ?? m.height;
   if (cfg.resolution === undefined && m.height !== m.width) {
-    throw new Error(`dataset ${m.name} is ${m.height}x${m.width}; give a square resolution`);
+    throw new TrainConfigError(`dataset ${m.name} is ${m.height}x${m.width}; give a square resolution (--resolution)`);
   }
   const g: ImageGeometry = { height: size, width: size, channels: m.channels };
   // BN recalibration runs training-mode passes (every activation alive until the batch ends): keep one within the memory budget.
   const recalBatch = memoryBoundBatch(opts.arch, g, K, cfg.evalBatchSize);
   const train = prepare(opts.dataset, 'train', cfg.subset, size);
   const val = prepare(opts.dataset, 'validation', cfg.validationSubset, size);
-  if (train.count < 1 || val.count < 1) throw new Error(`dataset ${m.name} has an empty train or validation split`);
+  if (train.count < 1 || val.count < 1) throw new DatasetError(`dataset ${m.name} has an empty train or validation split (train ${train.count}, validation ${val.count} images); it needs more images`, 422);
   const flip = cfg.flip === 'auto' ? m.allowFlip : cfg.flip;
   const aug = { padding: cfg.cropPadding, flip };
   const px = size * size * m.channels;
