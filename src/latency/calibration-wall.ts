@@ -119,3 +119,30 @@ export async function measureTfliteWallClock(bytesOrPath: Uint8Array | string, o
     model.dispose();
   }
 }
+
+export interface LatencyCheck {
+  predictedMs: number;
+  /** null when the measurement was refused (repeats disagreed) */
+  measuredMs: number | null;
+  /** measured / predicted */
+  ratio: number | null;
+  calls: number;
+  refused?: string;
+  /** "predicted X ms, measured Y ms, ratio Z (...)" */
+  line: string;
+}
+
+/** Predicted vs wall-clock measured latency of a .tflite file; a refused measurement is reported, not thrown. */
+export async function checkTfliteLatency(path: string, predictedMs: number, opts: WallClockOptions = {}): Promise<LatencyCheck> {
+  try {
+    const m = await measureTfliteWallClock(path, opts);
+    const ratio = m.medianMs / predictedMs;
+    return {
+      predictedMs, measuredMs: m.medianMs, ratio, calls: m.calls,
+      line: `predicted ${predictedMs.toFixed(3)} ms, measured ${m.medianMs.toFixed(3)} ms, ratio ${ratio.toFixed(3)} (wall clock, median of ${m.calls} Invoke() calls, 1 thread)`,
+    };
+  } catch (e) {
+    if (!(e instanceof MeasurementError)) throw e;
+    return { predictedMs, measuredMs: null, ratio: null, calls: 0, refused: e.message, line: `predicted ${predictedMs.toFixed(3)} ms, measured: refused (${e.message})` };
+  }
+}

@@ -12,11 +12,12 @@ import {
   applyMapping, calibrationStatus, describeCalibration, fitMapping, hostFingerprint, listCalibrations, saveCalibration,
 } from '../../src/latency/calibration.ts';
 import { calibrateHost, ensureHostCalibration } from '../../src/latency/calibration-run.ts';
-import { measureWallClock } from '../../src/latency/calibration-wall.ts';
+import { checkTfliteLatency, measureWallClock } from '../../src/latency/calibration-wall.ts';
 import type { DeviceProfile } from '../../src/latency/device.ts';
 import { loadPredictor } from '../../src/latency/index.ts';
 import { profileDevice } from '../../src/latency/profile.ts';
-import { createMeasurer, MeasurementError, type LatencyRuntime } from '../../src/latency/runtime.ts';
+import { createMeasurer, MeasurementError, referencePlan, type LatencyRuntime } from '../../src/latency/runtime.ts';
+import { planToTflite } from '../../src/latency/runtimes/tflite-wasm.ts';
 import { fakePlanMs } from '../../src/latency/runtimes/fake.ts';
 import { createFakeRuntime } from '../../src/latency/runtimes/fake.ts';
 import { saveTable, type LatencyTable } from '../../src/latency/table.ts';
@@ -77,6 +78,16 @@ describe('host calibration', async () => {
     assert.equal(burst.attempts, 2);
     assert.equal(burst.calls, 20, 'second attempt: passes twice as long');
     await assert.rejects(measureWallClock({ timeBatch: () => (Math.floor(n++ / 5) % 2 ? 2 : 1), dispose() {} }, { ...WALL, calls: 5, maxAttempts: 1 }), /repeats disagree/);
+  });
+
+  it('checkTfliteLatency: a real .tflite file timed in the TFLite interpreter, the pipeline\'s "predicted, measured, ratio" line', async () => {
+    const file = join(tmp('tfl-'), 'ref.tflite');
+    writeFileSync(file, planToTflite(referencePlan()));
+    // generous tolerance: this checks the plumbing, not the machine's quietness
+    const c = await checkTfliteLatency(file, 0.5, { warmup: 2, calls: 50, tolerance: 100 });
+    assert.ok(c.measuredMs !== null && c.measuredMs > 0 && c.calls === 100, JSON.stringify(c));
+    assert.equal(c.ratio, c.measuredMs / 0.5);
+    assert.match(c.line, /^predicted 0\.500 ms, measured \d+\.\d{3} ms, ratio \d+\.\d{3} \(wall clock, median of 100 Invoke\(\) calls, 1 thread\)$/);
   });
 
   it('calibrateHost fits the host within 5% on held-out networks, reference network included', async () => {
