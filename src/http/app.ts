@@ -18,6 +18,7 @@ import * as searches from './routes/searches.ts';
 import * as health from './routes/health.ts';
 import * as keys from './routes/keys.ts';
 import * as latency from './routes/latency.ts';
+import * as profile from './routes/profile.ts';
 export type { AppContext } from './context.ts';
 
 export interface RouteModule {
@@ -25,7 +26,7 @@ export interface RouteModule {
 }
 
 /** Every route module of the service, in registration order. */
-export const ROUTE_MODULES: RouteModule[] = [health, keys, devices, latency, datasets, searches, models, dashboard];
+export const ROUTE_MODULES: RouteModule[] = [health, keys, devices, latency, datasets, profile, searches, models, dashboard];
 
 export interface AppOptions {
   /** route modules (default ROUTE_MODULES) */

@@ -36,14 +36,35 @@
     return Math.min(5000, Math.max(1, Math.ceil(batchMs / Math.max(one, 0.001))));
   }
 
-  async function load(m) {
-    return tflite.loadTFLiteModel('bundle/' + m.file, { numThreads: 1 });
+  // Served by the service (`nas serve`), the page talks to the /v1 API with the
+  // device's upload token; the <meta name="nas-api"> tag says where it is.
+  const apiMeta = document.querySelector('meta[name="nas-api"]');
+  const API = apiMeta ? apiMeta.getAttribute('content') : null;
+  let deviceId = '';
+  let token = '';
+  const authHeaders = () => (token ? { Authorization: 'Bearer ' + token } : {});
+  const suiteUrl = () => API + '/devices/' + encodeURIComponent(deviceId) + '/benchmark-suite';
+
+  async function fetchOk(url, init) {
+    const res = await fetch(url, init);
+    if (!res.ok) {
+      let msg = 'HTTP ' + res.status;
+      try { const b = await res.json(); msg = (b.error && (b.error.message || b.error)) || msg; } catch (e) { /* not JSON */ }
+      throw new Error(url.split('?')[0] + ': ' + msg);
+    }
+    return res;
   }
 
-  async function run(deviceId) {
+  async function load(m) {
+    if (!API) return tflite.loadTFLiteModel('bundle/' + m.file, { numThreads: 1 });
+    const buf = await (await fetchOk(suiteUrl() + '/' + m.file, { headers: authHeaders() })).arrayBuffer();
+    return tflite.loadTFLiteModel(buf, { numThreads: 1 });
+  }
+
+  async function run() {
     tflite.setWasmPath('tflite-wasm/');
     await tf.setBackend('cpu');
-    const manifest = await (await fetch('bundle/manifest.json')).json();
+    const manifest = await (await fetchOk(API ? suiteUrl() : 'bundle/manifest.json', { headers: authHeaders() })).json();
     const ms = manifest.measure;
     const ref = await load(manifest.reference);
     const refX = tf.randomUniform([1].concat(manifest.reference.input));
@@ -93,22 +114,29 @@
       },
       models: models,
     };
-    const res = await fetch('results', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
-    const answer = await res.json();
-    if (!res.ok) throw new Error(answer.error || ('upload failed: HTTP ' + res.status));
-    return answer;
+    const url = API ? API + '/devices/' + encodeURIComponent(deviceId) + '/measurements' : 'results';
+    const res = await fetchOk(url, { method: 'POST', headers: Object.assign({ 'Content-Type': 'application/json' }, authHeaders()), body: JSON.stringify(body) });
+    return res.json();
   }
 
   function start() {
-    const id = ($('device').value || new URLSearchParams(location.search).get('device') || '').trim();
-    if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(id)) { setStatus('error', 'give a device id (lowercase letters, digits, . _ -)'); return; }
+    deviceId = ($('device').value || new URLSearchParams(location.search).get('device') || '').trim();
+    token = ($('token') ? $('token').value : '').trim();
+    if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(deviceId)) { setStatus('error', 'give a device id (lowercase letters, digits, . _ -)'); return; }
+    if (API && !token) { setStatus('error', "give the device's upload token (from POST /v1/devices)"); return; }
     setStatus('running', 'loading the suite');
-    run(id).then((a) => { log(JSON.stringify(a)); setStatus('done', 'done: ' + a.entries + ' kernels stored for ' + a.device); },
+    run().then((a) => { log(JSON.stringify(a)); setStatus('done', 'done: ' + a.entries + ' kernels stored for ' + a.device + (a.version ? ' (table version ' + a.version + ')' : '')); },
       (e) => { log(String(e && e.stack || e)); setStatus('error', 'error: ' + (e && e.message || e)); });
   }
 
   $('start').addEventListener('click', start);
   const q = new URLSearchParams(location.search);
   if (q.get('device')) $('device').value = q.get('device');
+  if (API) {
+    $('token-row').hidden = false;
+    if (q.get('token')) $('token').value = q.get('token');
+    // keep the token out of the address bar, history and referrers
+    if (q.get('token')) { q.delete('token'); history.replaceState(null, '', location.pathname + '?' + q.toString()); }
+  }
   if (q.get('autostart') === '1') start();
 })();
