@@ -14,7 +14,7 @@ import { finishSearch, getSearch, insertSearch, markSearchRunning, type SearchRe
 import { resetInterruptedTrials } from '../store/trials.ts';
 import type { TrialExecutor } from '../search/executor.ts';
 import { fastestArch } from '../search/fastest.ts';
-import { resolveSearchOptions, SearchInputError, type SearchOptions, type SearchOptionsInput } from '../search/options.ts';
+import { resolveSearchOptions, type SearchOptions, type SearchOptionsInput, TargetBelowFastestError } from '../search/options.ts';
 import { getSearchReport, type SearchReport } from '../search/report.ts';
 import { SearchRunner, type StopReason } from '../search/runner.ts';
 import { createStrategy as defaultCreateStrategy } from '../search/strategies/index.ts';
@@ -71,10 +71,11 @@ async function prepare(o: SearchOptions, deps?: SearchDeps): Promise<Prepared> {
   const space: SearchSpace = { skeleton: skeletonFor(input), input, numClasses: m.classes.length };
   const fastest = fastestArch(space.skeleton, predictor, input, space.numClasses);
   if (o.latencyTargetMs < fastest.latencyMs) {
-    throw new SearchInputError(
+    throw new TargetBelowFastestError(
       `latency target ${o.latencyTargetMs} ms is below the fastest architecture of the space on ${o.deviceId}: ` +
       `${fastest.latencyMs.toFixed(3)} ms predicted for ${m.height}x${m.width}x${m.channels} inputs ` +
-      `(smallest choices per block refined by coordinate descent on the predictor); choose a target >= ${fastest.latencyMs.toFixed(3)} ms`);
+      `(smallest choices per block refined by coordinate descent on the predictor); choose a target >= ${fastest.latencyMs.toFixed(3)} ms`,
+      fastest.latencyMs, o.latencyTargetMs);
   }
   return { space, predictor };
 }
@@ -88,7 +89,10 @@ function withDb<T>(deps: SearchDeps | undefined, f: (db: Db) => Promise<T>): Pro
 /** Validate the options (dataset, device, target) and store a 'queued' search; returns its row. */
 export async function createSearch(db: Db, input: SearchOptionsInput, o: { owner?: string | null; deps?: SearchDeps } = {}): Promise<SearchRecord> {
   const options = resolveSearchOptions(input);
-  await prepare(options, o.deps);
+  const { space } = await prepare(options, o.deps);
+  // the strategy and its options must construct before the search is stored
+  const create = o.deps?.createStrategy ?? defaultCreateStrategy;
+  create(options.strategy, { skeleton: space.skeleton, seed: options.seed, ...options.strategyOptions }).dispose();
   return insertSearch(db, options, o.owner ?? null);
 }
 

@@ -76,6 +76,14 @@ export class SearchInputError extends Error {
   }
 }
 
+/** The target is below the fastest architecture of the space on the device (message states it; the figure travels too). */
+export class TargetBelowFastestError extends SearchInputError {
+  constructor(message: string, readonly fastestLatencyMs: number, readonly latencyTargetMs: number) {
+    super(message);
+    this.name = 'TargetBelowFastestError';
+  }
+}
+
 export const DEFAULT_W: Record<RewardMode, number> = { soft: -0.07, hard: -1 };
 export const DEFAULT_SKIP_FACTOR = 1.5;
 
