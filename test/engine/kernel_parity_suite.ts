@@ -4,10 +4,29 @@
 
 import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { type BackendChoice, initBackend } from '../../src/engine/backend.ts';
 import { fastBackendInfo } from '../../src/engine/fast_backend.ts';
 import { compare, convCases, convForwardAndGrads, label } from './parity_cases.ts';
+
+const DNNL_HEADERS = ['/usr/include/oneapi/dnnl/dnnl.h', '/usr/local/include/oneapi/dnnl/dnnl.h'];
+
+/**
+ * Why the native addon must be in use on this machine, or null when a JS
+ * fallback is legitimate: under CI (CI=true, where scripts/setup.sh installs
+ * the build packages) or wherever its build packages are present (a C++
+ * compiler on PATH and the oneDNN header of Debian's libdnnl-dev), the addon
+ * should have been built by `npm ci`, so a missing one is a failure.
+ */
+export function nativeAddonRequired(): string | null {
+  if (process.env.CI === 'true') return 'CI=true';
+  const cxx = process.env.CXX || 'g++';
+  const onPath = cxx.includes('/') ? existsSync(cxx) : (process.env.PATH ?? '').split(delimiter).some((d) => d !== '' && existsSync(join(d, cxx)));
+  const header = DNNL_HEADERS.find((h) => existsSync(h));
+  return onPath && header ? `${cxx} and ${header} are installed` : null;
+}
 
 /** Defines the suite for 'fast' (native addon when built) or 'fast-js' (JS kernels). */
 export function kernelParitySuite(choice: BackendChoice & ('fast' | 'fast-js')): void {
@@ -32,6 +51,20 @@ describe(`${choice} path kernels match the tfjs cpu backend`, () => {
       ];
     });
   });
+
+  if (choice === 'fast') {
+    // Not a silent fallback: where the addon can be built, running these cases on JS kernels is a failure.
+    const required = nativeAddonRequired();
+    it('the native addon is loaded', (t) => {
+      const info = fastBackendInfo();
+      assert.ok(info, 'fast backend installed');
+      if (!info.native && required === null) {
+        t.skip(`${info.nativeReason}; its build packages (g++, libdnnl-dev) are absent, so the cases above ran on JS kernels`);
+        return;
+      }
+      assert.ok(info.native, `the native addon is not in use although it should be (${required}): ${info.nativeReason}; build it with npm run build:native`);
+    });
+  }
 
   it('the project kernels actually ran', () => {
     const info = fastBackendInfo();
