@@ -32,8 +32,8 @@ before(async () => {
 });
 
 describe('channel groups and residual validity', () => {
-  it('ties blocks joined by identity skips (stem+b0, b1+b2) and leaves b3 free', () => {
-    assert.deepEqual(channelGroups(arch), [['stem', 0], [1, 2], [3]]);
+  it('ties blocks joined by identity skips (stem+b0, b1+b2) and leaves b3 and the head free', () => {
+    assert.deepEqual(channelGroups(arch), [['stem', 0], [1, 2], [3], ['head']]);
   });
   it('a group cut keeps every skip; a cut that would create a skip is refused by signature', () => {
     const sig = residualSignature(expandNetwork(arch, input, K));
