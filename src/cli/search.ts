@@ -86,7 +86,10 @@ function progressReporter(total: () => number) {
     p?.();
   };
   const onEvent = (e: NasEvent) => {
-    if (e.type === 'best-changed') best = { reward: e.reward, accuracy: e.accuracy };
+    if (e.type === 'best-changed') {
+      best = { reward: e.reward, accuracy: e.accuracy };
+      bar?.update({ bestReward: fmt(best.reward), bestAcc: fmt(best.accuracy) });
+    }
     flush();
     if (e.type === 'search-started') {
       t0 = performance.now();
