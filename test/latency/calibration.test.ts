@@ -28,7 +28,8 @@ import { SKELETON_SMALL } from '../../src/space/skeleton.ts';
 
 const input = { height: 28, width: 28, channels: 1 };
 const device: DeviceProfile = { id: 'fake-host', name: 'fake', runtime: 'fake', runtimeVersion: 'fake (built in)', threads: 1, cpu: 'none' };
-const WALL = { warmup: 1, calls: 5, passes: 2, tolerance: 0.05, maxAttempts: 3 };
+// The fake runtimes report times without spending them: nothing to tell preemption by, so it is not checked (see the preemption test).
+const WALL = { warmup: 1, calls: 5, passes: 2, tolerance: 0.05, maxAttempts: 3, dropPreempted: false };
 
 /** The fake device's cost mapped to a host: scale x ms + overheadMs; `noisy`: a machine getting busier (each call of a model 3% slower than its first, times the calls so far). */
 function hostRuntime(scale: number, overheadMs: number, opts: { noisy?: boolean } = {}): LatencyRuntime & { prepared: number } {
@@ -84,10 +85,22 @@ describe('host calibration', async () => {
     const file = join(tmp('tfl-'), 'ref.tflite');
     writeFileSync(file, planToTflite(referencePlan()));
     // generous tolerance: this checks the plumbing, not the machine's quietness
-    const c = await checkTfliteLatency(file, 0.5, { warmup: 2, calls: 50, tolerance: 100 });
+    const c = await checkTfliteLatency(file, 0.5, { warmup: 2, calls: 50, tolerance: 100, dropPreempted: false });
     assert.ok(c.measuredMs !== null && c.measuredMs > 0 && c.calls === 100, JSON.stringify(c));
     assert.equal(c.ratio, c.measuredMs / 0.5);
     assert.match(c.line, /^predicted 0\.500 ms, measured \d+\.\d{3} ms, ratio \d+\.\d{3} \(wall clock, median of 100 Invoke\(\) calls, 1 thread\)$/);
+  });
+
+  it('preemption: a call whose wall time was not spent on this process\'s CPU is left out; all of them -> refused as busy', async () => {
+    // wall 0 ms: never more than its CPU time, always kept
+    const kept = await measureWallClock({ timeBatch: () => 0, dispose() {} }, { warmup: 0, calls: 10 });
+    assert.equal(kept.preemptedCalls, 0);
+    // every third call reports 5 ms of wall time that used no CPU (the process was switched out): left out
+    let n = 0;
+    const some = await measureWallClock({ timeBatch: () => (n++ % 3 === 0 ? 5 : 0), dispose() {} }, { warmup: 0, calls: 10 });
+    assert.equal(some.medianMs, 0);
+    assert.ok(some.preemptedCalls >= 9 && some.plainMedianMs === 0, JSON.stringify(some));
+    await assert.rejects(measureWallClock({ timeBatch: () => 2, dispose() {} }, { warmup: 0, calls: 10, maxAttempts: 2 }), /machine busy: fewer than 20 of 80 calls ran without being preempted/);
   });
 
   it('calibrateHost fits the host within 5% on held-out networks, reference network included', async () => {
