@@ -217,3 +217,16 @@ export function predictLatency(store: DeviceStore, req: PredictInput): PredictRe
     kernelSumMs: p.kernelSumMs, kernels: p.kernels.length, macs: cost.macs, params: cost.params,
   };
 }
+
+/**
+ * Get a device ready for the browser page: registered (as a `tflite-browser`
+ * device when it is new) with a fresh upload token. Returns the page's path.
+ */
+export function prepareBrowserProfiling(store: DeviceStore, id: string): { deviceId: string; created: boolean; uploadToken: string; profileUrl: string } {
+  let created = false;
+  if (!getDevice(store.db, id)) {
+    const profile = validateDeviceProfile({ id, name: id, runtime: 'tflite-browser', runtimeVersion: '@tensorflow/tfjs-tflite (browser WASM)', threads: 1, cpu: 'unknown (browser)' }, 'device');
+    created = insertDevice(store.db, profile, {});
+  }
+  return { ...rotateUploadToken(store, id), created };
+}

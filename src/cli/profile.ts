@@ -3,13 +3,15 @@
 // profiling bundle, import uploaded measurements, serve the browser page.
 //   nas profile --device node-tflite-wasm [--input 28x28x1,32x32x3]
 //   nas profile --write-bundle --bundle out/suite [--max-kernels N]
-//   nas profile --serve --bundle out/suite [--port 8080]
+//   nas profile --serve --device my-phone [--bundle out/suite] [--host 0.0.0.0] [--port 8080]
 //   nas profile --import results.json --bundle out/suite
 
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { readBundleManifest, writeBundle } from '../latency/bundle.ts';
-import { serveProfiling } from '../latency/serve.ts';
+import { dataDir } from '../config/paths.ts';
+import { startProfilingServer } from '../http/profiling-server.ts';
+import { createLogger } from '../http/logger.ts';
 import { resultsToTable } from '../latency/upload.ts';
 import { loadDevice } from '../latency/device.ts';
 import { profileDevice, recalibrate, type ProfileTarget } from '../latency/profile.ts';
@@ -26,6 +28,7 @@ interface ProfileOpts {
   bundle?: string;
   serve?: boolean;
   port: string;
+  host: string;
   import?: string;
   input: string;
   classes: string;
@@ -58,8 +61,9 @@ export function registerProfileCommand(program: Command): void {
     .option('--device <id>', 'device id (device-profiles/<id>.json): measure its table on a local runtime')
     .option('--bundle <dir>', 'profiling bundle folder: written by --write-bundle, read by --serve and --import')
     .option('--write-bundle', 'write the suite as a bundle (.tflite files + manifest.json) into --bundle')
-    .option('--serve', 'serve the browser profiling page for --bundle; uploads become tables in --tables')
+    .option('--serve', "serve the browser profiling page for --device (the service app on the data directory; the page URL carries the device's upload token; uploads become new table versions in the store)")
     .option('--port <n>', 'port for --serve', '8080')
+    .option('--host <addr>', 'address for --serve (0.0.0.0 to reach it from a phone on the network)', '127.0.0.1')
     .option('--import <results.json>', 'validate measurements uploaded for --bundle and store them as a table')
     .option('--input <list>', 'comma-separated input shapes HxWxC to enumerate kernels for', '28x28x1,32x32x3')
     .option('--classes <n>', 'number of classes', '10')
@@ -75,8 +79,17 @@ export function registerProfileCommand(program: Command): void {
     .option('--quiet', 'no progress on stderr')
     .action(async (o: ProfileOpts & { writeBundle?: boolean }) => {
       const numClasses = parseClassCount(o.classes);
-      if (o.writeBundle || o.serve || o.import) {
-        if (!o.bundle) throw new UsageError('--write-bundle, --serve and --import need --bundle <dir>');
+      if (o.serve) {
+        if (o.writeBundle || o.import) throw new UsageError('--serve runs alone (write the bundle first with --write-bundle)');
+        if (!o.device) throw new UsageError('--serve needs --device <id> (the device to profile; registered as a browser device when new)');
+        const svc = await startProfilingServer({ dataDir: dataDir(), deviceId: o.device, bundleDir: o.bundle, host: o.host, port: posInt(o.port, '--port'), logger: createLogger(), adminToken: process.env.NAS_ADMIN_KEY || undefined });
+        if (svc.newAdminToken) process.stdout.write(`admin API key (shown once, keep it): ${svc.newAdminToken}\n`);
+        process.stdout.write(`open on the device: ${svc.pageUrl}\n`);
+        process.stderr.write(`[profile] uploads become new table versions of ${o.device} (GET /v1/devices/${o.device}/latency-table); Ctrl-C to stop\n`);
+        await new Promise(() => {});
+      }
+      if (o.writeBundle || o.import) {
+        if (!o.bundle) throw new UsageError('--write-bundle and --import need --bundle <dir>');
         if (o.writeBundle) {
           const m = writeBundle(o.bundle, {
             targets: parseTargets(o.input), numClasses, calibrationNetworks: posInt(o.calibration, '--calibration'),
@@ -95,17 +108,9 @@ export function registerProfileCommand(program: Command): void {
           const path = saveTable(table, o.tables);
           process.stdout.write(JSON.stringify({ device: table.device.id, table: path, entries: Object.keys(table.entries).length }, null, 2) + '\n');
         }
-        if (o.serve) {
-          const { url } = await serveProfiling({
-            bundleDir: o.bundle, tablesDir: o.tables, port: posInt(o.port, '--port'), host: '0.0.0.0',
-            onStored: (id, path) => process.stderr.write(`[profile] stored table for ${id}: ${path}\n`),
-          });
-          process.stderr.write(`[profile] serving the profiling page at ${url} (open it on the device; Ctrl-C to stop)\n`);
-          await new Promise(() => {});
-        }
         return;
       }
-      if (!o.device) throw new UsageError('give --device <id> (or --write-bundle / --serve / --import with --bundle)');
+      if (!o.device) throw new UsageError('give --device <id> (or --write-bundle / --import with --bundle, or --serve --device <id>)');
       const device = loadDevice(o.device, o.devices);
       if (!LOCAL_RUNTIME_IDS.includes(device.runtime)) {
         throw new UsageError(`device ${device.id} runs ${device.runtime}, which cannot run here: build the bundle (nas profile bundle) and upload its results`);

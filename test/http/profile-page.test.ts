@@ -4,8 +4,8 @@
 // token; the table becomes the device's version 1. Plus the page's static
 // routes refusing traversal and malformed encodings.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync } from 'node:fs';
-import type { Server } from 'node:http';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -49,6 +49,35 @@ describe('http: browser profiling page', () => {
     }
   });
 
+  // fetch() and URL normalize `..` (and %2e%2e) before sending, so these paths
+  // go out byte for byte through http.request: the app's own guards are what
+  // is exercised. A file beside the bundle folder is the bait.
+  it('raw paths that climb out of the bundle or the runtime folder answer 4xx without the file; malformed encodings 400', async (t) => {
+    const dev = await request(app).post('/v1/devices').set(bearer(ADMIN)).send({ id: 'raw-dev', name: 'r', runtime: 'tflite-browser', runtimeVersion: 'x', threads: 1, cpu: 'x' });
+    const auth = { Authorization: `Bearer ${dev.body.uploadToken}` };
+    const bait = join(bundleDir, '..', `${bundleDir.split('/').pop()}-secret.txt`);
+    writeFileSync(bait, 'SECRET-BAIT');
+    t.after(() => rmSync(bait, { force: true }));
+    const baitName = bait.split('/').pop()!;
+    const suite = '/v1/devices/raw-dev/benchmark-suite';
+    assert.equal((await rawGet(base, `${suite}/models/00000.tflite`, auth)).status, 200, 'the suite itself is served (the 4xx below are the guards)');
+    for (const path of [
+      `${suite}/models/../../${baitName}`, `${suite}/models/..%2f..%2f${baitName}`, `${suite}/models/%2e%2e%2f%2e%2e%2f${baitName}`,
+      `${suite}/models/%2E%2E%2F..%2F..%2Fetc%2Fpasswd`, `${suite}/models%2f..%2f..%2f${baitName}`, `${suite}/%2e%2e/%2e%2e/etc/passwd`,
+      '/profile/tflite-wasm/..%2f..%2f..%2fpackage.json', '/profile/tflite-wasm/%2e%2e%2f%2e%2e%2fpackage.json', '/profile/lib/..%2f..%2fpackage.json',
+      '/profile/../../etc/passwd', '/profile/tflite-wasm/a%00b',
+    ]) {
+      const r = await rawGet(base, path, auth);
+      assert.ok(r.status >= 400 && r.status < 500, `${path}: status ${r.status}`);
+      assert.ok(!r.body.includes('SECRET-BAIT') && !r.body.includes('root:') && !r.body.includes('"dependencies"'), `${path}: leaked ${r.body.slice(0, 80)}`);
+    }
+    for (const path of [`${suite}/models/%E0%A4%A`, '/v1/devices/%E0%A4%A', '/v1/devices/%', '/profile/tflite-wasm/%zz']) {
+      const r = await rawGet(base, path, auth);
+      assert.equal(r.status, 400, `${path}: ${r.status} ${r.body}`);
+      assert.equal(JSON.parse(r.body).error.code, 'malformed_url');
+    }
+  });
+
   // Under CI (CI=true) a missing Chromium fails this test instead of skipping it.
   it('headless Chromium profiles a registered device through the API', { skip: !existsSync(CHROMIUM) && process.env.CI !== 'true' && `${CHROMIUM} not installed`, timeout: 300_000 }, async () => {
     assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is not installed (apt-get install chromium; listed in scripts/apt-packages.txt)`);
@@ -84,3 +113,18 @@ describe('http: browser profiling page', () => {
     assert.ok(t.body.table.overhead && Number.isFinite(t.body.table.overhead.slope));
   });
 });
+
+/** GET with the path sent exactly as given (no client-side normalization). */
+function rawGet(base: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+  const u = new URL(base);
+  return new Promise((ok, fail) => {
+    const req = httpRequest({ host: u.hostname, port: u.port, method: 'GET', path, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => ok({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', fail);
+    });
+    req.on('error', fail);
+    req.end();
+  });
+}

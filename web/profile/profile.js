@@ -36,10 +36,10 @@
     return Math.min(5000, Math.max(1, Math.ceil(batchMs / Math.max(one, 0.001))));
   }
 
-  // Served by the service (`nas serve`), the page talks to the /v1 API with the
-  // device's upload token; the <meta name="nas-api"> tag says where it is.
+  // Served by the service (`nas serve`, `nas profile --serve`), the page talks
+  // to the /v1 API with the device's upload token; <meta name="nas-api"> says where.
   const apiMeta = document.querySelector('meta[name="nas-api"]');
-  const API = apiMeta ? apiMeta.getAttribute('content') : null;
+  const API = apiMeta ? apiMeta.getAttribute('content') : '/v1';
   let deviceId = '';
   let token = '';
   const authHeaders = () => (token ? { Authorization: 'Bearer ' + token } : {});
@@ -56,7 +56,6 @@
   }
 
   async function load(m) {
-    if (!API) return tflite.loadTFLiteModel('bundle/' + m.file, { numThreads: 1 });
     const buf = await (await fetchOk(suiteUrl() + '/' + m.file, { headers: authHeaders() })).arrayBuffer();
     return tflite.loadTFLiteModel(buf, { numThreads: 1 });
   }
@@ -64,7 +63,7 @@
   async function run() {
     tflite.setWasmPath('tflite-wasm/');
     await tf.setBackend('cpu');
-    const manifest = await (await fetchOk(API ? suiteUrl() : 'bundle/manifest.json', { headers: authHeaders() })).json();
+    const manifest = await (await fetchOk(suiteUrl(), { headers: authHeaders() })).json();
     const ms = manifest.measure;
     const ref = await load(manifest.reference);
     const refX = tf.randomUniform([1].concat(manifest.reference.input));
@@ -114,7 +113,7 @@
       },
       models: models,
     };
-    const url = API ? API + '/devices/' + encodeURIComponent(deviceId) + '/measurements' : 'results';
+    const url = API + '/devices/' + encodeURIComponent(deviceId) + '/measurements';
     const res = await fetchOk(url, { method: 'POST', headers: Object.assign({ 'Content-Type': 'application/json' }, authHeaders()), body: JSON.stringify(body) });
     return res.json();
   }
@@ -123,20 +122,20 @@
     deviceId = ($('device').value || new URLSearchParams(location.search).get('device') || '').trim();
     token = ($('token') ? $('token').value : '').trim();
     if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(deviceId)) { setStatus('error', 'give a device id (lowercase letters, digits, . _ -)'); return; }
-    if (API && !token) { setStatus('error', "give the device's upload token (from POST /v1/devices)"); return; }
+    if (!token) { setStatus('error', "give the device's upload token (from POST /v1/devices)"); return; }
     setStatus('running', 'loading the suite');
-    run().then((a) => { log(JSON.stringify(a)); setStatus('done', 'done: ' + a.entries + ' kernels stored for ' + a.device + (a.version ? ' (table version ' + a.version + ')' : '')); },
+    run().then((a) => { log(JSON.stringify(a)); setStatus('done', 'done: ' + a.entries + ' kernels stored for ' + a.device + ' (table version ' + a.version + ')'); },
       (e) => { log(String(e && e.stack || e)); setStatus('error', 'error: ' + (e && e.message || e)); });
   }
 
   $('start').addEventListener('click', start);
   const q = new URLSearchParams(location.search);
   if (q.get('device')) $('device').value = q.get('device');
-  if (API) {
-    $('token-row').hidden = false;
-    if (q.get('token')) $('token').value = q.get('token');
+  if (q.get('token')) {
+    $('token').value = q.get('token');
     // keep the token out of the address bar, history and referrers
-    if (q.get('token')) { q.delete('token'); history.replaceState(null, '', location.pathname + '?' + q.toString()); }
+    q.delete('token');
+    history.replaceState(null, '', location.pathname + '?' + q.toString());
   }
   if (q.get('autostart') === '1') start();
 })();
