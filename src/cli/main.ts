@@ -12,6 +12,9 @@ import { registerTrainCommand } from './train.ts';
 import { registerPipelineCommand } from './pipeline.ts';
 import { registerServeCommand } from './serve.ts';
 import { registerSearchCommand } from './search.ts';
+import { registerWorkerCommand } from './worker.ts';
+import { registerAdminCommand } from './admin.ts';
+import { registerRunCommand } from './run.ts';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -39,6 +42,9 @@ export function buildProgram(): Command {
   registerPipelineCommand(program);
   registerServeCommand(program);
   registerSearchCommand(program);
+  registerWorkerCommand(program);
+  registerAdminCommand(program);
+  registerRunCommand(program);
   return program;
 }
 

@@ -1,0 +1,77 @@
+// `nas worker --redis URL [--concurrency N] [--queue NAME]`: take trial jobs
+// from a BullMQ queue on Redis and train them here until stopped (SIGINT or
+// SIGTERM: finish the running trials, then exit; a second signal exits now,
+// and the running jobs go back to the queue once their locks expire).
+// The logic lives in src/jobs/worker.ts; this file parses flags and prints
+// one line per event.
+
+import { type Command, Option } from 'commander';
+import { isRedisUrl } from '../jobs/bullmq-wire.ts';
+import { startTrialWorker, type WorkerEvent } from '../jobs/worker.ts';
+import { UsageError } from './errors.ts';
+
+interface WorkerCliOptions {
+  redis: string;
+  concurrency: string;
+  queue: string;
+  lockDurationMs: string;
+  stalledIntervalMs: string;
+  maxStalledCount: string;
+  trialTimeoutMs?: string;
+  trialWorker?: string;
+}
+
+function positiveInt(flag: string, v: string | undefined, allowZero = false): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < (allowZero ? 0 : 1)) throw new UsageError(`--${flag} must be a ${allowZero ? 'non-negative' : 'positive'} integer, got "${v}"`);
+  return n;
+}
+
+export function formatWorkerEvent(e: WorkerEvent): string {
+  const at = new Date().toISOString();
+  switch (e.type) {
+    case 'ready': return `${at} ready worker=${e.worker} queue=${e.queue} concurrency=${e.concurrency}`;
+    case 'trial-started': return `${at} trial-started job=${e.jobId} attempt=${e.attempt}`;
+    case 'trial-finished': return `${at} trial-finished job=${e.jobId} ${e.ok ? 'ok' : 'failed'} wallMs=${Math.round(e.wallMs)}${e.error ? ` error=${JSON.stringify(e.error)}` : ''}`;
+    case 'warning': return `${at} warning ${e.message}`;
+  }
+}
+
+export function registerWorkerCommand(program: Command): void {
+  program.command('worker')
+    .description('train trials from a BullMQ queue on Redis (run one per machine; stop with Ctrl-C)')
+    .requiredOption('--redis <url>', 'Redis URL, e.g. redis://queue-host:6379')
+    .option('--concurrency <n>', 'trials trained at once (one training process each)', '1')
+    .option('--queue <name>', 'queue name (one per deployment)', 'nas-trials')
+    .option('--lock-duration-ms <ms>', 'a trial whose worker stops renewing its lock this long is given to another worker', '30000')
+    .option('--stalled-interval-ms <ms>', 'how often to look for trials of lost workers', '30000')
+    .option('--max-stalled-count <n>', 'times a trial may lose its worker before it is stored failed', '1')
+    .option('--trial-timeout-ms <ms>', 'kill and fail a trial running longer than this')
+    .addOption(new Option('--trial-worker <module>', 'training process module (tests)').hideHelp())
+    .action(async (o: WorkerCliOptions) => {
+      if (!isRedisUrl(o.redis)) throw new UsageError(`--redis must be a redis:// or rediss:// URL, got "${o.redis}"`);
+      const print = (e: WorkerEvent) => process.stdout.write(`${formatWorkerEvent(e)}\n`);
+      const worker = await startTrialWorker({
+        redisUrl: o.redis,
+        queueName: o.queue,
+        concurrency: positiveInt('concurrency', o.concurrency),
+        lockDurationMs: positiveInt('lock-duration-ms', o.lockDurationMs),
+        stalledIntervalMs: positiveInt('stalled-interval-ms', o.stalledIntervalMs),
+        maxStalledCount: positiveInt('max-stalled-count', o.maxStalledCount, true),
+        trialTimeoutMs: positiveInt('trial-timeout-ms', o.trialTimeoutMs),
+        trialWorkerModule: o.trialWorker,
+      }, { onEvent: print });
+      await new Promise<void>((resolve) => {
+        const stop = (signal: string) => {
+          process.stdout.write(`${new Date().toISOString()} stopping (${signal}): finishing running trials; signal again to exit now\n`);
+          process.once(signal, () => process.exit(130));
+          resolve();
+        };
+        process.once('SIGINT', () => stop('SIGINT'));
+        process.once('SIGTERM', () => stop('SIGTERM'));
+      });
+      await worker.close();
+      process.stdout.write(`${new Date().toISOString()} stopped\n`);
+    });
+}
