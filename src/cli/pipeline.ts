@@ -10,7 +10,8 @@ import type { Command } from 'commander';
 import { loadDataset } from '../data/registry.ts';
 import { EXPORT_FORMATS, exportModel } from '../export/export-model.ts';
 import { datasetSamples } from '../export/samples.ts';
-import { loadPredictor } from '../latency/index.ts';
+import { checkTfliteLatency } from '../latency/calibration-wall.ts';
+import { describeCalibration, loadCalibratedPredictor } from '../latency/index.ts';
 import { archId, archToString, toWire } from '../space/archspec.ts';
 import { formatInputShape, resolveArch } from '../space/resolve.ts';
 import { useTrainingBackend } from '../train/backend.ts';
@@ -77,8 +78,9 @@ export function registerPipelineCommand(program: Command): void {
       log(`dataset ${m.name}: ${numClasses} classes, ${formatInputShape(input)}, train ${m.splits.train.count} / validation ${m.splits.validation.count} / test ${m.splits.test.count}`);
 
       // 2. Latency on the device profile.
-      const prediction = loadPredictor(o.device).predict(arch, input, numClasses);
-      log(`predicted latency on ${o.device}: ${prediction.latencyMs.toFixed(3)} ms (table coverage ${(100 * prediction.coverage).toFixed(1)}%)`);
+      const latency = await loadCalibratedPredictor(o.device, { onProgress: log });
+      const prediction = latency.predict(arch, input, numClasses);
+      log(`predicted latency on ${o.device}: ${prediction.latencyMs.toFixed(3)} ms (table coverage ${(100 * prediction.coverage).toFixed(1)}%); calibration: ${describeCalibration(latency.calibration)}`);
       if (targetMs !== undefined && prediction.latencyMs > targetMs) {
         throw new UsageError(`architecture ${id} is predicted at ${prediction.latencyMs.toFixed(3)} ms on ${o.device}, over the ${targetMs} ms target; choose a smaller architecture or a larger target`);
       }
@@ -118,6 +120,12 @@ export function registerPipelineCommand(program: Command): void {
         const measured = r.card.measuredLatency ? `, measured ${r.card.measuredLatency.latencyMs.toFixed(3)} ms` : '';
         log(`${format}: ${r.files.map((f) => f.split('/').pop()).join(', ')}; ${v.criterion}: ${v.passed ? 'passed' : 'FAILED'} (max abs diff ${v.maxAbsDiff.toExponential(2)}, top-1 agreement ${(100 * v.top1Agreement).toFixed(1)}%${measured})`);
         exports[format] = { files: r.files, card: r.cardPath, verification: v, measuredLatency: r.card.measuredLatency };
+        if (format === 'tflite') {
+          // Same wall-clock method as the host calibration (src/latency/calibration-wall.ts), so the two agree.
+          const check = await checkTfliteLatency(r.files.find((f) => f.endsWith('.tflite'))!, prediction.latencyMs);
+          log(`latency on ${o.device}: ${check.line}; calibration ${latency.calibration.state}`);
+          exports[format] = { ...(exports[format] as object), latencyCheck: { ...check, calibration: latency.calibration.state } };
+        }
       }
       const summary = {
         archId: id, arch: toWire(arch), archText: archToString(arch), dataset: m.name, device: o.device,
