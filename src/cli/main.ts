@@ -14,7 +14,6 @@ import { registerServeCommand } from './serve.ts';
 import { registerSearchCommand } from './search.ts';
 import { registerWorkerCommand } from './worker.ts';
 import { registerAdminCommand } from './admin.ts';
-import { registerRunCommand } from './run.ts';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -44,7 +43,6 @@ export function buildProgram(): Command {
   registerSearchCommand(program);
   registerWorkerCommand(program);
   registerAdminCommand(program);
-  registerRunCommand(program);
   return program;
 }
 
