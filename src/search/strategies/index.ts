@@ -18,7 +18,7 @@ export const STRATEGY_DEFAULTS = {
   sampleSize: 4,
   hiddenSize: 64,
   learningRate: 0.02,
-  entropyWeight: 0.001,
+  entropyWeight: 0.01,
   baselineDecay: 0.9,
 } as const;
 

@@ -94,7 +94,7 @@ export class LstmPolicy {
       init('inputTable', [4 * H, VOCAB + 1]),
       init('recurrentKernel', [4 * H, H]),
       init('headKernel', [H, VOCAB]),
-      init('headBias', [VOCAB], true),
+      init('headBias', [cfg.blocks, VOCAB], true),
     ];
     // forget-gate bias 1
     const table = this.params[0].value.dataSync().slice();
@@ -146,7 +146,8 @@ export class LstmPolicy {
       const n = CHOICES[d];
       const [h2, c2, raw] = tf.tidy(() => {
         const [hn, cn] = this.lstm(this.inputs(prev, t, batch), h, c);
-        return [hn, cn, tf.add(tf.matMul(hn, this.p(2), true), this.p(3))];
+        const bias = tf.slice(this.p(3), [Math.floor(t / D), 0], [1, VOCAB]);
+        return [hn, cn, tf.add(tf.matMul(hn, this.p(2), true), bias)];
       });
       tf.dispose([h, c]);
       h = h2;
@@ -198,12 +199,15 @@ export class LstmPolicy {
     const H = this.cfg.hiddenSize;
     const chosen = new Float32Array(T * batch * VOCAB);
     const mask = new Float32Array(T * batch * VOCAB).fill(-1e9);
+    /** one-hot of each row's block, selecting its row of the per-block head bias */
+    const blockOf = new Float32Array(T * batch * this.cfg.blocks);
     for (let t = 0; t < T; t++) {
       const d = t % D;
       actionsAt(t).forEach((a, i) => {
         const row = (t * batch + i) * VOCAB;
         chosen[row + OFFSETS[d] + a] = 1;
         mask.fill(0, row + OFFSETS[d], row + OFFSETS[d] + CHOICES[d]);
+        blockOf[(t * batch + i) * this.cfg.blocks + Math.floor(t / D)] = 1;
       });
     }
     const { value, grads } = tf.variableGrads(() => tf.tidy(() => {
@@ -219,7 +223,7 @@ export class LstmPolicy {
       const rows = T * batch;
       const onesCol = tf.ones([VOCAB, 1]) as tf.Tensor2D;
       const onesRow = tf.ones([1, VOCAB]) as tf.Tensor2D;
-      const raw = tf.add(tf.matMul(tf.concat(hs, 1), this.p(2), true), this.p(3));
+      const raw = tf.add(tf.matMul(tf.concat(hs, 1), this.p(2), true), tf.matMul(tf.tensor2d(blockOf, [rows, this.cfg.blocks]), this.p(3)));
       const logits = tf.add(tf.mul(tf.tanh(tf.div(raw, LOGIT_BOUND)), LOGIT_BOUND), tf.tensor2d(mask, [rows, VOCAB])) as tf.Tensor2D;
       const exps = tf.exp(logits) as tf.Tensor2D;
       const logZ = tf.log(tf.matMul(exps, onesCol));
