@@ -160,17 +160,22 @@ export function storeMeasurements(store: DeviceStore, id: string, manifest: Bund
 
 const predictors = new WeakMap<Db, Map<string, LatencyPredictor>>();
 
-function predictorFor(store: DeviceStore, id: string, version?: number): { predictor: LatencyPredictor; version: number } {
-  const t = getLatencyTable(store, id, version);
+/**
+ * The latency predictor of a device's current (or given) table version, as
+ * stored in the service (uploaded versions included). Cached per version:
+ * versions never change once written.
+ */
+export function loadDevicePredictor(store: DeviceStore, id: string, version?: number): { predictor: LatencyPredictor; version: number } {
+  const d = requireDevice(store.db, id);
+  const want = version ?? d.currentVersion;
   let m = predictors.get(store.db);
   if (!m) predictors.set(store.db, (m = new Map()));
-  const key = `${id}@${t.version}`;
-  let p = m.get(key);
-  if (!p) {
-    p = createPredictor(t.table);
-    if (m.size >= 16) m.delete(m.keys().next().value!);
-    m.set(key, p);
-  }
+  const cached = want === null ? undefined : m.get(`${id}@${want}`);
+  if (cached) return { predictor: cached, version: want! };
+  const t = getLatencyTable(store, id, version);
+  const p = createPredictor(t.table);
+  if (m.size >= 16) m.delete(m.keys().next().value!);
+  m.set(`${id}@${t.version}`, p);
   return { predictor: p, version: t.version };
 }
 
@@ -210,7 +215,7 @@ export function predictLatency(store: DeviceStore, req: PredictInput): PredictRe
   const input = parseInputShape(req.input);
   const spec = resolveArchInput(req.arch, input, req.widthMultiplier);
   const cost = archCost(spec, input, req.classes);
-  const { predictor, version } = predictorFor(store, req.deviceId, req.version);
+  const { predictor, version } = loadDevicePredictor(store, req.deviceId, req.version);
   const p = predictor.predict(spec, input, req.classes);
   return {
     deviceId: req.deviceId, tableVersion: version, archId: archId(spec), latencyMs: p.latencyMs, coverage: p.coverage,

@@ -152,6 +152,11 @@ describe('http: devices', () => {
     assert.equal(sha(file), before);
     const cur = await request(app).get('/v1/devices/node-tflite-wasm/latency-table').set(bearer(user));
     assert.equal(cur.body.version, 2);
+    const predict = () => request(app).post('/v1/latency/predict').set(bearer(user)).send({ deviceId: 'node-tflite-wasm', arch: 'proxy-small', input: '28x28x1', classes: 10 });
+    const p2 = await predict();
+    conforms(p2, '/v1/latency/predict', 'post', 200);
+    assert.equal(p2.body.tableVersion, 2, 'predictions use the current version');
+    assert.ok(p2.body.coverage < 1, 'the uploaded version holds only the suite\'s few kernels');
     isError(await request(app).post('/v1/devices/node-tflite-wasm/latency-table/restore').set(bearer(user)).send({ version: 1 }), P, 'post', 403);
     isError(await request(app).post('/v1/devices/node-tflite-wasm/latency-table/restore').set(bearer(ADMIN)).send({ version: 7 }), P, 'post', 404, /version 7/);
     isError(await request(app).post('/v1/devices/node-tflite-wasm/latency-table/restore').set(bearer(ADMIN)).send({ version: '1' }), P, 'post', 400, /version/);
@@ -161,6 +166,9 @@ describe('http: devices', () => {
     const d = await request(app).get('/v1/devices/node-tflite-wasm').set(bearer(user));
     assert.deepEqual(d.body.versions.map((v: Json) => [v.version, v.current]), [[1, true], [2, false]]);
     assert.equal(d.body.tableVersion, 1);
+    const p1 = await predict();
+    assert.equal(p1.body.tableVersion, 1);
+    assert.notEqual(p1.body.latencyMs, p2.body.latencyMs);
   });
 
   it('upload-token rotation (admin): the new token works, the old one no longer does', async () => {
