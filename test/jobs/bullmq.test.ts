@@ -4,7 +4,7 @@
 // trial-finished per job) show which worker ran what, and how many times.
 
 import { strict as assert } from 'node:assert';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { createTrialExecutor, LocalExecutor } from '../../src/jobs/executor-factory.ts';
@@ -30,10 +30,10 @@ class WorkerProcess {
   id = '';
   private waiters: { re: RegExp; resolve: (l: string) => void }[] = [];
 
-  constructor(readonly name: string, redisUrl: string) {
+  constructor(readonly name: string, redisUrl: string, queue = QUEUE, extra: string[] = []) {
     // Own process group: killing it kills the worker and its training processes, like losing the machine.
-    this.child = spawn(process.execPath, [BIN, 'worker', '--redis', redisUrl, '--queue', QUEUE, '--concurrency', '1',
-      '--lock-duration-ms', '3000', '--stalled-interval-ms', '1500', '--trial-worker', FIXTURE], {
+    this.child = spawn(process.execPath, [BIN, 'worker', '--redis', redisUrl, '--queue', queue, '--concurrency', '1',
+      '--lock-duration-ms', '3000', '--stalled-interval-ms', '1500', '--trial-worker', FIXTURE, ...extra], {
       detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NAS_TEST_SLOW_MS: '5000' },
     });
     let buf = '';
@@ -80,6 +80,7 @@ describe('distributed trials on BullMQ (redis-server + two nas workers)', { skip
   let redis: RedisServer;
   let a: WorkerProcess;
   let b: WorkerProcess;
+  const extraWorkers: WorkerProcess[] = [];
   const workers = () => [a, b];
   const startedTotal = (jobId: string) => a.started(jobId) + b.started(jobId);
   const executors: BullMqExecutor[] = [];
@@ -98,7 +99,7 @@ describe('distributed trials on BullMQ (redis-server + two nas workers)', { skip
 
   after(async () => {
     await Promise.allSettled(executors.map((e) => e.close()));
-    for (const w of workers()) w?.kill();
+    for (const w of [...workers(), ...extraWorkers]) w?.kill();
     await redis?.stop();
   });
 
@@ -173,6 +174,44 @@ describe('distributed trials on BullMQ (redis-server + two nas workers)', { skip
     assert.equal(o.worker, other.id);
     assert.equal(other.started(jobId), 1);
     assert.ok(other.lines.some((l) => l.includes(` trial-finished job=${jobId} ok`)));
+  });
+
+  it('a trial whose workers keep dying is stored failed after the stall limit, with the reason', async () => {
+    const queue = 'nas-test-stalls';
+    const spawnWorker = (name: string) => {
+      const w = new WorkerProcess(name, redis.url, queue, ['--max-stalled-count', '0']);
+      extraWorkers.push(w);
+      return w;
+    };
+    const ex = executor({ queueName: queue });
+    const req = trial('slow-lost');
+    const jobId = trialJobId(req.id);
+    const c = spawnWorker('c');
+    const outcome = ex.run(req);
+    await c.waitFor(new RegExp(` trial-started job=${jobId} `));
+    c.kill();
+    // the next worker's stall check finds the job without a live lock: with --max-stalled-count 0 that is the limit
+    const d = spawnWorker('d');
+    const o = await outcome;
+    assert.ok(!o.ok);
+    assert.equal(o.kind, 'crash');
+    assert.match(o.error.message, /stalled more than allowable limit/);
+    assert.equal(d.started(jobId), 0, 'not trained again past the limit');
+  });
+});
+
+describe('nas worker: bad input', () => {
+  it('a bad --redis URL, queue name or concurrency is one error line and exit 2', () => {
+    for (const [args, re] of [
+      [['--redis', 'localhost:6379'], /--redis must be a redis:\/\/ or rediss:\/\/ URL/],
+      [['--redis', 'redis://127.0.0.1:1', '--queue', 'a:b'], /queue name must be/],
+      [['--redis', 'redis://127.0.0.1:1', '--concurrency', '0'], /--concurrency must be a positive integer, got "0"/],
+    ] as [string[], RegExp][]) {
+      const r = spawnSync(process.execPath, [BIN, 'worker', ...args], { encoding: 'utf8', timeout: 60_000 });
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr, re);
+      assert.equal(r.stderr.trim().split('\n').length, 1);
+    }
   });
 });
 
