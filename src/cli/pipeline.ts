@@ -67,6 +67,12 @@ export function registerPipelineCommand(program: Command): void {
       if (floatTolerance !== undefined && !(floatTolerance >= 0 && o.verifyTolerance!.trim() !== '')) throw new UsageError(`--verify-tolerance must be a number >= 0, got "${o.verifyTolerance}"`);
       const log = (s: string) => process.stdout.write(s + '\n');
 
+      // Training options are checked before anything slow (data, latency calibration) happens.
+      const config = defaultTrainConfig({
+        epochs: positive('epochs', o.epochs, true), batchSize: positive('batch-size', o.batchSize, true),
+        subset: positive('subset', o.subset, true), seed: Number(o.seed), optimizer,
+      });
+
       // 1. Data and architecture (validated before anything slow happens).
       const dataset = await loadDataset(o.dataset);
       const m = dataset.manifest;
@@ -86,10 +92,6 @@ export function registerPipelineCommand(program: Command): void {
       }
 
       // 3. Proxy training.
-      const config = defaultTrainConfig({
-        epochs: positive('epochs', o.epochs, true), batchSize: positive('batch-size', o.batchSize, true),
-        subset: positive('subset', o.subset, true), seed: Number(o.seed), optimizer,
-      });
       const backend = await useTrainingBackend({});
       log(`training on backend ${backend.name}: ${config.optimizer}, ${config.epochs} epochs, batch ${config.batchSize}`);
       const trained = await trainArch({

@@ -82,6 +82,10 @@ describe('CLI user errors are one line and exit 2', { concurrency: 4 }, () => {
     assertUserError(await nas(['pipeline', '--arch', ARCH, '--dataset', 'synthetic', '--verify-tolerance', 'x'], { env }), /--verify-tolerance must be a number >= 0, got "x"/);
   });
 
+  it('pipeline checks training options before anything slow (data, device, calibration)', async () => {
+    assertUserError(await nas(['pipeline', '--arch', ARCH, '--dataset', 'synthetic', '--device', 'pixel-99', '--epochs', '0'], { env }), /--epochs must be a positive integer, got "0"/);
+  });
+
   it('--data-dir with an empty value', async () => {
     assertUserError(await nas(['--data-dir', '', 'arch', 'presets'], { env }), /--data-dir needs a directory/);
   });
