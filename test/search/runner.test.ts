@@ -14,7 +14,9 @@ import { latestCheckpoint } from '../../src/store/checkpoints.ts';
 import { listTrials } from '../../src/store/trials.ts';
 import { getSearch } from '../../src/store/searches.ts';
 import { sampleDecisions } from '../../src/space/sampler.ts';
-import { SKELETON_SMALL } from '../../src/space/skeleton.ts';
+import { SKELETON_SMALL, skeletonFor } from '../../src/space/skeleton.ts';
+import { fastestArch } from '../../src/search/fastest.ts';
+import { loadPredictor } from '../../src/latency/index.ts';
 import { createRng } from '../../src/space/rng.ts';
 import type { SearchOptionsInput } from '../../src/search/options.ts';
 import { FakeExecutor, ScriptedStrategy } from './fakes.ts';
@@ -129,19 +131,21 @@ describe('runSearch (fake executor, synthetic)', () => {
 
   it('hard mode: architectures predicted over skipFactor x T are skipped (reward 0, reason), not trained', async () => {
     const ex = new FakeExecutor();
-    // a target low enough that some random samples exceed 1.1 x T
-    const r = await runSearch(base({ mode: 'hard', latencyTargetMs: 0.12, skipFactor: 1.1, maxTrials: 12 }), { deps: { db, executor: ex } });
+    // a target low enough that random samples exceed 1.1 x T: twice the fastest architecture of the space
+    const input = { height: 12, width: 12, channels: 1 };
+    const T = 2 * fastestArch(skeletonFor(input), loadPredictor('node-tflite-wasm'), input, 3).latencyMs;
+    const r = await runSearch(base({ mode: 'hard', latencyTargetMs: T, skipFactor: 1.1, maxTrials: 12 }), { deps: { db, executor: ex } });
     const trials = listTrials(db, r.searchId);
     const skipped = trials.filter((t) => t.status === 'skipped');
     assert.ok(skipped.length >= 1, 'expected skipped trials');
     for (const t of skipped) {
-      assert.ok(t.latencyMs > 1.1 * 0.12);
+      assert.ok(t.latencyMs > 1.1 * T);
       assert.equal(t.reward, 0);
       assert.match(t.reason!, /hard mode: not trained/);
     }
     const trainedIds = new Set(ex.requests.map((q) => q.id));
     for (const t of skipped) assert.ok(!trainedIds.has(t.id));
-    for (const t of trials.filter((t) => t.status === 'succeeded')) assert.ok(t.latencyMs <= 1.1 * 0.12);
+    for (const t of trials.filter((t) => t.status === 'succeeded')) assert.ok(t.latencyMs <= 1.1 * T);
   });
 
   it('cancel stops after the trials in flight; resume finishes the budget without rerunning any', async () => {
