@@ -69,6 +69,8 @@ export interface HostCalibration {
   createdAt: string;
   mapping: CalibrationMapping;
   points: CalibrationPointRecord[];
+  /** calibration networks left out (did not fit the time bound, or did not reproduce) */
+  skipped?: string[];
   /** the mapping on its own calibration points: fraction within ±10%, worst |relative error| */
   fit: { within10: number; maxAbsRelErr: number };
   method: { warmup: number; calls: number; passes: number; tolerance: number; clock: 'wall'; threads: number };

@@ -32,14 +32,15 @@ const device: DeviceProfile = { id: 'fake-host', name: 'fake', runtime: 'fake', 
 const WALL = { warmup: 1, calls: 5, passes: 2, tolerance: 0.05, maxAttempts: 3, dropPreempted: false };
 
 /** The fake device's cost mapped to a host: scale x ms + overheadMs; `noisy`: a machine getting busier (each call of a model 3% slower than its first, times the calls so far). */
-function hostRuntime(scale: number, overheadMs: number, opts: { noisy?: boolean } = {}): LatencyRuntime & { prepared: number } {
+function hostRuntime(scale: number, overheadMs: number, opts: { noisy?: boolean | ((prepared: number) => boolean); distort?: (prepared: number) => number } = {}): LatencyRuntime & { prepared: number } {
   const rt = {
     id: 'fake' as const, version: 'fake-host', threads: 1, prepared: 0,
     async prepare(plan: Parameters<LatencyRuntime['prepare']>[0]) {
       rt.prepared++;
       let calls = 0;
-      const ms = scale * fakePlanMs(plan) + overheadMs;
-      return { timeBatch: () => (opts.noisy ? ms * (1 + 0.03 * calls++) : ms), dispose() {} };
+      const ms = (scale * fakePlanMs(plan) + overheadMs) * (opts.distort?.(rt.prepared) ?? 1);
+      const noisy = typeof opts.noisy === 'function' ? opts.noisy(rt.prepared) : opts.noisy;
+      return { timeBatch: () => (noisy ? ms * (1 + 0.03 * calls++) : ms), dispose() {} };
     },
     async close() {},
   };
@@ -152,6 +153,14 @@ describe('host calibration', async () => {
     const later = await ensureHostCalibration({ device, table: changed, runtime: noisy, wall: WALL, dir });
     assert.equal(noisy.prepared, prepared, 'not retried automatically right after a refusal');
     assert.equal(later.state, 'stale');
+  });
+
+  it('one network that does not reproduce is skipped; a mapping that misses a network by more than 15% is refused', async () => {
+    const c = await calibrateHost({ device, table, runtime: hostRuntime(0.6, 0.02, { noisy: (i) => i === 3 }), wall: WALL, networksPerInput: 5 });
+    assert.equal(c.skipped?.length, 1, JSON.stringify(c.skipped));
+    assert.match(c.skipped![0], /did not reproduce/);
+    assert.equal(c.fit.within10, 1);
+    await assert.rejects(calibrateHost({ device, table, runtime: hostRuntime(0.6, 0.02, { distort: (i) => (i === 3 ? 1.6 : 1) }), wall: WALL }), /does not fit the measured networks \(worst error \d+%, limit 15%\)/);
   });
 
   it('bounded: networks that do not fit the time bound are skipped, and too few points refuse', async () => {
