@@ -14,6 +14,7 @@ import { registerServeCommand } from './serve.ts';
 import { registerSearchCommand } from './search.ts';
 import { registerWorkerCommand } from './worker.ts';
 import { registerAdminCommand } from './admin.ts';
+import { registerRunCommand } from './run.ts';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -43,6 +44,7 @@ export function buildProgram(): Command {
   registerSearchCommand(program);
   registerWorkerCommand(program);
   registerAdminCommand(program);
+  registerRunCommand(program);
   return program;
 }
 

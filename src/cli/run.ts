@@ -1,0 +1,110 @@
+// `nas run`: search -> refine to the latency target (NetAdapt / compound
+// scaling) -> final training -> export, verified -> measured -> model card.
+// Thin: flags become RunOptionsInput for the use case (src/app/run.ts); its
+// events become one line each. `nas run --resume <model id>` continues a run.
+
+import type { Command } from 'commander';
+import type { NasEvent } from '../app/events.ts';
+import { resumeRun, runRun, type RunOptionsInput, type RunResult } from '../app/run.ts';
+import { EXPORT_FORMATS, type ExportFormat } from '../export/export-model.ts';
+import { CommandFailed, UsageError } from './errors.ts';
+
+interface RunFlags {
+  dataset?: string;
+  device?: string;
+  targetMs?: string;
+  mode: string;
+  budgetMinutes?: string;
+  arch?: string;
+  trials?: string;
+  strategy?: string;
+  epochs?: string;
+  proxyEpochs?: string;
+  batchSize?: string;
+  formats?: string;
+  seed: string;
+  resume?: string;
+  json?: boolean;
+}
+
+function num(name: string, v: string | undefined, int: boolean, min: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || (int && !Number.isInteger(n)) || n < min) {
+    throw new UsageError(`--${name} must be ${int ? 'an integer' : 'a number'} >= ${min}, got "${v}"`);
+  }
+  return n;
+}
+
+export function runInputFromFlags(f: RunFlags): RunOptionsInput {
+  if (!f.dataset) throw new UsageError('--dataset is required (fashion-mnist | mnist | folder:<path> | synthetic)');
+  if (!f.device) throw new UsageError('--device is required (a device profile id, e.g. node-tflite-wasm)');
+  if (f.targetMs === undefined) throw new UsageError('--target-ms is required (the latency target in ms)');
+  const targetMs = num('target-ms', f.targetMs, false, 0)!;
+  if (!(targetMs > 0)) throw new UsageError(`--target-ms must be a positive number, got "${f.targetMs}"`);
+  if (f.mode !== 'hard' && f.mode !== 'soft') throw new UsageError(`--mode must be hard or soft, got "${f.mode}"`);
+  const minutes = num('budget-minutes', f.budgetMinutes, false, 0);
+  if (minutes !== undefined && !(minutes > 0)) throw new UsageError(`--budget-minutes must be positive, got "${f.budgetMinutes}"`);
+  const formats = f.formats?.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  for (const x of formats ?? []) if (!EXPORT_FORMATS.includes(x as ExportFormat)) throw new UsageError(`--formats: unknown format "${x}" (known: ${EXPORT_FORMATS.join(', ')})`);
+  const batchSize = num('batch-size', f.batchSize, true, 1);
+  return {
+    dataset: f.dataset, deviceId: f.device, latencyTargetMs: targetMs, mode: f.mode, budgetMinutes: minutes ?? null,
+    baseArch: f.arch ?? null, seed: num('seed', f.seed, true, 0),
+    search: {
+      maxTrials: num('trials', f.trials, true, 1),
+      ...(f.strategy ? { strategy: f.strategy as NonNullable<RunOptionsInput['search']>['strategy'] } : {}),
+    },
+    proxy: { epochs: num('proxy-epochs', f.proxyEpochs, true, 1), batchSize },
+    final: { epochs: num('epochs', f.epochs, true, 1), batchSize },
+    formats: formats as ExportFormat[] | undefined,
+  };
+}
+
+function printEvent(e: NasEvent): void {
+  const line = e.type === 'stage-changed' ? `[${e.stage}]${e.detail ? ` ${e.detail}` : ''}`
+    : e.type === 'log' ? `  ${e.level === 'warn' ? 'warning: ' : ''}${e.message}`
+    : e.type === 'trial-finished' ? `  trial ${e.trialsDone} ${e.archId} ${e.status} acc ${e.accuracy?.toFixed(3) ?? '-'} latency ${e.latencyMs.toFixed(3)} ms`
+    : e.type === 'failed' ? `failed: ${e.error}`
+    : e.type === 'cancelled' ? 'cancelled'
+    : null;
+  if (line !== null) process.stdout.write(`${line}\n`);
+}
+
+function printResult(r: RunResult): void {
+  const f = (x: number | null, d = 4) => (x === null ? '-' : x.toFixed(d));
+  const out = [
+    `model ${r.modelId}: ${r.status} (stage ${r.stage})${r.error ? `: ${r.error}` : ''}`,
+    `  predicted ${f(r.predictedLatencyMs)} ms, measured ${f(r.measuredLatencyMs)} ms, target ${r.metTarget ? 'met' : `missed${r.missByMs > 0 ? ` by ${f(r.missByMs)} ms` : ''}`}`,
+    ...(r.card ? [`  test accuracy ${f(r.card.run?.testAccuracy ?? null, 4)}, ${r.card.params} params, ${r.card.macs} MACs, input ${r.card.input.height}x${r.card.input.width}x${r.card.input.channels}`] : []),
+    ...r.files.map((x) => `  ${x.format.padEnd(11)} ${x.path}  sha256 ${x.sha256.slice(0, 16)}`),
+  ];
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
+export function registerRunCommand(program: Command): void {
+  program.command('run')
+    .description('search, refine to the latency target (NetAdapt or compound scaling), train, export verified .tflite/TF.js, measure')
+    .option('--dataset <name>', 'fashion-mnist | mnist | folder:<path> | synthetic')
+    .option('--device <id>', 'device profile id (latency table and runtime)')
+    .option('--target-ms <ms>', 'latency target in ms on the device')
+    .option('--mode <mode>', 'hard: the delivered model is measured under the target; soft: the closest is delivered', 'hard')
+    .option('--budget-minutes <n>', 'wall-time budget of the search')
+    .option('--arch <arch>', 'skip the search: start from this preset, block strings or ArchSpec JSON')
+    .option('--trials <n>', 'search trials')
+    .option('--strategy <name>', 'search strategy (rl | random | evolution)')
+    .option('--proxy-epochs <n>', 'proxy training epochs (NetAdapt base, scaling grid)')
+    .option('--epochs <n>', 'final training epochs')
+    .option('--batch-size <n>', 'batch size for proxy and final training')
+    .option('--formats <list>', `export formats, comma-separated (default ${EXPORT_FORMATS.join(',')})`)
+    .option('--seed <n>', 'seed', '1')
+    .option('--resume <model id>', 'continue an interrupted run at the stage it was in')
+    .option('--json', 'print the result as JSON')
+    .action(async (f: RunFlags) => {
+      const ctx = { onEvent: f.json ? undefined : printEvent };
+      const r = f.resume ? await resumeRun(f.resume, ctx) : await runRun(runInputFromFlags(f), ctx);
+      if (f.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+      else printResult(r);
+      if (r.status !== 'succeeded') throw new CommandFailed(`run ${r.modelId} ${r.status}${r.error ? `: ${r.error}` : ''}`);
+    });
+}
