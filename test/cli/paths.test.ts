@@ -4,12 +4,12 @@
 // ~/.mobile-nas), and nothing lands in the working directory.
 
 import { strict as assert } from 'node:assert';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import sharp from 'sharp';
-import { filesUnder, nas } from './run-cli.ts';
+import { BIN, filesUnder, nas } from './run-cli.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'nas-paths-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -46,9 +46,12 @@ describe('paths: nas from another folder', () => {
     assert.match(r.err, /unknown device "pixel-99" \(known: .*node-tflite-wasm/);
   });
 
-  it('arch show works and writes nothing', async () => {
+  it('arch show through a `nas` symlink elsewhere (as npm link makes) works and writes nothing', async () => {
     const s = sandbox('arch');
-    const r = await nas(['arch', 'show', 'mnasnet-a1', '--json'], s);
+    const link = join(root, 'arch', 'bin', 'nas');
+    mkdirSync(join(root, 'arch', 'bin'));
+    symlinkSync(BIN, link);
+    const r = await nas(['arch', 'show', 'mnasnet-a1', '--json'], { ...s, bin: link });
     assert.equal(r.code, 0, r.err);
     assert.equal(JSON.parse(r.out).params, 3920526);
     assert.deepEqual(filesUnder(s.cwd), []);

@@ -18,6 +18,8 @@ export interface CliOptions {
   cwd?: string;
   /** replaces these variables (undefined removes one) on top of the parent's environment */
   env?: Record<string, string | undefined>;
+  /** the script to run instead of bin/nas.js (e.g. a symlink to it, as `npm link` makes) */
+  bin?: string;
 }
 
 /** Async so that several runs (and the test runner) are not blocked by one child. */
@@ -25,7 +27,7 @@ export function nas(args: string[], opts: CliOptions = {}): Promise<CliRun> {
   const env: Record<string, string | undefined> = { ...process.env, NAS_THREADS: '1', ...opts.env };
   for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
   return new Promise((ok, fail) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd, env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [opts.bin ?? BIN, ...args], { cwd: opts.cwd, env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.setEncoding('utf8').on('data', (s: string) => { out += s; });
