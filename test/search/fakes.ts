@@ -49,10 +49,13 @@ export class ScriptedStrategy implements SearchStrategy {
   private next = 0;
   private pending: string[] = [];
   observed: Observation[] = [];
-  constructor(private readonly script: Decisions[]) {}
+  /** batch: like an RL controller, propose at most `batch` then wait until all of them are observed */
+  constructor(private readonly script: Decisions[], private readonly batch = Infinity) {}
   propose(n: number): Proposal[] {
     const out: Proposal[] = [];
+    if (this.batch !== Infinity && this.pending.length > 0 && this.next % this.batch === 0) return out;
     for (let i = 0; i < n; i++) {
+      if (this.batch !== Infinity && i > 0 && this.next % this.batch === 0) break;
       const id = `p${this.next}`;
       out.push({ proposalId: id, decisions: this.script[this.next % this.script.length]!.map((b) => [...b]) });
       this.pending.push(id);

@@ -92,6 +92,16 @@ describe('runSearch (fake executor, synthetic)', () => {
     assert.equal(r.report.counts.cached, 3);
   });
 
+  it('a strategy that waits for its batch (RL-like) is waited for, not stopped', async () => {
+    const rng = createRng(8);
+    const script = Array.from({ length: 7 }, () => sampleDecisions(SKELETON_SMALL, rng));
+    const strategy = new ScriptedStrategy(script, 3);
+    const r = await runSearch(base({ maxTrials: 7 }), { deps: { db, executor: new FakeExecutor({ concurrency: 2 }), createStrategy: () => strategy } });
+    assert.equal(r.stoppedBy, 'max-trials');
+    assert.equal(listTrials(db, r.searchId).length, 7);
+    assert.equal(strategy.observed.length, 7);
+  });
+
   it('a failed trial is stored with its error and the search continues', async () => {
     let first = true;
     const ex = new FakeExecutor({ fail: () => { const f = first; first = false; return f; } });
