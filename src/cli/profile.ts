@@ -58,7 +58,7 @@ export function parseTargets(list: string): ProfileTarget[] {
 export function registerProfileCommand(program: Command): void {
   const cmd = program.command('profile')
     .description('measure a latency table for a device on a local runtime (tflite-wasm, tfjs-wasm)')
-    .option('--device <id>', 'device id (device-profiles/<id>.json): measure its table on a local runtime')
+    .option('--device <id>', 'device id (a device profile: <data dir>/device-profiles or the shipped ones): measure its table on a local runtime')
     .option('--bundle <dir>', 'profiling bundle folder: written by --write-bundle, read by --serve and --import')
     .option('--write-bundle', 'write the suite as a bundle (.tflite files + manifest.json) into --bundle')
     .option('--serve', "serve the browser profiling page for --device (the service app on the data directory; the page URL carries the device's upload token; uploads become new table versions in the store)")
