@@ -175,3 +175,31 @@ describe('rl controller contract', () => {
     b.dispose();
   });
 });
+
+describe('rl controller on the WASM backend (the training engine\'s fast path)', () => {
+  it('samples, updates without leaking tensors and resumes exactly with tfjs-backend-wasm active', async () => {
+    const { initBackend } = await import('../../src/engine/backend.ts');
+    const info = await initBackend({ backend: 'fast-js' });
+    assert.equal(tf.getBackend(), 'wasm', info.reason.join('; '));
+    const reward = matchReward(sharedTarget(3));
+    const opts = { skeleton: SKELETON_SMALL, seed: 4, batchSize: 4 };
+    const before = tf.memory().numTensors;
+    const a = createStrategy('rl', opts);
+    const cycle = (s: SearchStrategy) => s.propose(4).map((p) => {
+      s.observe({ proposalId: p.proposalId, reward: reward(p.decisions) });
+      return p;
+    });
+    cycle(a);
+    const afterOne = tf.memory().numTensors;
+    for (let i = 0; i < 3; i++) cycle(a);
+    assert.equal(tf.memory().numTensors, afterOne);
+    const b = createStrategy('rl', opts);
+    b.setState(JSON.parse(JSON.stringify(a.getState())));
+    assert.deepEqual(cycle(b), cycle(a));
+    assert.deepEqual(b.getState(), a.getState());
+    assert.equal(a.stats().updates, 5);
+    a.dispose();
+    b.dispose();
+    assert.equal(tf.memory().numTensors, before);
+  });
+});
