@@ -51,7 +51,16 @@ export function registerWorkerCommand(program: Command): void {
     .addOption(new Option('--trial-worker <module>', 'training process module (tests)').hideHelp())
     .action(async (o: WorkerCliOptions) => {
       if (!isRedisUrl(o.redis)) throw new UsageError(`--redis must be a redis:// or rediss:// URL, got "${o.redis}"`);
-      const print = (e: WorkerEvent) => process.stdout.write(`${formatWorkerEvent(e)}\n`);
+      // Redis down means one identical warning per reconnect attempt: print the first, then one a minute.
+      const lastWarned = new Map<string, number>();
+      const print = (e: WorkerEvent) => {
+        if (e.type === 'warning') {
+          const t = performance.now();
+          if (t - (lastWarned.get(e.message) ?? Number.NEGATIVE_INFINITY) < 60_000) return;
+          lastWarned.set(e.message, t);
+        }
+        process.stdout.write(`${formatWorkerEvent(e)}\n`);
+      };
       const worker = await startTrialWorker({
         redisUrl: o.redis,
         queueName: o.queue,

@@ -58,6 +58,7 @@ export class BullMqExecutor implements TrialExecutor {
   private readonly pending = new Map<string, Pending>();
   private readonly timer: NodeJS.Timeout;
   private reconciling = false;
+  private lastNoWorkerWarningMs = Number.NEGATIVE_INFINITY;
   private closed = false;
   /** jobs added again after Redis lost them */
   readded = 0;
@@ -199,6 +200,12 @@ export class BullMqExecutor implements TrialExecutor {
     this.reconciling = true;
     try {
       for (const jobId of [...this.pending.keys()]) await this.check(jobId);
+      if (this.pending.size > 0 && performance.now() - this.lastNoWorkerWarningMs > 60_000 && (await this.queue.getWorkersCount()) === 0) {
+        this.lastNoWorkerWarningMs = performance.now();
+        this.opts.onWarning?.(`${this.pending.size} trial(s) waiting and no worker is connected to queue "${this.queueName}" (start one: nas worker --redis <url> --queue ${this.queueName})`);
+      }
+    } catch (e) {
+      this.opts.onWarning?.(`checking the queue: ${(e as Error).message}`);
     } finally {
       this.reconciling = false;
     }

@@ -176,6 +176,18 @@ describe('distributed trials on BullMQ (redis-server + two nas workers)', { skip
     assert.ok(other.lines.some((l) => l.includes(` trial-finished job=${jobId} ok`)));
   });
 
+  it('no worker on the queue: the executor says so; closing it resolves the waiting trial as failed', async () => {
+    const warnings: string[] = [];
+    const ex = executor({ queueName: 'nas-test-nobody', onWarning: (m) => warnings.push(m) });
+    const outcome = ex.run(trial('s4:arch-waits'));
+    while (!warnings.some((w) => /no worker is connected to queue "nas-test-nobody"/.test(w))) await new Promise((r) => setTimeout(r, 200));
+    await ex.close();
+    const o = await outcome;
+    assert.ok(!o.ok);
+    assert.match(o.error.message, /closed before the trial finished/);
+    await assert.rejects(ex.run(trial('s4:after-close')), /closed/);
+  });
+
   it('a trial whose workers keep dying is stored failed after the stall limit, with the reason', async () => {
     const queue = 'nas-test-stalls';
     const spawnWorker = (name: string) => {
@@ -197,6 +209,14 @@ describe('distributed trials on BullMQ (redis-server + two nas workers)', { skip
     assert.equal(o.kind, 'crash');
     assert.match(o.error.message, /stalled more than allowable limit/);
     assert.equal(d.started(jobId), 0, 'not trained again past the limit');
+  });
+
+  it('SIGTERM stops a worker cleanly (exit 0) after its running trials', async () => {
+    const live = workers().find((w) => w.child.exitCode === null && w.child.signalCode === null)!;
+    const exited = new Promise<number | null>((r) => live.child.once('exit', (code) => r(code)));
+    live.child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+    assert.ok(live.lines.some((l) => / stopped$/.test(l)), live.lines.slice(-3).join('\n'));
   });
 });
 
