@@ -17,7 +17,8 @@
 // `calls` timed calls; when their medians disagree by more than `tolerance`
 // (a burst of load from other processes), it is measured again after a
 // pause with passes twice as long, up to `maxAttempts`; then refused with the
-// reason (a MeasurementError, status 422).
+// reason (a MeasurementError, status 422). A pass that is short of calls
+// that ran through is measured again at the same length.
 
 import { readFileSync } from 'node:fs';
 import { loadTfliteModel } from '../tflite/interpreter.ts';
@@ -72,11 +73,12 @@ export function wallClockOptions(o: WallClockOptions = {}): Required<WallClockOp
 }
 
 /** Times single calls, one wall-clock reading around each, until `n` are kept; ms per call. */
-async function timedCalls(model: PreparedModel, n: number, dropPreempted: boolean): Promise<{ kept: number[]; all: number[]; preempted: number }> {
+async function timedCalls(model: PreparedModel, n: number, dropPreempted: boolean, deadline = Infinity): Promise<{ kept: number[]; all: number[]; preempted: number }> {
   const kept: number[] = [];
   const all: number[] = [];
   let preempted = 0;
   for (let tries = 0; kept.length < n && tries < (dropPreempted ? 4 * n : n); tries++) {
+    if (performance.now() > deadline) throw new MeasurementError('out of time for measuring (time bound reached)');
     const c0 = dropPreempted ? process.cpuUsage() : undefined;
     const wallMs = await model.timeBatch(1, 'wall');
     all.push(wallMs);
@@ -98,13 +100,20 @@ export async function measureWallClock(model: PreparedModel, opts: WallClockOpti
   if (o.warmup > 0) await timedCalls(model, o.warmup, false);
   let last = '';
   let preempted = 0;
+  let doublings = 0;
   for (let attempt = 1; attempt <= o.maxAttempts; attempt++) {
-    const calls = o.calls * 2 ** (attempt - 1);
+    // passes twice as long after a disagreement (pauses average out); as long as before after a busy pass
+    const calls = o.calls * 2 ** doublings;
     const passes: number[][] = [];
     const everyCall: number[] = [];
     for (let p = 0; p < o.passes; p++) {
       if (performance.now() > o.deadline) throw new MeasurementError(`${what}: out of time for measuring (time bound reached)${last ? `; ${last}` : ''}`);
-      const r = await timedCalls(model, calls, o.dropPreempted);
+      let r;
+      try {
+        r = await timedCalls(model, calls, o.dropPreempted, o.deadline);
+      } catch (e) {
+        throw e instanceof MeasurementError ? new MeasurementError(`${what}: ${e.message}${last ? `; ${last}` : ''}`) : e;
+      }
       preempted += r.preempted;
       everyCall.push(...r.all);
       if (r.kept.length < calls) break;
@@ -125,6 +134,7 @@ export async function measureWallClock(model: PreparedModel, opts: WallClockOpti
       const s = summarize(all);
       return { medianMs: s.medianMs, plainMedianMs: median(everyCall), relIqr: s.relIqr, passMediansMs: meds, spread, calls: all.length, preemptedCalls: preempted, attempts: attempt };
     }
+    doublings++;
     last = `pass medians ${meds.map((m) => m.toFixed(4)).join(' / ')} ms differ by ${(100 * spread).toFixed(1)}% (limit ${(100 * o.tolerance).toFixed(0)}%) with ${calls} calls per pass`;
     if (attempt < o.maxAttempts) await new Promise((r) => setTimeout(r, 50 * attempt));
   }
