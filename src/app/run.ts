@@ -18,7 +18,7 @@ import { type LoadDatasetOptions, loadDataset } from '../data/registry.ts';
 import type { Dataset } from '../data/types.ts';
 import { type ExportFormat, EXPORT_FORMATS } from '../export/export-model.ts';
 import { type InputResize, type ModelCard, type RunCardInfo, writeModelCard } from '../export/model-card.ts';
-import { loadPredictor } from '../latency/index.ts';
+import { type CalibratedPredictor, loadCalibratedPredictor } from '../latency/index.ts';
 import { deliver, readFileBytes } from '../refine/deliver.ts';
 import { trainerFineTune, trainWeights } from '../refine/finetune.ts';
 import { measureOnDevice, type DeviceMeasurement } from '../refine/measure.ts';
@@ -103,8 +103,10 @@ export interface RunDeps {
   db?: Db;
   datasetOptions?: LoadDatasetOptions;
   search?: SearchDeps;
-  /** measure latency on the device's runtime (default measureOnDevice; tests may substitute) */
+  /** measure latency on the device's runtime (default measureOnDevice in the predictor's unit; tests may substitute) */
   measure?: (deviceId: string, spec: ArchSpec, input: InputShape, numClasses: number) => Promise<DeviceMeasurement>;
+  /** the latency predictor (default: loadCalibratedPredictor, host-calibrated for local devices) */
+  predictor?: CalibratedPredictor;
   /** where exports are written (default <data dir>/out/models) */
   outDir?: string;
 }
@@ -169,9 +171,11 @@ export async function runStoredModel(db: Db, modelId: string, ctx: RunContext): 
   const { dataset, input: dsInput } = await baseArchOf({ ...o, baseArch: null }, ctx.deps);
   const K = dataset.manifest.classes.length;
   const T = o.latencyTargetMs;
-  const predictor = loadPredictor(o.deviceId);
+  const predictor = ctx.deps?.predictor ?? await loadCalibratedPredictor(o.deviceId);
   const predict = (s: ArchSpec, i: InputShape) => predictor.predict(s, i, K).latencyMs;
-  const measure = ctx.deps?.measure ?? measureOnDevice;
+  // measured in the unit the predictor speaks: host wall-clock ms under a host calibration, else the table's unit
+  const unit = predictor.calibration.calibration ? 'host-ms' as const : 'table' as const;
+  const measure = ctx.deps?.measure ?? ((d: string, s: ArchSpec, i: InputShape, k: number) => measureOnDevice(d, s, i, k, { unit }));
   let searchId = row.searchId;
   const key = () => searchId ?? modelId;
   const emit = (e: NasEvent) => ctx.onEvent?.(e);

@@ -21,7 +21,9 @@ const input = { height: 20, width: 20, channels: 1 };
 const baseText = 'stem_k3_s1_c16 ir_r1_k3_s2_e3_c48_se0.25 ds_r1_k3_s2_c64 head_c64';
 const base = parseArchString(baseText, { stem: SKELETON_SMALL.stem, head: SKELETON_SMALL.head });
 const device = 'node-tflite-wasm';
-const baseMs = loadPredictor(device).predict(base, input, 3).latencyMs;
+// predictions in the table's unit (no host calibration: it takes up to a minute); measurements follow the predictor's unit
+const tablePredictor = loadPredictor(device, { calibration: 'off' });
+const baseMs = tablePredictor.predict(base, input, 3).latencyMs;
 const dir = mkdtempSync(join(tmpdir(), 'nas-run-test-'));
 let db: Db;
 
@@ -55,7 +57,7 @@ describe('runRun, hard mode, base over the target (NetAdapt down)', () => {
   it('delivers exported, verified files measured under T on the device runtime, with a complete card and store rows', async () => {
     const ev = collect();
     const T = baseMs * 0.8;
-    const r = await runRun(common({ latencyTargetMs: T }), { onEvent: ev.onEvent, deps: { db, datasetOptions } });
+    const r = await runRun(common({ latencyTargetMs: T }), { onEvent: ev.onEvent, deps: { db, datasetOptions, predictor: tablePredictor } });
     assert.equal(r.status, 'succeeded', r.error ?? '');
     assert.ok(r.measuredLatencyMs !== null && r.measuredLatencyMs <= T, `measured ${r.measuredLatencyMs} > ${T}`);
     assert.ok(r.predictedLatencyMs !== null && r.predictedLatencyMs <= T);
@@ -99,14 +101,14 @@ describe('runRun, hard mode, base over the target (NetAdapt down)', () => {
   it('re-shrinks when measurement disagrees with the prediction, until the measured latency is under T', async () => {
     const T = baseMs * 0.8;
     const calls: number[] = [];
-    const predictor = loadPredictor(device);
+    const predictor = tablePredictor;
     // the first measurement reads 30% above the prediction (a biased predictor), later ones agree
     const measure = async (_d: string, spec: typeof base, i: typeof input, k: number) => {
       const p = predictor.predict(spec, i, k).latencyMs;
       calls.push(p);
       return { measured: true as const, latencyMs: calls.length === 1 ? p * 1.3 : p, relIqr: 0, runtime: 'test double', repeats: 1 };
     };
-    const r = await runRun(common({ latencyTargetMs: T, formats: ['tflite'] }), { deps: { db, datasetOptions, measure } });
+    const r = await runRun(common({ latencyTargetMs: T, formats: ['tflite'] }), { deps: { db, datasetOptions, predictor: tablePredictor, measure } });
     assert.equal(r.status, 'succeeded', r.error ?? '');
     assert.equal(calls.length, 2);
     assert.ok(calls[1]! <= T * (1 / 1.3) * 1.0001, `re-shrunk to ${calls[1]}, wanted <= ${T / 1.3}`);
@@ -118,7 +120,7 @@ describe('runRun, hard mode, base over the target (NetAdapt down)', () => {
 
   it('a target no architecture meets: hard mode returns no model and says by how much the closest misses', async () => {
     const r = await runRun(common({ latencyTargetMs: baseMs * 0.05, formats: ['tflite'], netadapt: { schedule: { initialFraction: 0.5, minFraction: 0.3 }, maxSteps: 40 } }),
-      { deps: { db, datasetOptions } });
+      { deps: { db, datasetOptions, predictor: tablePredictor } });
     assert.equal(r.status, 'failed');
     assert.match(r.error!, /the closest, [0-9a-f]{16}, is predicted at [0-9.]+ ms, [0-9.]+ ms \([0-9.]+%\) over/);
     assert.ok(r.missByMs > 0);
@@ -134,7 +136,7 @@ describe('runRun: cancel and resume', () => {
     const signal = { cancelled: false };
     const ev = collect();
     const r = await runRun(common({ formats: ['tflite'] }), {
-      cancel: signal, deps: { db, datasetOptions },
+      cancel: signal, deps: { db, datasetOptions, predictor: tablePredictor },
       onEvent: (e) => {
         ev.onEvent(e);
         if (e.type === 'log' && e.message.startsWith('final training')) signal.cancelled = true;
@@ -144,11 +146,11 @@ describe('runRun: cancel and resume', () => {
     assert.match(r.error!, /cancelled during final-training; kept 3 stage checkpoint\(s\) \(search, refine, final-training\)/);
     assert.equal(getModel(db, r.modelId).status, 'cancelled');
     const again = collect();
-    const r2 = await resumeRun(r.modelId, { onEvent: again.onEvent, deps: { db, datasetOptions } });
+    const r2 = await resumeRun(r.modelId, { onEvent: again.onEvent, deps: { db, datasetOptions, predictor: tablePredictor } });
     assert.equal(r2.status, 'succeeded', r2.error ?? '');
     assert.deepEqual(again.stages(), ['measure', 'export', 'done'], 'resume redid finished stages');
     assert.equal(listCheckpoints(db, r.modelId).length, 3);
-    await assert.rejects(resumeRun(r.modelId, { deps: { db, datasetOptions } }), /already finished/);
+    await assert.rejects(resumeRun(r.modelId, { deps: { db, datasetOptions, predictor: tablePredictor } }), /already finished/);
   });
 });
 
@@ -158,7 +160,7 @@ describe('runRun, base well under the target (compound scaling up)', () => {
     const r = await runRun(common({
       latencyTargetMs: T, mode: 'soft', formats: ['tflite'],
       scaling: { grid: { alpha: [1.2], beta: [1.1], gamma: [1.15], tolerance: 0.1 } },
-    }), { deps: { db, datasetOptions, measure: measureOnDevice } });
+    }), { deps: { db, datasetOptions, predictor: tablePredictor, measure: measureOnDevice } });
     assert.equal(r.status, 'succeeded', r.error ?? '');
     assert.ok(r.input!.height > 20, `input ${r.input!.height}`);
     assert.ok(r.predictedLatencyMs! <= T && r.predictedLatencyMs! > baseMs);
