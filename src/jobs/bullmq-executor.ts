@@ -32,6 +32,11 @@ export interface BullMqExecutorOptions {
   reconcileIntervalMs?: number;
   /** how long finished jobs are kept for idempotent re-adds (default 7 days) */
   keepFinishedSeconds?: number;
+  /**
+   * the job id of a request (default: its id, the trial id). Requests mapped to one id share one job:
+   * e.g. `${searchId}:${archId}` trains an architecture once per search whatever its trial ids.
+   */
+  jobIdOf?: (request: TrialRequest) => string;
   /** problems worth a log line (Redis errors, a lost job added again) */
   onWarning?: (message: string) => void;
 }
@@ -102,11 +107,11 @@ export class BullMqExecutor implements TrialExecutor {
 
   run(request: TrialRequest, onEpoch?: (r: EpochReport) => void): Promise<DistributedOutcome> {
     if (this.closed) return Promise.reject(new Error('trial executor is closed'));
-    const jobId = trialJobId(request.id);
+    const jobId = trialJobId(this.opts.jobIdOf?.(request) ?? request.id);
     const existing = this.pending.get(jobId);
     if (existing) {
       if (onEpoch) existing.listeners.add(onEpoch);
-      return existing.promise;
+      return existing.promise.then((o) => ({ ...o, id: request.id }));
     }
     let resolve!: (o: DistributedOutcome) => void;
     const promise = new Promise<DistributedOutcome>((r) => (resolve = r));

@@ -28,7 +28,8 @@ export interface TrialExecutorOptions {
 export class LocalExecutor implements TrialExecutor {
   readonly pool: TrialPool;
   constructor(opts: PoolOptions = {}) {
-    this.pool = new TrialPool(opts);
+    // tsx by absolute URL: the search may run from any folder
+    this.pool = new TrialPool({ execArgv: ['--import', import.meta.resolve('tsx')], ...opts });
   }
   get concurrency(): number {
     return this.pool.size;

@@ -6,11 +6,12 @@
 import { strict as assert } from 'node:assert';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
+import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { createTrialExecutor, LocalExecutor } from '../../src/jobs/executor-factory.ts';
 import { BullMqExecutor } from '../../src/jobs/bullmq-executor.ts';
 import { trialJobId } from '../../src/jobs/bullmq-wire.ts';
-import { parseArchString, toCanonicalJson } from '../../src/space/archspec.ts';
+import { archId, fromWire, parseArchString, toCanonicalJson } from '../../src/space/archspec.ts';
 import { SKELETON_SMALL } from '../../src/space/skeleton.ts';
 import { defaultTrainConfig } from '../../src/train/config.ts';
 import type { TrialRequest } from '../../src/train/protocol.ts';
@@ -34,7 +35,7 @@ class WorkerProcess {
     // Own process group: killing it kills the worker and its training processes, like losing the machine.
     this.child = spawn(process.execPath, [BIN, 'worker', '--redis', redisUrl, '--queue', queue, '--concurrency', '1',
       '--lock-duration-ms', '3000', '--stalled-interval-ms', '1500', '--trial-worker', FIXTURE, ...extra], {
-      detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NAS_TEST_SLOW_MS: '5000' },
+      detached: true, stdio: ['ignore', 'pipe', 'pipe'], cwd: tmpdir(), // not the checkout: nothing may resolve against the current directory env: { ...process.env, NAS_TEST_SLOW_MS: '5000' },
     });
     let buf = '';
     const onData = (d: Buffer) => {
@@ -130,6 +131,13 @@ describe('distributed trials on BullMQ (redis-server + two nas workers)', { skip
     assert.ok(o4.ok);
     assert.deepEqual(o4.result.lossCurve, o1.result.lossCurve);
     assert.equal(startedTotal(trialJobId(req.id)), 1);
+    // keyed by (search, architecture): two trial ids of one architecture share one job
+    const byArch = executor({ jobIdOf: (r) => `s5:${archId(fromWire(r.arch))}` });
+    const [t1, t2] = await Promise.all([byArch.run(trial('s5-t0001')), byArch.run(trial('s5-t0002'))]);
+    assert.ok(t1.ok && t2.ok);
+    assert.deepEqual([t1.id, t2.id], ['s5-t0001', 's5-t0002']);
+    assert.deepEqual(t1.result.lossCurve, t2.result.lossCurve);
+    assert.equal(startedTotal(trialJobId(`s5:${archId(fromWire(arch))}`)), 1);
   });
 
   it('a trial failing every attempt comes back ok: false with the reason; bad input is not retried', async () => {
