@@ -7,7 +7,10 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { readBundleManifest, writeBundle, type BundleManifest, type BundleOptions } from '../latency/bundle.ts';
 import { validateDeviceProfile, type DeviceProfile } from '../latency/device.ts';
+import { calibrationStatus, hostFingerprint, isLocalRuntime, type CalibrationStatus } from '../latency/calibration.ts';
+import { calibratePredictor, type CalibratedPredictor } from '../latency/index.ts';
 import { createPredictor, type LatencyPredictor } from '../latency/predictor.ts';
+import { dataPaths } from '../config/paths.ts';
 import type { LatencyTable } from '../latency/table.ts';
 import { resultsToTable, UploadError } from '../latency/upload.ts';
 import { archId } from '../space/archspec.ts';
@@ -17,6 +20,7 @@ import { SKELETON_SMALL } from '../space/skeleton.ts';
 import { SpaceError, type ArchSpec } from '../space/types.ts';
 import { fromWire } from '../space/archspec.ts';
 import type { Db } from '../store/db.ts';
+import { importLocalTable, materializeDevice } from './device-sync.ts';
 import { checkUploadToken, getDevice, insertDevice, listStoredDevices, setUploadToken, type DeviceRecord } from '../store/devices.ts';
 import { newToken } from '../store/keys.ts';
 import { addVersion, getTableVersion, listVersions, restoreVersion, type TableVersionInfo } from '../store/tableVersions.ts';
@@ -25,6 +29,8 @@ export interface DeviceStore {
   db: Db;
   /** shipped latency tables (version 1 of built-in devices) */
   shippedTablesDir: string;
+  /** the data directory: current tables and registered profiles are written there for searches and the CLI */
+  dataDir: string;
 }
 
 export class DeviceUseCaseError extends Error {
@@ -62,6 +68,7 @@ export function registerDevice(store: DeviceStore, input: unknown, createdBy: st
   const profile = validateDeviceProfile(input, 'device');
   const uploadToken = newToken('dev_');
   if (!insertDevice(store.db, profile, { uploadToken, createdBy })) throw new DeviceUseCaseError(`device "${profile.id}" already exists`, 409);
+  materializeDevice(store, profile.id);
   return { device: deviceView(requireDevice(store.db, profile.id)), uploadToken, profileUrl: profileUrl(profile.id, uploadToken) };
 }
 
@@ -112,7 +119,9 @@ export function getLatencyTable(store: DeviceStore, id: string, version?: number
 
 export function restoreLatencyTable(store: DeviceStore, id: string, version: number): TableVersionInfo {
   requireDevice(store.db, id);
+  importLocalTable(store, id);
   if (!restoreVersion(store.db, id, version)) throw new DeviceUseCaseError(`device "${id}" has no table version ${version}`, 404);
+  materializeDevice(store, id);
   return listVersions(store.db, id).find((v) => v.version === version)!;
 }
 
@@ -152,31 +161,41 @@ export function storeMeasurements(store: DeviceStore, id: string, manifest: Bund
   if (uploadedId !== id) throw new UploadError(`results are for device "${String(uploadedId)}", uploaded to device "${id}"`);
   const table = resultsToTable(manifest, upload);
   const stored: LatencyTable = { ...table, device: d.profile };
+  importLocalTable(store, id);
   const version = addVersion(store.db, id, stored);
+  materializeDevice(store, id);
   return { ok: true, device: id, version, entries: Object.keys(stored.entries).length, overhead: stored.overhead };
 }
 
 // ---- prediction ----
 
-const predictors = new WeakMap<Db, Map<string, LatencyPredictor>>();
+const predictors = new WeakMap<Db, Map<string, { predictor: LatencyPredictor; table: LatencyTable }>>();
 
 /**
  * The latency predictor of a device's current (or given) table version, as
- * stored in the service (uploaded versions included). Cached per version:
- * versions never change once written.
+ * stored in the service (uploaded versions included), with this host's
+ * calibration applied to a local-runtime device the way searches apply it
+ * (src/latency/index.ts). Base predictors are cached per version: versions
+ * never change once written.
  */
-export function loadDevicePredictor(store: DeviceStore, id: string, version?: number): { predictor: LatencyPredictor; version: number } {
+export function loadDevicePredictor(store: DeviceStore, id: string, version?: number): { predictor: CalibratedPredictor; version: number } {
   const d = requireDevice(store.db, id);
   const want = version ?? d.currentVersion;
   let m = predictors.get(store.db);
   if (!m) predictors.set(store.db, (m = new Map()));
-  const cached = want === null ? undefined : m.get(`${id}@${want}`);
-  if (cached) return { predictor: cached, version: want! };
-  const t = getLatencyTable(store, id, version);
-  const p = createPredictor(t.table);
-  if (m.size >= 16) m.delete(m.keys().next().value!);
-  m.set(`${id}@${t.version}`, p);
-  return { predictor: p, version: t.version };
+  let hit = want === null ? undefined : m.get(`${id}@${want}`);
+  let v = want;
+  if (!hit) {
+    const t = getLatencyTable(store, id, version);
+    hit = { predictor: createPredictor(t.table), table: t.table };
+    if (m.size >= 16) m.delete(m.keys().next().value!);
+    m.set(`${id}@${t.version}`, hit);
+    v = t.version;
+  }
+  const status: CalibrationStatus = isLocalRuntime(d.profile.runtime)
+    ? calibrationStatus(hostFingerprint(d.profile, hit.table), dataPaths(store.dataDir).calibrations)
+    : { state: 'remote', reasons: [] };
+  return { predictor: calibratePredictor(hit.predictor, d.profile, status), version: v! };
 }
 
 export interface PredictInput {
@@ -199,6 +218,9 @@ export interface PredictResult {
   kernels: number;
   macs: number;
   params: number;
+  /** host calibration in force (local-runtime devices): latencyMs is in this host's ms, tableLatencyMs in the table's unit */
+  calibration: CalibrationStatus['state'];
+  tableLatencyMs?: number;
 }
 
 export function resolveArchInput(arch: PredictInput['arch'], input: ReturnType<typeof parseInputShape>, widthMultiplier?: number): ArchSpec {
@@ -220,6 +242,7 @@ export function predictLatency(store: DeviceStore, req: PredictInput): PredictRe
   return {
     deviceId: req.deviceId, tableVersion: version, archId: archId(spec), latencyMs: p.latencyMs, coverage: p.coverage,
     kernelSumMs: p.kernelSumMs, kernels: p.kernels.length, macs: cost.macs, params: cost.params,
+    calibration: predictor.calibration.state, ...(p.tableLatencyMs !== undefined ? { tableLatencyMs: p.tableLatencyMs } : {}),
   };
 }
 
@@ -232,6 +255,7 @@ export function prepareBrowserProfiling(store: DeviceStore, id: string): { devic
   if (!getDevice(store.db, id)) {
     const profile = validateDeviceProfile({ id, name: id, runtime: 'tflite-browser', runtimeVersion: '@tensorflow/tfjs-tflite (browser WASM)', threads: 1, cpu: 'unknown (browser)' }, 'device');
     created = insertDevice(store.db, profile, {});
+    materializeDevice(store, id);
   }
   return { ...rotateUploadToken(store, id), created };
 }

@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import { dataPaths, shippedPaths } from '../config/paths.ts';
 import type { BundleOptions } from '../latency/bundle.ts';
 import { openDb, type Db } from '../store/db.ts';
-import { seedBuiltinDevices } from '../store/devices.ts';
+import { importLocalTables } from '../app/device-sync.ts';
+import type { DeviceStore } from '../app/devices.ts';
+import { seedBuiltinDevices, seedLocalDevices } from '../store/devices.ts';
 import { ensureAdminKey } from '../store/keys.ts';
 import { DEFAULT_LIMITS, type Limits } from './body.ts';
 import { createLogger, type Logger } from './logger.ts';
@@ -62,12 +64,15 @@ export function createContext(opts: ContextOptions): CreatedContext {
     latencyTables: opts.shipped?.latencyTables ?? shippedPaths.latencyTables,
     web: opts.shipped?.web ?? shippedPaths.web,
   };
+  const logger = opts.logger ?? createLogger();
   seedBuiltinDevices(db, shipped.deviceProfiles, shipped.latencyTables);
+  seedLocalDevices(db, paths.deviceProfiles, (why) => logger.warn(why));
+  importLocalTables({ db, shippedTablesDir: shipped.latencyTables, dataDir: paths.root }, (why) => logger.warn(why));
   const admin = ensureAdminKey(db, opts.adminToken);
   const ctx: AppContext = {
     db,
     dataDir: paths.root,
-    logger: opts.logger ?? createLogger(),
+    logger,
     metrics: createMetrics(),
     limits: { ...DEFAULT_LIMITS, ...opts.limits },
     shipped,
@@ -76,4 +81,9 @@ export function createContext(opts: ContextOptions): CreatedContext {
     rateLimit: { uploads: 30, windowMs: 60_000, ...opts.rateLimit },
   };
   return { ctx, newAdminToken: admin.token };
+}
+
+/** The device use cases' view of the context. */
+export function deviceStoreOf(ctx: AppContext): DeviceStore {
+  return { db: ctx.db, shippedTablesDir: ctx.shipped.latencyTables, dataDir: ctx.dataDir };
 }

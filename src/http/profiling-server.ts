@@ -7,7 +7,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { prepareBrowserProfiling } from '../app/devices.ts';
 import { createApp } from './app.ts';
-import { createContext, type AppContext } from './context.ts';
+import { createContext, deviceStoreOf, type AppContext } from './context.ts';
 import type { Logger } from './logger.ts';
 
 export interface ProfilingServerOptions {
@@ -35,7 +35,7 @@ export interface ProfilingServer {
 export async function startProfilingServer(o: ProfilingServerOptions): Promise<ProfilingServer> {
   const { ctx, newAdminToken } = createContext({ dataDir: o.dataDir, bundleDir: o.bundleDir, logger: o.logger, adminToken: o.adminToken });
   try {
-    const prepared = prepareBrowserProfiling({ db: ctx.db, shippedTablesDir: ctx.shipped.latencyTables }, o.deviceId);
+    const prepared = prepareBrowserProfiling(deviceStoreOf(ctx), o.deviceId);
     const server = createApp(ctx).listen(o.port, o.host);
     await new Promise<void>((resolve, reject) => {
       server.once('listening', resolve);

@@ -3,6 +3,8 @@
 // admin registered. Each device may hold a per-device upload token (hashed).
 
 import { existsSync } from 'node:fs';
+import { existsSync as exists, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { listDevices, validateDeviceProfile, type DeviceProfile } from '../latency/device.ts';
 import { loadTable, tablePath } from '../latency/table.ts';
 import type { Db } from './db.ts';
@@ -76,4 +78,22 @@ export function seedBuiltinDevices(db: Db, profilesDir: string, tablesDir: strin
       db.prepare('UPDATE devices SET current_version = COALESCE(current_version, 1) WHERE id = ?').run(p.id);
     }
   })();
+}
+
+/**
+ * Register the device profiles found in the data directory (added by hand or
+ * written for registered devices) as non-built-in devices. Invalid files are
+ * skipped and reported, never fatal.
+ */
+export function seedLocalDevices(db: Db, profilesDir: string, onSkip?: (why: string) => void): void {
+  if (!exists(profilesDir)) return;
+  for (const f of readdirSync(profilesDir).filter((x) => x.endsWith('.json')).sort()) {
+    try {
+      const p = validateDeviceProfile(JSON.parse(readFileSync(join(profilesDir, f), 'utf8')), join(profilesDir, f));
+      if (`${p.id}.json` !== f) throw new Error(`id "${p.id}" does not match the file name`);
+      insertDevice(db, p, {});
+    } catch (e) {
+      onSkip?.(`${join(profilesDir, f)}: skipped (${(e as Error).message})`);
+    }
+  }
 }

@@ -8,13 +8,13 @@ import type { Db } from './db.ts';
 
 export interface TableVersionInfo {
   version: number;
-  source: 'shipped' | 'upload';
+  source: 'shipped' | 'upload' | 'local';
   entries: number;
   createdAt: string;
   current: boolean;
 }
 
-interface Row { device_id: string; version: number; source: 'shipped' | 'upload'; table_json: string | null; entries: number; created_at: string }
+interface Row { device_id: string; version: number; source: 'shipped' | 'upload' | 'local'; table_json: string | null; entries: number; created_at: string }
 
 function currentOf(db: Db, deviceId: string): number | null {
   const r = db.prepare('SELECT current_version AS v FROM devices WHERE id = ?').get(deviceId) as { v: number | null } | undefined;
@@ -28,13 +28,13 @@ export function listVersions(db: Db, deviceId: string): TableVersionInfo[] {
 }
 
 /** Store `table` as the device's next version and make it current; returns the version. */
-export function addVersion(db: Db, deviceId: string, table: LatencyTable): number {
+export function addVersion(db: Db, deviceId: string, table: LatencyTable, source: 'upload' | 'local' = 'upload'): number {
   validateTable(table);
   if (table.device.id !== deviceId) throw new TableError(`table is for device "${table.device.id}", not "${deviceId}"`, 422);
   return db.transaction(() => {
     const r = db.prepare('SELECT COALESCE(MAX(version), 0) + 1 AS v FROM table_versions WHERE device_id = ?').get(deviceId) as { v: number };
-    db.prepare("INSERT INTO table_versions (device_id, version, source, table_json, entries, created_at) VALUES (?, ?, 'upload', ?, ?, ?)")
-      .run(deviceId, r.v, JSON.stringify(table), Object.keys(table.entries).length, new Date().toISOString());
+    db.prepare('INSERT INTO table_versions (device_id, version, source, table_json, entries, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(deviceId, r.v, source, JSON.stringify(table), Object.keys(table.entries).length, new Date().toISOString());
     db.prepare('UPDATE devices SET current_version = ? WHERE id = ?').run(r.v, deviceId);
     return r.v;
   })();

@@ -10,20 +10,13 @@ import request from 'supertest';
 import { shippedPaths } from '../../src/config/paths.ts';
 import { writeBundle, type BundleManifest } from '../../src/latency/bundle.ts';
 import { SKELETON_SMALL } from '../../src/space/skeleton.ts';
-import { ADMIN, bearer, conforms, isError, testApp } from './helpers.ts';
+import { ADMIN, bearer, conforms, isError, testApp, uploadFor } from './helpers.ts';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const bundleDir = mkdtempSync(join(tmpdir(), 'http-bundle-'));
 const manifest: BundleManifest = writeBundle(bundleDir, { targets: [{ skeleton: SKELETON_SMALL, input: { height: 28, width: 28, channels: 1 } }], numClasses: 10, maxKernelsPerTarget: 6, calibrationNetworks: 5, repeats: 5 });
 
-export function uploadFor(m: BundleManifest, deviceId: string, samplesMs = 0.5): Json {
-  const models: Json = {};
-  for (const x of [m.reference, m.baseline, ...m.kernels, ...m.networks]) {
-    models[x.id] = { samplesMs: [samplesMs, samplesMs * 1.01, samplesMs, samplesMs * 0.99, samplesMs], ...(x.id === 'reference' ? {} : { referenceMs: [0.2, 0.2, 0.2, 0.2, 0.2] }) };
-  }
-  return { format: 'nas-profile-results', formatVersion: 1, bundleId: m.bundleId, device: { id: deviceId, name: 'Phone', runtime: 'tflite-android', runtimeVersion: '2.16', threads: 1, cpu: 'arm64' }, models };
-}
 
 const PHONE = { id: 'pixel-7', name: 'Pixel 7', runtime: 'tflite-android', runtimeVersion: '2.16', threads: 4, cpu: 'Tensor G2' };
 const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');

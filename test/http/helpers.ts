@@ -12,6 +12,7 @@ import { createApp, type RouteModule } from '../../src/http/app.ts';
 import { createContext, type ContextOptions } from '../../src/http/context.ts';
 import { createLogger } from '../../src/http/logger.ts';
 import { shippedPaths } from '../../src/config/paths.ts';
+import type { BundleManifest } from '../../src/latency/bundle.ts';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 export const spec = JSON.parse(readFileSync(join(shippedPaths.api, 'openapi.json'), 'utf8')) as Json;
@@ -56,4 +57,13 @@ export function isError(res: Response, path: string, method: string, status: num
     if (typeof code === 'string') assert.equal(res.body.error.code, code, JSON.stringify(res.body));
     else assert.match(res.body.error.message, code);
   }
+}
+
+/** A complete, consistent upload of measurements for bundle `m` naming device `deviceId`. */
+export function uploadFor(m: BundleManifest, deviceId: string, samplesMs = 0.5): Json {
+  const models: Json = {};
+  for (const x of [m.reference, m.baseline, ...m.kernels, ...m.networks]) {
+    models[x.id] = { samplesMs: [samplesMs, samplesMs * 1.01, samplesMs, samplesMs * 0.99, samplesMs], ...(x.id === 'reference' ? {} : { referenceMs: [0.2, 0.2, 0.2, 0.2, 0.2] }) };
+  }
+  return { format: 'nas-profile-results', formatVersion: 1, bundleId: m.bundleId, device: { id: deviceId, name: 'Phone', runtime: 'tflite-android', runtimeVersion: '2.16', threads: 1, cpu: 'arm64' }, models };
 }

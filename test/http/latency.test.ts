@@ -21,11 +21,12 @@ describe('http: latency prediction', () => {
   it('a preset on a built-in device: the same figure as the library predictor, full coverage, MACs and params', async () => {
     const r = await predict({ deviceId: 'node-tflite-wasm', arch: 'mnasnet-a1', input: '224x224x3', classes: 1000 });
     conforms(r, P, 'post', 200);
-    const lib = loadPredictor('node-tflite-wasm', { tablesDir: shippedPaths.latencyTables, devicesDir: shippedPaths.deviceProfiles })
+    const lib = loadPredictor('node-tflite-wasm', { tablesDir: shippedPaths.latencyTables, devicesDir: shippedPaths.deviceProfiles, calibration: 'off' })
       .predict(getPreset('mnasnet-a1', { smallInput: false }), { height: 224, width: 224, channels: 3 }, 1000);
     assert.equal(r.body.latencyMs, lib.latencyMs);
     assert.equal(r.body.coverage, lib.coverage);
     assert.equal(r.body.tableVersion, 1);
+    assert.equal(r.body.calibration, 'none', 'no host calibration in a fresh data directory: table units');
     assert.ok(r.body.macs > 300e6 && r.body.macs < 320e6, String(r.body.macs));
   });
 

@@ -10,7 +10,7 @@ import { benchmarkSuite, describeDevice, getLatencyTable, isDeviceToken, listDev
 import { findKeyByToken } from '../../store/keys.ts';
 import { authOf, bearerToken, requireAdmin, requireKey } from '../auth.ts';
 import { jsonBody } from '../body.ts';
-import type { AppContext } from '../context.ts';
+import { deviceStoreOf, type AppContext } from '../context.ts';
 import { ApiError } from '../errors.ts';
 import { uploadLimiter } from '../ratelimit.ts';
 import { validateAgainst, validateBody } from '../validate.ts';
@@ -39,7 +39,7 @@ function versionQuery(req: Request): number | undefined {
 }
 
 export function register(router: Router, ctx: AppContext): void {
-  const store: DeviceStore = { db: ctx.db, shippedTablesDir: ctx.shipped.latencyTables };
+  const store: DeviceStore = deviceStoreOf(ctx);
   const key = requireKey(ctx.db);
   const admin = requireAdmin(ctx.db);
   const suite = () => benchmarkSuite(ctx.bundleDir, ctx.bundleOptions);

@@ -4,11 +4,11 @@ import type { Router } from 'express';
 import { predictLatency, type PredictInput } from '../../app/devices.ts';
 import { requireKey } from '../auth.ts';
 import { jsonBody } from '../body.ts';
-import type { AppContext } from '../context.ts';
+import { deviceStoreOf, type AppContext } from '../context.ts';
 import { validateBody } from '../validate.ts';
 
 export function register(router: Router, ctx: AppContext): void {
   router.post('/v1/latency/predict', requireKey(ctx.db), ...jsonBody(ctx.limits.jsonBytes), validateBody('PredictRequest'), (req, res) => {
-    res.json(predictLatency({ db: ctx.db, shippedTablesDir: ctx.shipped.latencyTables }, req.body as PredictInput));
+    res.json(predictLatency(deviceStoreOf(ctx), req.body as PredictInput));
   });
 }

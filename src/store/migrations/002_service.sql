@@ -14,24 +14,32 @@ CREATE TABLE api_keys (
 -- Devices: the shipped ones (builtin = 1, seeded from device-profiles/) and
 -- those registered by an admin. current_version points into table_versions
 -- (NULL: no table yet). upload_token_sha256: the per-device upload token.
+-- The current table (and a registered device's profile) is also written to
+-- the data directory, where searches and the CLI read tables;
+-- materialized_sha256 is the sha256 of the table file last written there (a
+-- file that differs was written by someone else, e.g. `nas profile`, and is
+-- imported as a new 'local' version before anything replaces it).
 CREATE TABLE devices (
   id                   TEXT PRIMARY KEY,
   profile_json         TEXT NOT NULL,
   builtin              INTEGER NOT NULL DEFAULT 0 CHECK (builtin IN (0, 1)),
   upload_token_sha256  TEXT UNIQUE,
   current_version      INTEGER,
+  materialized_sha256  TEXT,
   created_by           TEXT REFERENCES api_keys(id) ON DELETE SET NULL,
   created_at           TEXT NOT NULL
 );
 
 -- Latency-table versions of a device. Version 1 of a built-in device is its
 -- shipped file (table_json NULL: read from the package, never overwritten);
--- every accepted upload adds the next version; restoring moves
+-- every accepted upload adds the next version ('upload'), a table found in
+-- the data directory that the service did not write is added too ('local');
+-- restoring moves
 -- devices.current_version, nothing is deleted.
 CREATE TABLE table_versions (
   device_id    TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
   version      INTEGER NOT NULL CHECK (version >= 1),
-  source       TEXT NOT NULL CHECK (source IN ('shipped', 'upload')),
+  source       TEXT NOT NULL CHECK (source IN ('shipped', 'upload', 'local')),
   table_json   TEXT,
   entries      INTEGER NOT NULL,
   created_at   TEXT NOT NULL,
