@@ -97,6 +97,8 @@ export interface DeviceDetail extends DeviceView {
 }
 
 export function describeDevice(store: DeviceStore, id: string): DeviceDetail {
+  requireDevice(store.db, id);
+  importLocalTable(store, id);
   const d = requireDevice(store.db, id);
   const cur = getTableVersion(store.db, id, store.shippedTablesDir);
   return {
@@ -179,6 +181,8 @@ const predictors = new WeakMap<Db, Map<string, { predictor: LatencyPredictor; ta
  * never change once written.
  */
 export function loadDevicePredictor(store: DeviceStore, id: string, version?: number): { predictor: CalibratedPredictor; version: number } {
+  requireDevice(store.db, id);
+  importLocalTable(store, id);
   const d = requireDevice(store.db, id);
   const want = version ?? d.currentVersion;
   let m = predictors.get(store.db);

@@ -68,12 +68,16 @@ describe('http: store <-> data directory', () => {
     ({ ctx, app } = start(dataDir));
     d = await request(app).get('/v1/devices/node-tfjs-wasm').set(bearer(ADMIN));
     assert.equal(d.body.versions.length, 2);
-    // a local run rewrites the file while the service runs; the next upload keeps it as a version first
+    // a local run rewrites the file while the service runs: the device (and predictions) see it at once
     writeFileSync(join(p.latencyTables, 'node-tfjs-wasm.json'), JSON.stringify({ ...shipped, createdAt: '2026-11-30T01:00:00.000Z' }));
+    const pr = await request(app).post('/v1/latency/predict').set(bearer(ADMIN)).send({ deviceId: 'node-tfjs-wasm', arch: 'proxy-small', input: '28x28x1', classes: 10 });
+    assert.equal(pr.body.tableVersion, 3);
+    // and a local rewrite is kept as a version before an upload replaces the file
+    writeFileSync(join(p.latencyTables, 'node-tfjs-wasm.json'), JSON.stringify({ ...shipped, createdAt: '2026-11-30T02:00:00.000Z' }));
     const r = await request(app).post('/v1/devices/node-tfjs-wasm/measurements').set(bearer(ADMIN)).send(uploadFor(manifest, 'node-tfjs-wasm'));
-    assert.equal(r.body.version, 4);
+    assert.equal(r.body.version, 5);
     d = await request(app).get('/v1/devices/node-tfjs-wasm').set(bearer(ADMIN));
-    assert.deepEqual(d.body.versions.map((v: { source: string }) => v.source), ['shipped', 'local', 'local', 'upload']);
+    assert.deepEqual(d.body.versions.map((v: { source: string }) => v.source), ['shipped', 'local', 'local', 'local', 'upload']);
     ctx.db.close();
   });
 
