@@ -10,7 +10,7 @@ import { loadPredictor, type LatencyPredictor } from '../latency/index.ts';
 import { skeletonFor } from '../space/skeleton.ts';
 import { type Db, openDb } from '../store/db.ts';
 import { latestCheckpoint } from '../store/checkpoints.ts';
-import { finishSearch, getSearch, insertSearch, markSearchRunning, type SearchRecord } from '../store/searches.ts';
+import { claimSearch, finishSearch, getSearch, insertSearch, type SearchRecord } from '../store/searches.ts';
 import { resetInterruptedTrials } from '../store/trials.ts';
 import type { TrialExecutor } from '../search/executor.ts';
 import { fastestArch } from '../search/fastest.ts';
@@ -123,8 +123,8 @@ export async function runStoredSearch(db: Db, searchId: string, ctx: SearchConte
   const executor = ctx.deps?.executor ?? poolExecutor(Math.min(o.maxParallelTrials, Math.max(1, availableParallelism())));
   try {
     db.transaction(() => {
+      claimSearch(db, searchId);
       resetInterruptedTrials(db, searchId);
-      markSearchRunning(db, searchId);
     })();
     emit({ type: 'search-started', searchId, strategy: o.strategy, trialsBudget: o.maxTrials, resumed: resumed || ckpt !== null, at: now() });
     let runner: SearchRunner;

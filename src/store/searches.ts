@@ -2,6 +2,7 @@
 // succeeded | failed | cancelled), its validated options and its outcome.
 
 import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { parseStoredOptions, type SearchOptions } from '../search/options.ts';
 import { type Db, StoreError } from './db.ts';
 import { json, num, oneOf, type Row, rowOf, text, textOrNull } from './rows.ts';
@@ -21,6 +22,8 @@ export interface SearchRecord {
   bestTrialId: string | null;
   /** wall time spent running, summed over runs */
   elapsedMs: number;
+  /** "<host>:<pid>" of the process running it, null when none */
+  runner: string | null;
 }
 
 const T = 'searches';
@@ -38,6 +41,7 @@ function fromRow(v: unknown): SearchRecord {
     error: textOrNull(T, r, 'error'),
     bestTrialId: textOrNull(T, r, 'best_trial_id'),
     elapsedMs: num(T, r, 'elapsed_ms'),
+    runner: textOrNull(T, r, 'runner'),
   };
 }
 
@@ -81,6 +85,41 @@ export function listSearches(db: Db, o: ListSearchesOptions = {}): SearchRecord[
   return db.prepare(sql).all(...args, o.limit ?? 1000).map(fromRow);
 }
 
+/** This process: the runner id stored while it runs a search. */
+export function thisRunner(): string {
+  return `${hostname()}:${process.pid}`;
+}
+
+/** Whether a runner id names a live process other than this one on this host (other hosts: assumed alive). */
+export function runnerAlive(runner: string | null): boolean {
+  if (runner === null) return false;
+  const i = runner.lastIndexOf(':');
+  const host = runner.slice(0, i);
+  const pid = Number(runner.slice(i + 1));
+  if (host !== hostname()) return true;
+  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Claim a search for this process (status running). Refused (409) while
+ * another live process runs it; a dead runner's claim (crash, kill -9) is taken over.
+ */
+export function claimSearch(db: Db, id: string): void {
+  db.transaction(() => {
+    const s = getSearch(db, id);
+    if (s.status === 'running' && runnerAlive(s.runner)) {
+      throw new StoreError(`search ${id} is being run by process ${s.runner}; wait for it or cancel it first`, 409);
+    }
+    db.prepare(`UPDATE searches SET status = 'running', runner = ?, updated_at = ?, finished_at = NULL, error = NULL WHERE id = ?`).run(thisRunner(), iso(), id);
+  }).immediate();
+}
+
 export function markSearchRunning(db: Db, id: string): void {
   db.prepare(`UPDATE searches SET status = 'running', updated_at = ?, finished_at = NULL, error = NULL WHERE id = ?`).run(iso(), id);
 }
@@ -95,7 +134,7 @@ export function setSearchBest(db: Db, id: string, trialId: string | null): void 
 
 export function finishSearch(db: Db, id: string, status: 'succeeded' | 'failed' | 'cancelled', error: string | null = null): void {
   const t = iso();
-  db.prepare('UPDATE searches SET status = ?, error = ?, updated_at = ?, finished_at = ? WHERE id = ?').run(status, error, t, t, id);
+  db.prepare('UPDATE searches SET status = ?, error = ?, updated_at = ?, finished_at = ?, runner = NULL WHERE id = ?').run(status, error, t, t, id);
 }
 
 /** Searches left 'running' by a process that died (a job runner resumes them). */

@@ -3,12 +3,14 @@
 
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { hostname } from 'node:os';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Db, loadMigrations, openDb, schemaVersion } from '../../src/store/db.ts';
-import { finishSearch, getSearch, insertSearch, listSearches, markSearchRunning, runningSearchIds, setSearchBest } from '../../src/store/searches.ts';
+import { claimSearch, finishSearch, getSearch, thisRunner, insertSearch, listSearches, markSearchRunning, runningSearchIds, setSearchBest } from '../../src/store/searches.ts';
 import { countTrials, finishTrial, getTrial, insertTrial, listTrials, markTrialRunning, resetInterruptedTrials, type NewTrial } from '../../src/store/trials.ts';
 import { KEEP_CHECKPOINTS, latestCheckpoint, saveCheckpoint } from '../../src/store/checkpoints.ts';
 import { artifactFile, getArtifact, putArtifact, readArtifact } from '../../src/store/artifacts.ts';
@@ -71,6 +73,21 @@ describe('searches repository', () => {
     assert.ok(g.finishedAt);
     assert.ok(listSearches(db, { owner: 'key-1' }).some((x) => x.id === s.id));
     assert.ok(!listSearches(db, { owner: 'someone-else' }).some((x) => x.id === s.id));
+  });
+
+  it('claim: refused (409) while another live process runs it, taken over from a dead one', () => {
+    const s = insertSearch(db, opts());
+    claimSearch(db, s.id);
+    assert.equal(getSearch(db, s.id).runner, thisRunner());
+    claimSearch(db, s.id); // the same process may claim again
+    db.prepare('UPDATE searches SET runner = ? WHERE id = ?').run(`${hostname()}:${process.ppid}`, s.id);
+    assert.throws(() => claimSearch(db, s.id), (e: Error & { status?: number }) => e.status === 409 && /being run by process/.test(e.message));
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+    db.prepare('UPDATE searches SET runner = ? WHERE id = ?').run(`${hostname()}:${dead}`, s.id);
+    claimSearch(db, s.id);
+    assert.equal(getSearch(db, s.id).runner, thisRunner());
+    finishSearch(db, s.id, 'succeeded');
+    assert.equal(getSearch(db, s.id).runner, null);
   });
 
   it('unknown id: 404 naming it', () => {

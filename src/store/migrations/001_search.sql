@@ -15,7 +15,9 @@ CREATE TABLE searches (
   error          TEXT NULL,
   best_trial_id  TEXT NULL,
   -- wall time spent running, summed over runs (resume continues the wall-time budget)
-  elapsed_ms     REAL NOT NULL DEFAULT 0
+  elapsed_ms     REAL NOT NULL DEFAULT 0,
+  -- "<host>:<pid>" of the process running it (NULL when not running): a live runner refuses a second one
+  runner         TEXT NULL
 );
 CREATE INDEX searches_status ON searches (status);
 CREATE INDEX searches_owner ON searches (owner);
