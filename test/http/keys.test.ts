@@ -82,6 +82,21 @@ describe('http: keys and auth', () => {
     second.ctx.db.close();
   });
 
+  it('an unexpected failure is a 500 in the error shape without the message or a stack; a thrown 4xx keeps its status and message', async () => {
+    const boom = { register: (r: import('express').Router) => {
+      r.get('/v1/boom', () => { throw new Error('secret internal detail at /srv/x.ts:12'); });
+      r.get('/v1/teapot', async () => { throw Object.assign(new Error('the pot is a teapot'), { status: 418 }); });
+    } };
+    const { app: a } = testApp({}, [boom]);
+    const r = await request(a).get('/v1/boom');
+    assert.equal(r.status, 500);
+    assert.equal(r.body.error.code, 'internal');
+    assert.ok(!JSON.stringify(r.body).includes('secret') && !JSON.stringify(r.body).includes('.ts:'), JSON.stringify(r.body));
+    const t = await request(a).get('/v1/teapot');
+    assert.equal(t.status, 418);
+    assert.deepEqual(t.body, { error: { code: 'bad_request', message: 'the pot is a teapot' } });
+  });
+
   it('GET /metrics counts requests per route template and status', async () => {
     await request(app).get('/v1/keys').set(bearer(ADMIN));
     const m = await request(app).get('/metrics');
