@@ -167,10 +167,19 @@ describe('rl controller contract', () => {
     assert.equal(tf.memory().numTensors, before);
   });
 
-  it('refuses a state whose policy size differs (hiddenSize option) with status 400', () => {
+  it('refuses (400) a state of another policy size or whose pending proposals do not match its batch', () => {
     const a = createStrategy('rl', { skeleton: SKELETON_SMALL, seed: 1, hiddenSize: 16 });
     const b = createStrategy('rl', { skeleton: SKELETON_SMALL, seed: 1, hiddenSize: 24 });
     assert.throws(() => b.setState(a.getState()), (e: Error & { status?: number }) => e.status === 400 && /hiddenSize/.test(e.message));
+    a.propose(3);
+    const state = a.getState() as Record<string, unknown>;
+    const c = createStrategy('rl', { skeleton: SKELETON_SMALL, seed: 1, hiddenSize: 16 });
+    c.setState(JSON.parse(JSON.stringify(state)));
+    for (const bad of [{ ...state, batch: null }, { ...state, ledger: { nextId: 3, pending: [] } }]) {
+      assert.throws(() => c.setState(bad), (e: Error & { status?: number }) => e.status === 400 && /do not match the current batch/.test(e.message));
+    }
+    assert.deepEqual(c.getState(), a.getState());
+    c.dispose();
     a.dispose();
     b.dispose();
   });

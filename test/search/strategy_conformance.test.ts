@@ -163,7 +163,8 @@ for (const name of STRATEGY_NAMES) {
       const before = JSON.stringify(s.getState());
       const other = STRATEGY_NAMES.find((n) => n !== name)!;
       const bad: unknown[] = [null, 42, { ...JSON.parse(before), strategy: other }, { ...JSON.parse(before), version: 999 },
-        { ...JSON.parse(before), rng: -1 }, { ...JSON.parse(before), ledger: { nextId: 'x', pending: [] } }];
+        { ...JSON.parse(before), rng: -1 }, { ...JSON.parse(before), ledger: { nextId: 'x', pending: [] } },
+        { ...JSON.parse(before), ledger: { nextId: 99, pending: [['x-1', 0]] } }];
       for (const state of bad) {
         assert.throws(() => s.setState(state), (e: Error & { status?: number }) => e.status === 400, JSON.stringify(state)?.slice(0, 80));
         assert.equal(JSON.stringify(s.getState()), before);

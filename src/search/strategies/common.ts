@@ -124,6 +124,10 @@ export class ProposalLedger<T> {
     return this.pending.values();
   }
 
+  entries(): IterableIterator<[string, T]> {
+    return this.pending.entries();
+  }
+
   toJSON(encode: (p: T) => unknown): { nextId: number; pending: [string, unknown][] } {
     return { nextId: this.nextId, pending: [...this.pending].map(([id, p]) => [id, encode(p)]) };
   }
@@ -136,6 +140,10 @@ export class ProposalLedger<T> {
     const pending = new Map<string, T>();
     for (const e of j.pending as unknown[]) {
       if (!Array.isArray(e) || e.length !== 2 || typeof e[0] !== 'string') throw new StrategyInputError('state.ledger.pending entries must be [id, payload]');
+      const m = /^(.+)-(\d+)$/.exec(e[0]);
+      if (!m || m[1] !== this.prefix || Number(m[2]) >= (j.nextId as number) || pending.has(e[0])) {
+        throw new StrategyInputError(`state.ledger: ${JSON.stringify(e[0])} is not a proposal id this ${this.prefix} strategy issued`);
+      }
       pending.set(e[0], decode(e[1], e[0]));
     }
     this.nextId = j.nextId as number;

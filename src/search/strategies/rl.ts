@@ -168,6 +168,11 @@ export class RlController implements SearchStrategy {
         };
       });
     }
+    // the outstanding proposals are exactly the batch's issued, unobserved items
+    const outstanding = batch?.filter((b) => b.proposalId !== null && b.reward === undefined).length ?? 0;
+    const consistent = ledger.size === outstanding && [...ledger.entries()].every(([id, i]) =>
+      batch !== null && batch[i].proposalId === id && batch[i].reward === undefined);
+    if (!consistent) throw new StrategyInputError('state: the pending proposals do not match the current batch');
     const num = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
     const count = (v: unknown) => Number.isInteger(v) && (v as number) >= 0;
     const ok = (s.baseline === null || num(s.baseline)) && num(s.variance) && count(s.updates) && count(s.skippedBatches) &&

@@ -1,8 +1,9 @@
 // The RL controller's policy: a one-layer LSTM (written with tf ops) that
 // emits an architecture as a sequence of factorized decisions, block by
 // block, per block in BLOCK_DECISIONS order (MnasNet / NAS-RL). At each step
-// the previous choice (a start token first) is embedded and fed in; one
-// softmax head per decision reads the hidden state. Sampling uses the
+// the previous choice (a start token first) is embedded and fed in (one
+// learned input vector per token); one softmax head per decision type reads
+// the hidden state, plus a per-block bias. Sampling uses the
 // caller's seeded RNG on the computed probabilities; weights are initialised
 // from a seeded RNG, so everything is reproducible on any tfjs backend.
 // Trained by a policy gradient step with our own Adam (moments kept as
