@@ -51,7 +51,7 @@ export interface SearchOptions {
   maxWallMs: number | null;
   /** stop proposing once this many trials failed; null = none */
   maxFailedTrials: number | null;
-  /** trials trained at once (default: the machine's cores) */
+  /** trials trained at once (default 2; capped at the machine's cores) */
   maxParallelTrials: number;
   seed: number;
   proxy: ProxyRecipe;
