@@ -94,6 +94,11 @@ export interface DeviceDetail extends DeviceView {
     overhead: LatencyTable['overhead'];
     calibration: LatencyTable['calibration'] | null;
   };
+  /**
+   * Measured accuracy of the predictor on this host when known: a local-runtime
+   * device's host calibration (predicted vs wall-clock measured networks).
+   */
+  predictorAccuracy: null | { source: 'host-calibration'; state: CalibrationStatus['state']; createdAt: string; networks: number; within10: number; maxAbsRelErr: number };
 }
 
 export function describeDevice(store: DeviceStore, id: string): DeviceDetail {
@@ -109,7 +114,16 @@ export function describeDevice(store: DeviceStore, id: string): DeviceDetail {
       coverage: cur.table.inputs.map((i) => ({ input: i.input, skeleton: i.skeleton, numClasses: i.numClasses, kernels: i.kernels })),
       measure: cur.table.measure, overhead: cur.table.overhead, calibration: cur.table.calibration ?? null,
     },
+    predictorAccuracy: cur ? accuracyOf(store, d.profile, cur.table) : null,
   };
+}
+
+function accuracyOf(store: DeviceStore, profile: DeviceProfile, table: LatencyTable): DeviceDetail['predictorAccuracy'] {
+  if (!isLocalRuntime(profile.runtime)) return null;
+  const st = calibrationStatus(hostFingerprint(profile, table), dataPaths(store.dataDir).calibrations);
+  const c = st.calibration;
+  if (!c) return null;
+  return { source: 'host-calibration', state: st.state, createdAt: c.createdAt, networks: c.points.length, within10: c.fit.within10, maxAbsRelErr: c.fit.maxAbsRelErr };
 }
 
 export function getLatencyTable(store: DeviceStore, id: string, version?: number): { deviceId: string; version: number; source: string; current: boolean; table: LatencyTable } {

@@ -17,7 +17,10 @@ import { writeBundle } from '../../src/latency/bundle.ts';
 import { loadPredictor } from '../../src/latency/index.ts';
 import { getPreset } from '../../src/space/presets.ts';
 import { SKELETON_SMALL } from '../../src/space/skeleton.ts';
-import { ADMIN, bearer, uploadFor } from './helpers.ts';
+import { ADMIN, bearer, conforms, uploadFor } from './helpers.ts';
+import { CALIBRATION_FORMAT, fingerprintId, fitMapping, hostFingerprint, mappingFit, saveCalibration } from '../../src/latency/calibration.ts';
+import { loadDevice } from '../../src/latency/device.ts';
+import { loadTable } from '../../src/latency/table.ts';
 
 const bundleDir = mkdtempSync(join(tmpdir(), 'sync-bundle-'));
 const manifest = writeBundle(bundleDir, { targets: [{ skeleton: SKELETON_SMALL, input: { height: 28, width: 28, channels: 1 } }], numClasses: 10, maxKernelsPerTarget: 4, calibrationNetworks: 0, repeats: 5 });
@@ -91,6 +94,35 @@ describe('http: store <-> data directory', () => {
     const { ctx, app } = start(dataDir);
     const list = await request(app).get('/v1/devices').set(bearer(ADMIN));
     assert.deepEqual(list.body.items.map((x: { id: string }) => x.id).sort(), ['node-tfjs-wasm', 'node-tflite-wasm']);
+    ctx.db.close();
+  });
+});
+
+describe('http: predictor accuracy and host calibration', () => {
+  it("a local device with a host calibration reports its fit, and predictions are in this host's ms", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'sync-cal-'));
+    const { ctx, app } = start(dataDir);
+    const before = await request(app).get('/v1/devices/node-tflite-wasm').set(bearer(ADMIN));
+    conforms(before, '/v1/devices/{deviceId}', 'get', 200);
+    assert.equal(before.body.predictorAccuracy, null);
+    const table = loadTable('node-tflite-wasm', shippedPaths.latencyTables);
+    const device = loadDevice('node-tflite-wasm', shippedPaths.deviceProfiles);
+    const fingerprint = hostFingerprint(device, table);
+    const points = [1, 2, 3].map((i) => ({ name: `n${i}`, input: '28x28x1', tableMs: i, measuredMs: 2 * i + 0.1, spread: 0.01, calls: 10 }));
+    const mapping = fitMapping(points);
+    saveCalibration({
+      format: CALIBRATION_FORMAT, formatVersion: 1, deviceId: device.id, fingerprint, fingerprintId: fingerprintId(fingerprint), createdAt: new Date().toISOString(),
+      mapping, points, fit: mappingFit(mapping, points), method: { warmup: 1, calls: 10, passes: 3, tolerance: 0.1, clock: 'wall', threads: 1 }, loadAvg: [0, 0], wallS: 1,
+    }, dataPaths(dataDir).calibrations);
+    const d = await request(app).get('/v1/devices/node-tflite-wasm').set(bearer(ADMIN));
+    conforms(d, '/v1/devices/{deviceId}', 'get', 200);
+    assert.equal(d.body.predictorAccuracy.state, 'fresh');
+    assert.equal(d.body.predictorAccuracy.networks, 3);
+    assert.equal(d.body.predictorAccuracy.within10, 1);
+    const r = await request(app).post('/v1/latency/predict').set(bearer(ADMIN)).send({ deviceId: 'node-tflite-wasm', arch: 'proxy-small', input: '28x28x1', classes: 10 });
+    conforms(r, '/v1/latency/predict', 'post', 200);
+    assert.equal(r.body.calibration, 'fresh');
+    assert.ok(Math.abs(r.body.latencyMs - (mapping.scale * r.body.tableLatencyMs + mapping.overheadMs)) < 1e-9);
     ctx.db.close();
   });
 });
