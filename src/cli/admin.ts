@@ -4,6 +4,7 @@
 import type { Command } from 'commander';
 import { dataPaths, setDataDir } from '../config/paths.ts';
 import { backupStore, restoreStore } from '../store/backup.ts';
+import { UsageError } from './errors.ts';
 
 interface AdminCliOptions {
   dataDir?: string;
@@ -12,7 +13,10 @@ interface AdminCliOptions {
 }
 
 function storePath(o: AdminCliOptions): string {
-  if (o.dataDir !== undefined) setDataDir(o.dataDir);
+  if (o.dataDir !== undefined) {
+    if (o.dataDir.trim() === '') throw new UsageError('--data-dir needs a directory');
+    setDataDir(o.dataDir);
+  }
   return dataPaths().store;
 }
 

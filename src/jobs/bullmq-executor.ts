@@ -41,6 +41,9 @@ export interface BullMqExecutorOptions {
   onWarning?: (message: string) => void;
 }
 
+/** BullMQ's attemptsMade: attempts that ended (completed or failed); an attempt whose worker was lost and that another worker took over is not counted */
+const attemptsOf = (job: Job): number => job.attemptsMade ?? 0;
+
 interface Pending {
   jobId: string;
   request: TrialRequest;
@@ -179,16 +182,16 @@ export class BullMqExecutor implements TrialExecutor {
   private completed(p: Pending, job: Job): DistributedOutcome {
     try {
       const v = parseJobResult(job.returnvalue);
-      return { ok: true, id: p.request.id, result: v.result, workerPid: v.workerPid, wallMs: v.wallMs, worker: v.worker, attempts: job.attemptsMade };
+      return { ok: true, id: p.request.id, result: v.result, workerPid: v.workerPid, wallMs: v.wallMs, worker: v.worker, attempts: attemptsOf(job) };
     } catch (e) {
-      return this.failure(p, 'error', (e as Error).message, { attempts: job.attemptsMade });
+      return this.failure(p, 'error', (e as Error).message, { attempts: attemptsOf(job) });
     }
   }
 
   private failed(p: Pending, job: Job): DistributedOutcome {
     const reason = job.failedReason || 'failed without a reason';
     const last = (job.data as TrialJobData).lastFailure;
-    const attempts = job.attemptsMade;
+    const attempts = attemptsOf(job);
     if (last && last.reason === reason) {
       return {
         ok: false, id: p.request.id, kind: last.kind, error: { ...last.error, message: `${reason} (after ${attempts} attempt${attempts === 1 ? '' : 's'})` },
@@ -197,7 +200,7 @@ export class BullMqExecutor implements TrialExecutor {
       } as DistributedOutcome;
     }
     // No attempt reported this failure: the worker was lost (stalled past the limit) or BullMQ failed it.
-    return this.failure(p, 'crash', `${reason} (after ${attempts} attempt${attempts === 1 ? '' : 's'})`, { attempts });
+    return this.failure(p, 'crash', `${reason} (the worker running it was lost)`, { attempts });
   }
 
   private async reconcile(): Promise<void> {

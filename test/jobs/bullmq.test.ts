@@ -115,6 +115,7 @@ describe('distributed trials on BullMQ (redis-server + two nas workers)', { skip
     for (const id of ids) assert.equal(startedTotal(trialJobId(id)), 1, `${id} trained once`);
     assert.ok(a.lines.some((l) => l.includes(' trial-started ')) && b.lines.some((l) => l.includes(' trial-started ')), 'both workers trained trials');
     assert.deepEqual(new Set(outcomes.map((o) => o.worker)), new Set([a.id, b.id]));
+    assert.deepEqual(outcomes.map((o) => o.attempts), ids.map(() => 1));
     assert.deepEqual([...epochs.keys()].sort(), [...ids].sort(), 'epoch progress arrived for every trial');
   });
 
@@ -179,6 +180,7 @@ describe('distributed trials on BullMQ (redis-server + two nas workers)', { skip
     first.kill();
     const o = await outcome;
     assert.ok(o.ok, o.ok ? '' : o.error.message);
+    assert.equal(o.attempts, 1, 'the lost attempt is not counted; the one that finished is');
     assert.equal(o.worker, other.id);
     assert.equal(other.started(jobId), 1);
     assert.ok(other.lines.some((l) => l.includes(` trial-finished job=${jobId} ok`)));
@@ -215,7 +217,8 @@ describe('distributed trials on BullMQ (redis-server + two nas workers)', { skip
     const o = await outcome;
     assert.ok(!o.ok);
     assert.equal(o.kind, 'crash');
-    assert.match(o.error.message, /stalled more than allowable limit/);
+    assert.match(o.error.message, /stalled more than allowable limit \(the worker running it was lost/);
+    assert.equal(o.attempts, 1);
     assert.equal(d.started(jobId), 0, 'not trained again past the limit');
   });
 
