@@ -120,7 +120,7 @@ export async function runStoredSearch(db: Db, searchId: string, ctx: SearchConte
   const strategy = create(o.strategy, { skeleton: space.skeleton, seed: o.seed, ...o.strategyOptions });
   const ckpt = latestCheckpoint(db, searchId);
   if (ckpt) strategy.setState(ckpt.state);
-  const executor = ctx.deps?.executor ?? poolExecutor(Math.min(o.maxParallelTrials, Math.max(1, availableParallelism())));
+  const executor = ctx.deps?.executor ?? poolExecutor(Math.min(o.maxParallelTrials, Math.max(1, availableParallelism())), o.trialTimeoutMs);
   try {
     db.transaction(() => {
       claimSearch(db, searchId);
@@ -168,8 +168,8 @@ export async function runStoredSearch(db: Db, searchId: string, ctx: SearchConte
 }
 
 /** The local executor: forked training workers (src/train/pool.ts). */
-export function poolExecutor(size: number): TrialExecutor {
+export function poolExecutor(size: number, trialTimeoutMs?: number): TrialExecutor {
   // tsx resolved here, not by the workers against the current directory (a search started from any folder)
-  const pool = new TrialPool({ size, execArgv: ['--import', import.meta.resolve('tsx')] });
+  const pool = new TrialPool({ size, trialTimeoutMs, execArgv: ['--import', import.meta.resolve('tsx')] });
   return { concurrency: pool.size, run: (r, onEpoch) => pool.run(r, onEpoch), close: () => pool.close() };
 }

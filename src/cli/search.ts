@@ -33,6 +33,7 @@ interface StartOpts {
   resolution?: string;
   skipFactor?: string;
   earlyStopEpochs?: string;
+  trialTimeoutMinutes?: string;
 }
 
 function num(name: string, v: string | undefined, opts: { int?: boolean; min?: number } = {}): number | undefined {
@@ -59,6 +60,8 @@ export function searchInputFromFlags(o: StartOpts): SearchOptionsInput {
     batchSize: num('batch-size', o.batchSize, { int: true, min: 1 }),
     resolution: num('resolution', o.resolution, { int: true, min: 4 }),
   };
+  const timeoutMin = num('trial-timeout-minutes', o.trialTimeoutMinutes);
+  if (timeoutMin !== undefined && !(timeoutMin > 0)) throw new UsageError(`--trial-timeout-minutes must be positive, got "${o.trialTimeoutMinutes}"`);
   const early = num('early-stop-epochs', o.earlyStopEpochs, { int: true, min: 1 });
   return {
     dataset: o.dataset, deviceId: o.device, latencyTargetMs: targetMs, mode: o.mode, w: num('w', o.w),
@@ -66,6 +69,7 @@ export function searchInputFromFlags(o: StartOpts): SearchOptionsInput {
     maxWallMs: minutes === undefined ? undefined : minutes * 60_000,
     maxFailedTrials: num('max-failed', o.maxFailed, { int: true, min: 1 }),
     maxParallelTrials: num('parallel', o.parallel, { int: true, min: 1 }),
+    trialTimeoutMs: timeoutMin === undefined ? undefined : timeoutMin * 60_000,
     seed: num('seed', o.seed, { int: true, min: 0 }), skipFactor: num('skip-factor', o.skipFactor),
     proxy, earlyStop: early === undefined ? null : { epochs: early },
   };
@@ -188,6 +192,7 @@ export function registerSearchCommand(program: Command): void {
     .option('--budget-minutes <m>', 'wall-time budget (over all runs of the search)')
     .option('--max-failed <n>', 'stop after this many failed trials')
     .option('--parallel <n>', 'trials trained at once (default 2)')
+    .option('--trial-timeout-minutes <m>', 'kill and fail a trial training longer than this (default 60)')
     .option('--seed <s>', 'seed of the strategy and of every trial\'s training', '1')
     .option('--subset <n>', 'proxy task: training images (default 2000)')
     .option('--val-subset <n>', 'proxy task: validation images (default 1000)')

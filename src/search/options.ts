@@ -53,6 +53,8 @@ export interface SearchOptions {
   maxFailedTrials: number | null;
   /** trials trained at once (default 2; capped at the machine's cores) */
   maxParallelTrials: number;
+  /** a trial training longer is killed and stored failed ('timeout'), so a stuck worker never stalls the search */
+  trialTimeoutMs: number;
   seed: number;
   proxy: ProxyRecipe;
   earlyStop: EarlyStopShaping | null;
@@ -86,6 +88,7 @@ export class TargetBelowFastestError extends SearchInputError {
 
 export const DEFAULT_W: Record<RewardMode, number> = { soft: -0.07, hard: -1 };
 export const DEFAULT_SKIP_FACTOR = 1.5;
+export const DEFAULT_TRIAL_TIMEOUT_MS = 60 * 60_000;
 
 /** Seconds per trial on fashion-mnist here: 2,000 images, 1 epoch, 1,000 validation images. */
 export const DEFAULT_PROXY: ProxyRecipe = {
@@ -141,6 +144,8 @@ export function resolveSearchOptions(input: SearchOptionsInput): SearchOptions {
   check(maxFailedTrials === null || isInt(maxFailedTrials, 1), `max failed trials must be a positive integer, got ${maxFailedTrials}`);
   const maxParallelTrials = input.maxParallelTrials ?? 2;
   check(isInt(maxParallelTrials, 1, 256), `max parallel trials must be an integer in [1, 256], got ${maxParallelTrials}`);
+  const trialTimeoutMs = input.trialTimeoutMs ?? DEFAULT_TRIAL_TIMEOUT_MS;
+  check(isNum(trialTimeoutMs) && trialTimeoutMs >= 1000, `trial timeout must be at least 1000 ms, got ${trialTimeoutMs}`);
   const seed = input.seed ?? 1;
   check(isInt(seed, 0, 2 ** 31 - 1), `seed must be an integer in [0, 2^31), got ${seed}`);
   let earlyStop: EarlyStopShaping | null = null;
@@ -156,7 +161,7 @@ export function resolveSearchOptions(input: SearchOptionsInput): SearchOptions {
   }
   return {
     dataset: input.dataset.trim(), deviceId: input.deviceId.trim(), latencyTargetMs: input.latencyTargetMs, mode, w, skipFactor,
-    strategy, maxTrials, maxWallMs, maxFailedTrials, maxParallelTrials, seed, proxy: proxyFrom(input.proxy), earlyStop,
+    strategy, maxTrials, maxWallMs, maxFailedTrials, maxParallelTrials, trialTimeoutMs, seed, proxy: proxyFrom(input.proxy), earlyStop,
     strategyOptions: { ...so },
   };
 }
