@@ -53,14 +53,15 @@ function isSkipped(name: string): boolean {
 interface Planned { name: string; entry: yauzl.Entry; dir: boolean }
 
 /**
- * Check every entry of `zip`, then extract the files into `dest` (created).
+ * Check every entry of `zip` (a buffer or a file path), then extract the files into `dest` (created).
  * Returns the extracted file paths relative to `dest` (class/file), after
  * unwrapping a single top-level folder.
  */
-export async function extractArchive(zip: Buffer, dest: string, limits: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS): Promise<string[]> {
+export async function extractArchive(zip: Buffer | string, dest: string, limits: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS): Promise<string[]> {
   let zipfile: yauzl.ZipFile;
+  const options = { lazyEntries: true, decodeStrings: false, validateEntrySizes: true, autoClose: false };
   try {
-    zipfile = await yauzl.fromBufferPromise(zip, { lazyEntries: true, decodeStrings: false, validateEntrySizes: true });
+    zipfile = typeof zip === 'string' ? await yauzl.openPromise(zip, options) : await yauzl.fromBufferPromise(zip, options);
   } catch (e) {
     throw new ArchiveError(`not a readable zip archive (${(e as Error).message})`, 400, 'invalid_archive');
   }

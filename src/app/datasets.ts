@@ -4,7 +4,6 @@
 // resolve `dataset:<id>` (what POST /v1/searches names) to the folder the
 // data layer reads (`folder:<path>`).
 
-import { createHash } from 'node:crypto';
 import { renameSync, rmSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import sharp from 'sharp';
@@ -37,7 +36,8 @@ export interface UploadDatasetOptions {
   dataDir: string;
   ownerKeyId: string;
   name?: string;
-  archive: Buffer;
+  /** the uploaded zip, as received (the caller removes it afterwards) */
+  archive: { path: string; sizeBytes: number; sha256: string };
   limits?: ArchiveLimits;
 }
 
@@ -52,13 +52,13 @@ async function decodes(file: string): Promise<boolean> {
 }
 
 export async function uploadDataset(opts: UploadDatasetOptions): Promise<DatasetView> {
-  if (opts.archive.length === 0) throw new DatasetUseCaseError('the request body is empty: send the zip archive', 400, 'invalid_archive');
+  if (opts.archive.sizeBytes === 0) throw new DatasetUseCaseError('the request body is empty: send the zip archive', 400, 'invalid_archive');
   const id = newId('ds_');
   const root = dataPaths(opts.dataDir).datasets;
   const tmp = join(root, `.incoming-${id}`);
   const final = join(root, id);
   try {
-    const files = await extractArchive(opts.archive, join(tmp, 'images'), opts.limits);
+    const files = await extractArchive(opts.archive.path, join(tmp, 'images'), opts.limits);
     const perClass = new Map<string, number>();
     const corrupt: string[] = [];
     const ignored: string[] = [];
@@ -81,7 +81,7 @@ export async function uploadDataset(opts: UploadDatasetOptions): Promise<Dataset
     renameSync(tmp, final);
     const record: DatasetRecord = {
       id, ownerKeyId: opts.ownerKeyId, name: opts.name ?? id, path: join(final, 'images'),
-      sha256: createHash('sha256').update(opts.archive).digest('hex'), sizeBytes: opts.archive.length,
+      sha256: opts.archive.sha256, sizeBytes: opts.archive.sizeBytes,
       classes, images: usable.reduce((s, c) => s + c.images, 0), corrupt, createdAt: new Date().toISOString(),
     };
     insertDataset(opts.db, record);

@@ -27,7 +27,8 @@ export function maxBodyGuard(limits: Limits): RequestHandler {
   };
 }
 
-function requireType(type: string, label: string): RequestHandler {
+/** 415 unless a request with a body has this media type. */
+export function requireType(type: string, label: string): RequestHandler {
   return (req, _res, next) => {
     const hasBody = Number(req.get('content-length') ?? 0) > 0 || req.get('transfer-encoding') !== undefined;
     if (hasBody && !req.is(type)) throw new ApiError(415, 'unsupported_media_type', `request body must be ${label} (got Content-Type "${req.get('content-type') ?? 'none'}")`);
@@ -38,9 +39,4 @@ function requireType(type: string, label: string): RequestHandler {
 /** JSON body parser bounded to `limitBytes`. */
 export function jsonBody(limitBytes: number): RequestHandler[] {
   return [requireType('application/json', 'JSON (Content-Type: application/json)'), express.json({ limit: limitBytes, strict: true })];
-}
-
-/** Raw body parser (Buffer in req.body) bounded to `limitBytes`. */
-export function rawBody(type: string, limitBytes: number): RequestHandler[] {
-  return [requireType(type, type), express.raw({ type, limit: limitBytes })];
 }

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import sharp from 'sharp';
@@ -68,7 +69,7 @@ describe('http: datasets', () => {
       isError(r, P, 'post', 400, 'unsafe_archive');
       assert.match(r.body.error.message, msg);
       assert.equal(existsSync(join(dataDir, '..', 'evil.png')), false);
-      const left = existsSync(dataPaths(dataDir).datasets) ? readdirSync(dataPaths(dataDir).datasets).filter((f) => f.startsWith('.incoming')) : [];
+      const left = existsSync(dataPaths(dataDir).datasets) ? readdirSync(dataPaths(dataDir).datasets).filter((f) => f.startsWith('.incoming') || f.startsWith('.upload')) : [];
       assert.deepEqual(left, []);
     });
   }
@@ -82,5 +83,29 @@ describe('http: datasets', () => {
     isError(await upload(alice, makeZip(images), '?name=../x'), P, 'post', 400, /name/);
     isError(await request(app).post(P).set('Content-Type', 'application/zip').send(makeZip(images)), P, 'post', 401);
     isError(await request(app).get(P), P, 'get', 401);
+    assert.deepEqual(readdirSync(dataPaths(dataDir).datasets).filter((f) => f.startsWith('.')), [], 'no temporary files left behind');
+  });
+
+  it('a chunked upload (no Content-Length) is cut off at the limit with 413 and leaves nothing', async () => {
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((ok) => server.once('listening', ok));
+    try {
+      const port = (server.address() as import('node:net').AddressInfo).port;
+      const { status, body } = await new Promise<{ status: number; body: string }>((ok, fail) => {
+        const req = httpRequest({ host: '127.0.0.1', port, method: 'POST', path: P, headers: { ...bearer(alice), 'Content-Type': 'application/zip', 'Transfer-Encoding': 'chunked' } }, (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => { text += c.toString(); });
+          res.on('end', () => ok({ status: res.statusCode ?? 0, body: text }));
+        });
+        req.on('error', fail);
+        for (let i = 0; i < 40; i++) req.write(Buffer.alloc(16 * 1024, 7));
+        req.end();
+      });
+      assert.equal(status, 413, body);
+      assert.equal(JSON.parse(body).error.code, 'payload_too_large');
+    } finally {
+      server.close();
+    }
+    assert.deepEqual(readdirSync(dataPaths(dataDir).datasets).filter((f) => f.startsWith('.')), []);
   });
 });
