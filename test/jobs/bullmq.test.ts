@@ -106,7 +106,8 @@ describe('distributed trials on BullMQ (redis-server + two nas workers)', { skip
 
   it('two workers share the trials of one run: every result comes back once, each job is trained once', async () => {
     const ex = executor();
-    const ids = ['s1:arch-a', 's1:arch-b', 's1:arch-c', 's1:arch-d'];
+    // the first two wait before training (fixture): the first worker is busy when the second looks for work
+    const ids = ['slow-s1:arch-a', 'slow-s1:arch-b', 's1:arch-c', 's1:arch-d'];
     const epochs = new Map<string, number>();
     const outcomes = await Promise.all(ids.map((id) => ex.run(trial(id), () => epochs.set(id, (epochs.get(id) ?? 0) + 1))));
     assert.deepEqual(outcomes.map((o) => (o.ok ? 'ok' : o.error.message)), ids.map(() => 'ok'));
