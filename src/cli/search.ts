@@ -5,7 +5,8 @@
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { type NasEvent } from '../app/events.ts';
-import { resumeSearch, runSearch, type SearchResult } from '../app/search.ts';
+import { resumeSearch, runSearch, type SearchDeps, type SearchResult } from '../app/search.ts';
+import { createTrialExecutor } from '../jobs/executor-factory.ts';
 import { dataPaths } from '../config/paths.ts';
 import { openDb } from '../store/db.ts';
 import { findSearch, listSearches } from '../store/searches.ts';
@@ -201,9 +202,11 @@ export function registerSearchCommand(program: Command): void {
     .option('--resolution <px>', 'proxy task: training side in pixels (default: the dataset\'s)')
     .option('--skip-factor <f>', 'hard mode: score without training above f x target (default 1.5)')
     .option('--early-stop-epochs <k>', 'BlockQNN early-stop reward shaping: train k epochs, penalise ln(MACs) (off by default)')
-    .action(async (o: StartOpts) => {
+    .option('--queue <url>', 'where trials run: local (default: training processes here) or redis://host:port (BullMQ; `nas worker` consumes)')
+    .action(async (o: StartOpts & { queue?: string }) => {
       const input = searchInputFromFlags(o);
-      await runWithProgress(() => input.maxTrials ?? 20, (ctx) => runSearch(input, ctx));
+      await withExecutor(o.queue, input.maxParallelTrials, (deps) =>
+        runWithProgress(() => input.maxTrials ?? 20, (ctx) => runSearch(input, { ...ctx, deps })));
     });
 
   search.command('list')
@@ -239,7 +242,8 @@ export function registerSearchCommand(program: Command): void {
 
   search.command('resume <id>')
     .description('continue a search from its last completed trial (after a crash, kill or cancel)')
-    .action(async (id: string) => {
+    .option('--queue <url>', 'where trials run: local (default) or redis://host:port (BullMQ)')
+    .action(async (id: string, o: { queue?: string }) => {
       const db = openDb(dataPaths().store);
       let total = 0;
       try {
@@ -247,6 +251,17 @@ export function registerSearchCommand(program: Command): void {
       } finally {
         db.close();
       }
-      await runWithProgress(() => total, (ctx) => resumeSearch(id, ctx));
+      await withExecutor(o.queue, undefined, (deps) => runWithProgress(() => total, (ctx) => resumeSearch(id, { ...ctx, deps })));
     });
+}
+
+/** Runs f with the executor `--queue` names (none: the use case's own local pool), closed afterwards. */
+async function withExecutor(queue: string | undefined, concurrency: number | undefined, f: (deps: SearchDeps | undefined) => Promise<void>): Promise<void> {
+  if (queue === undefined || queue === 'local') return f(undefined);
+  const executor = createTrialExecutor({ queue, concurrency });
+  try {
+    await f({ executor });
+  } finally {
+    await executor.close();
+  }
 }
