@@ -212,7 +212,7 @@ export async function runStoredModel(db: Db, modelId: string, ctx: RunContext): 
       } else {
         if (searchId === null) {
           const s = await createSearch(db, {
-            ...o.search, dataset: o.dataset, deviceId: o.deviceId, latencyTargetMs: T, mode: o.mode,
+            ...o.search, dataset: o.dataset, deviceId: o.deviceId, latencyTargetMs: T, mode: o.search.mode ?? o.mode,
             seed: o.search.seed ?? o.seed, maxWallMs: o.budgetMinutes === null ? o.search.maxWallMs : o.budgetMinutes * 60_000,
           }, { deps: ctx.deps?.search });
           searchId = s.id;
