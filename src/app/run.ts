@@ -16,15 +16,14 @@ import { join } from 'node:path';
 import { dataPaths } from '../config/paths.ts';
 import { type LoadDatasetOptions, loadDataset } from '../data/registry.ts';
 import type { Dataset } from '../data/types.ts';
-import { type ExportFormat, EXPORT_FORMATS } from '../export/export-model.ts';
 import { type InputResize, type ModelCard, type RunCardInfo, writeModelCard } from '../export/model-card.ts';
 import { type CalibratedPredictor, loadCalibratedPredictor } from '../latency/index.ts';
 import { deliver, readFileBytes } from '../refine/deliver.ts';
 import { trainerFineTune, trainWeights } from '../refine/finetune.ts';
 import { measureOnDevice, type DeviceMeasurement } from '../refine/measure.ts';
-import { netAdapt, type NetAdaptSchedule } from '../refine/netadapt.ts';
+import { netAdapt } from '../refine/netadapt.ts';
 import { disposeWeights, type NamedWeights } from '../refine/prune.ts';
-import { fillTarget, gridSearch, type Grid } from '../refine/scaling.ts';
+import { fillTarget, gridSearch } from '../refine/scaling.ts';
 import { decodeWeights, encodeWeights } from '../refine/weights-blob.ts';
 import { archId, fromWire } from '../space/archspec.ts';
 import { resolveArch } from '../space/resolve.ts';
@@ -35,69 +34,13 @@ import { putArtifact, readArtifact } from '../store/artifacts.ts';
 import {
   addCheckpoint, addModelFile, finishModel, getModel, insertModel, listCheckpoints, type ModelCheckpoint, updateModel,
 } from '../store/models.ts';
-import type { SearchOptionsInput } from '../search/options.ts';
 import { getSearchReport } from '../search/report.ts';
 import type { RunStage } from './events.ts';
 import { type CancelSignal, type EventSink, type NasEvent, now } from './events.ts';
 import { createSearch, runStoredSearch, type SearchDeps } from './search.ts';
+import { resolveRunOptions, RunInputError, type RunOptions, type RunOptionsInput } from './run-options.ts';
 
-export interface RunOptions {
-  dataset: string;
-  deviceId: string;
-  latencyTargetMs: number;
-  mode: 'hard' | 'soft';
-  /** the search's wall-time budget in minutes (null: the search's own budgets) */
-  budgetMinutes: number | null;
-  /** skip the search and start from this architecture (preset, block strings or ArchSpec JSON) */
-  baseArch: string | null;
-  /** passed to the search (strategy, maxTrials, proxy recipe, ...) */
-  search: Partial<SearchOptionsInput>;
-  seed: number;
-  /** proxy training: the base before NetAdapt, each scaling-grid candidate */
-  proxy: Partial<TrainConfig>;
-  /** scale up when the base is predicted under (1 - scaleUpSlack) x T */
-  scaleUpSlack: number;
-  scaling: { grid?: Grid; maxPhi?: number };
-  netadapt: { schedule?: Partial<NetAdaptSchedule>; shortTune?: Partial<TrainConfig>; maxSteps?: number };
-  /** final training recipe (longer schedule, crop augmentation) */
-  final: Partial<TrainConfig>;
-  formats: ExportFormat[];
-  /** hard mode: re-shrinks after a measurement over T */
-  hardRetries: number;
-}
-
-export type RunOptionsInput = Partial<RunOptions> & Pick<RunOptions, 'dataset' | 'deviceId' | 'latencyTargetMs'>;
-
-export class RunInputError extends Error {
-  readonly status = 400;
-  constructor(message: string) {
-    super(message);
-    this.name = 'RunInputError';
-  }
-}
-
-export function resolveRunOptions(i: RunOptionsInput): RunOptions {
-  if (!(typeof i.latencyTargetMs === 'number' && i.latencyTargetMs > 0 && Number.isFinite(i.latencyTargetMs))) {
-    throw new RunInputError(`latency target must be a positive number of ms, got ${String(i.latencyTargetMs)}`);
-  }
-  const mode = i.mode ?? 'hard';
-  if (mode !== 'hard' && mode !== 'soft') throw new RunInputError(`mode must be hard or soft, got "${String(mode)}"`);
-  if (i.budgetMinutes != null && !(i.budgetMinutes > 0)) throw new RunInputError(`budget minutes must be > 0, got ${i.budgetMinutes}`);
-  const formats = i.formats ?? [...EXPORT_FORMATS];
-  for (const f of formats) if (!EXPORT_FORMATS.includes(f)) throw new RunInputError(`unknown export format "${f}" (known: ${EXPORT_FORMATS.join(', ')})`);
-  const hardRetries = i.hardRetries ?? 3;
-  if (!(Number.isInteger(hardRetries) && hardRetries >= 0 && hardRetries <= 10)) throw new RunInputError(`hard retries must be an integer in [0, 10], got ${hardRetries}`);
-  const o: RunOptions = {
-    dataset: i.dataset, deviceId: i.deviceId, latencyTargetMs: i.latencyTargetMs, mode, budgetMinutes: i.budgetMinutes ?? null,
-    baseArch: i.baseArch ?? null, search: i.search ?? {}, seed: i.seed ?? 1,
-    proxy: { epochs: 2, optimizer: 'adam', ...i.proxy },
-    scaleUpSlack: i.scaleUpSlack ?? 0.1, scaling: i.scaling ?? {}, netadapt: i.netadapt ?? {},
-    final: { epochs: 10, optimizer: 'adam', cropPadding: 2, ...i.final }, formats, hardRetries,
-  };
-  // validate every recipe now, not hours later
-  for (const c of [o.proxy, o.final, o.netadapt.shortTune ?? {}]) defaultTrainConfig(c);
-  return o;
-}
+export { resolveRunOptions, RunInputError, type RunOptions, type RunOptionsInput } from './run-options.ts';
 
 export interface RunDeps {
   db?: Db;

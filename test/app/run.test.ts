@@ -173,3 +173,21 @@ describe('runRun, base well under the target (compound scaling up)', () => {
     assert.ok(existsSync(r.files.find((f) => f.name === 'model.tflite')!.path));
   });
 });
+
+describe('bad input', () => {
+  it('CLI flags and options name the problem (400-class), before any row or training', async () => {
+    const { runInputFromFlags } = await import('../../src/cli/run.ts');
+    const flags = { dataset: 'synthetic', device: device, targetMs: '1', mode: 'hard', seed: '1' };
+    assert.throws(() => runInputFromFlags({ ...flags, targetMs: 'abc' }), (e: Error & { status?: number }) => e.status === 400 && /--target-ms/.test(e.message));
+    assert.throws(() => runInputFromFlags({ ...flags, mode: 'medium' }), /--mode must be hard or soft/);
+    assert.throws(() => runInputFromFlags({ ...flags, formats: 'tflite,onnx' }), /unknown format "onnx"/);
+    assert.throws(() => runInputFromFlags({ ...flags, dataset: undefined }), /--dataset is required/);
+    const before = db.prepare('SELECT COUNT(*) AS n FROM models').get() as { n: number };
+    await assert.rejects(runRun({ ...common({}), baseArch: 'ir_r1_k3_s1_e9_c16' }, { deps: { db, datasetOptions, predictor: tablePredictor } }),
+      (e: Error & { status?: number }) => e.status === 400 && /expansion 9/.test(e.message));
+    await assert.rejects(runRun({ ...common({}), latencyTargetMs: -1 }, { deps: { db, datasetOptions, predictor: tablePredictor } }), /latency target must be a positive/);
+    await assert.rejects(runRun({ ...common({}), final: { epochs: 0 } }, { deps: { db, datasetOptions, predictor: tablePredictor } }), /epochs must be/);
+    const afterCount = db.prepare('SELECT COUNT(*) AS n FROM models').get() as { n: number };
+    assert.equal(afterCount.n, before.n, 'bad input left a model row');
+  });
+});
