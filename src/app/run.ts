@@ -17,7 +17,7 @@ import { dataPaths } from '../config/paths.ts';
 import { type LoadDatasetOptions, loadDataset } from '../data/registry.ts';
 import type { Dataset } from '../data/types.ts';
 import { type InputResize, type ModelCard, type RunCardInfo, writeModelCard } from '../export/model-card.ts';
-import { type CalibratedPredictor, loadCalibratedPredictor } from '../latency/index.ts';
+import { type CalibratedPredictor, loadCalibratedPredictor, loadPredictor } from '../latency/index.ts';
 import { deliver, readFileBytes } from '../refine/deliver.ts';
 import { trainerFineTune, trainWeights } from '../refine/finetune.ts';
 import { measureOnDevice, type DeviceMeasurement } from '../refine/measure.ts';
@@ -32,7 +32,7 @@ import { defaultTrainConfig, type TrainConfig } from '../train/config.ts';
 import { type Db, openDb } from '../store/db.ts';
 import { putArtifact, readArtifact } from '../store/artifacts.ts';
 import {
-  addCheckpoint, addModelFile, finishModel, getModel, insertModel, listCheckpoints, type ModelCheckpoint, updateModel,
+  addCheckpoint, addModelFile, finishModel, getModel, insertModel, listCheckpoints, type ModelCheckpoint, type ModelRecord, updateModel,
 } from '../store/models.ts';
 import { getSearchReport } from '../search/report.ts';
 import type { RunStage } from './events.ts';
@@ -77,12 +77,21 @@ export interface RunResult {
   files: { format: string; name: string; path: string; sha256: string }[];
 }
 
-/** Create a model row and run it to its end. */
-export async function runRun(input: RunOptionsInput, ctx: RunContext = {}): Promise<RunResult> {
+/**
+ * Validate the options (recipes, dataset, base architecture, device) and store
+ * a 'queued' model row; a job runner runs it later with runStoredModel.
+ */
+export async function createRun(db: Db, input: RunOptionsInput, o: { owner?: string | null; deps?: RunDeps } = {}): Promise<ModelRecord> {
   const options = resolveRunOptions(input);
-  if (options.baseArch !== null) await baseArchOf(options, ctx.deps); // a bad base architecture is a 400 before any row exists
-  return withDb(ctx.deps, (db) => {
-    const m = insertModel(db, { options, stage: 'queued' });
+  await baseArchOf(options, o.deps ?? {}); // a bad dataset or base architecture is a 400 before any row exists
+  if (!o.deps?.predictor) loadPredictor(options.deviceId); // unknown device: 400 now
+  return insertModel(db, { options, stage: 'queued', status: 'queued', owner: o.owner ?? null });
+}
+
+/** Create a model row and run it to its end. */
+export async function runRun(input: RunOptionsInput, ctx: RunContext & { owner?: string | null } = {}): Promise<RunResult> {
+  return withDb(ctx.deps, async (db) => {
+    const m = await createRun(db, input, { owner: ctx.owner, deps: ctx.deps });
     return runStoredModel(db, m.id, ctx);
   });
 }

@@ -8,7 +8,7 @@ import type { ArchSpec, InputShape } from '../space/types.ts';
 import { type Db, StoreError } from './db.ts';
 import { json, jsonOrNull, num, oneOf, rowOf, text, textOrNull } from './rows.ts';
 
-export const MODEL_STATUSES = ['running', 'succeeded', 'failed', 'cancelled'] as const;
+export const MODEL_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
 export type ModelStatus = (typeof MODEL_STATUSES)[number];
 
 export interface ModelRecord {
@@ -58,11 +58,11 @@ export function newModelId(): string {
   return `mdl_${randomBytes(8).toString('hex')}`;
 }
 
-export function insertModel(db: Db, m: { id?: string; owner?: string | null; searchId?: string | null; options: unknown; stage: string }): ModelRecord {
+export function insertModel(db: Db, m: { id?: string; owner?: string | null; searchId?: string | null; options: unknown; stage: string; status?: 'queued' | 'running' }): ModelRecord {
   const at = new Date().toISOString();
   const id = m.id ?? newModelId();
   db.prepare(`INSERT INTO ${T} (id, owner, search_id, options, status, stage, created_at, updated_at)
-    VALUES (?, ?, ?, ?, 'running', ?, ?, ?)`).run(id, m.owner ?? null, m.searchId ?? null, JSON.stringify(m.options), m.stage, at, at);
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?)`).run(id, m.owner ?? null, m.searchId ?? null, JSON.stringify(m.options), m.status ?? 'running', m.stage, at, at);
   return getModel(db, id);
 }
 
@@ -89,7 +89,7 @@ export function updateModel(db: Db, id: string, u: { stage?: string; searchId?: 
     u.archId ?? cur.archId, u.status ?? cur.status, new Date().toISOString(), id);
 }
 
-export function finishModel(db: Db, id: string, status: Exclude<ModelStatus, 'running'>, o: { card?: unknown; error?: string | null } = {}): void {
+export function finishModel(db: Db, id: string, status: Exclude<ModelStatus, 'running' | 'queued'>, o: { card?: unknown; error?: string | null } = {}): void {
   const at = new Date().toISOString();
   db.prepare(`UPDATE ${T} SET status = ?, card = COALESCE(?, card), error = ?, updated_at = ?, finished_at = ? WHERE id = ?`)
     .run(status, o.card === undefined ? null : JSON.stringify(o.card), o.error ?? null, at, at, id);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { NasEvent } from '../../src/app/events.ts';
-import { resumeRun, runRun, type RunOptionsInput } from '../../src/app/run.ts';
+import { createRun, resumeRun, runRun, type RunOptionsInput } from '../../src/app/run.ts';
 import { setDataDir } from '../../src/config/paths.ts';
 import { loadPredictor } from '../../src/latency/index.ts';
 import { measureOnDevice } from '../../src/refine/measure.ts';
@@ -12,7 +12,7 @@ import { parseArchString } from '../../src/space/archspec.ts';
 import { SKELETON_SMALL } from '../../src/space/skeleton.ts';
 import { openDb, type Db } from '../../src/store/db.ts';
 import { readArtifact } from '../../src/store/artifacts.ts';
-import { getModel, listCheckpoints, listModelFiles } from '../../src/store/models.ts';
+import { getModel, listCheckpoints, listModelFiles, listModels } from '../../src/store/models.ts';
 import { useTrainingBackend } from '../../src/train/backend.ts';
 
 // 20x20 synthetic stripes, 3 classes, 24 per class: seconds per training run.
@@ -187,7 +187,15 @@ describe('bad input', () => {
       (e: Error & { status?: number }) => e.status === 400 && /expansion 9/.test(e.message));
     await assert.rejects(runRun({ ...common({}), latencyTargetMs: -1 }, { deps: { db, datasetOptions, predictor: tablePredictor } }), /latency target must be a positive/);
     await assert.rejects(runRun({ ...common({}), final: { epochs: 0 } }, { deps: { db, datasetOptions, predictor: tablePredictor } }), /epochs must be/);
+    await assert.rejects(createRun(db, { ...common({}), deviceId: 'no-such-device' }), (e: Error & { status?: number }) => e.status !== undefined && e.status >= 400 && e.status < 500 && /no-such-device/.test(e.message));
     const afterCount = db.prepare('SELECT COUNT(*) AS n FROM models').get() as { n: number };
     assert.equal(afterCount.n, before.n, 'bad input left a model row');
+  });
+
+  it('createRun stores a queued row for a job runner, owned by its key', async () => {
+    const m = await createRun(db, common({}), { owner: 'key_test', deps: { datasetOptions, predictor: tablePredictor } });
+    assert.equal(m.status, 'queued');
+    assert.equal(m.owner, 'key_test');
+    assert.equal(listModels(db, { owner: 'key_test' }).length, 1);
   });
 });

@@ -2,8 +2,9 @@
 -- (search -> scale or NetAdapt to the target -> final training -> export ->
 -- measure), their stage checkpoints (for resume after a crash) and their
 -- files (artifacts with sha256, table from 001).
--- A model row exists from the start of a run: status 'running' while any
--- stage is in progress; the card is written when the run finishes.
+-- A model row exists from the start of a run ('queued' when created for a job
+-- runner, 'running' while any stage is in progress); the card is written when
+-- the run finishes.
 
 CREATE TABLE models (
   id           TEXT PRIMARY KEY,                  -- mdl_<hex>
@@ -13,7 +14,7 @@ CREATE TABLE models (
   spec         TEXT NULL CHECK (spec IS NULL OR json_valid(spec)),       -- canonical ArchSpec JSON
   options      TEXT NOT NULL CHECK (json_valid(options)),                -- the run's options (dataset, device, target, mode...)
   card         TEXT NULL CHECK (card IS NULL OR json_valid(card)),       -- model card JSON (when done)
-  status       TEXT NOT NULL CHECK (status IN ('running', 'succeeded', 'failed', 'cancelled')),
+  status       TEXT NOT NULL CHECK (status IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
   stage        TEXT NOT NULL,                     -- last stage entered (RunStage)
   error        TEXT NULL,
   created_at   TEXT NOT NULL,
