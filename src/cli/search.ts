@@ -6,8 +6,9 @@ import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { type NasEvent } from '../app/events.ts';
 import { resumeSearch, runSearch, type SearchDeps, type SearchResult } from '../app/search.ts';
+import { datasetRefResolver } from '../jobs/dataset-ref.ts';
 import { createTrialExecutor } from '../jobs/executor-factory.ts';
-import { dataPaths } from '../config/paths.ts';
+import { dataDir, dataPaths } from '../config/paths.ts';
 import { openDb } from '../store/db.ts';
 import { findSearch, listSearches } from '../store/searches.ts';
 import { countTrials, type TrialRecord } from '../store/trials.ts';
@@ -258,7 +259,9 @@ export function registerSearchCommand(program: Command): void {
 /** Runs f with the executor `--queue` names (none: the use case's own local pool), closed afterwards. */
 async function withExecutor(queue: string | undefined, concurrency: number | undefined, f: (deps: SearchDeps | undefined) => Promise<void>): Promise<void> {
   if (queue === undefined || queue === 'local') return f(undefined);
-  const executor = createTrialExecutor({ queue, concurrency });
+  // trials of an uploaded dataset carry a reference workers fetch from the server at $NAS_SERVER_URL
+  const datasetRefOf = datasetRefResolver({ dataDir: dataDir(), publicUrl: process.env.NAS_SERVER_URL || undefined });
+  const executor = createTrialExecutor({ queue, concurrency, bullmq: { datasetRefOf } });
   try {
     await f({ executor });
   } finally {

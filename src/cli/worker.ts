@@ -35,6 +35,8 @@ export function formatWorkerEvent(e: WorkerEvent): string {
     case 'trial-started': return `${at} trial-started job=${e.jobId} attempt=${e.attempt}`;
     case 'trial-finished': return `${at} trial-finished job=${e.jobId} ${e.ok ? 'ok' : 'failed'} wallMs=${Math.round(e.wallMs)}${e.error ? ` error=${JSON.stringify(e.error)}` : ''}`;
     case 'warning': return `${at} warning ${e.message}`;
+    case 'dataset-fetched': return `${at} dataset-fetched dataset=${e.datasetId} sizeBytes=${e.sizeBytes} wallMs=${Math.round(e.wallMs)}`;
+    case 'dataset-cached': return `${at} dataset-cached dataset=${e.datasetId}`;
   }
 }
 

@@ -11,6 +11,7 @@
 
 import { type Job, Queue, QueueEvents } from 'bullmq';
 import type { TrialExecutor } from '../search/executor.ts';
+import type { RemoteDatasetRef } from './dataset-ref.ts';
 import type { TrialRequest } from '../train/protocol.ts';
 import type { EpochReport } from '../train/trainer.ts';
 import {
@@ -37,6 +38,8 @@ export interface BullMqExecutorOptions {
    * e.g. `${searchId}:${archId}` trains an architecture once per search whatever its trial ids.
    */
   jobIdOf?: (request: TrialRequest) => string;
+  /** the dataset reference a request's job carries for workers on other machines (null: a built-in dataset) */
+  datasetRefOf?: (request: TrialRequest) => RemoteDatasetRef | null;
   /** problems worth a log line (Redis errors, a lost job added again) */
   onWarning?: (message: string) => void;
 }
@@ -142,8 +145,10 @@ export class BullMqExecutor implements TrialExecutor {
     for (const c of this.clients) c.shutdown();
   }
 
-  private add(p: Pending): Promise<Job> {
-    const data: TrialJobData = { request: p.request };
+  private async add(p: Pending): Promise<Job> {
+    // an uploaded dataset travels as a reference the worker fetches (src/jobs/dataset-ref.ts)
+    const dataset = this.opts.datasetRefOf?.(p.request) ?? undefined;
+    const data: TrialJobData = dataset ? { request: p.request, dataset } : { request: p.request };
     return this.queue.add(TRIAL_JOB_NAME, data, { jobId: p.jobId });
   }
 

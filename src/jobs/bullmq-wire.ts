@@ -4,6 +4,7 @@
 // wire (JSON in Redis). Validated here, at the edge, once.
 
 import { Redis } from 'ioredis';
+import type { RemoteDatasetRef } from './dataset-ref.ts';
 import type { TrialOutcome } from '../train/pool.ts';
 import type { TrialRequest, TrialResult, WireError } from '../train/protocol.ts';
 import type { EpochReport } from '../train/trainer.ts';
@@ -84,6 +85,8 @@ export function trialJobId(requestId: string): string {
 /** Job data: the trial request, and the outcome of the last failed attempt (written by the worker). */
 export interface TrialJobData {
   request: TrialRequest;
+  /** an uploaded dataset the worker fetches from the server (id, sha256, URL); absent for built-in datasets */
+  dataset?: RemoteDatasetRef;
   lastFailure?: FailedAttempt;
 }
 

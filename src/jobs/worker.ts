@@ -14,7 +14,10 @@
 
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import { hostname } from 'node:os';
+import { dataPaths } from '../config/paths.ts';
 import { TrialPool } from '../train/pool.ts';
+import type { TrialRequest } from '../train/protocol.ts';
+import { type DatasetFetchEvent, RemoteDatasetCache } from './dataset-fetch.ts';
 import {
   checkQueueName, DEFAULT_QUEUE_NAME, type FailedAttempt, redisConnection, type TrialJobData, type TrialJobResult,
 } from './bullmq-wire.ts';
@@ -34,13 +37,16 @@ export interface TrialWorkerOptions {
   trialTimeoutMs?: number;
   /** training process module (tests pass a fixture; default: src/train/worker.ts) */
   trialWorkerModule?: string;
+  /** where uploaded datasets fetched from the server are cached (default: the data directory's datasets/) */
+  datasetCacheDir?: string;
 }
 
 export type WorkerEvent =
   | { type: 'ready'; worker: string; queue: string; concurrency: number }
   | { type: 'trial-started'; jobId: string; trialId: string; attempt: number }
   | { type: 'trial-finished'; jobId: string; trialId: string; ok: boolean; wallMs: number; error?: string }
-  | { type: 'warning'; message: string };
+  | { type: 'warning'; message: string }
+  | DatasetFetchEvent;
 
 export interface RunningWorker {
   readonly id: string;
@@ -59,9 +65,30 @@ export async function startTrialWorker(opts: TrialWorkerOptions, sink: { onEvent
   // tsx by absolute URL: `nas worker` may run from any folder
   const pool = new TrialPool({ size: concurrency, workerModule: opts.trialWorkerModule, trialTimeoutMs: opts.trialTimeoutMs, execArgv: ['--import', import.meta.resolve('tsx')] });
 
+  const datasets = new RemoteDatasetCache(opts.datasetCacheDir ?? dataPaths().datasets, emit);
+
+  /** The job's request with an uploaded dataset replaced by its verified local copy (fetched once). */
+  const localRequest = async (job: Job<TrialJobData, TrialJobResult>): Promise<TrialRequest> => {
+    const { request, dataset } = job.data;
+    if (!dataset) return request;
+    const t0 = performance.now();
+    try {
+      const folder = await datasets.folderOf(dataset);
+      return { ...request, dataset: `folder:${folder}`, datasetOptions: { ...request.datasetOptions, cacheDir: datasets.cacheRoot } };
+    } catch (e) {
+      const err = e as Error & { status?: number };
+      const reason = `error: ${err.message}`;
+      emit({ type: 'trial-finished', jobId: job.id!, trialId: request.id, ok: false, wallMs: performance.now() - t0, error: err.message });
+      const failure: FailedAttempt = { kind: 'error', error: { name: err.name, message: err.message, status: err.status }, reason, worker: id, workerPid: process.pid, wallMs: performance.now() - t0 };
+      await job.updateData({ ...job.data, lastFailure: failure });
+      if (typeof err.status === 'number' && err.status >= 400 && err.status < 500) throw new UnrecoverableError(reason);
+      throw new Error(reason);
+    }
+  };
+
   const processTrial = async (job: Job<TrialJobData, TrialJobResult>): Promise<TrialJobResult> => {
-    const { request } = job.data;
-    emit({ type: 'trial-started', jobId: job.id!, trialId: request.id, attempt: job.attemptsMade + 1 });
+    emit({ type: 'trial-started', jobId: job.id!, trialId: job.data.request.id, attempt: job.attemptsMade + 1 });
+    const request = await localRequest(job);
     const outcome = await pool.run(request, (report) => {
       job.updateProgress({ ...report }).catch((e: Error) => emit({ type: 'warning', message: `progress of ${job.id}: ${e.message}` }));
     });
