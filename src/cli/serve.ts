@@ -13,6 +13,7 @@ import { createContext, type AppContext } from '../http/context.ts';
 import { createLogger, type Logger } from '../http/logger.ts';
 import { serviceHandlers, type HandlerEnv } from '../jobs/handlers.ts';
 import { InProcessQueue } from '../jobs/inprocess.ts';
+import { killJobProcesses, processHandlers } from '../jobs/process.ts';
 import { attachJobQueue } from '../jobs/queue.ts';
 import { UsageError } from './errors.ts';
 
@@ -25,8 +26,12 @@ export interface ServeOptions {
   /** use this token as the admin key ($NAS_ADMIN_KEY) */
   adminToken?: string;
   logger?: Logger;
-  /** test overrides for the job handlers (trial executor, strategy factory) */
-  deps?: HandlerEnv['deps'];
+  /**
+   * Run jobs in this process with these use-case overrides (tests: a fake
+   * trial executor). Default: each job in its own child process, so training
+   * and export never stall the HTTP server.
+   */
+  inProcessDeps?: HandlerEnv['deps'];
 }
 
 export interface Service {
@@ -36,7 +41,7 @@ export interface Service {
   queue: InProcessQueue;
   /** the admin token when this start created it (printed once), else undefined */
   newAdminToken?: string;
-  /** stop serving; running jobs stay 'running' in the store and resume at the next start */
+  /** stop serving and kill job processes; running jobs stay 'running' in the store and resume at the next start */
   close(): Promise<void>;
 }
 
@@ -47,7 +52,7 @@ export async function startService(o: ServeOptions): Promise<Service> {
   const { ctx, newAdminToken } = createContext({ dataDir: o.dataDir, adminToken: o.adminToken, logger: o.logger });
   const queue = new InProcessQueue({
     db: ctx.db,
-    handlers: serviceHandlers({ db: ctx.db, dataDir: ctx.dataDir, deps: o.deps }),
+    handlers: o.inProcessDeps ? serviceHandlers({ db: ctx.db, dataDir: ctx.dataDir, deps: o.inProcessDeps }) : processHandlers({ dataDir: ctx.dataDir }),
     concurrency: o.concurrency,
     onJobEnd: (job) => ctx.logger.info({ job: job.id, kind: job.kind, search: job.searchId, status: job.status, error: job.error }, 'job ended'),
   });
@@ -69,6 +74,7 @@ export async function startService(o: ServeOptions): Promise<Service> {
     queue,
     newAdminToken,
     close: async () => {
+      killJobProcesses();
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
       ctx.db.close();

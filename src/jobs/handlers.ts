@@ -4,8 +4,10 @@
 // whole `nas run` pipeline (search, refine, train, export).
 
 import { join } from 'node:path';
+import { runStoredModel } from '../app/run.ts';
 import { runStoredSearch, type SearchDeps } from '../app/search.ts';
 import type { Db } from '../store/db.ts';
+import { getModel } from '../store/models.ts';
 import { findSearch } from '../store/searches.ts';
 import { now } from '../app/events.ts';
 import type { JobHandler, JobHandlers, JobOutcome } from './queue.ts';
@@ -13,6 +15,8 @@ import type { JobHandler, JobHandlers, JobOutcome } from './queue.ts';
 /** What a search or run job's payload holds (validated when enqueued). */
 export interface SearchJobPayload {
   searchId: string;
+  /** run jobs: the model being produced */
+  modelId?: string;
 }
 
 export interface HandlerEnv {
@@ -26,7 +30,7 @@ function payloadOf(job: { payload: unknown; searchId: string | null }): SearchJo
   const p = job.payload as Partial<SearchJobPayload> | null;
   const searchId = p?.searchId ?? job.searchId;
   if (typeof searchId !== 'string' || searchId === '') throw new Error('job payload has no searchId');
-  return { searchId };
+  return { searchId, ...(typeof p?.modelId === 'string' ? { modelId: p.modelId } : {}) };
 }
 
 export function searchHandler(env: HandlerEnv): JobHandler {
@@ -46,7 +50,27 @@ export function searchHandler(env: HandlerEnv): JobHandler {
   };
 }
 
+/** The whole `nas run` for a search created by the service, its model row made beside it (runStoredModel resumes at its stage). */
+export function runHandler(env: HandlerEnv): JobHandler {
+  const searchDeps: SearchDeps = { datasetOptions: { cacheDir: join(env.dataDir, 'datasets') }, ...env.deps, db: env.db };
+  return async (job, { onEvent, cancel }): Promise<JobOutcome> => {
+    const { searchId, modelId } = payloadOf(job);
+    if (!modelId) throw new Error('run job payload has no modelId');
+    const m = getModel(env.db, modelId);
+    if (m.status === 'succeeded') {
+      onEvent({ type: 'done', searchId, status: 'succeeded', bestTrialId: null, modelId, at: now() });
+      return { status: 'succeeded', result: { searchId, modelId } };
+    }
+    const r = await runStoredModel(env.db, modelId, {
+      onEvent, cancel,
+      deps: { db: env.db, datasetOptions: searchDeps.datasetOptions, search: searchDeps, outDir: join(env.dataDir, 'out', 'models') },
+    });
+    const result = { searchId, modelId, stage: r.stage, metTarget: r.metTarget, measuredLatencyMs: r.measuredLatencyMs, predictedLatencyMs: r.predictedLatencyMs };
+    return r.status === 'failed' ? { status: 'failed', error: r.error ?? 'run failed', result } : { status: r.status, result };
+  };
+}
+
 /** The handlers of the service's queue. */
 export function serviceHandlers(env: HandlerEnv): JobHandlers {
-  return { search: searchHandler(env) };
+  return { search: searchHandler(env), run: runHandler(env) };
 }

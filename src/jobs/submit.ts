@@ -4,8 +4,10 @@
 // The pipeline flag chooses the job kind: 'run' (the whole `nas run`) or
 // 'search' (the search alone).
 
+import { resolveRunOptions, type RunOptionsInput } from '../app/run.ts';
 import { createSearch, type SearchDeps } from '../app/search.ts';
 import type { Db } from '../store/db.ts';
+import { insertModel } from '../store/models.ts';
 import type { SearchRecord } from '../store/searches.ts';
 import type { SearchOptionsInput } from '../search/options.ts';
 import type { JobQueue } from './queue.ts';
@@ -23,6 +25,8 @@ export interface CreateSearchBody {
   seed?: number;
   proxy?: Record<string, unknown>;
   pipeline?: boolean;
+  scaleUp?: boolean;
+  formats?: ('tflite' | 'tflite-int8' | 'tfjs')[];
 }
 
 export class UnprocessableError extends Error {
@@ -63,10 +67,28 @@ const BELOW_FASTEST = /below the fastest architecture.*choose a target >= ([0-9.
 export interface Submitted {
   search: SearchRecord;
   jobId: string;
+  /** the model a pipeline job is producing */
+  modelId: string | null;
+}
+
+/** The whole `nas run` over an already created search: its options, validated now rather than hours later. */
+function runInput(b: CreateSearchBody, search: SearchRecord): RunOptionsInput {
+  const o = search.options;
+  return {
+    dataset: o.dataset, deviceId: o.deviceId, latencyTargetMs: o.latencyTargetMs, mode: o.mode, seed: o.seed,
+    search: { strategy: o.strategy, maxTrials: o.maxTrials, w: o.w },
+    ...(b.budget.maxWallTimeS !== undefined ? { budgetMinutes: b.budget.maxWallTimeS / 60 } : {}),
+    // scale up only below (1 - slack) x T: a slack of 1 never scales up
+    ...(b.scaleUp === false ? { scaleUpSlack: 1 } : {}),
+    ...(b.formats !== undefined ? { formats: [...b.formats] } : {}),
+  };
 }
 
 export async function submitSearch(db: Db, queue: JobQueue, body: CreateSearchBody, owner: string, deps?: Omit<SearchDeps, 'db'>): Promise<Submitted> {
   const kind = body.pipeline ? 'run' : 'search';
+  for (const k of ['scaleUp', 'formats'] as const) {
+    if (body[k] !== undefined && !body.pipeline) throw new BadSubmission(`${k} applies to pipeline: true only (a search alone exports nothing)`);
+  }
   if (!queue.kinds.includes(kind)) {
     throw new BadSubmission(kind === 'run' ? 'pipeline: true (the whole nas run) is not available on this server yet; submit the search alone' : 'this server runs no searches');
   }
@@ -79,6 +101,11 @@ export async function submitSearch(db: Db, queue: JobQueue, body: CreateSearchBo
     if (m) throw new UnprocessableError((e as Error).message, { fastestLatencyMs: Number(m[1]), latencyTargetMs: body.latencyTargetMs });
     throw e;
   }
-  const jobId = await queue.enqueue(kind, { searchId: search.id }, owner, { searchId: search.id });
-  return { search, jobId };
+  let modelId: string | null = null;
+  if (kind === 'run') {
+    const options = resolveRunOptions(runInput(body, search));
+    modelId = insertModel(db, { owner, searchId: search.id, options, stage: 'queued' }).id;
+  }
+  const jobId = await queue.enqueue(kind, { searchId: search.id, ...(modelId ? { modelId } : {}) }, owner, { searchId: search.id });
+  return { search, jobId, modelId };
 }

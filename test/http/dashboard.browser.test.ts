@@ -1,14 +1,16 @@
 // The dashboard in a real headless Chromium (playwright-core, Debian's
 // /usr/bin/chromium) against `nas serve`'s service on an ephemeral port with
 // a temporary data directory: the key is entered once (kept in
-// localStorage), a search is started from the form on tiny data (synthetic,
-// 2 trials, node-tflite-wasm, generous target) and trained for real; the
-// page follows it live (SSE) until it shows as done, with its trial table
-// and plots. Screenshots go to test-artifacts/ (gitignored); one is copied
+// localStorage), the whole `nas run` is started from the form on tiny data
+// (synthetic, 2 trials, node-tflite-wasm, generous target) and runs for real
+// (search, final training, export, measurement); the page follows it live
+// (SSE) until it shows as done, with its trial table, plots and a model
+// whose .tflite downloads from its card. Screenshots go to test-artifacts/ (gitignored); one is copied
 // to docs/dashboard.png for the README.
 // Under CI (CI=true) a missing Chromium fails this test instead of skipping it.
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -21,7 +23,7 @@ const ADMIN = 'nas_browser-test-admin-0123456789abcdef';
 const ARTIFACTS = join(PACKAGE_ROOT, 'test-artifacts');
 
 describe('dashboard (headless Chromium)', () => {
-  it('enters the key, starts a search from the form, follows it live until done, shows trials and plots', {
+  it('enters the key, starts a pipeline from the form, follows it live until done, shows trials, plots and a downloadable model', {
     skip: !existsSync(CHROMIUM) && process.env.CI !== 'true' && `${CHROMIUM} not installed`, timeout: 300_000,
   }, async () => {
     assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is not installed (apt-get install chromium; listed in scripts/apt-packages.txt)`);
@@ -56,16 +58,21 @@ describe('dashboard (headless Chromium)', () => {
       await page.fill('#f-dataset', 'synthetic');
       await page.selectOption('#f-strategy', 'random');
       await page.fill('#f-trials', '2');
+      assert.equal(await page.isChecked('#f-pipeline'), true, 'the whole nas run is the default');
+      // a generous target would make compound scaling grow the network to fill it (minutes of training): deliver the searched one
+      await page.uncheck('#f-scaleup');
+      // int8 verification (top-1 agreement >= 99% with float) is not meaningful on the toy set's few validation images
+      await page.uncheck('#f-formats input[value="tflite-int8"]');
       await page.click('#f-submit');
       await page.waitForSelector('#search-detail:not([hidden])');
       const id = (await page.textContent('#detail-id'))!;
       assert.match(id, /^s-/);
-      await page.waitForSelector('#detail-status[data-status="succeeded"], #detail-status[data-status="failed"]', { timeout: 240_000 });
+      await page.waitForSelector('#detail-status[data-status="succeeded"], #detail-status[data-status="failed"], #detail-status[data-status="cancelled"]', { timeout: 280_000 });
       await page.waitForFunction(() => document.querySelectorAll('#trial-rows tr').length === 2);
       await page.screenshot({ path: join(ARTIFACTS, 'dashboard-search.png'), fullPage: true });
       assert.equal(await page.getAttribute('#detail-status', 'data-status'), 'succeeded', await page.textContent('#detail-error') ?? '');
       // what the page shows is what the API says
-      const api = await (await fetch(`${svc.url}v1/searches/${id}`, { headers: { Authorization: `Bearer ${userKey}` } })).json() as { trials: { id: string; accuracy: number }[]; status: string };
+      const api = await (await fetch(`${svc.url}v1/searches/${id}`, { headers: { Authorization: `Bearer ${userKey}` } })).json() as { trials: { id: string; accuracy: number }[]; status: string; modelId: string | null };
       assert.equal(api.status, 'succeeded');
       for (const t of api.trials) {
         const row = await page.textContent(`#trial-rows tr[data-trial-id="${t.id}"]`);
@@ -77,7 +84,28 @@ describe('dashboard (headless Chromium)', () => {
       // live progress arrived over SSE while it ran
       const log = await page.textContent('#event-log') ?? '';
       assert.match(log, /trial .*-t000\d: succeeded/, log);
-      copyFileSync(join(ARTIFACTS, 'dashboard-search.png'), join(PACKAGE_ROOT, 'docs', 'dashboard.png'));
+      assert.match(log, /stage final-training/, log);
+      assert.match(log, /stage export/, log);
+
+      // the model, its card and a download from the page
+      const modelId = (api as unknown as { modelId: string }).modelId;
+      assert.match(modelId, /^mdl_/);
+      const card = page.locator(`#model-list [data-model-id="${modelId}"]`);
+      await card.waitFor();
+      const model = await (await fetch(`${svc.url}v1/models/${modelId}`, { headers: { Authorization: `Bearer ${userKey}` } })).json() as { formats: { format: string; sizeBytes: number; sha256: string }[] };
+      assert.deepEqual(model.formats.map((f) => f.format).sort(), ['tfjs', 'tflite']);
+      const [download] = await Promise.all([page.waitForEvent('download'), card.locator('button[data-format="tflite"]').click()]);
+      const saved = join(ARTIFACTS, download.suggestedFilename());
+      await download.saveAs(saved);
+      const bytes = readFileSync(saved);
+      const tfl = model.formats.find((f) => f.format === 'tflite')!;
+      assert.equal(download.suggestedFilename(), `${modelId}.tflite`);
+      assert.equal(bytes.byteLength, tfl.sizeBytes);
+      assert.equal(createHash('sha256').update(bytes).digest('hex'), tfl.sha256);
+      assert.equal(bytes.subarray(4, 8).toString('latin1'), 'TFL3', 'a TFLite flatbuffer');
+      await card.scrollIntoViewIfNeeded();
+      await page.screenshot({ path: join(ARTIFACTS, 'dashboard-model.png'), fullPage: true });
+      copyFileSync(join(ARTIFACTS, 'dashboard-model.png'), join(PACKAGE_ROOT, 'docs', 'dashboard.png'));
       assert.deepEqual(pageErrors, []);
     } finally {
       await browser.close();

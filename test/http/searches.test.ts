@@ -155,9 +155,36 @@ describe('/v1/searches', () => {
     executor.current = new FakeExecutor();
   });
 
-  it('refuses pipeline: true while this server has no run handler (400, nothing stored)', async () => {
-    const before = (await request(app).get('/v1/searches').set(bearer(keyA))).body.items.length;
-    isError(await request(app).post('/v1/searches').set(bearer(keyA)).send(body({ pipeline: true })), '/v1/searches', 'post', 400, /pipeline/);
-    assert.equal((await request(app).get('/v1/searches').set(bearer(keyA))).body.items.length, before);
+  it('pipeline: true queues the whole nas run: a model owned by the key follows the search; cancelling stops both', async () => {
+    const gate = new GateExecutor();
+    executor.current = gate;
+    isError(await request(app).post('/v1/searches').set(bearer(keyA)).send(body({ scaleUp: false })), '/v1/searches', 'post', 400, /pipeline: true only/);
+    isError(await request(app).post('/v1/searches').set(bearer(keyA)).send(body({ pipeline: true, formats: ['onnx'] })), '/v1/searches', 'post', 400, /formats/);
+    const res = await request(app).post('/v1/searches').set(bearer(keyA)).send(body({ pipeline: true, objective: 'hard', scaleUp: false, formats: ['tflite', 'tfjs'] }));
+    conforms(res, '/v1/searches', 'post', 202);
+    const id = res.body.id as string;
+    for (let i = 0; i < 400 && gate.started === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    const s = (await request(app).get(`/v1/searches/${id}`).set(bearer(keyA))).body;
+    assert.equal(s.pipeline, true);
+    assert.equal(s.options.pipeline, true);
+    assert.equal(s.options.scaleUp, false);
+    assert.deepEqual(s.options.formats, ['tflite', 'tfjs']);
+    assert.equal(s.options.objective, 'hard');
+    assert.equal(s.status, 'running');
+    assert.equal(s.stage, 'search');
+    const models = (await request(app).get('/v1/models').set(bearer(keyA))).body.items as { id: string; searchId: string; status: string; formats: unknown[] }[];
+    const m = models.find((x) => x.searchId === id);
+    assert.ok(m, 'a model row for the pipeline, owned by the key');
+    assert.equal(m.status, 'running');
+    assert.deepEqual(m.formats, []);
+    assert.equal((await request(app).get('/v1/models').set(bearer(keyB))).body.items.length, 0);
+    await request(app).post(`/v1/searches/${id}/cancel`).set(bearer(keyA)).expect(202);
+    gate.open();
+    await queue.idle();
+    const after = (await request(app).get(`/v1/searches/${id}`).set(bearer(keyA))).body;
+    assert.equal(after.status, 'cancelled');
+    assert.equal(after.modelId, null, 'no model is offered for a cancelled run');
+    assert.equal((await request(app).get(`/v1/models/${m.id}`).set(bearer(keyA))).body.status, 'cancelled');
+    executor.current = new FakeExecutor();
   });
 });

@@ -173,7 +173,7 @@ async function loadModels() {
     const c = m.card ?? {};
     const facts = [
       ['status', m.status], ['stage', m.stage], ['device', m.deviceId ?? '–'], ['search', m.searchId ?? '–'], ['arch', m.archId ?? '–'],
-      ['accuracy', fmt.pct(m.accuracy)],
+      [m.accuracySplit ? `${m.accuracySplit} accuracy` : 'accuracy', fmt.pct(m.accuracy)],
       ['latency', m.latencyMs === null ? '–' : `${fmt.ms(m.latencyMs)} ms ${m.latencyKind ?? ''}${m.latencyTargetMs ? ` (target ${m.latencyTargetMs} ms)` : ''}`],
       ['params', fmt.int(c.params ?? null)], ['MACs', fmt.int(c.macs ?? null)],
       ...(m.error ? [['error', m.error]] : []),
@@ -227,6 +227,10 @@ $('#search-form').addEventListener('submit', async (ev) => {
     strategy: $('#f-strategy').value,
     budget: { maxTrials: Number($('#f-trials').value), ...(minutes ? { maxWallTimeS: Number(minutes) * 60 } : {}) },
     pipeline: $('#f-pipeline').checked,
+    ...($('#f-pipeline').checked ? {
+      scaleUp: $('#f-scaleup').checked,
+      formats: [...document.querySelectorAll('#f-formats input:checked')].map((i) => i.value),
+    } : {}),
   };
   $('#form-status').textContent = 'starting...';
   try {

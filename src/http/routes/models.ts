@@ -66,7 +66,7 @@ function modelView(ctx: AppContext, m: ModelRow) {
     const sent = one ? { sha256: one.sha256, sizeBytes: one.size_bytes } : zipDigest(ctx, m, format, fs);
     return { format, ...sent, files: fs.map((x) => ({ name: x.name, sizeBytes: x.size_bytes, sha256: x.sha256 })) };
   });
-  const acc = card?.accuracy as { top1?: unknown } | undefined;
+  const acc = card?.accuracy as { top1?: unknown; split?: unknown } | undefined;
   const measured = card?.measuredLatency as { latencyMs?: unknown } | undefined;
   const predicted = card?.predictedLatency as { latencyMs?: unknown } | undefined;
   return {
@@ -82,6 +82,7 @@ function modelView(ctx: AppContext, m: ModelRow) {
     deviceId: typeof options.deviceId === 'string' ? options.deviceId : undefined,
     latencyTargetMs: num(options.latencyTargetMs),
     accuracy: num(acc?.top1),
+    accuracySplit: typeof acc?.split === 'string' ? acc.split : null,
     latencyMs: num(measured?.latencyMs) ?? num(predicted?.latencyMs),
     latencyKind: num(measured?.latencyMs) !== null ? 'measured' : num(predicted?.latencyMs) !== null ? 'predicted' : null,
     formats,

@@ -36,7 +36,7 @@ function trialView(t: TrialRecord): TrialView {
 }
 
 /** The stored options in the request's shape (CreateSearchRequest). */
-function optionsView(o: SearchOptions, pipeline: boolean): CreateSearchBody & Record<string, unknown> {
+function optionsView(o: SearchOptions, pipeline: boolean, run: Record<string, unknown>): CreateSearchBody & Record<string, unknown> {
   return {
     dataset: o.dataset, deviceId: o.deviceId, latencyTargetMs: o.latencyTargetMs, objective: o.mode, w: o.w, strategy: o.strategy,
     budget: {
@@ -44,7 +44,7 @@ function optionsView(o: SearchOptions, pipeline: boolean): CreateSearchBody & Re
       ...(o.maxFailedTrials !== null ? { maxFailedTrials: o.maxFailedTrials } : {}),
       ...(o.maxWallMs !== null ? { maxWallTimeS: o.maxWallMs / 1000 } : {}),
     },
-    seed: o.seed, proxy: { ...o.proxy }, pipeline,
+    seed: o.seed, proxy: { ...o.proxy }, pipeline, ...run,
   };
 }
 
@@ -61,6 +61,17 @@ function overallStatus(s: SearchRecord, job: JobRecord | undefined): SearchStatu
   return s.status;
 }
 
+/** a pipeline's run options as the request gave them: scaleUp, formats */
+function runOptionsView(db: Db, modelId: string | undefined): Record<string, unknown> {
+  if (!modelId) return {};
+  const row = db.prepare('SELECT options FROM models WHERE id = ?').get(modelId) as { options: string } | undefined;
+  const o = row ? (JSON.parse(row.options) as { scaleUpSlack?: unknown; formats?: unknown }) : {};
+  return {
+    ...(typeof o.scaleUpSlack === 'number' ? { scaleUp: o.scaleUpSlack < 1 } : {}),
+    ...(Array.isArray(o.formats) ? { formats: o.formats } : {}),
+  };
+}
+
 export function searchView(db: Db, s: SearchRecord, opts: { trials: boolean }) {
   const jobs = new JobsRepo(db);
   const job = jobs.bySearch(s.id);
@@ -75,7 +86,7 @@ export function searchView(db: Db, s: SearchRecord, opts: { trials: boolean }) {
     status,
     stage,
     pipeline,
-    options: optionsView(s.options, pipeline),
+    options: optionsView(s.options, pipeline, pipeline ? runOptionsView(db, model?.id) : {}),
     createdAt: s.createdAt,
     updatedAt: s.updatedAt,
     finishedAt: job?.kind === 'run' ? job.finishedAt : s.finishedAt,
