@@ -104,7 +104,7 @@ export async function submitSearch(db: Db, queue: JobQueue, body: CreateSearchBo
   let modelId: string | null = null;
   if (kind === 'run') {
     const options = resolveRunOptions(runInput(body, search));
-    modelId = insertModel(db, { owner, searchId: search.id, options, stage: 'queued' }).id;
+    modelId = insertModel(db, { owner, searchId: search.id, options, stage: 'queued', status: 'queued' }).id;
   }
   const jobId = await queue.enqueue(kind, { searchId: search.id, ...(modelId ? { modelId } : {}) }, owner, { searchId: search.id });
   return { search, jobId, modelId };
