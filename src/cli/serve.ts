@@ -74,6 +74,7 @@ export async function startService(o: ServeOptions): Promise<Service> {
     queue,
     newAdminToken,
     close: async () => {
+      queue.abandon();
       killJobProcesses();
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));

@@ -46,6 +46,8 @@ export class InProcessQueue implements JobQueue {
   private readonly maxAttempts: number;
   private started = false;
   private closing = false;
+  /** stopped without waiting: running jobs' rows are left as they are (resumed at the next start) */
+  private abandoned = false;
 
   constructor(private readonly opts: InProcessQueueOptions) {
     this.repo = new JobsRepo(opts.db);
@@ -109,6 +111,17 @@ export class InProcessQueue implements JobQueue {
     this.started = false;
   }
 
+  /**
+   * Stop at once (the process is going away): take no more work and never
+   * touch the rows of running jobs again, whatever their handlers report
+   * now; they stay 'running' and resume at the next start.
+   */
+  abandon(): void {
+    this.closing = true;
+    this.abandoned = true;
+    this.started = false;
+  }
+
   /** resolves when no job is running (tests, graceful shutdown) */
   async idle(): Promise<void> {
     while (this.running.size > 0) await Promise.all([...this.running.values()].map((r) => r.done));
@@ -141,6 +154,7 @@ export class InProcessQueue implements JobQueue {
     // The job row is finished before a terminal event is published, so a
     // client that reads the store after seeing the event sees the end too.
     const onEvent = (raw: NasEvent): void => {
+      if (this.abandoned) return;
       const e = pipelineView(job.kind, raw);
       if (TERMINAL_EVENTS.has(e.type)) {
         // a shutdown's stop signal is an interruption, not the user's cancel: the job resumes at the next start
@@ -156,6 +170,7 @@ export class InProcessQueue implements JobQueue {
       try {
         if (!handler) throw new Error(`no handler for jobs of kind '${job.kind}'`);
         const out = await handler(job, { onEvent, cancel: signal, resume: job.attempts > 1 });
+        if (this.abandoned) return;
         if (out.status === 'cancelled' && this.closing && !entry.userCancelled && !terminalSeen) {
           this.repo.requeue(job.id); // interrupted by shutdown: resumed at the next start
           return;
@@ -168,6 +183,7 @@ export class InProcessQueue implements JobQueue {
           : out.status === 'failed' ? { type: 'failed', searchId: key, error: error!, at: now() }
           : { type: 'done', searchId: key, status: 'succeeded', bestTrialId: null, at: now() });
       } catch (e) {
+        if (this.abandoned) return;
         const error = e instanceof Error ? e.message : String(e);
         const rec = this.repo.finish(job.id, 'failed', { error });
         this.end(rec, terminalSeen ? undefined : { type: 'failed', searchId: key, error, at: now() });
@@ -175,7 +191,7 @@ export class InProcessQueue implements JobQueue {
     };
     entry.done = run().finally(() => {
       this.running.delete(job.id);
-      setImmediate(() => this.pump());
+      if (!this.abandoned) setImmediate(() => this.pump());
     });
     this.running.set(job.id, entry);
   }

@@ -210,6 +210,31 @@ describe('InProcessQueue', () => {
     db.close();
   });
 
+  it('abandon() (the process is going away) leaves a running job\'s row untouched, whatever its handler reports after', async () => {
+    const db = openDb(tempStore());
+    const started = deferred();
+    const finish = deferred();
+    const q = new InProcessQueue({ db, concurrency: 1, handlers: { search: async (job, { onEvent }) => {
+      started.resolve();
+      await finish.promise;
+      onEvent({ type: 'failed', searchId: job.searchId!, error: 'worker killed', at: now() });
+      throw new Error('worker killed');
+    } } });
+    const seen: string[] = [];
+    q.events.subscribeAll((e) => seen.push(e.type));
+    await q.start();
+    const id = await q.enqueue('search', {}, null, { searchId: 'ab' });
+    const next = await q.enqueue('search', {}, null, { searchId: 'ab2' });
+    await started.promise;
+    q.abandon();
+    finish.resolve();
+    await q.idle();
+    assert.equal((await q.get(id))?.status, 'running');
+    assert.equal((await q.get(next))?.status, 'queued');
+    assert.ok(!seen.includes('failed'));
+    db.close();
+  });
+
   it('fails a job interrupted more often than maxAttempts instead of restarting it forever', async () => {
     const db = openDb(tempStore());
     const repo = new JobsRepo(db);
