@@ -41,7 +41,7 @@ export function killJobProcesses(): void {
 export function processHandler(o: ProcessHandlerOptions): JobHandler {
   const module = o.childModule ?? fileURLToPath(new URL('./child.ts', import.meta.url));
   return (job, { onEvent, cancel, resume }) => new Promise<JobOutcome>((resolve, reject) => {
-    const child = fork(module, [], { execArgv: o.execArgv ?? ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(module, [], { execArgv: o.execArgv ?? ['--import', import.meta.resolve('tsx')], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     live.add(child);
     let outcome: JobOutcome | undefined;
     let failure: string | undefined;
