@@ -4,6 +4,7 @@
 // The pipeline flag chooses the job kind: 'run' (the whole `nas run`) or
 // 'search' (the search alone).
 
+import { resolveDatasetRef } from '../app/datasets.ts';
 import { resolveRunOptions, type RunOptionsInput } from '../app/run.ts';
 import { createSearch, type SearchDeps } from '../app/search.ts';
 import type { Db } from '../store/db.ts';
@@ -94,7 +95,9 @@ export async function submitSearch(db: Db, queue: JobQueue, body: CreateSearchBo
   }
   let search: SearchRecord;
   try {
-    search = await createSearch(db, toSearchInput(body), { owner, deps: { ...deps, db } });
+    // an uploaded dataset (`dataset:<id>`, the caller's own: another key's is 404) is trained from its folder
+    const input = { ...toSearchInput(body), dataset: resolveDatasetRef(db, body.dataset, owner) };
+    search = await createSearch(db, input, { owner, deps: { ...deps, db } });
   } catch (e) {
     // the search use case states the fastest achievable latency; over HTTP that is a 422, not a malformed body
     const m = e instanceof Error ? BELOW_FASTEST.exec(e.message) : null;

@@ -74,6 +74,8 @@ describe('/v1/searches', () => {
     isError(await request(app).post('/v1/searches').set(bearer(keyA)).send({ ...body(), budget: { maxTrials: 0 } }), '/v1/searches', 'post', 400, /maxTrials/);
     isError(await request(app).post('/v1/searches').set(bearer(keyA)).send({ ...body(), colour: 'red' }), '/v1/searches', 'post', 400, /colour/);
     isError(await request(app).post('/v1/searches').set(bearer(keyA)).send(body({ dataset: 'no-such-set' })), '/v1/searches', 'post', 400);
+    isError(await request(app).post('/v1/searches').set(bearer(keyA)).send(body({ dataset: 'dataset:ds_0123456789abcdef' })), '/v1/searches', 'post', 404, /ds_0123456789abcdef/);
+    isError(await request(app).post('/v1/searches').set(bearer(keyA)).send(body({ deviceId: 'no-such-phone' })), '/v1/searches', 'post', 404, /no-such-phone/);
     const low = await request(app).post('/v1/searches').set(bearer(keyA)).send(body({ latencyTargetMs: 0.0001 }));
     isError(low, '/v1/searches', 'post', 422, /below the fastest architecture/);
     assert.ok(low.body.error.details.fastestLatencyMs > 0.0001, JSON.stringify(low.body));
