@@ -74,7 +74,6 @@ export async function wallClockSection(o: WallOptions): Promise<string> {
   const exclude = calibrationIds(targets.map((t) => ({ skeleton: skeletonFor(t.input), input: t.input })), table.calibration?.networks ?? 0, table.calibration?.seed ?? 1);
   for (const p of cal?.points ?? []) exclude.add(p.name);
   const rows: Row[] = [];
-  const refused: string[] = [];
   const t0 = Date.now();
   for (const [ti, t] of targets.entries()) {
     const share = Math.ceil(o.networks / targets.length);
@@ -97,7 +96,6 @@ export async function wallClockSection(o: WallOptions): Promise<string> {
           run = await measureWallClock(model, { warmup: 0, deadline }, `${t.text} ${id}`);
         } catch (e) {
           if (!(e instanceof MeasurementError)) throw e;
-          refused.push(`${t.text} ${id}`);
           log(`ran-through measurement refused: ${e.message}`);
         }
         rows.push({
