@@ -11,6 +11,7 @@ import { reportError, UsageError } from './errors.ts';
 import { registerTrainCommand } from './train.ts';
 import { registerPipelineCommand } from './pipeline.ts';
 import { registerServeCommand } from './serve.ts';
+import { registerModelsCommand } from './models.ts';
 import { registerSearchCommand } from './search.ts';
 import { registerWorkerCommand } from './worker.ts';
 import { registerAdminCommand } from './admin.ts';
@@ -41,6 +42,7 @@ export function buildProgram(): Command {
   registerTrainCommand(program);
   registerPipelineCommand(program);
   registerServeCommand(program);
+  registerModelsCommand(program);
   registerSearchCommand(program);
   registerWorkerCommand(program);
   registerAdminCommand(program);

@@ -1,0 +1,86 @@
+// `nas models download <id> --server URL --key K --format F [--out FILE]`:
+// a client of the service's download route. The file is written only when
+// its bytes match the SHA-256 the server sent (X-Checksum-Sha256), through a
+// temporary file renamed into place, so a failed download leaves nothing.
+
+import { createHash } from 'node:crypto';
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { CommandFailed, UsageError } from './errors.ts';
+
+const FORMATS = ['tflite', 'tflite-int8', 'tfjs'];
+
+export interface DownloadOptions {
+  server: string;
+  key: string;
+  modelId: string;
+  format: string;
+  /** the file to write (default: the server's file name, in the current directory) */
+  out?: string;
+}
+
+export interface Downloaded { file: string; sizeBytes: number; sha256: string }
+
+class ServerRefused extends Error {
+  constructor(message: string, readonly status: number) {
+    super(message);
+  }
+}
+
+export async function downloadModel(o: DownloadOptions): Promise<Downloaded> {
+  if (!FORMATS.includes(o.format)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}, got ${JSON.stringify(o.format)}`);
+  let base: URL;
+  try {
+    base = new URL(o.server.endsWith('/') ? o.server : `${o.server}/`);
+  } catch {
+    throw new UsageError(`--server must be a URL such as http://127.0.0.1:8080, got ${JSON.stringify(o.server)}`);
+  }
+  const url = new URL(`v1/models/${encodeURIComponent(o.modelId)}/download?format=${o.format}`, base);
+  let res: Response;
+  try {
+    res = await fetch(url, { headers: { Authorization: `Bearer ${o.key}` } });
+  } catch (e) {
+    const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+    throw new UsageError(`cannot reach ${base.origin}: ${cause?.code ?? cause?.message ?? (e as Error).message}`);
+  }
+  if (!res.ok) {
+    const body = await res.json().catch(() => null) as { error?: { message?: string } } | null;
+    const msg = `the server answered ${res.status}: ${body?.error?.message ?? res.statusText}`;
+    // the user's request (4xx: bad key, unknown model, missing format) is exit 2; the server's failure exit 1
+    if (res.status < 500) throw new ServerRefused(msg, 400);
+    throw new CommandFailed(msg);
+  }
+  const bytes = new Uint8Array(await res.arrayBuffer());
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const expected = res.headers.get('x-checksum-sha256');
+  if (!expected) throw new CommandFailed('the server sent no X-Checksum-Sha256 header; the download cannot be checked, nothing written');
+  if (expected !== sha256) throw new CommandFailed(`checksum mismatch: the server announced sha256 ${expected}, the bytes received hash to ${sha256}; nothing written`);
+  const named = /filename="([^"/\\]+)"/.exec(res.headers.get('content-disposition') ?? '')?.[1];
+  const file = resolve(o.out ?? named ?? `${o.modelId}.${o.format === 'tfjs' ? 'zip' : 'tflite'}`);
+  const tmp = `${file}.part-${process.pid}`;
+  try {
+    writeFileSync(tmp, bytes);
+    renameSync(tmp, file);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+  return { file, sizeBytes: bytes.byteLength, sha256 };
+}
+
+export function registerModelsCommand(program: Command): void {
+  const models = program.command('models').description('models of a running service (nas serve)');
+  models.command('download <modelId>')
+    .description('download an export of a model; written only when its SHA-256 matches the server\'s')
+    .requiredOption('--server <url>', 'the service, e.g. http://127.0.0.1:8080')
+    .option('--key <key>', 'API key (default: $NAS_API_KEY)')
+    .option('--format <format>', `one of ${FORMATS.join(', ')}`, 'tflite')
+    .option('--out <file>', 'file to write (default: the server\'s file name)')
+    .action(async (modelId: string, o: { server: string; key?: string; format: string; out?: string }) => {
+      const key = o.key ?? process.env.NAS_API_KEY;
+      if (!key) throw new UsageError('an API key is needed: --key <key> or $NAS_API_KEY');
+      const d = await downloadModel({ server: o.server, key, modelId, format: o.format, out: o.out });
+      process.stdout.write(`${d.file} (${d.sizeBytes} bytes, sha256 ${d.sha256})\n`);
+    });
+}
