@@ -96,6 +96,25 @@ describe('weight inheritance', () => {
     disposeWeights(pw);
     disposeWeights(weights);
   });
+  it('a head cut slices the head conv filters, its BN and the classifier rows alike', () => {
+    const parent = buildModel(arch, { inputShape: input, numClasses: K, seed: 7 });
+    const pw = modelWeights(parent);
+    parent.dispose();
+    const child = withGroupChannels(arch, ['head'], 21);
+    const { weights, selection } = inheritWeights(arch, pw, child, input, K);
+    const kept = selection.kept.get('head')!;
+    assert.equal(kept.length, 21);
+    assert.deepEqual([...selection.kept.keys()], ['head']);
+    const pd = pw.get('classifier')![0]!.arraySync() as number[][];
+    const cd = weights.get('classifier')![0]!.arraySync() as number[][];
+    kept.forEach((p, j) => assert.deepEqual(cd[j], pd[p]));
+    assert.deepEqual(weights.get('classifier')![1]!.dataSync(), pw.get('classifier')![1]!.dataSync());
+    const pg = pw.get('head_conv_bn')![3]!.dataSync();
+    const cg = weights.get('head_conv_bn')![3]!.dataSync();
+    kept.forEach((p, j) => assert.equal(cg[j], pg[p]));
+    disposeWeights(pw);
+    disposeWeights(weights);
+  });
 });
 
 describe('NetAdapt loop', () => {
