@@ -6,7 +6,7 @@
 import { availableParallelism } from 'node:os';
 import { dataPaths } from '../config/paths.ts';
 import { type LoadDatasetOptions, loadDataset } from '../data/registry.ts';
-import { loadPredictor, type LatencyPredictor } from '../latency/index.ts';
+import { type CalibratedPredictor, describeCalibration, loadCalibratedPredictor, loadPredictor } from '../latency/index.ts';
 import { skeletonFor } from '../space/skeleton.ts';
 import { type Db, openDb } from '../store/db.ts';
 import { latestCheckpoint } from '../store/checkpoints.ts';
@@ -59,12 +59,14 @@ function datasetOptionsOf(deps?: SearchDeps): LoadDatasetOptions {
 
 interface Prepared {
   space: SearchSpace;
-  predictor: LatencyPredictor;
+  predictor: CalibratedPredictor;
 }
 
 /** Dataset shape, predictor and skeleton of a search; checks the target against the fastest architecture. */
-async function prepare(o: SearchOptions, deps?: SearchDeps): Promise<Prepared> {
-  const predictor = loadPredictor(o.deviceId);
+async function prepare(o: SearchOptions, deps?: SearchDeps, measureCalibration = true): Promise<Prepared> {
+  // host-calibrated: LAT in this host's ms. Running a search measures a missing or stale
+  // calibration first (bounded, cached per host); creating one (an HTTP request) only reads the cache.
+  const predictor = measureCalibration ? await loadCalibratedPredictor(o.deviceId) : loadPredictor(o.deviceId);
   const ds = await loadDataset(o.dataset, datasetOptionsOf(deps));
   const m = ds.manifest;
   const input = { height: m.height, width: m.width, channels: m.channels };
@@ -89,7 +91,7 @@ function withDb<T>(deps: SearchDeps | undefined, f: (db: Db) => Promise<T>): Pro
 /** Validate the options (dataset, device, target) and store a 'queued' search; returns its row. */
 export async function createSearch(db: Db, input: SearchOptionsInput, o: { owner?: string | null; deps?: SearchDeps } = {}): Promise<SearchRecord> {
   const options = resolveSearchOptions(input);
-  const { space } = await prepare(options, o.deps);
+  const { space } = await prepare(options, o.deps, false);
   // the strategy and its options must construct before the search is stored
   const create = o.deps?.createStrategy ?? defaultCreateStrategy;
   create(options.strategy, { skeleton: space.skeleton, seed: options.seed, ...options.strategyOptions }).dispose();
@@ -127,6 +129,8 @@ export async function runStoredSearch(db: Db, searchId: string, ctx: SearchConte
       resetInterruptedTrials(db, searchId);
     })();
     emit({ type: 'search-started', searchId, strategy: o.strategy, trialsBudget: o.maxTrials, resumed: resumed || ckpt !== null, at: now() });
+    const cal = predictor.calibration;
+    emit({ type: 'log', searchId, level: cal.calibration && cal.state !== 'stale' ? 'info' : 'warn', message: `latency on ${o.deviceId}: ${describeCalibration(cal)}`, at: now() });
     let runner: SearchRunner;
     let stoppedBy: StopReason;
     try {

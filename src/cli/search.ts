@@ -97,6 +97,10 @@ function progressReporter(total: () => number) {
       bar?.update({ bestReward: fmt(best.reward), bestAcc: fmt(best.accuracy) });
     }
     flush();
+    if (e.type === 'log') {
+      process.stderr.write(`${e.level === 'warn' ? 'warning: ' : ''}${e.message}\n`);
+      return;
+    }
     if (e.type === 'search-started') {
       t0 = performance.now();
       const line = `search ${e.searchId}: strategy ${e.strategy}, ${e.trialsBudget} trials${e.resumed ? ' (resumed)' : ''}`;

@@ -65,6 +65,19 @@ function statusFor(device: DeviceProfile, table: LatencyTable, opts: LoadPredict
   return calibrationStatus(hostFingerprint(device, table), opts.calibrationsDir ?? calibrationsDir());
 }
 
+/**
+ * $NAS_HOST_CALIBRATION: 'measure' (default) lets loadCalibratedPredictor
+ * measure a missing or stale calibration; 'cached' only ever uses what is
+ * cached (the test suite sets it, so searches in tests do not spend up to
+ * 60 s calibrating; the calibration itself has its own tests).
+ */
+export function hostCalibrationPolicy(): 'measure' | 'cached' {
+  const v = process.env.NAS_HOST_CALIBRATION;
+  if (v === undefined || v === '' || v === 'measure') return 'measure';
+  if (v === 'cached') return 'cached';
+  throw Object.assign(new Error(`NAS_HOST_CALIBRATION must be "measure" or "cached", got "${v}"`), { status: 400 });
+}
+
 /** Predictor of a known device from its committed table, with this host's cached calibration (read only, nothing measured). */
 export function loadPredictor(deviceId: string, opts: LoadPredictorOptions = {}): CalibratedPredictor {
   const device = loadDevice(deviceId, opts.devicesDir);
@@ -84,7 +97,7 @@ export async function loadCalibratedPredictor(deviceId: string, opts: LoadCalibr
   const device = loadDevice(deviceId, opts.devicesDir);
   const table = loadTable(deviceId, opts.tablesDir);
   const mode = opts.calibration ?? 'auto';
-  const status = mode === 'auto' && isLocalRuntime(device.runtime)
+  const status = mode === 'auto' && isLocalRuntime(device.runtime) && hostCalibrationPolicy() === 'measure'
     ? await ensureHostCalibration({ device, table, dir: opts.calibrationsDir, budgetMs: opts.budgetMs, wall: opts.wall, runtime: opts.runtime, onProgress: opts.onProgress })
     : statusFor(device, table, opts);
   return calibratePredictor(createPredictor(table), device, status);
