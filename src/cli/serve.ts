@@ -14,6 +14,7 @@ import { createLogger, type Logger } from '../http/logger.ts';
 import { serviceHandlers, type HandlerEnv } from '../jobs/handlers.ts';
 import { InProcessQueue } from '../jobs/inprocess.ts';
 import { killJobProcesses, processHandlers } from '../jobs/process.ts';
+import { registerJobMetrics } from '../jobs/metrics.ts';
 import { attachJobQueue } from '../jobs/queue.ts';
 import { UsageError } from './errors.ts';
 
@@ -57,6 +58,7 @@ export async function startService(o: ServeOptions): Promise<Service> {
     onJobEnd: (job) => ctx.logger.info({ job: job.id, kind: job.kind, search: job.searchId, status: job.status, error: job.error }, 'job ended'),
   });
   attachJobQueue(ctx, queue);
+  registerJobMetrics(ctx.metrics.registry, ctx.db, queue.events);
   await queue.start();
   const server = createApp(ctx).listen(o.port, o.host);
   await new Promise<void>((resolve, reject) => {

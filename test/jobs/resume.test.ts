@@ -36,17 +36,20 @@ describe('service restart', () => {
     }
     assert.ok(before && before.progress.trialsDone >= 2 && before.progress.trialsDone < 6, `stopped mid-search (${before?.progress.trialsDone} trials done)`);
     await first.close(); // kills the job process; the job row stays 'running'
+    let metrics = '';
     const kept = (await (async () => {
       const second = await startService({ dataDir, port: 0, host: '127.0.0.1', adminToken: ADMIN, logger });
       try {
         await second.queue.idle();
         for (let i = 0; i < 50 && (await view(second.url)).status === 'running'; i++) await new Promise((r) => setTimeout(r, 100));
+        metrics = await (await fetch(`${second.url}metrics`)).text();
         return await view(second.url);
       } finally {
         await second.close();
       }
     })());
     assert.equal(kept.status, 'succeeded');
+    assert.match(metrics, /^nas_jobs\{kind="search",status="succeeded"\} 1$/m, metrics.split('\n').filter((l) => l.startsWith('nas_jobs')).join('\n'));
     assert.equal(kept.attempts, 2, 'the job was resumed, not started again');
     assert.equal(kept.trials.length, 6);
     assert.ok(kept.trials.every((t) => t.status === 'succeeded' || t.status === 'cached'), JSON.stringify(kept.trials.map((t) => t.status)));
