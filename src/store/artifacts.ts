@@ -2,10 +2,12 @@
 // reports) with their SHA-256 and size in the store. The row holds the path
 // relative to the data directory, so a moved data directory keeps working.
 // Files are written to a temporary name and renamed, then the row inserted:
-// a crash never leaves a row without its file.
+// a crash never leaves a row without its file. A full disk (ENOSPC, real or
+// injected with NAS_FAULT_ENOSPC, see below) leaves neither a partial file
+// nor a row, and is reported as "no space left on device while writing ...".
 
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { dataDir, dataPaths } from '../config/paths.ts';
 import { type Db, StoreError } from './db.ts';
@@ -35,6 +37,35 @@ export function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
+/** A write that failed because the disk is full: status 507 (Insufficient Storage), a message naming what was being written. */
+export class DiskFullError extends StoreError {
+  constructor(what: string) {
+    super(`no space left on device while writing ${what}`, 507);
+    this.name = 'DiskFullError';
+  }
+}
+
+/**
+ * Fault injection for tests and drills: NAS_FAULT_ENOSPC=artifacts makes
+ * every artifact write fail as a full disk would (ENOSPC);
+ * NAS_FAULT_ENOSPC=artifacts:<kind>[,artifacts:<kind>...] only those kinds
+ * (e.g. artifacts:model-tflite). Read at each write; unset in production.
+ */
+export function injectedEnospc(kind: string, env: NodeJS.ProcessEnv = process.env): boolean {
+  const v = env.NAS_FAULT_ENOSPC;
+  if (!v) return false;
+  return v.split(',').map((x) => x.trim()).some((x) => x === 'artifacts' || x === `artifacts:${kind}`);
+}
+
+function writeArtifactFile(kind: string, tmp: string, bytes: Uint8Array): void {
+  if (injectedEnospc(kind)) {
+    // like a real full disk: part of the file may already be on disk
+    writeFileSync(tmp, bytes.subarray(0, Math.floor(bytes.byteLength / 2)));
+    throw Object.assign(new Error(`ENOSPC: no space left on device, write (injected by NAS_FAULT_ENOSPC)`), { code: 'ENOSPC', errno: -28, syscall: 'write' });
+  }
+  writeFileSync(tmp, bytes);
+}
+
 const SAFE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,100}$/;
 
 /** Store bytes as an artifact of `kind` named `name` (e.g. "model.tflite"). */
@@ -43,11 +74,17 @@ export function putArtifact(db: Db, kind: string, name: string, bytes: Uint8Arra
   if (!SAFE.test(name)) throw new StoreError(`artifact name ${JSON.stringify(name)} must be letters, digits, . _ -`, 400);
   const id = `a-${randomBytes(8).toString('hex')}`;
   const dir = join(dataPaths(root).artifacts, kind, id);
-  mkdirSync(dir, { recursive: true });
   const file = join(dir, name);
   const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, bytes);
-  renameSync(tmp, file);
+  try {
+    mkdirSync(dir, { recursive: true });
+    writeArtifactFile(kind, tmp, bytes);
+    renameSync(tmp, file);
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true }); // no partial file, no empty folder: the id was never stored
+    if ((e as { code?: unknown }).code === 'ENOSPC') throw new DiskFullError(`artifact ${kind}/${name} (${bytes.byteLength} bytes)`);
+    throw e;
+  }
   const rec: ArtifactRecord = {
     id, kind, path: relative(root, file), sha256: sha256Hex(bytes), sizeBytes: bytes.byteLength, createdAt: new Date().toISOString(),
   };

@@ -1,0 +1,304 @@
+// Fuzzing the whole /v1 contract: for every path + method in api/openapi.json,
+// fast-check generates requests from the operation's own schemas (valid-shaped
+// bodies, then mutated: wrong types, missing and extra fields, huge, negative
+// and overflowing numbers, unicode, long strings, __proto__/constructor keys),
+// path segments (known ids, random text, malformed percent-encodings, `..`)
+// and query strings, sent without a key, with a garbage key, a user key and
+// the admin key. Every answer must be < 500; every 4xx must carry the JSON
+// error shape; and a rejected (4xx) request must leave the store exactly as it
+// was (row counts and a hash of every table's contents). Accepted requests
+// may change the store. Searches are queued on a queue that is never started,
+// so nothing trains. A fixed seed and run count keep the file bounded.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { request as httpRequest, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import fc from 'fast-check';
+import { serviceHandlers } from '../../src/jobs/handlers.ts';
+import { InProcessQueue } from '../../src/jobs/inprocess.ts';
+import { attachJobQueue } from '../../src/jobs/queue.ts';
+import type { Db } from '../../src/store/db.ts';
+import { FakeExecutor } from '../search/fakes.ts';
+import { ADMIN, spec, testApp } from './helpers.ts';
+import { makeZip } from './zip.ts';
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const SEED = Number(process.env.NAS_FUZZ_SEED ?? 20261130);
+const RUNS_PER_OPERATION = Number(process.env.NAS_FUZZ_RUNS ?? 100);
+
+// ---------- the store's fingerprint ----------
+function snapshot(db: Db): string {
+  const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((t) => t.name);
+  const h = createHash('sha256');
+  const counts: string[] = [];
+  for (const t of tables) {
+    const rows = db.prepare(`SELECT * FROM "${t}" ORDER BY rowid`).raw().all() as unknown[][];
+    counts.push(`${t}:${rows.length}`);
+    for (const r of rows) h.update(JSON.stringify(r, (_k, v) => (Buffer.isBuffer(v) ? v.toString('base64') : typeof v === 'bigint' ? String(v) : v)));
+  }
+  return `${counts.join(',')} ${h.digest('hex')}`;
+}
+
+// ---------- raw JSON: literal text for numbers JSON.stringify cannot write, own __proto__ keys ----------
+class Raw { constructor(readonly text: string) {} }
+function stringify(v: unknown): string {
+  if (v instanceof Raw) return v.text;
+  if (Array.isArray(v)) return `[${Array.from({ length: v.length }, (_x, i) => stringify(v[i])).join(',')}]`;
+  if (v !== null && typeof v === 'object') return `{${Object.keys(v).map((k) => `${JSON.stringify(k)}:${stringify((v as Json)[k])}`).join(',')}}`;
+  return JSON.stringify(v) ?? 'null';
+}
+function setOwn(o: Json, k: string, v: unknown): void {
+  Object.defineProperty(o, k, { value: v, enumerable: true, configurable: true, writable: true });
+}
+
+// ---------- arbitraries from the schemas ----------
+function resolve(s: Json): Json {
+  let out = s;
+  while (out && out.$ref) out = out.$ref.split('/').slice(1).reduce((a: Json, k: string) => a[k], spec);
+  return out ?? {};
+}
+
+const weirdString = fc.oneof(
+  fc.string({ maxLength: 20 }),
+  fc.string({ unit: 'grapheme', maxLength: 20 }),
+  fc.constantFrom('', ' ', '..', '../../etc/passwd', '\u0000', '%zz', '\ud83d\ude00', 'x'.repeat(70_000), 'a'.repeat(300), 'NaN', 'Infinity', '-1', '1e400',
+    '__proto__', 'constructor', 'dataset:../../x', 'folder:/etc', 'synthetic', 'node-tflite-wasm', '28x28x1', '0x0', '99999999x99999999'),
+);
+const weirdNumber = fc.oneof(
+  fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }),
+  fc.constantFrom(0, -1, -0.5, 1e308, -1e308, 2 ** 53 + 1, 1e-320, 0.1),
+  fc.constantFrom(new Raw('1e400'), new Raw('-1e400'), new Raw('1E+999'), new Raw('-0')),
+);
+const weirdValue: fc.Arbitrary<unknown> = fc.oneof(
+  weirdString, weirdNumber, fc.boolean(), fc.constant(null), fc.constant([]), fc.constant({}),
+  fc.array(fc.integer(), { maxLength: 3 }), fc.dictionary(fc.string({ maxLength: 5 }), fc.integer(), { maxKeys: 2 }),
+);
+
+// Known-good values by field name, so that valid-shaped bodies reach the use cases behind the edge validation.
+const HINTS: Record<string, fc.Arbitrary<unknown>> = {
+  dataset: fc.constantFrom('synthetic', 'fashion-mnist', 'mnist', 'dataset:missing', 'folder:/nonexistent', 'folder:../..', ''),
+  deviceId: fc.constantFrom('node-tflite-wasm', 'node-tfjs-wasm', 'fuzz-phone', 'nope'),
+  input: fc.constantFrom('28x28x1', '32x32x3', '224x224x3', '20x20x1', '4x4x1', '32x28x3', '0x0x0', '99999x99999x3', '28x28'),
+  arch: fc.constantFrom('mobilenet-v2', 'mnasnet-a1', 'efficientnet-b0', 'ir_r1_k3_s1_e1_c16 ir_r2_k5_s2_e6_c24_se0.25', 'stem_k3_s1_c8 ds_r1_k3_s2_c16 head_c32', 'ir_r9_k9', '{"version":1}'),
+  latencyTargetMs: fc.constantFrom(1000, 5, 0.001, 1e308, 50),
+  classes: fc.constantFrom(10, 1, 2, 100_000),
+  version: fc.constantFrom(1, 2, 0, 99),
+  runtime: fc.constantFrom('tflite-android', 'tflite-wasm', 'tfjs-wasm'),
+};
+
+/** `minimal`: objects with their required fields only (the bodies most likely to be accepted). */
+function fromSchema(schema: Json, depth = 0, minimal = false): fc.Arbitrary<unknown> {
+  const s = resolve(schema);
+  if (depth > 6) return weirdValue;
+  if (s.const !== undefined) return fc.constant(s.const);
+  if (s.enum) return fc.constantFrom(...(s.enum as unknown[]));
+  const alts = (s.oneOf ?? s.anyOf) as Json[] | undefined;
+  if (alts) return fc.oneof(...alts.map((a) => fromSchema(a, depth + 1, minimal)));
+  if (s.allOf) return fromSchema(Object.assign({}, ...(s.allOf as Json[]).map(resolve)), depth + 1, minimal);
+  const type = Array.isArray(s.type) ? s.type.find((t: string) => t !== 'null') : s.type;
+  if (type === 'object' || s.properties) {
+    const props = (s.properties ?? {}) as Json;
+    const req = new Set<string>(s.required ?? []);
+    const shape: Record<string, fc.Arbitrary<unknown>> = {};
+    for (const [k, v] of Object.entries(props)) shape[k] = HINTS[k] ? fc.oneof({ weight: 3, arbitrary: HINTS[k]! }, { weight: 1, arbitrary: fromSchema(v, depth + 1, minimal) }) : fromSchema(v, depth + 1, minimal);
+    if (minimal) for (const k of Object.keys(shape)) if (!req.has(k)) delete shape[k];
+    if (Object.keys(shape).length === 0) return fc.dictionary(fc.string({ maxLength: 8 }), fromSchema(s.additionalProperties && s.additionalProperties !== true ? s.additionalProperties : {}, depth + 1), { maxKeys: 3 });
+    return fc.record(shape, { requiredKeys: Object.keys(shape).filter((k) => req.has(k)) });
+  }
+  if (type === 'array') return fc.array(fromSchema(s.items ?? {}, depth + 1, minimal), { minLength: s.minItems ?? 0, maxLength: Math.min(s.maxItems ?? 4, 4) });
+  if (type === 'integer') return fc.integer({ min: s.minimum ?? -10, max: s.maximum ?? Math.max(10, (s.minimum ?? 0) + 10) });
+  if (type === 'number') return fc.double({ min: s.minimum ?? s.exclusiveMinimum ?? -10, max: s.maximum ?? 1000, noNaN: true, noDefaultInfinity: true });
+  if (type === 'boolean') return fc.boolean();
+  if (type === 'string') {
+    if (s.examples?.length) return fc.oneof(fc.constantFrom(...(s.examples as string[])), fc.string({ minLength: s.minLength ?? 0, maxLength: 12 }));
+    if (s.example !== undefined) return fc.oneof(fc.constant(s.example), fc.string({ maxLength: 12 }));
+    return fc.string({ minLength: s.minLength ?? 0, maxLength: Math.min(s.maxLength ?? 12, 12) });
+  }
+  return weirdValue;
+}
+
+/** All container paths of a JSON value (objects and arrays), root first. */
+function containers(v: unknown, out: (Json | unknown[])[] = []): (Json | unknown[])[] {
+  if (v !== null && typeof v === 'object' && !(v instanceof Raw)) {
+    out.push(v as Json);
+    for (const x of Object.values(v as Json)) containers(x, out);
+  }
+  return out;
+}
+
+interface Mutation { kind: 'delete' | 'replace' | 'extra' | 'proto'; pick: number; key: string; value: unknown }
+const mutation: fc.Arbitrary<Mutation> = fc.record({
+  kind: fc.constantFrom('delete', 'replace', 'replace', 'extra', 'proto'),
+  pick: fc.nat(),
+  key: fc.oneof(fc.string({ maxLength: 8 }), fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty')),
+  value: weirdValue,
+}) as fc.Arbitrary<Mutation>;
+
+/** A deep copy keeping Raw numbers (fast-check may hand out the same constant object twice). */
+function clone(v: unknown): unknown {
+  if (v instanceof Raw || v === null || typeof v !== 'object') return v;
+  if (Array.isArray(v)) return Array.from({ length: v.length }, (_x, i) => clone(v[i]));
+  const o: Json = {};
+  for (const k of Object.keys(v)) setOwn(o, k, clone((v as Json)[k]));
+  return o;
+}
+
+function mutate(value: unknown, ms: Mutation[]): unknown {
+  const root = { v: clone(value) } as Json;
+  for (const m of ms) {
+    const cs = containers(root).slice(0);
+    const c = cs[m.pick % cs.length]!;
+    const keys = Object.keys(c);
+    const k = keys.length ? keys[m.pick % keys.length]! : m.key;
+    if (m.kind === 'delete' && keys.length && c !== root) delete (c as Json)[k];
+    else if (m.kind === 'replace') setOwn(c as Json, c === root ? 'v' : k, clone(m.value));
+    else if (m.kind === 'extra' && !Array.isArray(c) && c !== root) setOwn(c as Json, m.key, clone(m.value));
+    else if (m.kind === 'proto' && !Array.isArray(c) && c !== root) setOwn(c as Json, ['__proto__', 'constructor', 'prototype'][m.pick % 3]!, { polluted: true, status: 500 });
+  }
+  return root.v;
+}
+
+// ---------- path segments and query strings ----------
+const rawSegment = fc.oneof(
+  fc.constantFrom('%', '%zz', '%E0%A4%A', '%C0%AF', '%2e%2e', '..', '.', '%2F', '%00', '%FF%FE', '~', '%25', 'a%20b', '%u0041'),
+  fc.string({ maxLength: 16 }).map(encodeURIComponent),
+  fc.string({ unit: 'grapheme', maxLength: 8 }).map(encodeURIComponent),
+  fc.constant('x'.repeat(3000)),
+);
+
+function queryArb(params: Json[]): fc.Arbitrary<string> {
+  const named = params.filter((p) => p.in === 'query').map((p) => fc.tuple(fc.constant(p.name as string), fc.oneof(fromSchema(p.schema ?? {}).map(String), weirdString)));
+  const extra = fc.tuple(fc.oneof(fc.string({ maxLength: 6 }), fc.constantFrom('__proto__', 'constructor', 'status[]', 'token')), weirdString);
+  const pair = named.length ? fc.oneof(...named, extra) : extra;
+  return fc.oneof(
+    fc.array(pair, { maxLength: 4 }).map((ps) => ps.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v).slice(0, 2000))}`).join('&')),
+    fc.constantFrom('%', 'status=%zz', 'a[b][c]=1', '__proto__[x]=1', 'version=1&version=2', 'format[]=tflite', 'version=-1', 'version=1e400'),
+  );
+}
+
+// ---------- sending ----------
+interface Answer { status: number; type: string; body: string }
+function send(base: string, method: string, path: string, headers: Record<string, string>, body?: Buffer): Promise<Answer> {
+  return new Promise((res, rej) => {
+    const u = new URL(base);
+    const req = httpRequest({ host: u.hostname, port: u.port, method, path, headers: { ...headers, ...(body ? { 'content-length': String(body.byteLength) } : {}) } }, (r) => {
+      const type = String(r.headers['content-type'] ?? '');
+      if (type.startsWith('text/event-stream')) { // a live stream: the status is what counts
+        r.destroy();
+        res({ status: r.statusCode ?? 0, type, body: '' });
+        return;
+      }
+      const chunks: Buffer[] = [];
+      r.on('data', (c: Buffer) => chunks.push(c));
+      r.on('end', () => res({ status: r.statusCode ?? 0, type, body: Buffer.concat(chunks).toString('utf8') }));
+      r.on('error', rej);
+    });
+    req.on('error', rej);
+    req.end(body);
+  });
+}
+
+describe('fuzzing every operation of api/openapi.json', () => {
+  const { ctx, app } = testApp({ rateLimit: { uploads: 1_000_000 } });
+  // searches are stored and queued but the queue never starts: no training, no background writes
+  const queue = new InProcessQueue({ db: ctx.db, concurrency: 1, handlers: serviceHandlers({ db: ctx.db, dataDir: ctx.dataDir, deps: { executor: new FakeExecutor() } }) });
+  attachJobQueue(ctx, queue);
+  let server: Server;
+  let base: string;
+  const ids: Record<string, string[]> = {};
+  const tokens: Record<string, string | null> = { none: null, garbage: 'nas_not-a-real-key', admin: ADMIN };
+  const counts = { total: 0, rejected: 0, accepted: 0 };
+  const statuses = new Map<number, number>();
+
+  before(async () => {
+    server = app.listen(0);
+    await new Promise((r) => server.once('listening', r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const json = (method: string, path: string, token: string, b: unknown) => send(base, method, path, { 'content-type': 'application/json', authorization: `Bearer ${token}` }, Buffer.from(JSON.stringify(b)));
+    const key = JSON.parse((await json('POST', '/v1/keys', ADMIN, { name: 'fuzz-user' })).body);
+    tokens.user = key.token;
+    const dev = await json('POST', '/v1/devices', ADMIN, { id: 'fuzz-phone', name: 'Fuzz phone', runtime: 'tflite-android', runtimeVersion: '2.16', threads: 1, cpu: 'arm64' });
+    assert.ok(dev.status < 300, dev.body);
+    const search = await json('POST', '/v1/searches', key.token, { dataset: 'synthetic', deviceId: 'node-tflite-wasm', latencyTargetMs: 1000, strategy: 'random', budget: { maxTrials: 2 }, proxy: { subset: 64, validationSubset: 32 } });
+    assert.equal(search.status, 202, search.body);
+    ids.searchId = [JSON.parse(search.body).id];
+    ids.deviceId = ['node-tflite-wasm', 'fuzz-phone'];
+    ids.keyId = []; // revoking the fuzz's own keys would only turn the rest into 401s
+    ids.datasetId = [];
+    ids.modelId = [];
+    ids.file = ['manifest.json', 'reference.tflite'];
+  });
+  after(async () => {
+    await queue.close();
+    await new Promise((r) => server.close(r));
+    console.log(`fuzz: ${counts.total} requests, ${counts.rejected} rejected (4xx), ${counts.accepted} accepted; by status ${JSON.stringify(Object.fromEntries([...statuses].sort((x, y) => x[0] - y[0])))}`);
+  });
+
+  const operations: { path: string; method: string; op: Json }[] = [];
+  for (const [path, item] of Object.entries(spec.paths as Json)) {
+    for (const [method, op] of Object.entries(item as Json)) if (op && typeof op === 'object' && op.responses) operations.push({ path, method, op: op as Json });
+  }
+
+  for (const { path, method, op } of operations) {
+    it(`${method.toUpperCase()} ${path}: never 5xx, JSON errors, rejected requests change nothing`, async () => {
+      const params = [...((spec.paths[path].parameters ?? []) as Json[]), ...((op.parameters ?? []) as Json[])].map(resolve);
+      const segNames = [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!);
+      const content = (op.requestBody?.content ?? {}) as Json;
+      const mediaType = Object.keys(content)[0];
+      const seg = (name: string) => fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...(ids[name]?.length ? ids[name]! : ['missing'])).map(encodeURIComponent) }, { weight: 2, arbitrary: rawSegment });
+      const bodyArb: fc.Arbitrary<{ type?: string; bytes?: Buffer }> = mediaType === 'application/json'
+        ? fc.oneof(
+          { weight: 3, arbitrary: fromSchema(content[mediaType].schema, 0, true).map((v) => ({ type: 'application/json', bytes: Buffer.from(stringify(v)) })) },
+          { weight: 2, arbitrary: fromSchema(content[mediaType].schema).map((v) => ({ type: 'application/json', bytes: Buffer.from(stringify(v)) })) },
+          { weight: 5, arbitrary: fc.tuple(fromSchema(content[mediaType].schema), fc.array(mutation, { minLength: 1, maxLength: 3 })).map(([v, ms]) => ({ type: 'application/json', bytes: Buffer.from(stringify(mutate(v, ms))) })) },
+          { weight: 1, arbitrary: fc.constantFrom('{', '{"a":', 'null', '[]', '"x"', '\u0000', '{"__proto__":{"status":500}}', '{"constructor":{"prototype":{"x":1}}}', '1e400').map((t) => ({ type: 'application/json', bytes: Buffer.from(t) })) },
+          { weight: 1, arbitrary: fc.constantFrom({}, { type: 'text/plain', bytes: Buffer.from('{}') }, { type: 'application/json; charset=latin1', bytes: Buffer.from('{}') }, { type: 'application/zip', bytes: Buffer.from('PK') }) },
+        )
+        : mediaType === 'application/zip'
+          ? fc.oneof(
+            fc.uint8Array({ maxLength: 64 }).map((b) => ({ type: 'application/zip', bytes: Buffer.from(b) })),
+            fc.array(fc.tuple(fc.oneof(rawSegment, fc.constantFrom('a/1.png', '../x/1.png', '/abs/1.png', 'b/../../1.png', 'c/\u00e9.png')), fc.uint8Array({ maxLength: 16 })), { maxLength: 4 })
+              .map((es) => ({ type: 'application/zip', bytes: makeZip(es.map(([name, data]) => ({ name, data: Buffer.from(data) }))) })),
+            fc.constantFrom({}, { type: 'application/json', bytes: Buffer.from('{}') }),
+          )
+          : fc.oneof({ weight: 4, arbitrary: fc.constant({}) }, { weight: 1, arbitrary: fc.constantFrom({ type: 'application/json', bytes: Buffer.from('{"x":1}') }, { type: 'text/plain', bytes: Buffer.from('hello') }) });
+      const requestArb = fc.record({
+        segs: fc.tuple(...segNames.map(seg), fc.constant(null)),
+        extraSeg: fc.oneof({ weight: 6, arbitrary: fc.constant('') }, { weight: 1, arbitrary: rawSegment.map((s) => `/${s}`) }),
+        query: fc.oneof({ weight: 1, arbitrary: fc.constant('') }, { weight: 2, arbitrary: queryArb(params) }),
+        auth: fc.constantFrom('none', 'garbage', 'user', 'user', 'admin', 'admin', 'malformed'),
+        body: bodyArb,
+      });
+
+      await fc.assert(fc.asyncProperty(requestArb, async (r) => {
+        let i = 0;
+        const p = path.replace(/\{\w+\}/g, () => String(r.segs[i++])) + r.extraSeg + (r.query ? `?${r.query}` : '');
+        const headers: Record<string, string> = {};
+        if (r.auth === 'malformed') headers.authorization = 'Basic Zm9vOmJhcg==';
+        else if (tokens[r.auth]) headers.authorization = `Bearer ${tokens[r.auth]}`;
+        if (r.body.type) headers['content-type'] = r.body.type;
+        const before = snapshot(ctx.db);
+        const a = await send(base, method.toUpperCase(), p, headers, r.body.bytes);
+        counts.total++;
+        statuses.set(a.status, (statuses.get(a.status) ?? 0) + 1);
+        const where = `${method.toUpperCase()} ${p.slice(0, 300)} (${r.auth}) body ${r.body.bytes?.toString('utf8').slice(0, 300) ?? 'none'}`;
+        if (process.env.NAS_FUZZ_DEBUG === `${method} ${path}`) console.log(`${where} -> ${a.status} ${a.body.slice(0, 200)}`);
+        assert.ok(a.status < 500, `${where} -> ${a.status} ${a.body.slice(0, 300)}`);
+        if (a.status >= 400) {
+          counts.rejected++;
+          assert.ok(a.type.startsWith('application/json'), `${where} -> ${a.status} with content-type ${a.type}`);
+          const e = JSON.parse(a.body) as Json;
+          assert.ok(e && typeof e.error === 'object' && typeof e.error.code === 'string' && typeof e.error.message === 'string' && e.error.message !== '', `${where} -> ${a.status} ${a.body.slice(0, 300)}`);
+          assert.equal(snapshot(ctx.db), before, `${where} -> ${a.status} changed the store`);
+        } else counts.accepted++;
+      }), { seed: SEED + operations.findIndex((o) => o.path === path && o.method === method), numRuns: RUNS_PER_OPERATION, endOnFailure: true });
+    });
+  }
+
+  it('the pollution attempts left Object.prototype alone', () => {
+    assert.equal(({} as Json).polluted, undefined);
+    assert.equal(({} as Json).status, undefined);
+  });
+});
