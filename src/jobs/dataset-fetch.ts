@@ -41,6 +41,7 @@ function shown(url: string): string {
 
 function checkRef(ref: RemoteDatasetRef): void {
   if (!/^ds_[0-9a-f]{16}$/.test(ref.id)) throw new DatasetFetchError(`job dataset reference: bad id "${ref.id}"`, 400);
+  if (!(Number.isInteger(ref.sizeBytes) && ref.sizeBytes >= 0)) throw new DatasetFetchError(`job dataset reference ${ref.id}: sizeBytes must be a non-negative integer`, 400);
   if (!/^[0-9a-f]{64}$/.test(ref.sha256)) throw new DatasetFetchError(`job dataset reference ${ref.id}: sha256 must be 64 hex digits`, 400);
   let u: URL;
   try {
@@ -104,6 +105,11 @@ export class RemoteDatasetCache {
         transform(chunk: Buffer, _enc, cb) {
           hash.update(chunk);
           sizeBytes += chunk.length;
+          // never more on disk than the job announced: a longer body cannot match the checksum anyway
+          if (sizeBytes > ref.sizeBytes) {
+            cb(new DatasetFetchError(`dataset ${ref.id}: the archive from ${shown(ref.url)} is larger than the job's ${ref.sizeBytes} bytes; not training on it`, 422));
+            return;
+          }
           cb(null, chunk);
         },
       });

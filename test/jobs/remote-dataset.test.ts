@@ -100,6 +100,8 @@ describe('uploaded datasets on a remote nas worker (server app + redis-server + 
       datasetRefOf: (r) => {
         const ref = refOf(r);
         if (ref && r.id.startsWith('corrupt-')) return { ...ref, sha256: ref.sha256.slice(0, -1) + (ref.sha256.endsWith('0') ? '1' : '0') };
+        // "short-*" trials announce fewer bytes than the archive has (and another checksum: no cached copy matches)
+        if (ref && r.id.startsWith('short-')) return { ...ref, sizeBytes: 100, sha256: 'f'.repeat(64) };
         return ref;
       },
     });
@@ -169,5 +171,13 @@ describe('uploaded datasets on a remote nas worker (server app + redis-server + 
     assert.equal(finished.length, 1);
     assert.match(finished[0]!, / failed wallMs=\d+ error=".*checksum mismatch/);
     assert.ok(existsSync(join(workerDir, 'datasets', 'remote', `${dataset.id}-${dataset.sha256}`, 'images')));
+  });
+
+  it('an archive longer than the job announced is cut off and fails the job; nothing is cached', async () => {
+    const o = await executor.run(trial('short-rd:arch-4'));
+    assert.ok(!o.ok);
+    assert.match(o.error.message, new RegExp(`dataset ${dataset.id}: the archive from .* is larger than the job's 100 bytes; not training on it`));
+    assert.equal(o.attempts, 1);
+    assert.deepEqual(readdirSync(join(workerDir, 'datasets', 'remote')), [`${dataset.id}-${dataset.sha256}`]);
   });
 });
