@@ -86,7 +86,7 @@ export interface SearchStreamOptions<S> {
 }
 
 /** Stream state-then-live-events for one search on `res`; resolves when the stream ends. */
-export function streamSearch<S>(req: Request, res: Response, o: SearchStreamOptions<S>): Promise<void> {
+export function streamSearch<S>(_req: Request, res: Response, o: SearchStreamOptions<S>): Promise<void> {
   const stream = new SseStream(res, o.heartbeatMs);
   return new Promise<void>((resolve) => {
     stream.onClose(resolve);
@@ -98,7 +98,6 @@ export function streamSearch<S>(req: Request, res: Response, o: SearchStreamOpti
     };
     const off = o.bus.subscribe(o.key, (e) => (live ? deliver(e) : pending.push(e)));
     stream.onClose(off);
-    req.on('close', () => stream.end());
     let state: S;
     try {
       state = o.snapshot();
