@@ -208,6 +208,10 @@ $('#key-form').addEventListener('submit', (ev) => {
   setKey($('#api-key').value.trim());
   $('#api-key').value = '';
   loadAll();
+// other searches' progress (the selected one is followed live over SSE)
+setInterval(() => {
+  if (getKey() && document.visibilityState === 'visible') loadSearches().catch(() => {});
+}, 10_000);
 });
 $('#forget-key').addEventListener('click', () => { setKey(''); location.reload(); });
 $('#refresh').addEventListener('click', () => loadAll());
@@ -245,3 +249,7 @@ $('#search-form').addEventListener('submit', async (ev) => {
 });
 
 loadAll();
+// other searches' progress (the selected one is followed live over SSE)
+setInterval(() => {
+  if (getKey() && document.visibilityState === 'visible') loadSearches().catch(() => {});
+}, 10_000);
