@@ -37,9 +37,14 @@ export function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-/** A write that failed because the disk is full: status 507 (Insufficient Storage), a message naming what was being written. */
+/**
+ * A write that failed because the disk is full: status 507 (Insufficient
+ * Storage), a message naming what was being written; `code` and `path` as
+ * Node's own ENOSPC error, so the CLI prints it as one `error:` line.
+ */
 export class DiskFullError extends StoreError {
-  constructor(what: string) {
+  readonly code = 'ENOSPC';
+  constructor(what: string, readonly path: string) {
     super(`no space left on device while writing ${what}`, 507);
     this.name = 'DiskFullError';
   }
@@ -82,7 +87,7 @@ export function putArtifact(db: Db, kind: string, name: string, bytes: Uint8Arra
     renameSync(tmp, file);
   } catch (e) {
     rmSync(dir, { recursive: true, force: true }); // no partial file, no empty folder: the id was never stored
-    if ((e as { code?: unknown }).code === 'ENOSPC') throw new DiskFullError(`artifact ${kind}/${name} (${bytes.byteLength} bytes)`);
+    if ((e as { code?: unknown }).code === 'ENOSPC') throw new DiskFullError(`artifact ${kind}/${name} (${bytes.byteLength} bytes)`, file);
     throw e;
   }
   const rec: ArtifactRecord = {

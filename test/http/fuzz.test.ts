@@ -15,6 +15,7 @@ import { request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
+import sharp from 'sharp';
 import { serviceHandlers } from '../../src/jobs/handlers.ts';
 import { InProcessQueue } from '../../src/jobs/inprocess.ts';
 import { attachJobQueue } from '../../src/jobs/queue.ts';
@@ -226,7 +227,12 @@ describe('fuzzing every operation of api/openapi.json', () => {
     ids.searchId = [JSON.parse(search.body).id];
     ids.deviceId = ['node-tflite-wasm', 'fuzz-phone'];
     ids.keyId = []; // revoking the fuzz's own keys would only turn the rest into 401s
-    ids.datasetId = [];
+    const png = (v: number) => sharp({ create: { width: 8, height: 8, channels: 3, background: { r: v, g: 255 - v, b: 40 } } }).png().toBuffer();
+    const zip = makeZip([{ name: 'cat/a.png', data: await png(10) }, { name: 'cat/b.png', data: await png(30) }, { name: 'cat/c.png', data: await png(50) },
+      { name: 'dog/a.png', data: await png(200) }, { name: 'dog/b.png', data: await png(220) }, { name: 'dog/c.png', data: await png(240) }]);
+    const ds = await send(base, 'POST', '/v1/datasets?name=fuzz', { 'content-type': 'application/zip', authorization: `Bearer ${key.token}` }, zip);
+    assert.ok(ds.status < 300, ds.body);
+    ids.datasetId = [JSON.parse(ds.body).id];
     ids.modelId = [];
     ids.file = ['manifest.json', 'reference.tflite'];
   });
@@ -270,6 +276,7 @@ describe('fuzzing every operation of api/openapi.json', () => {
         query: fc.oneof({ weight: 1, arbitrary: fc.constant('') }, { weight: 2, arbitrary: queryArb(params) }),
         auth: fc.constantFrom('none', 'garbage', 'user', 'user', 'admin', 'admin', 'malformed'),
         body: bodyArb,
+        encoding: fc.oneof({ weight: 8, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.constantFrom('gzip', 'deflate', 'br', 'identity', 'bogus', 'gzip, gzip') }),
       });
 
       await fc.assert(fc.asyncProperty(requestArb, async (r) => {
@@ -279,11 +286,12 @@ describe('fuzzing every operation of api/openapi.json', () => {
         if (r.auth === 'malformed') headers.authorization = 'Basic Zm9vOmJhcg==';
         else if (tokens[r.auth]) headers.authorization = `Bearer ${tokens[r.auth]}`;
         if (r.body.type) headers['content-type'] = r.body.type;
+        if (r.encoding) headers['content-encoding'] = r.encoding;
         const before = snapshot(ctx.db);
         const a = await send(base, method.toUpperCase(), p, headers, r.body.bytes);
         counts.total++;
         statuses.set(a.status, (statuses.get(a.status) ?? 0) + 1);
-        const where = `${method.toUpperCase()} ${p.slice(0, 300)} (${r.auth}) body ${r.body.bytes?.toString('utf8').slice(0, 300) ?? 'none'}`;
+        const where = `${method.toUpperCase()} ${p.slice(0, 300)} (${r.auth}${r.encoding ? `, content-encoding ${r.encoding}` : ''}) body ${r.body.bytes?.toString('utf8').slice(0, 300) ?? 'none'}`;
         if (process.env.NAS_FUZZ_DEBUG === `${method} ${path}`) console.log(`${where} -> ${a.status} ${a.body.slice(0, 200)}`);
         assert.ok(a.status < 500, `${where} -> ${a.status} ${a.body.slice(0, 300)}`);
         if (a.status >= 400) {
@@ -296,6 +304,26 @@ describe('fuzzing every operation of api/openapi.json', () => {
       }), { seed: SEED + operations.findIndex((o) => o.path === path && o.method === method), numRuns: RUNS_PER_OPERATION, endOnFailure: true });
     });
   }
+
+  it('methods and paths outside the contract: 404/405 JSON errors, never 5xx, store unchanged', async () => {
+    const methods = fc.constantFrom('GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'HEAD');
+    const pathArb = fc.oneof(
+      fc.array(rawSegment, { minLength: 1, maxLength: 5 }).map((ss) => `/${ss.join('/')}`),
+      fc.tuple(fc.constantFrom(...operations.map((o) => o.path)), rawSegment).map(([p, x]) => p.replace(/\{\w+\}/g, x)),
+      fc.constantFrom('/v1', '/v1/', '//v1/keys', '/v1/keys/', '/v1/../v1/keys', '/v1/%2e%2e/keys', '/profile/../../etc/passwd', '/dashboard/%2e%2e/%2e%2e/package.json', '/%'),
+    );
+    await fc.assert(fc.asyncProperty(methods, pathArb, fc.constantFrom('none', 'user', 'admin'), async (method, p, who) => {
+      const before = snapshot(ctx.db);
+      const a = await send(base, method, p, tokens[who] ? { authorization: `Bearer ${tokens[who]}` } : {});
+      const where = `${method} ${p.slice(0, 200)} (${who})`;
+      assert.ok(a.status < 500, `${where} -> ${a.status} ${a.body.slice(0, 300)}`);
+      if (a.status >= 400) {
+        if (method !== 'HEAD') assert.ok(a.type.startsWith('application/json') && typeof JSON.parse(a.body).error?.code === 'string', `${where} -> ${a.status} ${a.type} ${a.body.slice(0, 200)}`);
+        assert.equal(snapshot(ctx.db), before, `${where} -> ${a.status} changed the store`);
+      }
+      assert.ok(!/"name"\s*:\s*"mobile-nas"/.test(a.body) && !/root:x:0/.test(a.body), `${where} served a file outside the web root`);
+    }), { seed: SEED, numRuns: RUNS_PER_OPERATION * 2, endOnFailure: true });
+  });
 
   it('the pollution attempts left Object.prototype alone', () => {
     assert.equal(({} as Json).polluted, undefined);

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { createRun, runRun, runStoredModel, type RunOptionsInput } from '../../src/app/run.ts';
+import { isPathError } from '../../src/cli/errors.ts';
 import { setDataDir } from '../../src/config/paths.ts';
 import { InProcessQueue } from '../../src/jobs/inprocess.ts';
 import { loadPredictor } from '../../src/latency/index.ts';
@@ -62,6 +63,7 @@ describe('artifact writer on a full disk', () => {
       assert.ok(e instanceof DiskFullError);
       assert.equal(e.status, 507);
       assert.equal(e.message, 'no space left on device while writing artifact weights/b.bin (4096 bytes)');
+      assert.ok(isPathError(e), 'the CLI reports it as one error line (exit 2), not an internal error');
       return true;
     });
     delete process.env.NAS_FAULT_ENOSPC;
