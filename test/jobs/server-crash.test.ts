@@ -13,6 +13,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -135,8 +136,21 @@ describe('nas serve killed mid-search (SIGKILL of the process group)', () => {
     }
     assert.ok(end.progress.succeeded >= 1);
     assert.ok(end.attempts >= 2, `the job was started again after the kill (attempts ${end.attempts})`);
-    console.log(`crash: ${finished(mid).length} trials finished when killed (${atKill.length} stored), ${trials.length} at the end: ${trials.map((t) => t.status).join(', ')}; job attempts ${end.attempts}`);
     await killGroup(b);
+    // the store itself: one row per proposal, cached rows point at a trained trial of the same architecture
+    const db = new Database(join(dataDir, 'nas.sqlite'), { readonly: true });
+    try {
+      const rows = db.prepare('SELECT id, proposal_id AS proposalId, arch_id AS archId, status, cached_from AS cachedFrom FROM trials WHERE search_id = ?').all(id) as Json[];
+      assert.equal(rows.length, budget);
+      assert.equal(new Set(rows.map((r) => r.proposalId)).size, budget, 'proposal ids are unique');
+      for (const r of rows.filter((x) => x.status === 'cached')) {
+        const from = rows.find((x) => x.id === r.cachedFrom);
+        assert.ok(from && from.archId === r.archId && from.status !== 'cached', `cached trial ${r.id} points at ${r.cachedFrom}`);
+      }
+    } finally {
+      db.close();
+    }
+    console.log(`crash: ${finished(mid).length} trials finished when killed (${atKill.length} stored), ${trials.length} at the end: ${trials.map((t) => t.status).join(', ')}; job attempts ${end.attempts}`);
   });
 });
 
