@@ -145,7 +145,7 @@ async function main(): Promise<void> {
   lines.push(`Fashion-MNIST proxy task (2,000 training images, 1 epoch, SGD, validation accuracy on 1,000 held-out validation images; the search's default recipe),`);
   lines.push(`device ${deviceId} (predictor: ${describeCalibration(predictor.calibration)}), ${mode} reward ${mode === 'soft' ? 'ACC x (LAT/T)^-0.07' : 'ACC within T, ACC x (LAT/T)^-1 over it, architectures predicted over 1.5 T scored 0 without training ("skipped")'} with T = ${targetMs.toFixed(3)} ms,`);
   lines.push(`the wall-clock latency of the small-input MobileNetV2-0.35 measured here (TFLite interpreter, 1 thread, median of 120 Invoke() calls, pass spread ${(100 * spread).toFixed(1)}%).`);
-  lines.push(`${trials} trials per search (cached repeats and skipped trials count), ${seeds} seeds per strategy; rl: REINFORCE on an LSTM controller, batch ${batchSize};`);
+  lines.push(`${trials} trained trials per search (cached repeats and hard-mode skips cost nothing), ${seeds} seeds per strategy; rl: REINFORCE on an LSTM controller, batch ${batchSize};`);
   lines.push(`evolution: aging evolution, population 8, tournament 3; random: uniform. Trials train 2 at a time (one per core).`);
   lines.push('');
   lines.push('| strategy | seed | status | best reward | best val. accuracy within T | trials trained / cached / skipped / failed | trials per hour | wall time |');

@@ -118,6 +118,8 @@ function progressReporter(total: () => number) {
       const etaS = Math.max(0, (total() - e.trialsDone) * rate) / 1000;
       const etaText = `${Math.round(etaS)}s`;
       if (bar) {
+        // cached repeats and hard-mode skips cost no budget, so proposals can outnumber it
+        if (e.trialsDone > bar.getTotal()) bar.setTotal(e.trialsDone);
         bar.update(e.trialsDone, { cacheHits: e.cacheHits, bestReward: fmt(best.reward), bestAcc: fmt(best.accuracy), etaText });
       } else {
         const acc = e.accuracy === null ? '-' : fmt(e.accuracy);
@@ -194,7 +196,7 @@ export function registerSearchCommand(program: Command): void {
     .option('--mode <mode>', 'soft | hard reward (MnasNet)', 'soft')
     .option('--w <w>', 'reward exponent (soft: alpha = beta = w, default -0.07; hard: beta, default -1)')
     .option('--strategy <name>', 'rl | random | evolution', 'random')
-    .option('--trials <n>', 'max trials (every proposal counts, cached and skipped included)', '20')
+    .option('--trials <n>', 'max trials that train (cached repeats and hard-mode skips cost nothing)', '20')
     .option('--budget-minutes <m>', 'wall-time budget (over all runs of the search)')
     .option('--max-failed <n>', 'stop after this many failed trials')
     .option('--parallel <n>', 'trials trained at once (default 2)')

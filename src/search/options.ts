@@ -45,7 +45,7 @@ export interface SearchOptions {
   /** hard mode: architectures predicted over skipFactor x target are scored without training */
   skipFactor: number;
   strategy: StrategyName;
-  /** max trials (every proposal counts, cached and skipped included) */
+  /** max trials that train (cached repeats and hard-mode skips cost nothing; proposals capped at 50x) */
   maxTrials: number;
   /** wall-time budget over all runs of the search; null = none */
   maxWallMs: number | null;

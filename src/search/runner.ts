@@ -24,7 +24,16 @@ import { SKIPPED_REWARD, skipReason, trialReward } from './reward.ts';
 import type { Proposal, SearchStrategy } from './strategy.ts';
 import { planTrial, type SearchSpace, trialRequest } from './trial_plan.ts';
 
-export type StopReason = 'max-trials' | 'wall-time' | 'max-failed-trials' | 'cancelled' | 'strategy-idle';
+export type StopReason = 'max-trials' | 'max-proposals' | 'wall-time' | 'max-failed-trials' | 'cancelled' | 'strategy-idle';
+
+/**
+ * The trial budget counts trials that train (succeeded, failed, and those in
+ * flight): a cached repeat and a hard-mode skip cost nothing, as the issue
+ * asks ("so the budget is not spent on it"). Free proposals are bounded all
+ * the same: at most this many times the budget in all, so a strategy stuck
+ * proposing skipped architectures ends with 'max-proposals'.
+ */
+export const MAX_PROPOSALS_PER_TRIAL = 50;
 
 export interface RunnerContext {
   db: Db;
@@ -93,10 +102,21 @@ export class SearchRunner {
     return this.c.priorElapsedMs + (performance.now() - this.startedAt);
   }
 
+  /** trials that count against the budget: every trial but cached repeats and skips (unfinished ones counted until they settle) */
+  private spent(): number {
+    return this.counts.total - this.counts.cached - this.counts.skipped;
+  }
+
+  private room(): number {
+    const o = this.c.options;
+    return Math.min(o.maxTrials - this.spent(), o.maxTrials * MAX_PROPOSALS_PER_TRIAL - this.counts.total);
+  }
+
   private stopReason(): StopReason | null {
     const o = this.c.options;
     if (this.c.cancel?.cancelled) return 'cancelled';
-    if (this.counts.total >= o.maxTrials) return 'max-trials';
+    if (this.counts.succeeded + this.counts.failed >= o.maxTrials) return 'max-trials';
+    if (this.counts.total >= o.maxTrials * MAX_PROPOSALS_PER_TRIAL) return 'max-proposals';
     if (o.maxFailedTrials !== null && this.counts.failed >= o.maxFailedTrials) return 'max-failed-trials';
     if (o.maxWallMs !== null && this.elapsedMs() >= o.maxWallMs) return 'wall-time';
     return null;
@@ -111,7 +131,7 @@ export class SearchRunner {
       if (this.fatal) break;
       stoppedBy = this.stopReason();
       if (stoppedBy === null) {
-        const room = Math.min(concurrency - this.inflight.size, this.c.options.maxTrials - this.counts.total);
+        const room = Math.min(concurrency - this.inflight.size, this.room());
         if (room > 0) {
           const proposals = this.c.strategy.propose(room).slice(0, room);
           if (proposals.length > 0) for (const t of this.persistProposals(proposals)) this.start(t);

@@ -16,6 +16,7 @@ import { getSearch } from '../../src/store/searches.ts';
 import { sampleDecisions } from '../../src/space/sampler.ts';
 import { SKELETON_SMALL, skeletonFor } from '../../src/space/skeleton.ts';
 import { fastestArch } from '../../src/search/fastest.ts';
+import { MAX_PROPOSALS_PER_TRIAL } from '../../src/search/runner.ts';
 import { loadPredictor } from '../../src/latency/index.ts';
 import { createRng } from '../../src/space/rng.ts';
 import type { SearchOptionsInput } from '../../src/search/options.ts';
@@ -72,24 +73,36 @@ describe('runSearch (fake executor, synthetic)', () => {
     assert.equal(events.at(-1)!.type, 'done');
   });
 
-  it('a repeated architecture is stored as cached, not trained, counted as a cache hit', async () => {
+  it('a repeated architecture is stored as cached, not trained, counted as a cache hit, and costs no budget', async () => {
     const rng = createRng(5);
     const a = sampleDecisions(SKELETON_SMALL, rng);
     const b = sampleDecisions(SKELETON_SMALL, rng);
-    const ex = new FakeExecutor();
+    const ex = new FakeExecutor({ concurrency: 1 });
     const { events, onEvent } = collect();
-    const r = await runSearch(base({ maxTrials: 5 }), {
-      onEvent, deps: { db, executor: ex, createStrategy: () => new ScriptedStrategy([a, a, b, a, b]) },
+    // budget 2 trained trials: a, (a cached), (a cached), b -> two trained, two cache hits on top
+    const r = await runSearch(base({ maxTrials: 2 }), {
+      onEvent, deps: { db, executor: ex, createStrategy: () => new ScriptedStrategy([a, a, a, b]) },
     });
     const trials = listTrials(db, r.searchId);
-    assert.deepEqual(trials.map((t) => t.status), ['succeeded', 'cached', 'succeeded', 'cached', 'cached']);
+    assert.deepEqual(trials.map((t) => t.status), ['succeeded', 'cached', 'cached', 'succeeded']);
+    assert.equal(r.stoppedBy, 'max-trials');
     assert.equal(ex.requests.length, 2);
     assert.equal(trials[1]!.cachedFrom, trials[0]!.id);
     assert.equal(trials[1]!.reward, trials[0]!.reward);
     const last = events.filter((e) => e.type === 'trial-finished').at(-1) as Extract<NasEvent, { type: 'trial-finished' }>;
-    assert.equal(last.cacheHits, 3);
-    assert.equal(last.trialsDone, 5);
-    assert.equal(r.report.counts.cached, 3);
+    assert.equal(last.cacheHits, 2);
+    assert.equal(last.trialsDone, 4);
+    assert.equal(r.report.counts.cached, 2);
+  });
+
+  it('a strategy that only repeats itself is stopped by the proposal bound (50 per budgeted trial)', async () => {
+    const a = sampleDecisions(SKELETON_SMALL, createRng(6));
+    const ex = new FakeExecutor({ concurrency: 1 });
+    const r = await runSearch(base({ maxTrials: 2 }), { deps: { db, executor: ex, createStrategy: () => new ScriptedStrategy([a]) } });
+    assert.equal(r.stoppedBy, 'max-proposals');
+    assert.equal(ex.requests.length, 1);
+    assert.equal(r.report.counts.total, 2 * MAX_PROPOSALS_PER_TRIAL);
+    assert.equal(r.report.counts.cached, 2 * MAX_PROPOSALS_PER_TRIAL - 1);
   });
 
   it('a strategy that waits for its batch (RL-like) is waited for, not stopped', async () => {
