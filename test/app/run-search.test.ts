@@ -35,7 +35,7 @@ after(() => {
 });
 
 describe('runRun with the search', () => {
-  it('searches (2 trials in the worker pool), refines the best to T, and the card and row name the search', async () => {
+  it('searches (1 trial in the worker pool), refines the best to T, and the card and row name the search', async () => {
     // sampled architectures of the small skeleton at 12x12 are predicted around 0.3-2 ms; the fastest far below
     const fastest = fastestArch(skeletonFor(input), predictor, input, 3);
     const T = 1;
@@ -43,7 +43,7 @@ describe('runRun with the search', () => {
     const events: NasEvent[] = [];
     const r = await runRun({
       dataset: 'synthetic', deviceId: 'node-tflite-wasm', latencyTargetMs: T, mode: 'hard', formats: ['tflite'],
-      search: { skipFactor: 10, strategy: 'random', maxTrials: 2, maxParallelTrials: 1, proxy: { epochs: 1, batchSize: 16, bnRecalibrationImages: 0 } },
+      search: { skipFactor: 10, strategy: 'random', maxTrials: 1, maxParallelTrials: 1, proxy: { epochs: 1, batchSize: 16, bnRecalibrationImages: 0 } },
       proxy: { epochs: 1, batchSize: 16, bnRecalibrationImages: 0 }, final: { epochs: 2, batchSize: 16 },
       netadapt: { schedule: { initialFraction: 0.1 } }, scaling: { grid: { alpha: [1.2], beta: [1.1], gamma: [1.15], tolerance: 0.1 } },
     }, { onEvent: (e) => { events.push(e); if (process.env.DEBUG_RUN) console.log(JSON.stringify(e).slice(0, 200)); }, deps: { db, predictor } });
