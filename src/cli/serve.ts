@@ -16,6 +16,7 @@ import { InProcessQueue } from '../jobs/inprocess.ts';
 import { killJobProcesses, processHandlers } from '../jobs/process.ts';
 import { registerJobMetrics } from '../jobs/metrics.ts';
 import { attachJobQueue } from '../jobs/queue.ts';
+import { checkHostLatency, formatHostLatencyCheck } from '../latency/host-check.ts';
 import { UsageError } from './errors.ts';
 
 export interface ServeOptions {
@@ -104,7 +105,8 @@ export function registerServeCommand(program: Command): void {
     .option('--host <addr>', 'address to listen on (0.0.0.0: all interfaces)', '127.0.0.1')
     .option('--data-dir <dir>', 'data directory: store, artifacts, dataset cache (default: $NAS_DATA_DIR or ~/.mobile-nas)')
     .option('--jobs <n>', 'jobs run at once (default: 1 per 8 cores, at least 1; each search already uses all cores)')
-    .action(async (o: { port: string; host: string; dataDir?: string; jobs?: string }) => {
+    .option('--latency-check <device>', 'after start: calibrate this local device to the host and print predicted vs measured latency of a check network ("none" to skip)', 'node-tflite-wasm')
+    .action(async (o: { port: string; host: string; dataDir?: string; jobs?: string; latencyCheck: string }) => {
       if (o.dataDir !== undefined) {
         if (o.dataDir.trim() === '') throw new UsageError('--data-dir needs a directory');
         setDataDir(o.dataDir);
@@ -120,6 +122,13 @@ export function registerServeCommand(program: Command): void {
       process.stdout.write(`mobile-nas serving on ${svc.url} (dashboard at /, API at /v1, data in ${svc.ctx.dataDir})\n`);
       if (svc.newAdminToken) {
         process.stdout.write(`admin API key (shown once, keep it): ${svc.newAdminToken}\n`);
+      }
+      if (o.latencyCheck !== 'none') {
+        // in the background: the service answers meanwhile; searches read the calibration it caches
+        const log = (m: string) => process.stdout.write(`${m}\n`);
+        checkHostLatency(o.latencyCheck, { onProgress: log })
+          .then((c) => log(formatHostLatencyCheck(c)))
+          .catch((e: Error) => log(`latency check on ${o.latencyCheck} failed: ${e.message}`));
       }
       await new Promise<void>((resolve) => {
         const stop = (sig: string) => {
