@@ -10,7 +10,7 @@ import { createSearch, type SearchDeps } from '../app/search.ts';
 import type { Db } from '../store/db.ts';
 import { insertModel } from '../store/models.ts';
 import type { SearchRecord } from '../store/searches.ts';
-import type { SearchOptionsInput } from '../search/options.ts';
+import { type SearchOptionsInput, TargetBelowFastestError } from '../search/options.ts';
 import type { JobQueue } from './queue.ts';
 
 /** The body of POST /v1/searches (api/openapi.json CreateSearchRequest). */
@@ -63,7 +63,6 @@ export function toSearchInput(b: CreateSearchBody): SearchOptionsInput {
   };
 }
 
-const BELOW_FASTEST = /below the fastest architecture.*choose a target >= ([0-9.]+) ms/s;
 
 export interface Submitted {
   search: SearchRecord;
@@ -100,8 +99,7 @@ export async function submitSearch(db: Db, queue: JobQueue, body: CreateSearchBo
     search = await createSearch(db, input, { owner, deps: { ...deps, db } });
   } catch (e) {
     // the search use case states the fastest achievable latency; over HTTP that is a 422, not a malformed body
-    const m = e instanceof Error ? BELOW_FASTEST.exec(e.message) : null;
-    if (m) throw new UnprocessableError((e as Error).message, { fastestLatencyMs: Number(m[1]), latencyTargetMs: body.latencyTargetMs });
+    if (e instanceof TargetBelowFastestError) throw new UnprocessableError(e.message, { fastestLatencyMs: e.fastestLatencyMs, latencyTargetMs: e.latencyTargetMs });
     throw e;
   }
   let modelId: string | null = null;
