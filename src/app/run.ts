@@ -20,6 +20,7 @@ import { type InputResize, type ModelCard, type RunCardInfo, writeModelCard } fr
 import { type CalibratedPredictor, loadCalibratedPredictor, loadPredictor } from '../latency/index.ts';
 import { deliver, readFileBytes } from '../refine/deliver.ts';
 import { trainerFineTune, trainWeights } from '../refine/finetune.ts';
+import { useTrainingBackend } from '../train/backend.ts';
 import { measureOnDevice, type DeviceMeasurement } from '../refine/measure.ts';
 import { netAdapt } from '../refine/netadapt.ts';
 import { disposeWeights, type NamedWeights } from '../refine/prune.ts';
@@ -120,6 +121,8 @@ export async function runStoredModel(db: Db, modelId: string, ctx: RunContext): 
   const row = getModel(db, modelId);
   if (row.status === 'succeeded') throw new RunInputError(`model ${modelId} is already finished; nothing to resume`);
   const o = resolveRunOptions(row.options as RunOptionsInput);
+  // refinement and final training run in this process: on the fastest backend (tfjs-node(-gpu), else WASM + native kernels)
+  await useTrainingBackend();
   const { dataset, input: dsInput } = await baseArchOf({ ...o, baseArch: null }, ctx.deps);
   const K = dataset.manifest.classes.length;
   const T = o.latencyTargetMs;
