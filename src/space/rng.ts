@@ -1,4 +1,6 @@
-// Small seeded PRNG (mulberry32) so samples, mutations and shuffles are reproducible.
+// Small seeded PRNG (mulberry32) so samples, mutations and shuffles are
+// reproducible. Its 32-bit state can be saved and restored, so a search
+// strategy's getState()/setState() resumes the exact sequence of draws.
 
 export interface Rng {
   /** uniform in [0, 1) */
@@ -8,7 +10,13 @@ export interface Rng {
   pick<T>(items: readonly T[]): T;
 }
 
-export function createRng(seed: number): Rng {
+export interface StatefulRng extends Rng {
+  /** the generator's 32-bit state (an unsigned integer) */
+  getState(): number;
+  setState(state: number): void;
+}
+
+export function createRng(seed: number): StatefulRng {
   if (!Number.isFinite(seed)) throw new RangeError(`seed must be a finite number, got ${seed}`);
   let a = Math.floor(seed) >>> 0;
   const next = () => {
@@ -25,6 +33,13 @@ export function createRng(seed: number): Rng {
     pick<T>(items: readonly T[]): T {
       if (items.length === 0) throw new RangeError('cannot pick from an empty list');
       return items[int(items.length)];
+    },
+    getState: () => a,
+    setState(state: number) {
+      if (!Number.isInteger(state) || state < 0 || state > 0xffffffff) {
+        throw new RangeError(`rng state must be an unsigned 32-bit integer, got ${String(state)}`);
+      }
+      a = state >>> 0;
     },
   };
 }

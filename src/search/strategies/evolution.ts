@@ -19,7 +19,7 @@ import type { Observation, Proposal, SearchStrategy, StrategyStats } from '../st
 import {
   checkCount, checkDecisions, checkReward, checkRngState, copyDecisions, ProposalLedger, RewardCurve, stateObject, StrategyInputError,
 } from './common.ts';
-import { createStatefulRng, type StatefulRng } from './seeded_rng.ts';
+import { createRng as createStatefulRng, type StatefulRng } from '../../space/rng.ts';
 
 const STATE_VERSION = 1;
 

@@ -7,7 +7,7 @@ import { sampleDecisions } from '../../space/sampler.ts';
 import type { Skeleton } from '../../space/skeleton.ts';
 import type { Observation, Proposal, SearchStrategy, StrategyStats } from '../strategy.ts';
 import { checkCount, checkRngState, checkReward, ProposalLedger, RewardCurve, stateObject, StrategyInputError } from './common.ts';
-import { createStatefulRng, type StatefulRng } from './seeded_rng.ts';
+import { createRng as createStatefulRng, type StatefulRng } from '../../space/rng.ts';
 
 const STATE_VERSION = 1;
 

@@ -23,7 +23,7 @@ import {
   checkCount, checkDecisions, checkReward, checkRngState, copyDecisions, ProposalLedger, stateObject, StrategyInputError,
 } from './common.ts';
 import { LstmPolicy } from './rl_policy.ts';
-import { createStatefulRng, type StatefulRng } from './seeded_rng.ts';
+import { createRng as createStatefulRng, type StatefulRng } from '../../space/rng.ts';
 
 const STATE_VERSION = 1;
 const ADVANTAGE_CLIP = 5;
