@@ -34,9 +34,16 @@ export function datasetArchivePath(dataDir: string, datasetId: string): string {
   return join(dataPaths(dataDir).datasets, datasetId, 'archive.zip');
 }
 
+const secretFile = (dataDir: string): string => join(dataDir, 'secrets', 'dataset-archive.key');
+
+/** The secret if one was ever made, else null (then no token can be valid); creates nothing. */
+export function existingArchiveTokenSecret(dataDir: string): Buffer | null {
+  return existsSync(secretFile(dataDir)) ? archiveTokenSecret(dataDir) : null;
+}
+
 /** The server's secret for archive tokens: created once (mode 0600) under the data directory. */
 export function archiveTokenSecret(dataDir: string): Buffer {
-  const file = join(dataDir, 'secrets', 'dataset-archive.key');
+  const file = secretFile(dataDir);
   if (!existsSync(file)) {
     mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
     try {

@@ -11,6 +11,8 @@
 // so nothing trains. A fixed seed and run count keep the file bounded.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
@@ -40,6 +42,26 @@ function snapshot(db: Db): string {
     for (const r of rows) h.update(JSON.stringify(r, (_k, v) => (Buffer.isBuffer(v) ? v.toString('base64') : typeof v === 'bigint' ? String(v) : v)));
   }
   return `${counts.join(',')} ${h.digest('hex')}`;
+}
+
+/**
+ * The data directory's files (path and size): a rejected request leaves none
+ * behind either. The profiling bundle (thousands of generated .tflite files,
+ * a cache made by the first suite request) counts by its folder's entries.
+ */
+function filesOf(root: string): string {
+  if (!existsSync(root)) return '';
+  const out: string[] = [];
+  for (const top of readdirSync(root).sort()) {
+    const names = top === 'bundles' ? readdirSync(join(root, top)).map((n) => join(top, n)) : [top, ...(statSync(join(root, top)).isDirectory() ? (readdirSync(join(root, top), { recursive: true, encoding: 'utf8' }) as string[]).map((n) => join(top, n)) : [])];
+    for (const f of names.sort()) {
+      try {
+        const st = statSync(join(root, f));
+        out.push(st.isFile() ? `${f}:${st.size}` : `${f}/`);
+      } catch { out.push(`${f}:gone`); }
+    }
+  }
+  return out.join('\n');
 }
 
 // ---------- raw JSON: literal text for numbers JSON.stringify cannot write, own __proto__ keys ----------
@@ -75,6 +97,8 @@ const weirdNumber = fc.oneof(
 const weirdValue: fc.Arbitrary<unknown> = fc.oneof(
   weirdString, weirdNumber, fc.boolean(), fc.constant(null), fc.constant([]), fc.constant({}),
   fc.array(fc.integer(), { maxLength: 3 }), fc.dictionary(fc.string({ maxLength: 5 }), fc.integer(), { maxKeys: 2 }),
+  // deep nesting and wide arrays (within the 64 KiB JSON limit)
+  fc.constantFrom(new Raw(`${'['.repeat(5000)}${']'.repeat(5000)}`), new Raw(`${'{"a":'.repeat(2000)}1${'}'.repeat(2000)}`), new Raw(`[${Array(8000).fill('1').join(',')}]`)),
 );
 
 // Known-good values by field name, so that valid-shaped bodies reach the use cases behind the edge validation.
@@ -239,6 +263,8 @@ describe('fuzzing every operation of api/openapi.json', () => {
   after(async () => {
     await queue.close();
     await new Promise((r) => server.close(r));
+    ctx.db.close();
+    rmSync(ctx.dataDir, { recursive: true, force: true });
     console.log(`fuzz: ${counts.total} requests, ${counts.rejected} rejected (4xx), ${counts.accepted} accepted; by status ${JSON.stringify(Object.fromEntries([...statuses].sort((x, y) => x[0] - y[0])))}`);
   });
 
@@ -288,6 +314,7 @@ describe('fuzzing every operation of api/openapi.json', () => {
         if (r.body.type) headers['content-type'] = r.body.type;
         if (r.encoding) headers['content-encoding'] = r.encoding;
         const before = snapshot(ctx.db);
+        const filesBefore = filesOf(ctx.dataDir);
         const a = await send(base, method.toUpperCase(), p, headers, r.body.bytes);
         counts.total++;
         statuses.set(a.status, (statuses.get(a.status) ?? 0) + 1);
@@ -300,6 +327,7 @@ describe('fuzzing every operation of api/openapi.json', () => {
           const e = JSON.parse(a.body) as Json;
           assert.ok(e && typeof e.error === 'object' && typeof e.error.code === 'string' && typeof e.error.message === 'string' && e.error.message !== '', `${where} -> ${a.status} ${a.body.slice(0, 300)}`);
           assert.equal(snapshot(ctx.db), before, `${where} -> ${a.status} changed the store`);
+          assert.equal(filesOf(ctx.dataDir), filesBefore, `${where} -> ${a.status} left files behind in the data directory`);
         } else counts.accepted++;
       }), { seed: SEED + operations.findIndex((o) => o.path === path && o.method === method), numRuns: RUNS_PER_OPERATION, endOnFailure: true });
     });

@@ -8,7 +8,7 @@ import { datasetView, listOwnDatasets, uploadDataset } from '../../app/datasets.
 import { getDataset } from '../../store/datasets.ts';
 import { authOf, requireKey, requireOwned } from '../auth.ts';
 import { createReadStream, existsSync, renameSync, rmSync, statSync } from 'node:fs';
-import { archiveTokenSecret, checkArchiveToken, datasetArchivePath } from '../../jobs/dataset-ref.ts';
+import { checkArchiveToken, datasetArchivePath, existingArchiveTokenSecret } from '../../jobs/dataset-ref.ts';
 import { ApiError } from '../errors.ts';
 import { dataPaths } from '../../config/paths.ts';
 import { requireType } from '../body.ts';
@@ -50,8 +50,9 @@ export function register(router: Router, ctx: AppContext): void {
     });
     if (typeof token !== 'string') throw new ApiError(400, 'invalid_request', 'query token must be one string');
     const d = getDataset(ctx.db, id);
-    secret ??= archiveTokenSecret(ctx.dataDir);
-    if (!d || !checkArchiveToken(secret, d.id, d.sha256, token)) throw new ApiError(401, 'unauthorized', `invalid archive token for dataset "${id}"`);
+    // a rejected token creates nothing: without a secret on disk no token was ever issued
+    secret ??= existingArchiveTokenSecret(ctx.dataDir) ?? undefined;
+    if (!d || !secret || !checkArchiveToken(secret, d.id, d.sha256, token)) throw new ApiError(401, 'unauthorized', `invalid archive token for dataset "${id}"`);
     sendArchive(d.id, d.sha256, res);
   });
 
