@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import { apiBase, apiFetch, apiKey } from './api-client.ts';
 import { CommandFailed, UsageError } from './errors.ts';
 
 const FORMATS = ['tflite', 'tflite-int8', 'tfjs'];
@@ -22,35 +23,10 @@ export interface DownloadOptions {
 
 export interface Downloaded { file: string; sizeBytes: number; sha256: string }
 
-class ServerRefused extends Error {
-  constructor(message: string, readonly status: number) {
-    super(message);
-  }
-}
-
 export async function downloadModel(o: DownloadOptions): Promise<Downloaded> {
   if (!FORMATS.includes(o.format)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}, got ${JSON.stringify(o.format)}`);
-  let base: URL;
-  try {
-    base = new URL(o.server.endsWith('/') ? o.server : `${o.server}/`);
-  } catch {
-    throw new UsageError(`--server must be a URL such as http://127.0.0.1:8080, got ${JSON.stringify(o.server)}`);
-  }
-  const url = new URL(`v1/models/${encodeURIComponent(o.modelId)}/download?format=${o.format}`, base);
-  let res: Response;
-  try {
-    res = await fetch(url, { headers: { Authorization: `Bearer ${o.key}` } });
-  } catch (e) {
-    const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-    throw new UsageError(`cannot reach ${base.origin}: ${cause?.code ?? cause?.message ?? (e as Error).message}`);
-  }
-  if (!res.ok) {
-    const body = await res.json().catch(() => null) as { error?: { message?: string } } | null;
-    const msg = `the server answered ${res.status}: ${body?.error?.message ?? res.statusText}`;
-    // the user's request (4xx: bad key, unknown model, missing format) is exit 2; the server's failure exit 1
-    if (res.status < 500) throw new ServerRefused(msg, 400);
-    throw new CommandFailed(msg);
-  }
+  const base = apiBase(o.server);
+  const res = await apiFetch(base, `v1/models/${encodeURIComponent(o.modelId)}/download?format=${o.format}`, o.key);
   const bytes = new Uint8Array(await res.arrayBuffer());
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   const expected = res.headers.get('x-checksum-sha256');
@@ -78,9 +54,7 @@ export function registerModelsCommand(program: Command): void {
     .option('--format <format>', `one of ${FORMATS.join(', ')}`, 'tflite')
     .option('--out <file>', 'file to write (default: the server\'s file name)')
     .action(async (modelId: string, o: { server: string; key?: string; format: string; out?: string }) => {
-      const key = o.key ?? process.env.NAS_API_KEY;
-      if (!key) throw new UsageError('an API key is needed: --key <key> or $NAS_API_KEY');
-      const d = await downloadModel({ server: o.server, key, modelId, format: o.format, out: o.out });
+      const d = await downloadModel({ server: o.server, key: apiKey(o.key), modelId, format: o.format, out: o.out });
       process.stdout.write(`${d.file} (${d.sizeBytes} bytes, sha256 ${d.sha256})\n`);
     });
 }

@@ -8,13 +8,15 @@ import { type NasEvent } from '../app/events.ts';
 import { resumeSearch, runSearch, type SearchDeps, type SearchResult } from '../app/search.ts';
 import { datasetRefResolver } from '../jobs/dataset-ref.ts';
 import { createTrialExecutor } from '../jobs/executor-factory.ts';
+import { apiKey } from './api-client.ts';
+import { runRemoteSearch } from './search-remote.ts';
 import { dataDir, dataPaths } from '../config/paths.ts';
 import { openDb } from '../store/db.ts';
 import { findSearch, listSearches } from '../store/searches.ts';
 import { countTrials, type TrialRecord } from '../store/trials.ts';
 import { getSearchReport, type SearchReport } from '../search/report.ts';
 import type { SearchOptionsInput } from '../search/options.ts';
-import { UsageError } from './errors.ts';
+import { CommandFailed, UsageError } from './errors.ts';
 
 interface StartOpts {
   dataset?: string;
@@ -210,8 +212,24 @@ export function registerSearchCommand(program: Command): void {
     .option('--skip-factor <f>', 'hard mode: score without training above f x target (default 1.5)')
     .option('--early-stop-epochs <k>', 'BlockQNN early-stop reward shaping: train k epochs, penalise ln(MACs) (off by default)')
     .option('--queue <url>', 'where trials run: local (default: training processes here) or redis://host:port (BullMQ; `nas worker` consumes)')
-    .action(async (o: StartOpts & { queue?: string }) => {
+    .option('--server <url>', 'submit to a running service (nas serve) instead and follow its progress')
+    .option('--key <key>', 'with --server: API key (default: $NAS_API_KEY)')
+    .action(async (o: StartOpts & { queue?: string; server?: string; key?: string }) => {
       const input = searchInputFromFlags(o);
+      if (o.server !== undefined) {
+        if (o.queue !== undefined) throw new UsageError('--queue is the service\'s setting; not available with --server');
+        const p = progressReporter(() => input.maxTrials ?? 20);
+        try {
+          const r = await runRemoteSearch(o.server, apiKey(o.key), input, p.onEvent);
+          p.stop();
+          const best = r.search.best as { archId?: string; accuracy?: number; latencyMs?: number } | null | undefined;
+          process.stdout.write(`search ${r.searchId} ${r.search.status}` + (best?.archId ? `; best ${best.archId}: accuracy ${best.accuracy?.toFixed(4)}, ${best.latencyMs?.toFixed(3)} ms` : '') + '\n');
+          if (r.search.status === 'failed') throw new CommandFailed(`search ${r.searchId} failed: ${r.search.error ?? 'see the service'}`);
+        } finally {
+          p.stop();
+        }
+        return;
+      }
       await withExecutor(o.queue, input.maxParallelTrials, (deps) =>
         runWithProgress(() => input.maxTrials ?? 20, (ctx) => runSearch(input, { ...ctx, deps })));
     });
