@@ -98,8 +98,10 @@ export function listOwnDatasets(db: Db, ownerKeyId: string): DatasetView[] {
   return listDatasets(db, ownerKeyId).map(datasetView);
 }
 
-/** `dataset:<id>` of this owner -> `folder:<path>` for the data layer (404 for another key's dataset). */
+/** `dataset:<id>` of this owner -> `folder:<path>` for the data layer (404 for another key's dataset; a `folder:` ref is refused, 400). */
 export function resolveDatasetRef(db: Db, ref: string, ownerKeyId: string | null): string {
+  // a key holder must not make the server read its own disk: folders are the CLI's, uploads are the API's
+  if (ref.startsWith('folder:')) throw new DatasetUseCaseError(`dataset "${ref.slice(0, 200)}": a server folder cannot be named over the API; upload a zip (POST /v1/datasets) and use dataset:<id>`, 400);
   const m = /^dataset:(ds_[0-9a-f]{16})$/.exec(ref);
   if (!m) return ref;
   const d = getDataset(db, m[1]!);

@@ -353,6 +353,17 @@ describe('fuzzing every operation of api/openapi.json', () => {
     }), { seed: SEED, numRuns: RUNS_PER_OPERATION * 2, endOnFailure: true });
   });
 
+  it('a search cannot name a folder on the server\'s disk (only built-in or uploaded datasets)', async () => {
+    const folder = join(ctx.dataDir, 'datasets', ids.datasetId![0]!, 'images');
+    assert.ok(existsSync(folder), folder);
+    const before = snapshot(ctx.db);
+    const a = await send(base, 'POST', '/v1/searches', { 'content-type': 'application/json', authorization: `Bearer ${tokens.user}` },
+      Buffer.from(JSON.stringify({ dataset: `folder:${folder}`, deviceId: 'node-tflite-wasm', latencyTargetMs: 1000, budget: { maxTrials: 1 } })));
+    assert.equal(a.status, 400, a.body);
+    assert.match(JSON.parse(a.body).error.message, /server folder cannot be named over the API/);
+    assert.equal(snapshot(ctx.db), before);
+  });
+
   it('the pollution attempts left Object.prototype alone', () => {
     assert.equal(({} as Json).polluted, undefined);
     assert.equal(({} as Json).status, undefined);
