@@ -21,7 +21,9 @@ import sharp from 'sharp';
 import { serviceHandlers } from '../../src/jobs/handlers.ts';
 import { InProcessQueue } from '../../src/jobs/inprocess.ts';
 import { attachJobQueue } from '../../src/jobs/queue.ts';
+import { resolveRunOptions } from '../../src/app/run-options.ts';
 import type { Db } from '../../src/store/db.ts';
+import { finishModel, insertModel } from '../../src/store/models.ts';
 import { FakeExecutor } from '../search/fakes.ts';
 import { ADMIN, spec, testApp } from './helpers.ts';
 import { makeZip } from './zip.ts';
@@ -250,14 +252,22 @@ describe('fuzzing every operation of api/openapi.json', () => {
     assert.equal(search.status, 202, search.body);
     ids.searchId = [JSON.parse(search.body).id];
     ids.deviceId = ['node-tflite-wasm', 'fuzz-phone'];
-    ids.keyId = []; // revoking the fuzz's own keys would only turn the rest into 401s
+    // a key the fuzz may revoke, and the admin's own (refused); revoking the user key would only turn the rest into 401s
+    const victim = JSON.parse((await json('POST', '/v1/keys', ADMIN, { name: 'fuzz-victim' })).body);
+    const adminId = (JSON.parse((await send(base, 'GET', '/v1/keys', { authorization: `Bearer ${ADMIN}` })).body).items as Json[]).find((k) => k.role === 'admin')!.id as string;
+    ids.keyId = [victim.id, adminId];
     const png = (v: number) => sharp({ create: { width: 8, height: 8, channels: 3, background: { r: v, g: 255 - v, b: 40 } } }).png().toBuffer();
     const zip = makeZip([{ name: 'cat/a.png', data: await png(10) }, { name: 'cat/b.png', data: await png(30) }, { name: 'cat/c.png', data: await png(50) },
       { name: 'dog/a.png', data: await png(200) }, { name: 'dog/b.png', data: await png(220) }, { name: 'dog/c.png', data: await png(240) }]);
     const ds = await send(base, 'POST', '/v1/datasets?name=fuzz', { 'content-type': 'application/zip', authorization: `Bearer ${key.token}` }, zip);
     assert.ok(ds.status < 300, ds.body);
     ids.datasetId = [JSON.parse(ds.body).id];
-    ids.modelId = [];
+    // a model row of the user's (a pipeline that has not run yet) and a finished one without files
+    const opts = resolveRunOptions({ dataset: 'synthetic', deviceId: 'node-tflite-wasm', latencyTargetMs: 1000 });
+    const queued = insertModel(ctx.db, { owner: key.id, searchId: ids.searchId[0], options: opts, stage: 'queued', status: 'queued' });
+    const done = insertModel(ctx.db, { owner: key.id, options: opts, stage: 'done' });
+    finishModel(ctx.db, done.id, 'succeeded', { card: null });
+    ids.modelId = [queued.id, done.id];
     ids.file = ['manifest.json', 'reference.tflite'];
   });
   after(async () => {
