@@ -31,7 +31,7 @@ import { resolveArch } from '../space/resolve.ts';
 import type { ArchSpec, InputShape } from '../space/types.ts';
 import { defaultTrainConfig, type TrainConfig } from '../train/config.ts';
 import { type Db, openDb } from '../store/db.ts';
-import { putArtifact, readArtifact } from '../store/artifacts.ts';
+import { diskFullMessage, putArtifact, readArtifact } from '../store/artifacts.ts';
 import {
   addCheckpoint, addModelFile, finishModel, getModel, insertModel, listCheckpoints, type ModelCheckpoint, type ModelRecord, updateModel,
 } from '../store/models.ts';
@@ -348,7 +348,7 @@ export async function runStoredModel(db: Db, modelId: string, ctx: RunContext): 
       emit({ type: 'cancelled', searchId: key(), at: now() });
       return result('cancelled', msg);
     }
-    const msg = (e as Error)?.message ?? String(e);
+    const msg = diskFullMessage(e) ?? (e as Error)?.message ?? String(e);
     finishModel(db, modelId, 'failed', { error: msg });
     emit({ type: 'failed', searchId: key(), error: msg, at: now() });
     throw e;

@@ -62,6 +62,14 @@ export function injectedEnospc(kind: string, env: NodeJS.ProcessEnv = process.en
   return v.split(',').map((x) => x.trim()).some((x) => x === 'artifacts' || x === `artifacts:${kind}`);
 }
 
+/** The message for a full disk anywhere (our DiskFullError, or Node's own ENOSPC naming a path), else null. */
+export function diskFullMessage(e: unknown): string | null {
+  if (e instanceof DiskFullError) return e.message;
+  const x = e as NodeJS.ErrnoException | null;
+  if (x instanceof Error && x.code === 'ENOSPC') return `no space left on device while writing ${typeof x.path === 'string' ? x.path : 'a file'}`;
+  return null;
+}
+
 function writeArtifactFile(kind: string, tmp: string, bytes: Uint8Array): void {
   if (injectedEnospc(kind)) {
     // like a real full disk: part of the file may already be on disk

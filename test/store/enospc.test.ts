@@ -13,7 +13,7 @@ import { isPathError } from '../../src/cli/errors.ts';
 import { setDataDir } from '../../src/config/paths.ts';
 import { InProcessQueue } from '../../src/jobs/inprocess.ts';
 import { loadPredictor } from '../../src/latency/index.ts';
-import { DiskFullError, injectedEnospc, putArtifact, readArtifact } from '../../src/store/artifacts.ts';
+import { DiskFullError, diskFullMessage, injectedEnospc, putArtifact, readArtifact } from '../../src/store/artifacts.ts';
 import { openDb, type Db } from '../../src/store/db.ts';
 import { JobsRepo } from '../../src/store/jobs.ts';
 import { getModel, listModelFiles } from '../../src/store/models.ts';
@@ -54,6 +54,13 @@ describe('artifact writer on a full disk', () => {
     assert.equal(injectedEnospc('weights', { NAS_FAULT_ENOSPC: 'artifacts' }), true);
     assert.equal(injectedEnospc('weights', { NAS_FAULT_ENOSPC: 'artifacts:model-tflite' }), false);
     assert.equal(injectedEnospc('model-tflite', { NAS_FAULT_ENOSPC: 'artifacts:weights, artifacts:model-tflite' }), true);
+  });
+
+  it('a full disk elsewhere (Node\'s own ENOSPC, e.g. writing export files) gets the same message', () => {
+    const raw = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', path: '/data/out/models/m1/tflite/model.tflite' });
+    assert.equal(diskFullMessage(raw), 'no space left on device while writing /data/out/models/m1/tflite/model.tflite');
+    assert.equal(diskFullMessage(new DiskFullError('artifact weights/w.nasw (3 bytes)', '/x')), 'no space left on device while writing artifact weights/w.nasw (3 bytes)');
+    assert.equal(diskFullMessage(new Error('other')), null);
   });
 
   it('a failed write is a DiskFullError naming the artifact, leaves no row and no file, keeps earlier artifacts', () => {
