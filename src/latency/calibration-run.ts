@@ -67,7 +67,7 @@ interface Candidate {
 export function calibrationNetworks(table: LatencyTable, perInput = 3, seed = CALIBRATION_SEED): Candidate[] {
   const predictor = createPredictor(table);
   const ref = referencePlan();
-  const out: Candidate[] = [{ name: REFERENCE_ID, input: '28x28x1', plan: ref, tableMs: predictor.predictKernels(decomposePlan(ref)).latencyMs }];
+  const out: Candidate[] = [{ name: REFERENCE_ID, input: '28x28x1', plan: ref, tableMs: predictor.predictKernels(decomposePlan(ref)).kernelSumMs }];
   for (const [i, t] of table.inputs.entries()) {
     const input = parseInputShape(t.input);
     const rng = createRng(seed + i);
@@ -75,7 +75,7 @@ export function calibrationNetworks(table: LatencyTable, perInput = 3, seed = CA
     for (let k = 0; k < 20; k++) {
       const spec = sampleArch(skeletonFor(input), rng);
       const plan = expandNetwork(spec, input, t.numClasses);
-      pool.push({ name: archId(spec), input: t.input, plan, tableMs: predictor.predictKernels(decomposePlan(plan)).latencyMs });
+      pool.push({ name: archId(spec), input: t.input, plan, tableMs: predictor.predictKernels(decomposePlan(plan)).kernelSumMs });
     }
     pool.sort((a, b) => a.tableMs - b.tableMs);
     // Large inputs: stay in the lower part of the range (a 224x224 network can take 100+ ms a call).

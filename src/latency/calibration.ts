@@ -6,7 +6,11 @@
 //
 //   hostMs = scale x tableMs + overheadMs
 //
-// fitted on the reference network and a few calibration networks measured by
+// where tableMs is the network's KERNEL SUM in table units: the table's own
+// per-network overhead model (fitted on the profiling machine) is replaced by
+// this host's overheadMs, which matters most for small networks (version 2;
+// version 1 mapped the table's total and under-predicted small networks by
+// up to 10% here). Fitted on the reference network and a few calibration networks measured by
 // wall clock (src/latency/calibration-wall.ts). It is valid for one host
 // fingerprint (CPU model, cores, runtime version, Node, table hash) and kept
 // as JSON under dataPaths().calibrations, one file per device and
@@ -27,7 +31,7 @@ import { LOCAL_RUNTIME_IDS, MeasurementError, type RuntimeId } from './runtime.t
 import type { LatencyTable } from './table.ts';
 
 export const CALIBRATION_FORMAT = 'nas-host-calibration';
-export const CALIBRATION_FORMAT_VERSION = 1;
+export const CALIBRATION_FORMAT_VERSION = 2;
 /** A calibration older than this is flagged stale (and redone automatically). */
 export const MAX_CALIBRATION_AGE_DAYS = 30;
 
@@ -50,7 +54,7 @@ export interface CalibrationPointRecord {
   /** "ref-v1" or the architecture id */
   name: string;
   input: string;
-  /** the table's prediction (table units) */
+  /** the table's kernel sum for the network (table units, before the table's overhead model) */
   tableMs: number;
   /** wall-clock median on this host */
   measuredMs: number;

@@ -42,7 +42,8 @@ export function calibratePredictor(base: LatencyPredictor, device: DeviceProfile
     const s = c.mapping.scale;
     return {
       ...p,
-      latencyMs: applyMapping(c.mapping, p.latencyMs),
+      // the host calibration maps the kernel sum and brings its own per-network overhead
+      latencyMs: applyMapping(c.mapping, p.kernelSumMs),
       tableLatencyMs: p.latencyMs,
       kernelSumMs: p.kernelSumMs * s,
       kernels: p.kernels.map((k) => ({ ...k, latencyMs: k.latencyMs * s })),

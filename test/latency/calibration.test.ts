@@ -114,7 +114,7 @@ describe('host calibration', async () => {
     for (let i = 0; i < 10; i++) {
       const spec = sampleArch(SKELETON_SMALL, rng);
       const truth = 0.6 * fakePlanMs(expandNetwork(spec, input, 10)) + 0.02;
-      const host = applyMapping(c.mapping, base.predict(spec, input, 10).latencyMs);
+      const host = applyMapping(c.mapping, base.predict(spec, input, 10).kernelSumMs);
       assert.ok(Math.abs(host / truth - 1) < 0.05, `network ${i}: predicted ${host} vs host ${truth}`);
     }
   });
@@ -185,8 +185,10 @@ describe('host calibration', async () => {
     const raw = loadPredictorFor(table, { calibration: 'off' });
     assert.equal(raw.calibration.state, 'off');
     const t = raw.predict(spec, input, 10).latencyMs;
+    // the calibration maps the table's kernel sum (its own overhead replaces the table's overhead model)
+    const sum = raw.predict(spec, input, 10).kernelSumMs;
     const inj = loadPredictorFor(table, { calibration: c }).predict(spec, input, 10);
-    assert.ok(Math.abs(inj.latencyMs - applyMapping(c.mapping, t)) < 1e-12);
+    assert.ok(Math.abs(inj.latencyMs - applyMapping(c.mapping, sum)) < 1e-12);
     assert.equal(inj.tableLatencyMs, t);
     const calDir = tmp('cal-');
     assert.equal(loadPredictorFor(table, { calibrationsDir: calDir }).calibration.state, 'none');
@@ -194,7 +196,7 @@ describe('host calibration', async () => {
     saveCalibration(c, calDir);
     const auto = loadPredictorFor(table, { calibrationsDir: calDir });
     assert.equal(auto.calibration.state, 'fresh');
-    assert.ok(Math.abs(auto.predict(spec, input, 10).latencyMs - applyMapping(c.mapping, t)) < 1e-12);
+    assert.ok(Math.abs(auto.predict(spec, input, 10).latencyMs - applyMapping(c.mapping, sum)) < 1e-12);
     // A remote device's table (uploaded from a phone) keeps its own unit, even with a calibration at hand.
     const remote: DeviceProfile = { ...device, id: 'phone-x', runtime: 'tflite-android' };
     const rp = loadPredictorFor({ ...table, device: remote }, { calibration: c });
