@@ -115,21 +115,24 @@ async function main(): Promise<void> {
   const load1 = loadavg()[0];
 
   // the reward curves: best reward so far per trial, and the mean reward of each batch of trials, averaged over seeds
+  // over all proposals of each run (trained, cached and skipped): best reward so far, and the mean reward of each batch
+  // of proposals; averaged over seeds where a run reached that index (a finished run's best stays flat)
   const bestSeries: Series[] = strategies.map((s) => {
     const rs = rows.filter((r) => r.strategy === s);
-    return { name: s, points: Array.from({ length: trials }, (_, i) => ({ x: i + 1, y: mean(rs.map((r) => r.bestRewardByTrial[Math.min(i, r.bestRewardByTrial.length - 1)]).filter(Number.isFinite)) })).filter((p) => Number.isFinite(p.y)) };
+    const n = Math.max(...rs.map((r) => r.bestRewardByTrial.length));
+    return { name: s, points: Array.from({ length: n }, (_, i) => ({ x: i + 1, y: mean(rs.map((r) => r.bestRewardByTrial[Math.min(i, r.bestRewardByTrial.length - 1)]).filter(Number.isFinite)) })).filter((p) => Number.isFinite(p.y)) };
   });
+  const batchMeans = (r: RunRow) => Array.from({ length: Math.ceil(r.trials.length / batchSize) }, (_, b) =>
+    mean(r.trials.slice(b * batchSize, (b + 1) * batchSize).map((t) => t.reward ?? 0)));
   const batchSeries: Series[] = strategies.map((s) => {
-    const rs = rows.filter((r) => r.strategy === s);
-    const batches = Math.ceil(trials / batchSize);
+    const per = rows.filter((r) => r.strategy === s).map(batchMeans);
+    const n = Math.max(...per.map((m) => m.length));
     return {
       name: `${s} (batch mean)`,
-      points: Array.from({ length: batches }, (_, b) => ({
-        x: b + 1,
-        y: mean(rs.map((r) => mean(r.trials.slice(b * batchSize, (b + 1) * batchSize).map((t) => t.reward).filter((x): x is number => x !== null)))),
-      })).filter((p) => Number.isFinite(p.y)),
+      points: Array.from({ length: n }, (_, b) => ({ x: b + 1, y: mean(per.filter((m) => b < m.length).map((m) => m[b]!)) })).filter((p) => Number.isFinite(p.y)),
     };
   });
+  const lastBatchMean = (s: StrategyName) => mean(rows.filter((r) => r.strategy === s).map((r) => batchMeans(r).at(-1) ?? NaN));
   const outDir = join(import.meta.dirname, 'results');
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, 'search-reward.svg'), chartSvg({
@@ -156,11 +159,11 @@ async function main(): Promise<void> {
     lines.push(`| ${r.strategy} | ${r.seed} | ${r.result.status} | ${r.bestReward.toFixed(4)} | ${pct(r.bestAccWithinT)} | ${c.succeeded} / ${c.cached} / ${c.skipped} / ${c.failed} | ${(trained(r) / (r.wallS / 3600)).toFixed(0)} | ${(r.wallS / 60).toFixed(1)} min |`);
   }
   lines.push('');
-  lines.push('| strategy | mean best reward | mean best val. accuracy within T | mean reward of the last batch of proposals (skips = 0) | mean trained trials per hour |');
+  lines.push('| strategy | mean best reward | mean best val. accuracy within T | mean reward of the last batch of proposals (skips and failures = 0) | mean trained trials per hour |');
   lines.push('|---|---|---|---|---|');
   const summary = strategies.map((s) => {
     const rs = rows.filter((r) => r.strategy === s);
-    const lastBatch = batchSeries.find((b) => b.name.startsWith(s + ' '))!.points.at(-1)?.y ?? NaN;
+    const lastBatch = lastBatchMean(s);
     return { s, best: mean(rs.map((r) => r.bestReward)), acc: mean(rs.map((r) => r.bestAccWithinT).filter(Number.isFinite)), lastBatch, tph: mean(rs.map((r) => trained(r) / (r.wallS / 3600))) };
   });
   for (const x of summary) lines.push(`| ${x.s} | ${x.best.toFixed(4)} | ${pct(x.acc)} | ${x.lastBatch.toFixed(4)} | ${x.tph.toFixed(0)} |`);
