@@ -18,7 +18,7 @@ import { loadPredictor } from '../../src/latency/index.ts';
 import { getPreset } from '../../src/space/presets.ts';
 import { SKELETON_SMALL } from '../../src/space/skeleton.ts';
 import { ADMIN, bearer, conforms, uploadFor } from './helpers.ts';
-import { CALIBRATION_FORMAT, fingerprintId, fitMapping, hostFingerprint, mappingFit, saveCalibration } from '../../src/latency/calibration.ts';
+import { CALIBRATION_FORMAT, CALIBRATION_FORMAT_VERSION, fingerprintId, fitMapping, hostFingerprint, mappingFit, saveCalibration } from '../../src/latency/calibration.ts';
 import { loadDevice } from '../../src/latency/device.ts';
 import { loadTable } from '../../src/latency/table.ts';
 
@@ -111,7 +111,7 @@ describe('http: predictor accuracy and host calibration', () => {
     const points = [1, 2, 3].map((i) => ({ name: `n${i}`, input: '28x28x1', tableMs: i, measuredMs: 2 * i + 0.1, spread: 0.01, calls: 10 }));
     const mapping = fitMapping(points);
     saveCalibration({
-      format: CALIBRATION_FORMAT, formatVersion: 1, deviceId: device.id, fingerprint, fingerprintId: fingerprintId(fingerprint), createdAt: new Date().toISOString(),
+      format: CALIBRATION_FORMAT, formatVersion: CALIBRATION_FORMAT_VERSION, deviceId: device.id, fingerprint, fingerprintId: fingerprintId(fingerprint), createdAt: new Date().toISOString(),
       mapping, points, fit: mappingFit(mapping, points), method: { warmup: 1, calls: 10, passes: 3, tolerance: 0.1, clock: 'wall', threads: 1 }, loadAvg: [0, 0], wallS: 1,
     }, dataPaths(dataDir).calibrations);
     const d = await request(app).get('/v1/devices/node-tflite-wasm').set(bearer(ADMIN));
@@ -122,7 +122,9 @@ describe('http: predictor accuracy and host calibration', () => {
     const r = await request(app).post('/v1/latency/predict').set(bearer(ADMIN)).send({ deviceId: 'node-tflite-wasm', arch: 'proxy-small', input: '28x28x1', classes: 10 });
     conforms(r, '/v1/latency/predict', 'post', 200);
     assert.equal(r.body.calibration, 'fresh');
-    assert.ok(Math.abs(r.body.latencyMs - (mapping.scale * r.body.tableLatencyMs + mapping.overheadMs)) < 1e-9);
+    // the calibration maps the table's kernel sum (reported host-scaled) and adds this host's own overhead
+    assert.ok(Math.abs(r.body.latencyMs - (r.body.kernelSumMs + mapping.overheadMs)) < 1e-9, JSON.stringify(r.body));
+    assert.notEqual(r.body.latencyMs, r.body.tableLatencyMs);
     ctx.db.close();
   });
 });
