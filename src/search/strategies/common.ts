@@ -4,7 +4,7 @@
 
 import { BLOCK_DECISIONS, type Decisions } from '../../space/sampler.ts';
 import type { Skeleton } from '../../space/skeleton.ts';
-import type { Observation } from '../strategy.ts';
+import type { Observation, StrategyStats } from '../strategy.ts';
 
 /** Bad strategy options or a state that does not fit: the caller's input (HTTP 400). */
 export class StrategyInputError extends RangeError {
@@ -194,4 +194,16 @@ export class RewardCurve {
     this.failed = j.failed as number;
     this.best = j.best as number | null;
   }
+}
+
+/** The stats every strategy reports from its reward curve and its outstanding proposals. */
+export function curveStats(rewards: RewardCurve, pending: number): StrategyStats {
+  return {
+    updates: rewards.curve.length,
+    rewardCurve: [...rewards.curve],
+    observed: rewards.observed,
+    failed: rewards.failed,
+    pending,
+    bestReward: rewards.best,
+  };
 }

@@ -17,7 +17,7 @@ import { mutateDecisions, sampleDecisions, type Decisions } from '../../space/sa
 import type { Skeleton } from '../../space/skeleton.ts';
 import type { Observation, Proposal, SearchStrategy, StrategyStats } from '../strategy.ts';
 import {
-  checkCount, checkDecisions, checkReward, checkRngState, copyDecisions, ProposalLedger, RewardCurve, stateObject, StrategyInputError,
+  checkCount, checkDecisions, checkReward, checkRngState, copyDecisions, ProposalLedger, RewardCurve, stateObject, StrategyInputError, curveStats,
 } from './common.ts';
 import { createRng as createStatefulRng, type StatefulRng } from '../../space/rng.ts';
 
@@ -161,12 +161,7 @@ export class AgingEvolution implements SearchStrategy {
 
   stats(): StrategyStats {
     return {
-      updates: this.rewards.curve.length,
-      rewardCurve: [...this.rewards.curve],
-      observed: this.rewards.observed,
-      failed: this.rewards.failed,
-      pending: this.ledger.size,
-      bestReward: this.rewards.best,
+      ...curveStats(this.rewards, this.ledger.size),
       populationSize: this.population.length,
       children: this.children,
       populationMeanReward: this.population.length ? this.population.reduce((a, m) => a + m.reward, 0) / this.population.length : null,

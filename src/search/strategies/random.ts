@@ -6,7 +6,7 @@
 import { sampleDecisions } from '../../space/sampler.ts';
 import type { Skeleton } from '../../space/skeleton.ts';
 import type { Observation, Proposal, SearchStrategy, StrategyStats } from '../strategy.ts';
-import { checkCount, checkRngState, checkReward, ProposalLedger, RewardCurve, stateObject, StrategyInputError } from './common.ts';
+import { checkCount, checkRngState, checkReward, ProposalLedger, RewardCurve, stateObject, StrategyInputError, curveStats } from './common.ts';
 import { createRng as createStatefulRng, type StatefulRng } from '../../space/rng.ts';
 
 const STATE_VERSION = 1;
@@ -72,12 +72,7 @@ export class RandomSearch implements SearchStrategy {
 
   stats(): StrategyStats {
     return {
-      updates: this.rewards.curve.length,
-      rewardCurve: [...this.rewards.curve],
-      observed: this.rewards.observed,
-      failed: this.rewards.failed,
-      pending: this.ledger.size,
-      bestReward: this.rewards.best,
+      ...curveStats(this.rewards, this.ledger.size),
     };
   }
 
