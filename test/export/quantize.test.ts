@@ -221,3 +221,14 @@ test('float classifier head: low-margin logits over a wide calibrated range keep
     net.model.dispose();
   }
 });
+
+test('int8 verdict: 99% agreement passes; 97-99% passes only with labels and an accuracy drop <= 0.5 point', async () => {
+  const { int8Verdict } = await import('../../src/export/export-model.ts');
+  assert.equal(int8Verdict({ top1Agreement: 0.99 }).passed, true);
+  assert.equal(int8Verdict({ top1Agreement: 0.986 }).passed, false, 'no labels: the agreement bar alone');
+  assert.equal(int8Verdict({ top1Agreement: 0.986, accuracyDrop: 0 }).passed, true, 'MobileNetV2 in bench:int8: 98.6% agreement, no drop');
+  assert.equal(int8Verdict({ top1Agreement: 0.986, accuracyDrop: -0.004 }).passed, true, 'int8 more accurate');
+  assert.equal(int8Verdict({ top1Agreement: 0.986, accuracyDrop: 0.006 }).passed, false, 'a drop over 0.5 point fails');
+  assert.equal(int8Verdict({ top1Agreement: 0.96, accuracyDrop: 0 }).passed, false, 'under 97% fails whatever the accuracy');
+  assert.match(int8Verdict({ top1Agreement: 0.98, accuracyDrop: 0 }).criterion, /accuracy drop <= 0.5 point/);
+});
