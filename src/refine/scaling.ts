@@ -4,9 +4,9 @@
 // head only grows), resolution r = gamma^phi (input side rounded; small
 // datasets are upsampled bilinearly by the trainer, src/train/augment.ts).
 // First a grid search of (alpha, beta, gamma) under alpha * beta^2 * gamma^2
-// ~= 2 on the proxy task (phi = 1, short training each), then the largest
-// phi (continuous, bisection) whose predicted latency fills the target T
-// without exceeding it.
+// ~= 2 on the proxy task (phi = 1, short training each), then the phi
+// (continuous: bisection, then a fine scan) whose predicted latency fills
+// the target T best without exceeding it.
 
 import type { CancelSignal } from '../app/events.ts';
 import { MAX_REPEATS } from '../space/grammar.ts';
@@ -116,12 +116,14 @@ export interface PhiResult {
 }
 
 /**
- * The largest phi in [0, maxPhi] whose scaled network is predicted within
- * `targetMs` (bisection to `tolerance`). The base itself (phi = 0) must fit.
+ * The phi in [0, maxPhi] whose scaled network fills `targetMs` best: the
+ * highest predicted latency within the target, found by bisection (to
+ * `tolerance`) and a scan of `scanSteps` points below the bracket (rounding
+ * makes latency a step function of phi). The base itself (phi = 0) must fit.
  */
 export function fillTarget(
   base: ArchSpec, input: InputShape, c: Coefficients, targetMs: number, predictMs: (spec: ArchSpec, input: InputShape) => number,
-  opts: { maxPhi?: number; tolerance?: number } = {},
+  opts: { maxPhi?: number; tolerance?: number; scanSteps?: number } = {},
 ): PhiResult {
   const maxPhi = opts.maxPhi ?? 8;
   const tol = opts.tolerance ?? 1e-3;
@@ -153,5 +155,15 @@ export function fillTarget(
     if (mid.latencyMs <= targetMs) lo = mid;
     else hi = mid.phi;
   }
-  return { ...lo, iterations };
+  // Rounding (repeats up, channels to multiples of 8, input side) makes latency a step function of phi that need
+  // not rise monotonically, so bisection can stop on a low step. Scan [0, bracket] finely and keep the phi whose
+  // network fills the target best (highest predicted latency within T; the larger phi on a tie).
+  const steps = opts.scanSteps ?? 200;
+  let best = lo;
+  for (let i = 1; i <= steps; i++) {
+    const c2 = at((hiPhi * i) / steps);
+    iterations++;
+    if (c2.latencyMs <= targetMs && (c2.latencyMs > best.latencyMs || (c2.latencyMs === best.latencyMs && c2.phi > best.phi))) best = c2;
+  }
+  return { ...best, iterations };
 }

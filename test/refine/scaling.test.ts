@@ -78,10 +78,27 @@ describe('compound scaling: applying d, w, r', () => {
     assert.ok(r.phi > 0.5, `phi ${r.phi}`);
     assert.ok(r.latencyMs <= targetMs, `${r.latencyMs} > ${targetMs}`);
     assert.equal(r.latencyMs, predict(r.spec, r.input));
-    // a slightly larger phi is over the target: the target is filled
-    const next = scaleArch(base, input, factorsFor(EFFICIENTNET_COEFFICIENTS, r.phi + tolerance));
-    assert.ok(predict(next.spec, next.input) > targetMs);
+    // the target is filled: no phi up to well past it gives a network predicted closer under T
+    for (let phi = 0; phi <= 2 * r.phi + 1; phi += 0.01) {
+      const s = scaleArch(base, input, factorsFor(EFFICIENTNET_COEFFICIENTS, phi));
+      const l = predict(s.spec, s.input);
+      assert.ok(!(l <= targetMs && l > r.latencyMs + 1e-12), `phi ${phi.toFixed(2)} fills better: ${l} ms vs ${r.latencyMs} ms at phi ${r.phi}`);
+    }
     assert.throws(() => fillTarget(base, input, EFFICIENTNET_COEFFICIENTS, l0 / 2, predict), /over the .* target/);
+  });
+
+  it('a latency that steps down as phi grows (rounding) does not trap the bisection on a low step', () => {
+    // synthetic predictor of phi (decoded from the scaled input side): latency phi up to 0.6, then over the target
+    // except on (0.8, 0.85], where a rounding makes the network fit at 0.9 ms; target 0.95 ms. Bisection alone
+    // narrows onto 0.6 (its midpoint 0.75 is over); the scan finds the better fill.
+    const fake = (phi: number) => (phi <= 0.6 ? phi : phi > 0.8 && phi <= 0.85 ? 0.9 : 2);
+    const big = { height: 10000, width: 10000, channels: 1 };
+    const phiOf = (i: InputShape) => Math.max(0, Math.log(i.height / big.height) / Math.log(EFFICIENTNET_COEFFICIENTS.gamma));
+    const r = fillTarget(base, big, EFFICIENTNET_COEFFICIENTS, 0.95, (_s, i) => fake(phiOf(i)), { tolerance: 1e-3 });
+    assert.equal(r.latencyMs, 0.9, `filled to ${r.latencyMs} (phi ${r.phi})`);
+    assert.ok(r.phi > 0.8 && r.phi <= 0.85, `phi ${r.phi}`);
+    // the same search without the scan stops on the low step
+    assert.ok(fillTarget(base, big, EFFICIENTNET_COEFFICIENTS, 0.95, (_s, i) => fake(phiOf(i)), { tolerance: 1e-3, scanSteps: 0 }).latencyMs <= 0.61);
   });
 
   it('resolution scaling upsamples small datasets (bilinear) in training and test evaluation', async () => {
