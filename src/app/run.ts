@@ -126,6 +126,7 @@ export async function runStoredModel(db: Db, modelId: string, ctx: RunContext): 
   const { dataset, input: dsInput } = await baseArchOf({ ...o, baseArch: null }, ctx.deps);
   const K = dataset.manifest.classes.length;
   const T = o.latencyTargetMs;
+  const Tms = Number(T.toPrecision(6)); // for messages: a measured target prints as 0.815586, not 0.8155854999998837
   const predictor = ctx.deps?.predictor ?? await loadCalibratedPredictor(o.deviceId);
   const predict = (s: ArchSpec, i: InputShape) => predictor.predict(s, i, K).latencyMs;
   // measured in the unit the predictor speaks: host wall-clock ms under a host calibration, else the table's unit
@@ -184,7 +185,7 @@ export async function runStoredModel(db: Db, modelId: string, ctx: RunContext): 
         detail = { source: 'search', searchId, trialId: best.id, proxyAccuracy: best.accuracy, predictedLatencyMs: best.latencyMs };
       }
       base = addCheckpoint(db, { modelId, stage: 'search', spec, input: dsInput, weightsArtifactId: null, detail });
-      log(`base architecture ${archId(spec)} (${String(detail.source)}), predicted ${predict(spec, dsInput).toFixed(4)} ms for a ${T} ms target`);
+      log(`base architecture ${archId(spec)} (${String(detail.source)}), predicted ${predict(spec, dsInput).toFixed(4)} ms for a ${Tms} ms target`);
     }
     checkCancel();
 
@@ -193,7 +194,7 @@ export async function runStoredModel(db: Db, modelId: string, ctx: RunContext): 
     if (!refined) {
       const baseMs = predict(base.spec, base.input);
       if (baseMs > T) {
-        enter('refine', `NetAdapt: ${baseMs.toFixed(4)} ms predicted > ${T} ms`);
+        enter('refine', `NetAdapt: ${baseMs.toFixed(4)} ms predicted > ${Tms} ms`);
         const trained = hold((await trainWeights(base.spec, dataset, cfg(o.proxy, base.input.height))).weights)!;
         checkCancel();
         const r = await netAdapt({
@@ -206,7 +207,7 @@ export async function runStoredModel(db: Db, modelId: string, ctx: RunContext): 
         hold(r.weights);
         if (r.stoppedBecause === 'cancelled') throw new Cancelled();
         if (!r.reachedTarget) {
-          const msg = `no architecture NetAdapt reached meets ${T} ms on ${o.deviceId}: the closest, ${archId(r.spec)}, is predicted at ${r.latencyMs.toFixed(4)} ms, ${r.missByMs.toFixed(4)} ms (${(100 * r.missByMs / T).toFixed(1)}%) over`;
+          const msg = `no architecture NetAdapt reached meets ${Tms} ms on ${o.deviceId}: the closest, ${archId(r.spec)}, is predicted at ${r.latencyMs.toFixed(4)} ms, ${r.missByMs.toFixed(4)} ms (${(100 * r.missByMs / T).toFixed(1)}%) over`;
           if (o.mode === 'hard') {
             finishModel(db, modelId, 'failed', { error: msg });
             emit({ type: 'failed', searchId: key(), error: msg, at: now() });
@@ -232,7 +233,7 @@ export async function runStoredModel(db: Db, modelId: string, ctx: RunContext): 
           detail: { method: 'compound-scaling', coefficients: grid.best, phi: phi.phi, factors: phi.factors, tried: grid.tried, predictedLatencyMs: phi.latencyMs },
         });
       } else {
-        enter('refine', `kept: ${baseMs.toFixed(4)} ms predicted is within ${(100 * o.scaleUpSlack).toFixed(0)}% under ${T} ms`);
+        enter('refine', `kept: ${baseMs.toFixed(4)} ms predicted is within ${(100 * o.scaleUpSlack).toFixed(0)}% under ${Tms} ms`);
         refined = addCheckpoint(db, { modelId, stage: 'refine', spec: base.spec, input: base.input, weightsArtifactId: null, detail: { method: 'none', predictedLatencyMs: baseMs } });
       }
     }
@@ -263,14 +264,14 @@ export async function runStoredModel(db: Db, modelId: string, ctx: RunContext): 
       const overMs = (measuredMs ?? predictedMs) - T;
       if (o.mode === 'hard' && overMs > 0) {
         if (attempt >= o.hardRetries) {
-          const msg = `hard mode: after ${attempt} re-shrink(s) the model is ${measuredMs === null ? 'predicted' : 'measured'} at ${(measuredMs ?? predictedMs).toFixed(4)} ms, ${overMs.toFixed(4)} ms over the ${T} ms target; no model delivered`;
+          const msg = `hard mode: after ${attempt} re-shrink(s) the model is ${measuredMs === null ? 'predicted' : 'measured'} at ${(measuredMs ?? predictedMs).toFixed(4)} ms, ${overMs.toFixed(4)} ms over the ${Tms} ms target; no model delivered`;
           finishModel(db, modelId, 'failed', { error: msg });
           emit({ type: 'failed', searchId: key(), error: msg, at: now() });
           return result('failed', msg, { spec, input: inp, predictedLatencyMs: predictedMs, measuredLatencyMs: measuredMs, missByMs: overMs });
         }
         // shrink to the target scaled by predicted/measured: the predictor's bias on this network
         const scaledT = T * (predictedMs / (measuredMs ?? predictedMs)) * 0.98;
-        enter('refine', `measured ${measuredMs?.toFixed(4)} ms > ${T} ms: NetAdapt to ${scaledT.toFixed(4)} ms predicted (re-shrink ${attempt + 1} of ${o.hardRetries})`);
+        enter('refine', `measured ${measuredMs?.toFixed(4)} ms > ${Tms} ms: NetAdapt to ${scaledT.toFixed(4)} ms predicted (re-shrink ${attempt + 1} of ${o.hardRetries})`);
         const w = hold(loadWeights(trainedCk))!;
         const r = await netAdapt({
           spec, input: inp, numClasses: K, weights: w, targetMs: scaledT, predictLatencyMs: (s) => predict(s, inp),
