@@ -26,7 +26,8 @@ export interface RunOptions {
   proxy: Partial<TrainConfig>;
   /** scale up when the base is predicted under (1 - scaleUpSlack) x T */
   scaleUpSlack: number;
-  scaling: { grid?: Grid; maxPhi?: number };
+  /** maxMinutes: wall time for the scaling grid (default: half of budgetMinutes when set, else the whole grid) */
+  scaling: { grid?: Grid; maxPhi?: number; maxMinutes?: number };
   netadapt: { schedule?: Partial<NetAdaptSchedule>; shortTune?: Partial<TrainConfig>; maxSteps?: number };
   /** final training recipe (longer schedule, crop augmentation) */
   final: Partial<TrainConfig>;
@@ -54,6 +55,7 @@ export function resolveRunOptions(i: RunOptionsInput): RunOptions {
   if (i.budgetMinutes != null && !(i.budgetMinutes > 0)) throw new RunInputError(`budget minutes must be > 0, got ${i.budgetMinutes}`);
   const formats = i.formats ?? [...EXPORT_FORMATS];
   for (const f of formats) if (!EXPORT_FORMATS.includes(f)) throw new RunInputError(`unknown export format "${f}" (known: ${EXPORT_FORMATS.join(', ')})`);
+  if (i.scaling?.maxMinutes != null && !(i.scaling.maxMinutes > 0)) throw new RunInputError(`scaling max minutes must be > 0, got ${i.scaling.maxMinutes}`);
   const hardRetries = i.hardRetries ?? 3;
   if (!(Number.isInteger(hardRetries) && hardRetries >= 0 && hardRetries <= 10)) throw new RunInputError(`hard retries must be an integer in [0, 10], got ${hardRetries}`);
   const o: RunOptions = {

@@ -221,16 +221,21 @@ export async function runStoredModel(db: Db, modelId: string, ctx: RunContext): 
         });
       } else if (baseMs < (1 - o.scaleUpSlack) * T) {
         enter('refine', `compound scaling: ${baseMs.toFixed(4)} ms predicted < ${((1 - o.scaleUpSlack) * T).toFixed(4)} ms`);
+        const gridMinutes = o.scaling.maxMinutes ?? (o.budgetMinutes === null ? null : o.budgetMinutes / 2);
         const grid = await gridSearch(base.spec, base.input, async (s, i) => {
           checkCancel();
           return (await trainWeights(s, dataset, cfg(o.proxy, i.height)).then((r) => { disposeWeights(r.weights); return r; })).accuracy;
-        }, { grid: o.scaling.grid, cancel: ctx.cancel, onCandidate: (c) => log(`scaling grid alpha ${c.alpha} beta ${c.beta} gamma ${c.gamma}: proxy accuracy ${c.accuracy.toFixed(3)}`) });
+        }, {
+          grid: o.scaling.grid, cancel: ctx.cancel, deadlineMs: gridMinutes === null ? undefined : Date.now() + gridMinutes * 60_000,
+          onCandidate: (c) => log(`scaling grid alpha ${c.alpha} beta ${c.beta} gamma ${c.gamma}: proxy accuracy ${c.accuracy.toFixed(3)}`),
+        });
+        if (grid.tried.length < grid.candidates) log(`scaling grid: ${grid.tried.length} of ${grid.candidates} candidates tried within its ${gridMinutes} min`);
         checkCancel();
         const phi = fillTarget(base.spec, base.input, grid.best, T, predict, { maxPhi: o.scaling.maxPhi });
         log(`compound scaling: alpha ${grid.best.alpha}, beta ${grid.best.beta}, gamma ${grid.best.gamma}, phi ${phi.phi.toFixed(3)} -> ${phi.latencyMs.toFixed(4)} ms, input ${phi.input.height}x${phi.input.width}`);
         refined = addCheckpoint(db, {
           modelId, stage: 'refine', spec: phi.spec, input: phi.input, weightsArtifactId: null,
-          detail: { method: 'compound-scaling', coefficients: grid.best, phi: phi.phi, factors: phi.factors, tried: grid.tried, predictedLatencyMs: phi.latencyMs },
+          detail: { method: 'compound-scaling', coefficients: grid.best, phi: phi.phi, factors: phi.factors, tried: grid.tried, gridCandidates: grid.candidates, predictedLatencyMs: phi.latencyMs },
         });
       } else {
         enter('refine', `kept: ${baseMs.toFixed(4)} ms predicted is within ${(100 * o.scaleUpSlack).toFixed(0)}% under ${Tms} ms`);

@@ -89,7 +89,7 @@ export function registerRunCommand(program: Command): void {
     .option('--device <id>', 'device profile id (latency table and runtime)')
     .option('--target-ms <ms>', 'latency target in ms on the device')
     .option('--mode <mode>', 'hard: the delivered model is measured under the target; soft: the closest is delivered', 'hard')
-    .option('--budget-minutes <n>', 'wall-time budget of the search')
+    .option('--budget-minutes <n>', 'wall-time budget of the search (the compound-scaling grid gets half as much again)')
     .option('--arch <arch>', 'skip the search: start from this preset, block strings or ArchSpec JSON')
     .option('--trials <n>', 'search trials')
     .option('--strategy <name>', 'search strategy (rl | random | evolution)')

@@ -78,22 +78,52 @@ export interface GridResult {
   best: Coefficients;
   bestAccuracy: number;
   tried: Array<Coefficients & { accuracy: number; flopsFactor: number }>;
+  /** candidates in the grid (more than tried when the deadline cut it short) */
+  candidates: number;
+}
+
+/**
+ * The order candidates are tried in, so that a grid cut short by its time
+ * budget has still covered the grid: EfficientNet's published triple (or the
+ * candidate nearest to it) first, then each next candidate the one farthest
+ * from all tried so far (farthest-point order in (alpha, beta, gamma)).
+ */
+export function orderCandidates(cs: Coefficients[]): Coefficients[] {
+  if (cs.length === 0) return [];
+  const d2 = (a: Coefficients, b: Coefficients) => (a.alpha - b.alpha) ** 2 + (a.beta - b.beta) ** 2 + (a.gamma - b.gamma) ** 2;
+  const rest = [...cs];
+  const first = rest.reduce((a, b) => (d2(b, EFFICIENTNET_COEFFICIENTS) < d2(a, EFFICIENTNET_COEFFICIENTS) ? b : a));
+  const out = [first];
+  rest.splice(rest.indexOf(first), 1);
+  while (rest.length > 0) {
+    const far = rest.reduce((a, b) => (Math.min(...out.map((o) => d2(b, o))) > Math.min(...out.map((o) => d2(a, o))) ? b : a));
+    out.push(far);
+    rest.splice(rest.indexOf(far), 1);
+  }
+  return out;
 }
 
 /**
  * Proxy-task accuracy of each candidate at phi = 1; the most accurate wins
  * (ties: the one closest to a FLOPs factor of 2). `evaluate` trains the
- * scaled network briefly and returns its validation accuracy.
+ * scaled network briefly and returns its validation accuracy. With
+ * `deadlineMs` (epoch ms), no candidate starts after it (the first always
+ * runs); candidates go in orderCandidates' order.
  */
 export async function gridSearch(
   base: ArchSpec, input: InputShape, evaluate: (spec: ArchSpec, input: InputShape) => Promise<number>,
-  opts: { grid?: Grid; cancel?: CancelSignal; onCandidate?: (c: Coefficients & { accuracy: number }) => void } = {},
+  opts: {
+    grid?: Grid; cancel?: CancelSignal; onCandidate?: (c: Coefficients & { accuracy: number }) => void;
+    deadlineMs?: number; now?: () => number;
+  } = {},
 ): Promise<GridResult> {
-  const candidates = gridCandidates(opts.grid);
+  const candidates = orderCandidates(gridCandidates(opts.grid));
   if (candidates.length === 0) throw new RangeError('the scaling grid has no (alpha, beta, gamma) with alpha * beta^2 * gamma^2 within tolerance of 2');
+  const now = opts.now ?? Date.now;
   const tried: GridResult['tried'] = [];
   for (const c of candidates) {
     if (opts.cancel?.cancelled) break;
+    if (tried.length > 0 && opts.deadlineMs !== undefined && now() >= opts.deadlineMs) break;
     const s = scaleArch(base, input, factorsFor(c, 1));
     const accuracy = await evaluate(s.spec, s.input);
     tried.push({ ...c, accuracy, flopsFactor: flopsFactor(c) });
@@ -102,7 +132,7 @@ export async function gridSearch(
   if (tried.length === 0) throw new Error('scaling grid search cancelled before any candidate ran');
   const best = tried.reduce((a, b) => (b.accuracy > a.accuracy
     || (b.accuracy === a.accuracy && Math.abs(b.flopsFactor - 2) < Math.abs(a.flopsFactor - 2)) ? b : a));
-  return { best: { alpha: best.alpha, beta: best.beta, gamma: best.gamma }, bestAccuracy: best.accuracy, tried };
+  return { best: { alpha: best.alpha, beta: best.beta, gamma: best.gamma }, bestAccuracy: best.accuracy, tried, candidates: candidates.length };
 }
 
 export interface PhiResult {

@@ -87,6 +87,26 @@ describe('compound scaling: applying d, w, r', () => {
     assert.throws(() => fillTarget(base, input, EFFICIENTNET_COEFFICIENTS, l0 / 2, predict), /over the .* target/);
   });
 
+  it('a grid with a deadline stops starting candidates, after trying EfficientNet\'s triple first and then spreading out', async () => {
+    let clock = 0;
+    const order: string[] = [];
+    const r = await gridSearch(base, input, async (s, i) => {
+      clock += 60_000; // each candidate takes a minute
+      order.push(`${i.height}`);
+      return 0.5;
+    }, { grid: DEFAULT_GRID, deadlineMs: 3.5 * 60_000, now: () => clock });
+    assert.equal(r.tried.length, 4, 'candidates start at 0, 1, 2 and 3 min; none at 4 min');
+    assert.equal(r.candidates, gridCandidates().length);
+    assert.deepEqual({ alpha: r.tried[0]!.alpha, beta: r.tried[0]!.beta, gamma: r.tried[0]!.gamma }, EFFICIENTNET_COEFFICIENTS);
+    // farthest-point order: the second candidate is farther from the first than most of the grid
+    const d = (a: { alpha: number; beta: number; gamma: number }, b: typeof a) => Math.hypot(a.alpha - b.alpha, a.beta - b.beta, a.gamma - b.gamma);
+    const dists = gridCandidates().map((c) => d(c, r.tried[0]!));
+    assert.equal(d(r.tried[1]!, r.tried[0]!), Math.max(...dists));
+    // the first candidate always runs, even past the deadline
+    const one = await gridSearch(base, input, async () => 0.4, { grid: DEFAULT_GRID, deadlineMs: 0, now: () => 10 });
+    assert.equal(one.tried.length, 1);
+  });
+
   it('a latency that steps down as phi grows (rounding) does not trap the bisection on a low step', () => {
     // synthetic predictor of phi (decoded from the scaled input side): latency phi up to 0.6, then over the target
     // except on (0.8, 0.85], where a rounding makes the network fit at 0.9 ms; target 0.95 ms. Bisection alone
