@@ -204,7 +204,7 @@ async function main(): Promise<void> {
         archId: r.spec ? archId(r.spec) : 'n/a', testAccuracy: card?.run?.testAccuracy ?? NaN, validationAccuracy: card?.run?.validationAccuracy ?? NaN,
         measuredLatencyMs: r.measuredLatencyMs ?? NaN, predictedLatencyMs: r.predictedLatencyMs ?? NaN,
         params: cost?.params ?? NaN, macs: cost?.macs ?? NaN, wallS, input: r.input ?? input, metTarget: r.metTarget,
-        refinement: refinement ? `${refinement.method}${refinement.method === 'compound-scaling' ? ` (phi ${Number(refinement.detail.phi).toFixed(2)})` : refinement.method === 'netadapt' ? ` (${String(refinement.detail.steps ?? refinement.detail.reshrink ?? '?')} steps)` : ''}` : 'n/a',
+        refinement: refinement ? `${refinement.method === 'none' ? 'kept as searched (predicted within 10% under T)' : refinement.method}${refinement.method === 'compound-scaling' ? ` (phi ${Number(refinement.detail.phi).toFixed(2)})` : refinement.method === 'netadapt' ? ` (${String(refinement.detail.steps ?? refinement.detail.reshrink ?? '?')} steps)` : ''}` : 'n/a',
         searchTrials: counts, baseArchId: card?.run?.baseArchId ?? 'n/a', stagesS,
         at: new Date().toISOString(), loadAvg: [l0, loadavg()[0]],
         verified: card ? r.files.map((f) => f.format).filter((f, i, a) => a.indexOf(f) === i) : [],
@@ -258,7 +258,7 @@ function writeReport(res: Results, o: {
   }
   for (const r of runs) {
     const st = r.searchTrials;
-    const stages = Object.entries(r.stagesS).map(([k, v]) => `${k} ${mins(v)}`).join(', ');
+    const stages = Object.entries(r.stagesS).filter(([k, v]) => k !== 'done' && v >= 0.05 * 60).map(([k, v]) => `${k} ${mins(v)}`).join(', ');
     L.push(`| **${r.name}** (T = ${r.targetMs.toFixed(3)} ms) | ${r.input.height}x${r.input.width} | **${pct(r.testAccuracy)}** | ${ms(r.measuredLatencyMs)} | ${ms(r.predictedLatencyMs)} | ${Number.isFinite(r.params) ? r.params.toLocaleString('en-US') : 'n/a'} | ${Number.isFinite(r.macs) ? (r.macs / 1e6).toFixed(2) : 'n/a'} | ${mins(r.wallS)} | ${r.status}${r.error ? `: ${r.error}` : ''}; ${r.refinement}; search ${st.trained} trained / ${st.cached} cached / ${st.skipped} skipped / ${st.failed} failed; ${stages}; exports ${r.verified.join(', ') || 'none'} |`);
   }
   L.push('');
