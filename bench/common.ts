@@ -87,6 +87,12 @@ export function writeBenchmarksSection(heading: string, section: string): void {
   writeFileSync(path, text.endsWith('\n') ? text : text + '\n');
 }
 
+/** The value after `--name` on the command line, or `def`. */
+export function arg(name: string, def: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : def;
+}
+
 /** The command line as typed through npm, e.g. `npm run bench:eval -- --seconds 5`. */
 export function commandLine(script: string): string {
   return `npm run ${script}${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}`;

@@ -29,11 +29,7 @@ import { createRng } from '../src/space/rng.ts';
 import { sampleArch } from '../src/space/sampler.ts';
 import { skeletonFor } from '../src/space/skeleton.ts';
 import type { ArchSpec } from '../src/space/types.ts';
-
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : def;
-}
+import { arg } from './common.ts';
 
 const deviceId = arg('device', 'node-tflite-wasm');
 const nRandom = Number(arg('random', '16'));

@@ -13,7 +13,7 @@
 // section; `--wall-only` runs just that part.
 
 import { loadDevice } from '../src/latency/device.ts';
-import { commandLine, writeBenchmarksSection } from './common.ts';
+import { arg, commandLine, writeBenchmarksSection } from './common.ts';
 import { WALL_SECTION, wallClockSection } from './latency-wall.ts';
 import { calibrationIds, evaluatePredictor, type EvaluatedNetwork } from '../src/latency/evaluate.ts';
 import { fewShotTable } from '../src/latency/fewshot.ts';
@@ -34,11 +34,6 @@ import { expandNetwork } from '../src/space/network.ts';
 
 const SECTION = '## Latency predictor accuracy (bench:latency)';
 const EVAL_SEED = 20261123;
-
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : def;
-}
 
 interface DeviceResult {
   table: LatencyTable;

@@ -36,17 +36,13 @@ import { getSearchReport } from '../src/search/report.ts';
 import { openDb } from '../src/store/db.ts';
 import { useTrainingBackend } from '../src/train/backend.ts';
 import { defaultTrainConfig, type TrainConfig } from '../src/train/config.ts';
-import { commandLine, machineLine, writeBenchmarksSection } from './common.ts';
+import { arg, commandLine, machineLine, writeBenchmarksSection } from './common.ts';
 import { chartSvg } from './svg.ts';
 
 const SECTION = '## Search to model vs MobileNetV2 (bench:pipeline)';
 const RESULTS = join(import.meta.dirname, 'results', 'pipeline.json');
 const SVG = 'pipeline-accuracy-latency.svg';
 
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : def;
-}
 const flag = (name: string) => process.argv.includes(`--${name}`);
 const log = (s: string) => process.stderr.write(`[bench:pipeline ${new Date().toISOString().slice(11, 19)}] ${s}\n`);
 
@@ -165,9 +161,10 @@ async function main(): Promise<void> {
     if (res.runs[t.width]) { log(`nas run at ${t.targetMs.toFixed(3)} ms: reused`); reused = true; continue; }
     const dir = mkdtempSync(join(tmpdir(), 'nas-bench-pipeline-'));
     const db = openDb(join(dir, 'bench.sqlite'));
-    const stageStart: Record<string, number> = {};
     const stagesS: Record<string, number> = {};
     let current: string | null = null;
+    let currentSince = 0;
+    const closeStage = (at: number) => { if (current) stagesS[current] = (stagesS[current] ?? 0) + (at - currentSince) / 1000; };
     const t0 = Date.now();
     const l0 = loadavg()[0];
     try {
@@ -181,9 +178,9 @@ async function main(): Promise<void> {
         onEvent: (e: NasEvent) => {
           if (e.type === 'stage-changed') {
             const at = Date.now();
-            if (current) stagesS[current] = (stagesS[current] ?? 0) + (at - stageStart[current]!) / 1000;
+            closeStage(at);
             current = e.stage;
-            stageStart[e.stage] = at;
+            currentSince = at;
             log(`  stage ${e.stage}${e.detail ? `: ${e.detail}` : ''}`);
           } else if (e.type === 'log') {
             log(`  ${e.message}`);
@@ -193,7 +190,7 @@ async function main(): Promise<void> {
         },
       });
       const wallS = (Date.now() - t0) / 1000;
-      if (current) stagesS[current] = (stagesS[current] ?? 0) + (Date.now() - stageStart[current]!) / 1000;
+      closeStage(Date.now());
       const c = r.searchId ? getSearchReport(db, r.searchId).counts : null;
       const counts = { trained: (c?.succeeded ?? 0) + (c?.failed ?? 0), cached: c?.cached ?? 0, skipped: c?.skipped ?? 0, failed: c?.failed ?? 0 };
       const card = r.card;
@@ -204,7 +201,7 @@ async function main(): Promise<void> {
         archId: r.spec ? archId(r.spec) : 'n/a', testAccuracy: card?.run?.testAccuracy ?? NaN, validationAccuracy: card?.run?.validationAccuracy ?? NaN,
         measuredLatencyMs: r.measuredLatencyMs ?? NaN, predictedLatencyMs: r.predictedLatencyMs ?? NaN,
         params: cost?.params ?? NaN, macs: cost?.macs ?? NaN, wallS, input: r.input ?? input, metTarget: r.metTarget,
-        refinement: refinement ? `${refinement.method === 'none' ? 'kept as searched (predicted within 10% under T)' : refinement.method}${refinement.method === 'compound-scaling' ? ` (phi ${Number(refinement.detail.phi).toFixed(2)})` : refinement.method === 'netadapt' ? ` (${String(refinement.detail.steps ?? refinement.detail.reshrink ?? '?')} steps)` : ''}` : 'n/a',
+        refinement: refinement ? `${refinement.method}${refinement.method === 'compound-scaling' ? ` (phi ${Number(refinement.detail.phi).toFixed(2)})` : refinement.method === 'netadapt' ? ` (${String(refinement.detail.steps ?? refinement.detail.reshrink ?? '?')} steps)` : ''}` : 'n/a',
         searchTrials: counts, baseArchId: card?.run?.baseArchId ?? 'n/a', stagesS,
         at: new Date().toISOString(), loadAvg: [l0, loadavg()[0]],
         verified: card ? r.files.map((f) => f.format).filter((f, i, a) => a.indexOf(f) === i) : [],
@@ -259,7 +256,7 @@ function writeReport(res: Results, o: {
   for (const r of runs) {
     const st = r.searchTrials;
     const stages = Object.entries(r.stagesS).filter(([k, v]) => k !== 'done' && v >= 0.05 * 60).map(([k, v]) => `${k} ${mins(v)}`).join(', ');
-    L.push(`| **${r.name}** (T = ${r.targetMs.toFixed(3)} ms) | ${r.input.height}x${r.input.width} | **${pct(r.testAccuracy)}** | ${ms(r.measuredLatencyMs)} | ${ms(r.predictedLatencyMs)} | ${Number.isFinite(r.params) ? r.params.toLocaleString('en-US') : 'n/a'} | ${Number.isFinite(r.macs) ? (r.macs / 1e6).toFixed(2) : 'n/a'} | ${mins(r.wallS)} | ${r.status}${r.error ? `: ${r.error}` : ''}; ${r.refinement}; search ${st.trained} trained / ${st.cached} cached / ${st.skipped} skipped / ${st.failed} failed; ${stages}; exports ${r.verified.join(', ') || 'none'} |`);
+    L.push(`| **${r.name}** (T = ${r.targetMs.toFixed(3)} ms) | ${r.input.height}x${r.input.width} | **${pct(r.testAccuracy)}** | ${ms(r.measuredLatencyMs)} | ${ms(r.predictedLatencyMs)} | ${Number.isFinite(r.params) ? r.params.toLocaleString('en-US') : 'n/a'} | ${Number.isFinite(r.macs) ? (r.macs / 1e6).toFixed(2) : 'n/a'} | ${mins(r.wallS)} | ${r.status}${r.error ? `: ${r.error}` : ''}; ${r.refinement === 'none' ? 'kept as searched (predicted within 10% under T)' : r.refinement}; search ${st.trained} trained / ${st.cached} cached / ${st.skipped} skipped / ${st.failed} failed; ${stages}; exports ${r.verified.join(', ') || 'none'} |`);
   }
   L.push('');
   L.push('Verdict at each target. The goal: a model more accurate than every MobileNetV2 width at equal or lower measured latency, i.e. every width that meets T.');

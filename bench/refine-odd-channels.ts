@@ -14,11 +14,8 @@ import { archId, parseArchString } from '../src/space/archspec.ts';
 import { createRng } from '../src/space/rng.ts';
 import { skeletonFor } from '../src/space/skeleton.ts';
 import type { ArchSpec, InputShape } from '../src/space/types.ts';
+import { arg } from './common.ts';
 
-const arg = (name: string, def: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1]! : def;
-};
 const device = arg('device', 'node-tflite-wasm');
 const perBase = Number(arg('per-base', '4'));
 const rng = createRng(Number(arg('seed', '1')));

@@ -23,15 +23,10 @@ import { resolveArch } from '../src/space/resolve.ts';
 import { openDb } from '../src/store/db.ts';
 import type { TrialRecord } from '../src/store/trials.ts';
 import type { StrategyName } from '../src/search/strategy.ts';
-import { commandLine, machineLine, writeBenchmarksSection } from './common.ts';
+import { arg, commandLine, machineLine, writeBenchmarksSection } from './common.ts';
 import { chartSvg, type Series } from './svg.ts';
 
 const SECTION = '## Search strategies (bench:search)';
-
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : def;
-}
 
 interface RunRow {
   strategy: StrategyName;
