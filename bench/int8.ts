@@ -95,7 +95,7 @@ const section = [
   `Each preset's small-input variant (width ${args.width}, except proxy-small and efficientnet-b0 at width 1) is trained by the main job (\`nas pipeline --arch <preset> --dataset fashion-mnist ` +
     `--epochs ${args.epochs} --subset ${args.subset}\`) and exported: float32 .tflite compared with tfjs (criterion max abs diff <= 1e-4); int8 ` +
     '(per-channel conv weights, per-tensor activations calibrated on 64 training images; float32 graph I/O with a float classifier head: DEQUANTIZE of the pooled ' +
-    'features, float FULLY_CONNECTED and SOFTMAX) compared with the float32 .tflite in the same interpreter on 500 validation images (criterion top-1 agreement >= 99%); ' +
+    `features, float FULLY_CONNECTED and SOFTMAX) compared with the float32 .tflite in the same interpreter on 500 validation images (criterion: ${rows[0]?.int8.criterion ?? 'n/a'}); ` +
     'the same weights exported full-integer (`nas export --format tflite-int8 --int8-io`: int8 I/O, int8 classifier and softmax) and compared the same way. ' +
     'Accuracies are on those validation images; latency is the interpreter median (1 thread, wall) of the float-head int8 file.',
   '',
