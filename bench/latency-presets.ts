@@ -16,6 +16,7 @@ import { loadavg } from 'node:os';
 import { dirname } from 'node:path';
 import { measureWallClock } from '../src/latency/calibration-wall.ts';
 import { loadDevice } from '../src/latency/device.ts';
+import { tableNetworkMs } from '../src/latency/calibration.ts';
 import { loadCalibratedPredictor } from '../src/latency/index.ts';
 import { decomposePlan } from '../src/latency/kernels.ts';
 import { createPredictor } from '../src/latency/predictor.ts';
@@ -69,7 +70,7 @@ for (const n of nets) {
   try {
     const m = await measureWallClock(model, {}, n.name);
     ratios[n.kind].push(m.medianMs / predictedMs);
-    rows.push({ ...n, spec: undefined, kernelSumTableMs: p.kernelSumMs, byClassTableMs, kernels: p.kernels.length, outMelems: p.outMelems, params: cost.params, macs: cost.macs, predictedMs, measuredMs: m.medianMs, spread: m.spread, loadAvg: loadavg()[0] });
+    rows.push({ ...n, spec: undefined, kernelSumTableMs: p.kernelSumMs, ...tableNetworkMs(p), byClassTableMs, kernels: p.kernels.length, outMelems: p.outMelems, params: cost.params, macs: cost.macs, predictedMs, measuredMs: m.medianMs, spread: m.spread, loadAvg: loadavg()[0] });
     console.log(`${n.kind.padEnd(6)} ${n.input.padEnd(8)} ${n.name.padEnd(18)} predicted ${predictedMs.toFixed(3)} ms, measured ${m.medianMs.toFixed(3)} ms, ratio ${(m.medianMs / predictedMs).toFixed(3)}`);
   } catch (e) {
     console.log(`${n.kind.padEnd(6)} ${n.input.padEnd(8)} ${n.name.padEnd(18)} not measured: ${(e as Error).message}`);

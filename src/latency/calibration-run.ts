@@ -1,8 +1,11 @@
-// Calibrating a local device to this host: the reference network plus a few
-// calibration networks per table input (spread over the range of predicted
-// latencies, the largest 224x224 ones left out to stay within the bound) are
-// measured by wall clock with plain Invoke() loops, and hostMs = scale x
-// tableMs + overheadMs is fitted on them. Bounded: no call starts after the
+// Calibrating a local device to this host: the reference network, a few
+// random calibration networks per table input (spread over the range of
+// predicted latencies, the largest 224x224 ones left out to stay within the
+// bound) and MobileNetV2 presets (1x1-convolution heavy, which random
+// networks of the space are not; see calibration.ts) are measured by wall
+// clock with plain Invoke() loops, and hostMs = scale x other + conv1x1Scale
+// x conv1x1 + overheadMs is fitted on them. proxy-small, the network of the
+// start-up latency check (host-check.ts), is never one of them. Bounded: no call starts after the
 // time bound (default 60 s): the networks measured by then are used; networks
 // whose estimated cost would not fit are skipped; up to MAX_UNREPRODUCIBLE networks whose repeats disagree are
 // skipped; fewer than 4 measured points, or a mapping that misses one of
@@ -16,13 +19,13 @@
 
 import { archId } from '../space/archspec.ts';
 import { expandNetwork, type NetworkPlan } from '../space/network.ts';
-import { parseInputShape } from '../space/resolve.ts';
+import { parseInputShape, resolveArch } from '../space/resolve.ts';
 import { createRng } from '../space/rng.ts';
 import { sampleArch } from '../space/sampler.ts';
 import { skeletonFor } from '../space/skeleton.ts';
 import {
   CALIBRATION_FORMAT, CALIBRATION_FORMAT_VERSION, calibrationsDir, calibrationStatus, fingerprintId, fitMapping, hostFingerprint,
-  isLocalRuntime, mappingFit, saveCalibration, saveRefusal, type CalibrationPointRecord, type CalibrationStatus, type HostCalibration,
+  describeMapping, tableNetworkMs, isLocalRuntime, mappingFit, saveCalibration, saveRefusal, type CalibrationPointRecord, type CalibrationStatus, type HostCalibration,
 } from './calibration.ts';
 import { measureWallClock, wallClockOptions, type WallClockOptions } from './calibration-wall.ts';
 import type { DeviceProfile } from './device.ts';
@@ -61,21 +64,35 @@ interface Candidate {
   input: string;
   plan: NetworkPlan;
   tableMs: number;
+  conv1x1TableMs: number;
 }
 
-/** The calibration networks, cheapest first: per input, quantiles of the predicted latencies of seeded random samples. */
+/** MobileNetV2 widths among the calibration networks: two at small inputs, the narrowest at large ones (cost). */
+export function presetWidths(input: { height: number; width: number }): number[] {
+  return input.height * input.width > 64 * 64 ? [0.35] : [0.5, 1.0];
+}
+
+/**
+ * The calibration networks, cheapest first: the reference network; per input,
+ * quantiles of the predicted latencies of seeded random samples, and
+ * MobileNetV2 at presetWidths().
+ */
 export function calibrationNetworks(table: LatencyTable, perInput = 3, seed = CALIBRATION_SEED): Candidate[] {
   const predictor = createPredictor(table);
-  const ref = referencePlan();
-  const out: Candidate[] = [{ name: REFERENCE_ID, input: '28x28x1', plan: ref, tableMs: predictor.predictKernels(decomposePlan(ref)).kernelSumMs }];
+  const candidate = (name: string, input: string, plan: NetworkPlan): Candidate => {
+    return { name, input, plan, ...tableNetworkMs(predictor.predictKernels(decomposePlan(plan))) };
+  };
+  const out: Candidate[] = [candidate(REFERENCE_ID, '28x28x1', referencePlan())];
   for (const [i, t] of table.inputs.entries()) {
     const input = parseInputShape(t.input);
+    for (const w of presetWidths(input)) {
+      out.push(candidate(`mobilenet-v2@${w}`, t.input, expandNetwork(resolveArch('mobilenet-v2', { input, widthMultiplier: w }), input, t.numClasses)));
+    }
     const rng = createRng(seed + i);
     const pool: Candidate[] = [];
     for (let k = 0; k < 20; k++) {
       const spec = sampleArch(skeletonFor(input), rng);
-      const plan = expandNetwork(spec, input, t.numClasses);
-      pool.push({ name: archId(spec), input: t.input, plan, tableMs: predictor.predictKernels(decomposePlan(plan)).kernelSumMs });
+      pool.push(candidate(archId(spec), t.input, expandNetwork(spec, input, t.numClasses)));
     }
     pool.sort((a, b) => a.tableMs - b.tableMs);
     // Large inputs: stay in the lower part of the range (a 224x224 network can take 100+ ms a call).
@@ -115,9 +132,9 @@ export async function calibrateHost(opts: CalibrateOptions): Promise<HostCalibra
       const model = await runtime.prepare(c.plan);
       try {
         const m = await measureWallClock(model, { ...w, deadline }, `calibration network ${c.name} (${c.input})`);
-        points.push({ name: c.name, input: c.input, tableMs: c.tableMs, measuredMs: m.medianMs, spread: m.spread, calls: m.calls });
+        points.push({ name: c.name, input: c.input, tableMs: c.tableMs, conv1x1TableMs: c.conv1x1TableMs, measuredMs: m.medianMs, spread: m.spread, calls: m.calls });
         scale0 = Math.max(...points.map((p) => p.measuredMs / p.tableMs));
-        log(`calibration ${c.input} ${c.name}: table ${c.tableMs.toFixed(3)} ms, measured ${m.medianMs.toFixed(3)} ms (${m.calls} calls, ${m.preemptedCalls} preempted left out, pass spread ${(100 * m.spread).toFixed(1)}%)`);
+        log(`calibration ${c.input} ${c.name}: table ${c.tableMs.toFixed(3)} ms (1x1 convs ${(100 * c.conv1x1TableMs / c.tableMs).toFixed(0)}%), measured ${m.medianMs.toFixed(3)} ms (${m.calls} calls, ${m.preemptedCalls} preempted left out, pass spread ${(100 * m.spread).toFixed(1)}%)`);
       } catch (e) {
         if (!(e instanceof MeasurementError)) throw e;
         if (/time bound/.test(e.message)) {
@@ -148,7 +165,7 @@ export async function calibrateHost(opts: CalibrateOptions): Promise<HostCalibra
       points.map((p) => `${p.input} ${p.tableMs.toFixed(2)}->${p.measuredMs.toFixed(2)} ms`).join(', '));
   }
   const fingerprint = hostFingerprint(device, table);
-  log(`calibration of ${device.id}: host ms = ${mapping.scale.toFixed(4)} x table ms + ${mapping.overheadMs.toFixed(4)} ms on ${points.length} networks in ${wallS.toFixed(1)} s`);
+  log(`calibration of ${device.id}: ${describeMapping(mapping)} on ${points.length} networks in ${wallS.toFixed(1)} s`);
   return {
     format: CALIBRATION_FORMAT, formatVersion: CALIBRATION_FORMAT_VERSION, deviceId: device.id, fingerprint, fingerprintId: fingerprintId(fingerprint),
     createdAt: new Date().toISOString(), mapping, points, skipped, fit,

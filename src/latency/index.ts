@@ -9,7 +9,7 @@
 // (src/latency/calibration.ts); a remote device (profiled elsewhere and
 // uploaded) keeps the unit of its own upload.
 
-import { applyMapping, calibrationsDir, calibrationStatus, hostFingerprint, isLocalRuntime, type CalibrationStatus, type HostCalibration } from './calibration.ts';
+import { applyMapping, calibrationsDir, kernelScale, netKernelMs, tableNetworkMs, calibrationStatus, hostFingerprint, isLocalRuntime, type CalibrationStatus, type HostCalibration } from './calibration.ts';
 import { ensureHostCalibration, type CalibrateOptions } from './calibration-run.ts';
 import { loadDevice, type DeviceProfile } from './device.ts';
 import { createPredictor, type LatencyPrediction, type LatencyPredictor } from './predictor.ts';
@@ -39,14 +39,17 @@ export function calibratePredictor(base: LatencyPredictor, device: DeviceProfile
   const c = status.calibration;
   const map = (p: LatencyPrediction): LatencyPrediction => {
     if (!c) return p;
-    const s = c.mapping.scale;
+    // each kernel at its class's host scale, less the empty-model baseline its entry carries; the network keeps one baseline
+    const kernels = p.kernels.map((k) => ({ ...k, latencyMs: netKernelMs(k.latencyMs, p.baselineMs) * kernelScale(c.mapping, k.key) }));
+    const t = tableNetworkMs(p);
     return {
       ...p,
       // the host calibration maps the kernel sum and brings its own per-network overhead
-      latencyMs: applyMapping(c.mapping, p.kernelSumMs),
+      latencyMs: applyMapping(c.mapping, t.tableMs, t.conv1x1TableMs),
       tableLatencyMs: p.latencyMs,
-      kernelSumMs: p.kernelSumMs * s,
-      kernels: p.kernels.map((k) => ({ ...k, latencyMs: k.latencyMs * s })),
+      kernelSumMs: kernels.reduce((s, k) => s + k.latencyMs, c.mapping.scale * p.baselineMs),
+      baselineMs: c.mapping.scale * p.baselineMs,
+      kernels,
     };
   };
   return {

@@ -25,6 +25,8 @@ export interface LatencyPrediction {
   kernelSumMs: number;
   /** millions of elements the kernels write (feature of the overhead model) */
   outMelems: number;
+  /** the table's empty-model baseline, which every kernel entry carries once (table units) */
+  baselineMs: number;
   kernels: PredictedKernel[];
 }
 
@@ -65,6 +67,7 @@ export function createPredictor(table: LatencyTable, regressor?: KernelRegressor
       coverage: ks.length === 0 ? 1 : hits / ks.length,
       kernelSumMs,
       outMelems,
+      baselineMs: table.measure.baselineMs,
       kernels,
     };
   };

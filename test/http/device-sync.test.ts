@@ -108,7 +108,7 @@ describe('http: predictor accuracy and host calibration', () => {
     const table = loadTable('node-tflite-wasm', shippedPaths.latencyTables);
     const device = loadDevice('node-tflite-wasm', shippedPaths.deviceProfiles);
     const fingerprint = hostFingerprint(device, table);
-    const points = [1, 2, 3].map((i) => ({ name: `n${i}`, input: '28x28x1', tableMs: i, measuredMs: 2 * i + 0.1, spread: 0.01, calls: 10 }));
+    const points = [1, 2, 3].map((i) => ({ name: `n${i}`, input: '28x28x1', tableMs: i, conv1x1TableMs: 0, measuredMs: 2 * i + 0.1, spread: 0.01, calls: 10 }));
     const mapping = fitMapping(points);
     saveCalibration({
       format: CALIBRATION_FORMAT, formatVersion: CALIBRATION_FORMAT_VERSION, deviceId: device.id, fingerprint, fingerprintId: fingerprintId(fingerprint), createdAt: new Date().toISOString(),

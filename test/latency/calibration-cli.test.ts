@@ -34,10 +34,10 @@ function nasLatency(args: string[], dataDir: string) {
 
 function calibrationFor(createdAt: string): HostCalibration {
   const fp = hostFingerprint(loadDevice(DEVICE), loadTable(DEVICE));
-  const points = [0.16, 2, 6, 30].map((t, i) => ({ name: `n${i}`, input: '28x28x1', tableMs: t, measuredMs: 0.66 * t + 0.01, spread: 0.01, calls: 120 }));
+  const points = [0.16, 2, 6, 30].map((t, i) => ({ name: `n${i}`, input: '28x28x1', tableMs: t, conv1x1TableMs: 0, measuredMs: 0.66 * t + 0.01, spread: 0.01, calls: 120 }));
   return {
     format: CALIBRATION_FORMAT, formatVersion: CALIBRATION_FORMAT_VERSION, deviceId: DEVICE, fingerprint: fp, fingerprintId: fingerprintId(fp), createdAt,
-    mapping: { scale: 0.66, overheadMs: 0.01 }, points, fit: { within10: 1, maxAbsRelErr: 0 },
+    mapping: { scale: 0.66, conv1x1Scale: 0.66, overheadMs: 0.01 }, points, fit: { within10: 1, maxAbsRelErr: 0 },
     method: { warmup: 10, calls: 60, passes: 2, tolerance: 0.05, clock: 'wall', threads: 1 }, loadAvg: [0.1, 0.1], wallS: 12,
   };
 }

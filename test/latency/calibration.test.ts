@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import {
-  applyMapping, calibrationStatus, describeCalibration, fitMapping, hostFingerprint, listCalibrations, saveCalibration,
+  applyMapping, calibrationStatus, tableNetworkMs, describeCalibration, describeMapping, fitMapping, hostFingerprint, listCalibrations, saveCalibration,
 } from '../../src/latency/calibration.ts';
-import { calibrateHost, ensureHostCalibration } from '../../src/latency/calibration-run.ts';
+import { calibrateHost, calibrationNetworks, ensureHostCalibration } from '../../src/latency/calibration-run.ts';
 import { checkTfliteLatency, measureWallClock } from '../../src/latency/calibration-wall.ts';
 import type { DeviceProfile } from '../../src/latency/device.ts';
 import { loadPredictor } from '../../src/latency/index.ts';
@@ -19,9 +19,11 @@ import { profileDevice } from '../../src/latency/profile.ts';
 import { createMeasurer, MeasurementError, referencePlan, type LatencyRuntime } from '../../src/latency/runtime.ts';
 import { planToTflite } from '../../src/latency/runtimes/tflite-wasm.ts';
 import { fakePlanMs } from '../../src/latency/runtimes/fake.ts';
+import { decomposePlan } from '../../src/latency/kernels.ts';
+import { expandNetwork, type NetworkPlan } from '../../src/space/network.ts';
+import { resolveArch } from '../../src/space/resolve.ts';
 import { createFakeRuntime } from '../../src/latency/runtimes/fake.ts';
 import { saveTable, type LatencyTable } from '../../src/latency/table.ts';
-import { expandNetwork } from '../../src/space/network.ts';
 import { createRng } from '../../src/space/rng.ts';
 import { sampleArch } from '../../src/space/sampler.ts';
 import { SKELETON_SMALL } from '../../src/space/skeleton.ts';
@@ -32,13 +34,13 @@ const device: DeviceProfile = { id: 'fake-host', name: 'fake', runtime: 'fake', 
 const WALL = { warmup: 1, calls: 5, passes: 2, tolerance: 0.05, maxAttempts: 3, dropPreempted: false };
 
 /** The fake device's cost mapped to a host: scale x ms + overheadMs; `noisy`: a machine getting busier (each call of a model 3% slower than its first, times the calls so far). */
-function hostRuntime(scale: number, overheadMs: number, opts: { noisy?: boolean | ((prepared: number) => boolean); distort?: (prepared: number) => number } = {}): LatencyRuntime & { prepared: number } {
+function hostRuntime(scale: number, overheadMs: number, opts: { noisy?: boolean | ((prepared: number) => boolean); distort?: (prepared: number) => number; planMs?: (plan: NetworkPlan) => number } = {}): LatencyRuntime & { prepared: number } {
   const rt = {
     id: 'fake' as const, version: 'fake-host', threads: 1, prepared: 0,
     async prepare(plan: Parameters<LatencyRuntime['prepare']>[0]) {
       rt.prepared++;
       let calls = 0;
-      const ms = (scale * fakePlanMs(plan) + overheadMs) * (opts.distort?.(rt.prepared) ?? 1);
+      const ms = (scale * (opts.planMs ?? fakePlanMs)(plan) + overheadMs) * (opts.distort?.(rt.prepared) ?? 1);
       const noisy = typeof opts.noisy === 'function' ? opts.noisy(rt.prepared) : opts.noisy;
       return { timeBatch: () => (noisy ? ms * (1 + 0.03 * calls++) : ms), dispose() {} };
     },
@@ -68,6 +70,64 @@ describe('host calibration', async () => {
     assert.ok(Math.abs(applyMapping(m, 2) - 1.33) < 1e-9);
     assert.throws(() => fitMapping(pts.slice(0, 2)), MeasurementError);
     assert.throws(() => fitMapping([...pts, { tableMs: 1, measuredMs: 0 }]), /non-positive/);
+    // no 1x1 share to tell the classes apart: one scale for both
+    assert.equal(m.conv1x1Scale, m.scale);
+    assert.equal(describeMapping(m), 'host ms = 0.6500 x table ms + 0.0300 ms');
+  });
+
+  it('fitMapping gives 1x1 convolutions their own scale when the networks span 1x1 shares, else one shared scale', () => {
+    const host = (t: number, c1: number) => 0.6 * (t - c1) + 0.7 * c1 + 0.02;
+    const pts = [[0.2, 0.1], [1, 0.1], [2, 1.6], [3, 0.3], [5, 4.2], [10, 1]].map(([t, c1]) => ({ tableMs: t, conv1x1TableMs: c1, measuredMs: host(t, c1) }));
+    const m = fitMapping(pts);
+    assert.ok(Math.abs(m.scale - 0.6) < 1e-9 && Math.abs(m.conv1x1Scale - 0.7) < 1e-9 && Math.abs(m.overheadMs - 0.02) < 1e-9, JSON.stringify(m));
+    assert.ok(Math.abs(applyMapping(m, 4, 3) - host(4, 3)) < 1e-9);
+    assert.match(describeMapping(m), /^host ms = 0\.6000 x table ms \(1x1 convs: 0\.7000 x\) \+ 0\.0200 ms$/);
+    // every network with the same 1x1 share: the per-class fit is not identifiable
+    const same = [0.2, 1, 3, 10].map((t) => ({ tableMs: t, conv1x1TableMs: 0.5 * t, measuredMs: 0.65 * t + 0.03 }));
+    const s1 = fitMapping(same);
+    assert.equal(s1.conv1x1Scale, s1.scale);
+    assert.ok(Math.abs(s1.scale - 0.65) < 1e-9);
+    // an implausible class ratio (here 1x1 convs 4x the rest) falls back to one scale
+    const wild = [[0.2, 0.1], [1, 0.1], [2, 1.6], [3, 0.3], [5, 4.2]].map(([t, c1]) => ({ tableMs: t, conv1x1TableMs: c1, measuredMs: 0.3 * (t - c1) + 1.2 * c1 + 0.02 }));
+    const w = fitMapping(wild);
+    assert.equal(w.conv1x1Scale, w.scale);
+  });
+
+  it('calibration networks: the reference, random networks and MobileNetV2 presets, never the start-up check network', () => {
+    const nets = calibrationNetworks(table);
+    const names = nets.map((n) => n.name);
+    assert.ok(names.includes('ref-v1') && names.includes('mobilenet-v2@0.5') && names.includes('mobilenet-v2@1'), names.join(', '));
+    assert.ok(!names.includes('proxy-small'));
+    assert.ok(nets.every((n, i) => i === 0 || nets[i - 1].tableMs <= n.tableMs), 'cheapest first');
+    const shares = nets.map((n) => n.conv1x1TableMs / n.tableMs);
+    assert.ok(Math.max(...shares) - Math.min(...shares) >= 0.2, `1x1 shares ${shares.map((x) => x.toFixed(2)).join(', ')}`);
+  });
+
+  it('a host whose 1x1 convolutions run relatively slower: the per-class calibration predicts held-out hand-designed networks, one scale does not', async () => {
+    // The host's time is defined from the table's own network times (1x1 convolutions 1.15x the rest), so the
+    // check is on the calibration, not on how well the fake table's regression covers the presets' kernels.
+    const base = loadPredictorFor(table, { calibration: 'off' });
+    const hostMs = (plan: NetworkPlan) => {
+      const t = tableNetworkMs(base.predictKernels(decomposePlan(plan)));
+      return (t.tableMs - t.conv1x1TableMs) + 1.15 * t.conv1x1TableMs;
+    };
+    const c = await calibrateHost({ device, table, runtime: hostRuntime(0.6, 0.02, { planMs: hostMs }), wall: WALL });
+    assert.ok(Math.abs(c.mapping.conv1x1Scale / c.mapping.scale / 1.15 - 1) < 0.01, JSON.stringify(c.mapping));
+    const one = fitMapping(c.points.map((p) => ({ tableMs: p.tableMs, measuredMs: p.measuredMs })));
+    const calibrated = loadPredictorFor(table, { calibration: c });
+    let worstPerClass = 0, worstOne = 0;
+    for (const [arch, w] of [['mobilenet-v2', 0.35], ['mobilenet-v2', 0.75], ['mnasnet-a1', 1], ['proxy-small', 1]] as const) {
+      const spec = resolveArch(arch, { input, widthMultiplier: w });
+      const truth = 0.6 * hostMs(expandNetwork(spec, input, 10)) + 0.02;
+      const p = calibrated.predict(spec, input, 10);
+      const t = tableNetworkMs(base.predict(spec, input, 10));
+      assert.ok(Math.abs(p.latencyMs - applyMapping(c.mapping, t.tableMs, t.conv1x1TableMs)) < 1e-12);
+      assert.ok(Math.abs(p.latencyMs - (p.kernelSumMs + c.mapping.overheadMs)) < 1e-9, 'host kernel times add up to the prediction');
+      worstPerClass = Math.max(worstPerClass, Math.abs(p.latencyMs / truth - 1));
+      worstOne = Math.max(worstOne, Math.abs(applyMapping(one, t.tableMs) / truth - 1));
+    }
+    assert.ok(worstPerClass < 0.01, `per-class worst error ${worstPerClass}`);
+    assert.ok(worstOne > 0.03, `one scale: worst error ${worstOne}`);
   });
 
   it('wall-clock measurement: agreeing passes accepted, disagreeing ones retried with longer passes, then refused', async () => {
@@ -114,7 +174,8 @@ describe('host calibration', async () => {
     for (let i = 0; i < 10; i++) {
       const spec = sampleArch(SKELETON_SMALL, rng);
       const truth = 0.6 * fakePlanMs(expandNetwork(spec, input, 10)) + 0.02;
-      const host = applyMapping(c.mapping, base.predict(spec, input, 10).kernelSumMs);
+      const t = tableNetworkMs(base.predict(spec, input, 10));
+      const host = applyMapping(c.mapping, t.tableMs, t.conv1x1TableMs);
       assert.ok(Math.abs(host / truth - 1) < 0.05, `network ${i}: predicted ${host} vs host ${truth}`);
     }
   });
@@ -186,9 +247,9 @@ describe('host calibration', async () => {
     assert.equal(raw.calibration.state, 'off');
     const t = raw.predict(spec, input, 10).latencyMs;
     // the calibration maps the table's kernel sum (its own overhead replaces the table's overhead model)
-    const sum = raw.predict(spec, input, 10).kernelSumMs;
+    const { tableMs: sum, conv1x1TableMs: c1 } = tableNetworkMs(raw.predict(spec, input, 10));
     const inj = loadPredictorFor(table, { calibration: c }).predict(spec, input, 10);
-    assert.ok(Math.abs(inj.latencyMs - applyMapping(c.mapping, sum)) < 1e-12);
+    assert.ok(Math.abs(inj.latencyMs - applyMapping(c.mapping, sum, c1)) < 1e-12);
     assert.equal(inj.tableLatencyMs, t);
     const calDir = tmp('cal-');
     assert.equal(loadPredictorFor(table, { calibrationsDir: calDir }).calibration.state, 'none');
@@ -196,7 +257,7 @@ describe('host calibration', async () => {
     saveCalibration(c, calDir);
     const auto = loadPredictorFor(table, { calibrationsDir: calDir });
     assert.equal(auto.calibration.state, 'fresh');
-    assert.ok(Math.abs(auto.predict(spec, input, 10).latencyMs - applyMapping(c.mapping, sum)) < 1e-12);
+    assert.ok(Math.abs(auto.predict(spec, input, 10).latencyMs - applyMapping(c.mapping, sum, c1)) < 1e-12);
     // A remote device's table (uploaded from a phone) keeps its own unit, even with a calibration at hand.
     const remote: DeviceProfile = { ...device, id: 'phone-x', runtime: 'tflite-android' };
     const rp = loadPredictorFor({ ...table, device: remote }, { calibration: c });
