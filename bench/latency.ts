@@ -1,5 +1,5 @@
 // npm run bench:latency [-- --networks 200 --devices node-tflite-wasm,node-tfjs-wasm --budget-s 420]
-//                       [--wall-only] [--wall-networks 60 --wall-device node-tflite-wasm --wall-budget-s 900 --recalibrate]
+//                       [--wall-only] [--wall-networks 60 --wall-device node-tflite-wasm --wall-budget-s 900 --recalibrate --no-wall-presets]
 //
 // Accuracy of the latency predictor against end-to-end measurements of random
 // architectures of the space that were never used in fitting (the profile's
@@ -138,7 +138,7 @@ function regressionHoldout(table: LatencyTable): AccuracyReport & { within25: nu
 async function wallMain(): Promise<void> {
   const section = await wallClockSection({
     device: arg('wall-device', 'node-tflite-wasm'), networks: Number(arg('wall-networks', '60')), budgetS: Number(arg('wall-budget-s', '900')),
-    recalibrate: process.argv.includes('--recalibrate'), command: commandLine('bench:latency'),
+    recalibrate: process.argv.includes('--recalibrate'), presets: !process.argv.includes('--no-wall-presets'), command: commandLine('bench:latency'),
   });
   process.stdout.write(section);
   writeBenchmarksSection(WALL_SECTION, section);

@@ -120,6 +120,8 @@ export interface HostCalibration {
   points: CalibrationPointRecord[];
   /** calibration networks left out (did not fit the time bound, or did not reproduce) */
   skipped?: string[];
+  /** networks measured a second time because they were off the fit (first -> second median) */
+  remeasured?: string[];
   /** the mapping on its own calibration points: fraction within ±10%, worst |relative error| */
   fit: { within10: number; maxAbsRelErr: number };
   method: { warmup: number; calls: number; passes: number; tolerance: number; clock: 'wall'; threads: number };

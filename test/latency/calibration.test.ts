@@ -34,13 +34,13 @@ const device: DeviceProfile = { id: 'fake-host', name: 'fake', runtime: 'fake', 
 const WALL = { warmup: 1, calls: 5, passes: 2, tolerance: 0.05, maxAttempts: 3, dropPreempted: false };
 
 /** The fake device's cost mapped to a host: scale x ms + overheadMs; `noisy`: a machine getting busier (each call of a model 3% slower than its first, times the calls so far). */
-function hostRuntime(scale: number, overheadMs: number, opts: { noisy?: boolean | ((prepared: number) => boolean); distort?: (prepared: number) => number; planMs?: (plan: NetworkPlan) => number } = {}): LatencyRuntime & { prepared: number } {
+function hostRuntime(scale: number, overheadMs: number, opts: { noisy?: boolean | ((prepared: number) => boolean); distort?: (prepared: number, plan: NetworkPlan) => number; planMs?: (plan: NetworkPlan) => number } = {}): LatencyRuntime & { prepared: number } {
   const rt = {
     id: 'fake' as const, version: 'fake-host', threads: 1, prepared: 0,
     async prepare(plan: Parameters<LatencyRuntime['prepare']>[0]) {
       rt.prepared++;
       let calls = 0;
-      const ms = (scale * (opts.planMs ?? fakePlanMs)(plan) + overheadMs) * (opts.distort?.(rt.prepared) ?? 1);
+      const ms = (scale * (opts.planMs ?? fakePlanMs)(plan) + overheadMs) * (opts.distort?.(rt.prepared, plan) ?? 1);
       const noisy = typeof opts.noisy === 'function' ? opts.noisy(rt.prepared) : opts.noisy;
       return { timeBatch: () => (noisy ? ms * (1 + 0.03 * calls++) : ms), dispose() {} };
     },
@@ -221,7 +221,20 @@ describe('host calibration', async () => {
     assert.equal(c.skipped?.length, 1, JSON.stringify(c.skipped));
     assert.match(c.skipped![0], /did not reproduce/);
     assert.equal(c.fit.within10, 1);
-    await assert.rejects(calibrateHost({ device, table, runtime: hostRuntime(0.6, 0.02, { distort: (i) => (i === 3 ? 1.6 : 1) }), wall: WALL }), /does not fit the measured networks \(worst error \d+%, limit 15%\)/);
+    // a network that stays 1.6x off (measured again: still off) refuses the calibration
+    const bad = new Set<NetworkPlan>();
+    const persistent = hostRuntime(0.6, 0.02, { distort: (i, plan) => (i === 3 && bad.add(plan), bad.has(plan) ? 1.6 : 1) });
+    await assert.rejects(calibrateHost({ device, table, runtime: persistent, wall: WALL }), /does not fit the measured networks \(worst error \d+%, limit 15%\)/);
+  });
+
+  it('a network off the fit because of a passing burst of load is measured again and the calibration kept', async () => {
+    const burst = hostRuntime(0.6, 0.02, { distort: (i) => (i === 3 ? 1.6 : 1) });
+    const lines: string[] = [];
+    const c = await calibrateHost({ device, table, runtime: burst, wall: WALL, onProgress: (m) => lines.push(m) });
+    assert.equal(c.remeasured?.length, 1, JSON.stringify(c.remeasured));
+    assert.equal(c.fit.within10, 1);
+    assert.ok(lines.some((l) => /off the fit by \d+%, measuring it again/.test(l)), lines.join('\n'));
+    assert.ok(Math.abs(c.mapping.scale - 0.6) < 0.05, JSON.stringify(c.mapping));
   });
 
   it('bounded: networks that do not fit the time bound are skipped, and too few points refuse', async () => {
