@@ -253,6 +253,20 @@ describe('host calibration', async () => {
     assert.ok(existsSync(join(dir, `${device.id}--0000000000000000.json`)));
   });
 
+  it('a calibration of the previous format (one scale, no 1x1 scale) is not used, and is redone', async () => {
+    const dir = tmp('cal-');
+    const c = await calibrateHost({ device, table, runtime: hostRuntime(0.6, 0.02), wall: WALL });
+    const old = { ...c, formatVersion: 2, mapping: { scale: c.mapping.scale, overheadMs: c.mapping.overheadMs } };
+    const path = join(dir, `${device.id}--${c.fingerprintId}.json`);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path, JSON.stringify(old));
+    assert.equal(calibrationStatus(hostFingerprint(device, table), dir).state, 'none');
+    const s = await ensureHostCalibration({ device, table, runtime: hostRuntime(0.6, 0.02), wall: WALL, dir });
+    assert.equal(s.state, 'fresh');
+    assert.equal(s.calibration!.formatVersion, 3);
+    assert.ok(s.calibration!.mapping.conv1x1Scale > 0);
+  });
+
   it('loadPredictor: applies a fresh/injected calibration, reports none/off, and never applies one to a remote device', async () => {
     const c = await calibrateHost({ device, table, runtime: hostRuntime(0.5, 0.1), wall: WALL });
     const spec = sampleArch(SKELETON_SMALL, createRng(5));
