@@ -16,11 +16,12 @@ import { loadavg } from 'node:os';
 import { dirname } from 'node:path';
 import { measureWallClock } from '../src/latency/calibration-wall.ts';
 import { loadDevice } from '../src/latency/device.ts';
-import { tableNetworkMs } from '../src/latency/calibration.ts';
+import { isConv1x1Key, tableNetworkMs } from '../src/latency/calibration.ts';
 import { loadCalibratedPredictor } from '../src/latency/index.ts';
 import { decomposePlan } from '../src/latency/kernels.ts';
 import { createPredictor } from '../src/latency/predictor.ts';
 import { createRuntime } from '../src/latency/runtimes/index.ts';
+import { median } from '../src/latency/stats.ts';
 import { loadTable } from '../src/latency/table.ts';
 import { archId } from '../src/space/archspec.ts';
 import { archCost } from '../src/space/cost.ts';
@@ -53,7 +54,7 @@ for (const inp of ['28x28x1', '32x32x3']) {
   }
 }
 
-const classOf = (key: string) => (key.startsWith('conv_k1_') ? 'conv1x1' : key.startsWith('conv_') ? 'convKxK' : key.startsWith('dwconv_') ? 'depthwise' : 'other');
+const classOf = (key: string) => (isConv1x1Key(key) ? 'conv1x1' : key.startsWith('conv_') ? 'convKxK' : key.startsWith('dwconv_') ? 'depthwise' : 'other');
 const rows: unknown[] = [];
 const ratios: Record<'preset' | 'random', number[]> = { preset: [], random: [] };
 const load0 = loadavg()[0];
@@ -79,7 +80,6 @@ for (const n of nets) {
     await runtime.close();
   }
 }
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 const within = (xs: number[]) => xs.filter((r) => Math.abs(r - 1) <= 0.1).length / Math.max(1, xs.length);
 for (const kind of ['preset', 'random'] as const) {
   console.log(`${kind}: ${ratios[kind].length} measured, median measured/predicted ${median(ratios[kind]).toFixed(3)}, ${(100 * within(ratios[kind])).toFixed(0)}% within ±10%`);

@@ -86,7 +86,8 @@ export async function wallClockSection(o: WallOptions): Promise<string> {
   const status = await ensureHostCalibration({ device, table, runtime, force: o.recalibrate, onProgress: log });
   log(`calibration: ${describeCalibration(status)}`);
   const cal: HostCalibration | undefined = status.calibration;
-  const predictor = calibratePredictor(createPredictor(table), device, status);
+  const base = createPredictor(table);
+  const predictor = calibratePredictor(base, device, status);
   const targets = table.inputs.map((t) => ({ input: parseInputShape(t.input), text: t.input, numClasses: t.numClasses }));
   const exclude = calibrationIds(targets.map((t) => ({ skeleton: skeletonFor(t.input), input: t.input })), table.calibration?.networks ?? 0, table.calibration?.seed ?? 1);
   for (const p of cal?.points ?? []) exclude.add(p.name);
@@ -97,7 +98,7 @@ export async function wallClockSection(o: WallOptions): Promise<string> {
   const t0 = Date.now();
   const measureRow = async (spec: ArchSpec, t: { input: InputShape; text: string; numClasses: number }, id: string, deadline: number): Promise<Row> => {
     const p = predictor.predict(spec, t.input, t.numClasses);
-    const raw = createPredictor(table).predict(spec, t.input, t.numClasses);
+    const raw = base.predict(spec, t.input, t.numClasses);
     const tn = tableNetworkMs(raw);
     const oneScaleMs = oneScale ? applyMapping(oneScale, tn.tableMs) : Number.NaN;
     const model = await runtime.prepare(expandNetwork(spec, t.input, t.numClasses));

@@ -33,6 +33,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { MultivariateLinearRegression } from 'ml-regression';
 import { join } from 'node:path';
 import { dataPaths } from '../config/paths.ts';
 import type { DeviceProfile } from './device.ts';
@@ -195,31 +196,10 @@ export interface MappingPoint {
   measuredMs: number;
 }
 
-/** Weighted least squares (relative error) of measuredMs on the given features; undefined when they do not span. */
-function leastSquares(rows: number[][], y: number[]): number[] | undefined {
-  const k = rows[0].length;
-  const a = Array.from({ length: k }, () => new Array<number>(k + 1).fill(0));
-  for (const [i, r] of rows.entries()) {
-    const w = 1 / y[i];
-    for (let p = 0; p < k; p++) {
-      for (let q = 0; q < k; q++) a[p][q] += r[p] * w * r[q] * w;
-      a[p][k] += r[p] * w * y[i] * w;
-    }
-  }
-  // Gauss-Jordan with partial pivoting; a pivot tiny against the diagonal's scale means the features do not span
-  const diag = a.map((r, i) => r[i]);
-  for (let c = 0; c < k; c++) {
-    let piv = c;
-    for (let r = c + 1; r < k; r++) if (Math.abs(a[r][c]) > Math.abs(a[piv][c])) piv = r;
-    if (!(Math.abs(a[piv][c]) > 1e-9 * Math.max(...diag))) return undefined;
-    [a[c], a[piv]] = [a[piv], a[c]];
-    for (let r = 0; r < k; r++) {
-      if (r === c) continue;
-      const f = a[r][c] / a[c][c];
-      for (let q = c; q <= k; q++) a[r][q] -= f * a[c][q];
-    }
-  }
-  return a.map((r, i) => r[k] / r[i]);
+/** Least squares on relative error (each row divided by its measured time, as fitOverhead does): the weights of the features. */
+function fitRelative(rows: number[][], measuredMs: number[]): number[] {
+  const mlr = new MultivariateLinearRegression(rows.map((r, i) => r.map((v) => v / measuredMs[i])), measuredMs.map(() => [1]), { intercept: false, statistics: false });
+  return mlr.weights.map((w) => w[0]);
 }
 
 /** Bounds of conv1x1Scale / scale a per-class fit may give before one shared scale is used instead. */
@@ -239,14 +219,15 @@ export function fitMapping(points: MappingPoint[]): CalibrationMapping {
   const c1 = points.map((p) => Math.min(Math.max(p.conv1x1TableMs ?? 0, 0), p.tableMs));
   const shares = points.map((p, i) => c1[i] / p.tableMs);
   if (points.length >= 4 && Math.max(...shares) - Math.min(...shares) >= 0.2) {
-    const b = leastSquares(points.map((p, i) => [p.tableMs - c1[i], c1[i], 1]), y);
-    if (b && b[0] > 0 && b[1] > 0 && Number.isFinite(b[2]) && b[1] / b[0] >= CONV1X1_RATIO_BOUNDS[0] && b[1] / b[0] <= CONV1X1_RATIO_BOUNDS[1]) {
-      return { scale: b[0], conv1x1Scale: b[1], overheadMs: b[2] };
+    const [scale, conv1x1Scale, overheadMs] = fitRelative(points.map((p, i) => [p.tableMs - c1[i], c1[i], 1]), y);
+    const ratio = conv1x1Scale / scale;
+    if (scale > 0 && conv1x1Scale > 0 && Number.isFinite(overheadMs) && ratio >= CONV1X1_RATIO_BOUNDS[0] && ratio <= CONV1X1_RATIO_BOUNDS[1]) {
+      return { scale, conv1x1Scale, overheadMs };
     }
   }
-  const b = leastSquares(points.map((p) => [p.tableMs, 1]), y);
-  if (!b) throw new MeasurementError('calibration fit failed: the calibration networks do not span a range of latencies');
-  const [scale, overheadMs] = b;
+  const t = points.map((p) => p.tableMs);
+  if (Math.max(...t) - Math.min(...t) <= 1e-9 * Math.max(...t)) throw new MeasurementError('calibration fit failed: the calibration networks do not span a range of latencies');
+  const [scale, overheadMs] = fitRelative(points.map((p) => [p.tableMs, 1]), y);
   if (!(scale > 0) || !Number.isFinite(overheadMs)) throw new MeasurementError(`calibration fit failed: scale ${scale.toFixed(4)} is not a positive number`);
   return { scale, conv1x1Scale: scale, overheadMs };
 }
