@@ -21,7 +21,15 @@ export type NasEvent =
   | { type: 'log'; searchId: string; level: 'info' | 'warn'; message: string; at: string }
   | { type: 'done'; searchId: string; status: 'succeeded'; bestTrialId: string | null; modelId?: string; at: string }
   | { type: 'failed'; searchId: string; error: string; at: string }
-  | { type: 'cancelled'; searchId: string; at: string };
+  | { type: 'cancelled'; searchId: string; at: string }
+  // supernet training (searchId: the stream's id: the supernet's own, or the search that trains it first)
+  | { type: 'supernet-started'; searchId: string; supernetId: string; dataset: string; step: number; totalSteps: number | null; at: string }
+  | {
+      type: 'supernet-progress'; searchId: string; supernetId: string; step: number; totalSteps: number | null; epoch: number;
+      loss: number; lossEma: number | null; subnetLoss: number; learningRate: number; imagesPerSec: number; etaS: number | null; at: string;
+    }
+  | { type: 'supernet-checkpoint'; searchId: string; supernetId: string; step: number; reason: string; at: string }
+  | { type: 'supernet-done'; searchId: string; supernetId: string; step: number; at: string };
 
 export type NasEventType = NasEvent['type'];
 

@@ -176,7 +176,7 @@ export class SearchRunner {
       this.finalize(t, {
         status: 'cached', accuracy: orig.accuracy, reward: orig.reward, wallMs: 0, cachedFrom: orig.trialId,
         error: orig.error, reason: `architecture ${t.archId} already evaluated in trial ${orig.trialId}`, epochAccuracies: orig.epochAccuracies,
-      });
+      }, orig.status === 'succeeded');
       return;
     }
     let settle!: (s: Settled) => void;
@@ -220,9 +220,9 @@ export class SearchRunner {
   }
 
   /** result + observation + checkpoint in one transaction, then the events */
-  private finalize(t: TrialRecord, u: TrialResultUpdate): void {
+  private finalize(t: TrialRecord, u: TrialResultUpdate, scored = true): void {
     const { db, searchId, strategy, options } = this.c;
-    strategy.observe({ proposalId: t.proposalId, reward: u.status === 'failed' || u.reward === null ? null : u.reward });
+    strategy.observe({ proposalId: t.proposalId, reward: u.status === 'failed' || u.reward === null ? null : u.reward, scored: u.status !== 'skipped' && scored });
     const stats = strategy.stats();
     const isNewBest = u.status === 'succeeded' && u.reward !== null && betterTrial({ latencyMs: t.latencyMs, reward: u.reward }, this.bestKey(), options.latencyTargetMs);
     db.transaction(() => {

@@ -25,6 +25,14 @@ export interface Observation {
   proposalId: string;
   /** the reward of the proposal's architecture; null when its trial failed */
   reward: number | null;
+  /**
+   * false when the reward was assigned without evaluating the architecture
+   * (hard mode's skip of a candidate far over the target: a floor, not a
+   * measurement). Strategies may learn from it (the controller learns to
+   * avoid such candidates) but must not keep it as a measured result (an
+   * evolution population holds scored members only). Default true.
+   */
+  scored?: boolean;
 }
 
 export interface StrategyStats {

@@ -6,9 +6,10 @@
 //
 // Asynchronous-friendly: proposals may be outstanding and observed in any
 // order. The first P proposals are uniform random samples (the initial
-// population); a failed trial (null reward) never enters the population, and
-// during the initial phase a failed member is replaced by another random
-// sample. Children are proposed as soon as S members have rewards, even while
+// population); a failed trial (null reward) or an unscored one (hard mode's
+// skip: a floor reward, no accuracy measured) never enters the population,
+// so it cannot push a scored member out, and during the initial phase such a
+// member is replaced by another random sample. Children are proposed as soon as S members have rewards, even while
 // random ones are still outstanding; with fewer than S the strategy waits
 // (returns fewer proposals) for the outstanding initial trials. Generations
 // for the reward curve are windows of P successful observations.
@@ -104,7 +105,7 @@ export class AgingEvolution implements SearchStrategy {
     const reward = checkReward(obs);
     const p = this.ledger.take(obs.proposalId);
     this.rewards.add(reward);
-    if (reward === null) return;
+    if (reward === null || obs.scored === false) return;
     this.population.push({ proposalId: obs.proposalId, decisions: p.decisions, reward });
     if (this.population.length > this.opts.population) this.population.shift();
     if (this.population.length >= this.opts.population) this.initialised = true;

@@ -1,0 +1,237 @@
+// npm run bench:fidelity [-- --archs 30 --pool 400 --arch-seed 7 --final-seeds 1,2 --final-epochs 4 --final-subset 20000
+//                          --max-table-ms 8 --workers 2 --supernet <dataset> --reuse --no-write --no-final]
+//
+// How well does each cheap score rank architectures the way final training
+// does? Random architectures of the small-input space on Fashion-MNIST,
+// spread over the latency range (a pool of random samples sorted by
+// predicted latency, taken at evenly spaced quantiles). For each:
+//   - proxy: the search's default proxy task today (src/search/options.ts
+//     DEFAULT_PROXY through the search's own trialRequest),
+//   - proxy-big: a bigger proxy (5,000 images x 2 epochs, validated on 2,000),
+//   - supernet (with --supernet): the subnet's accuracy with weights
+//     inherited from the trained supernet of the dataset, BN recalibrated,
+//   - final: bench:pipeline's final recipe (4 epochs on 20,000 images, Adam,
+//     crop augmentation), test accuracy on the 10,000 test images, for two
+//     seeds: the seed-to-seed agreement is the noise ceiling of any score.
+// Kendall tau and Spearman of each score against the mean final accuracy,
+// seconds per evaluation, and a scatter plot. Finished parts are kept in
+// bench/results/fidelity.json (--reuse skips them), so the expensive final
+// trainings survive a crash and new scores can be added later.
+
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { dataPaths } from '../src/config/paths.ts';
+import { loadPredictor } from '../src/latency/index.ts';
+import { resolveSearchOptions } from '../src/search/options.ts';
+import { trialRequest } from '../src/search/trial_plan.ts';
+import { archId, toCanonicalJson } from '../src/space/archspec.ts';
+import { archCost } from '../src/space/cost.ts';
+import { createRng } from '../src/space/rng.ts';
+import { sampleArch } from '../src/space/sampler.ts';
+import { SKELETON_SMALL } from '../src/space/skeleton.ts';
+import type { ArchSpec, InputShape } from '../src/space/types.ts';
+import { defaultTrainConfig, type TrainConfig } from '../src/train/config.ts';
+import { TrialPool } from '../src/train/pool.ts';
+import type { TrialRequest } from '../src/train/protocol.ts';
+import { arg, commandLine, machineLine, writeBenchmarksSection } from './common.ts';
+import { kendallTau, mean, sd, spearman } from './stats.ts';
+import { chartSvg } from './svg.ts';
+
+const SECTION = '## Proxy fidelity: cheap scores vs final accuracy (bench:fidelity)';
+const RESULTS = join(import.meta.dirname, 'results', 'fidelity.json');
+const SVG = 'fidelity-scatter.svg';
+const INPUT: InputShape = { height: 28, width: 28, channels: 1 };
+const K = 10;
+
+const flag = (name: string) => process.argv.includes(`--${name}`);
+const log = (s: string) => process.stderr.write(`[bench:fidelity ${new Date().toISOString().slice(11, 19)}] ${s}\n`);
+
+/** One measured score of one architecture. */
+export interface ScoreRow {
+  /** validation accuracy (cheap scores) or test accuracy (final) */
+  accuracy: number;
+  /** wall seconds of the evaluation (training + evaluation), as it ran */
+  seconds: number;
+  at: string;
+  /** parallel evaluations running beside it */
+  concurrency: number;
+}
+
+export interface ArchRow {
+  archId: string;
+  spec: ArchSpec;
+  predictedTableMs: number;
+  params: number;
+  macs: number;
+  scores: Record<string, ScoreRow>;
+}
+
+export interface FidelityResults {
+  /** settings that make the architectures and recipes comparable */
+  key: string;
+  archs: ArchRow[];
+  /** the supernet the 'supernet' scores came from */
+  supernet?: Record<string, unknown>;
+}
+
+/** Random architectures spread over the predicted latency range: `n` evenly spaced quantiles of a sorted random pool. */
+function selectArchs(n: number, poolSize: number, seed: number, deviceId: string, maxTableMs: number): ArchRow[] {
+  const predictor = loadPredictor(deviceId);
+  const rng = createRng(seed);
+  const seen = new Set<string>();
+  const pool: ArchRow[] = [];
+  while (pool.length < poolSize) {
+    const spec = sampleArch(SKELETON_SMALL, rng);
+    const id = archId(spec);
+    if (seen.has(id)) continue;
+    seen.add(id);
+    const predictedTableMs = predictor.predict(spec, INPUT, K).latencyMs;
+    if (predictedTableMs > maxTableMs) continue;
+    const cost = archCost(spec, INPUT, K);
+    pool.push({ archId: id, spec, predictedTableMs, params: cost.params, macs: cost.macs, scores: {} });
+  }
+  pool.sort((a, b) => a.predictedTableMs - b.predictedTableMs);
+  return Array.from({ length: n }, (_, i) => pool[Math.round((i * (poolSize - 1)) / (n - 1))]!);
+}
+
+interface Recipe {
+  name: string;
+  config: TrainConfig;
+  evaluateTest: boolean;
+}
+
+function recipes(o: { finalSeeds: number[]; finalEpochs: number; finalSubset: number; final: boolean }): Recipe[] {
+  // today's proxy: exactly what a search trains (its options' defaults, its seed)
+  const searchDefaults = resolveSearchOptions({ dataset: 'fashion-mnist', deviceId: 'node-tflite-wasm', latencyTargetMs: 1 });
+  const proxy = trialRequest('x', sampleArch(SKELETON_SMALL, createRng(1)), searchDefaults).config;
+  const out: Recipe[] = [
+    { name: 'proxy', config: proxy, evaluateTest: false },
+    { name: 'proxy-big', config: defaultTrainConfig({ ...proxy, subset: 5000, epochs: 2, validationSubset: 2000 }), evaluateTest: false },
+  ];
+  if (o.final) {
+    for (const seed of o.finalSeeds) {
+      out.push({
+        name: `final-s${seed}`, evaluateTest: true,
+        // bench:pipeline's final recipe (its `finalRecipe`)
+        config: defaultTrainConfig({ epochs: o.finalEpochs, subset: o.finalSubset, optimizer: 'adam', cropPadding: 2, seed }),
+      });
+    }
+  }
+  return out;
+}
+
+export function finalAccuracy(a: ArchRow): number {
+  const f = Object.entries(a.scores).filter(([k]) => k.startsWith('final-')).map(([, v]) => v.accuracy);
+  return f.length ? mean(f) : NaN;
+}
+
+async function main(): Promise<void> {
+  const n = Number(arg('archs', '30'));
+  const poolSize = Number(arg('pool', '400'));
+  const archSeed = Number(arg('arch-seed', '7'));
+  const deviceId = arg('device', 'node-tflite-wasm');
+  // the latency range the product's targets live in: up to ~1.5x MobileNetV2-1.0 (small input, 5.5 table ms)
+  const maxTableMs = Number(arg('max-table-ms', '8'));
+  const finalSeeds = arg('final-seeds', '1,2').split(',').map(Number);
+  const finalEpochs = Number(arg('final-epochs', '4'));
+  const finalSubset = Number(arg('final-subset', '20000'));
+  const workers = Number(arg('workers', String(Math.min(2, availableParallelism()))));
+  const write = !flag('no-write');
+  const rs = recipes({ finalSeeds, finalEpochs, finalSubset, final: !flag('no-final') });
+  const key = JSON.stringify({ n, poolSize, archSeed, deviceId, maxTableMs, input: INPUT });
+  const load0 = loadavg()[0];
+
+  mkdirSync(join(import.meta.dirname, 'results'), { recursive: true });
+  const prior: FidelityResults | null = flag('reuse') && existsSync(RESULTS) ? JSON.parse(readFileSync(RESULTS, 'utf8')) as FidelityResults : null;
+  const res: FidelityResults = prior && prior.key === key ? prior : { key, archs: selectArchs(n, poolSize, archSeed, deviceId, maxTableMs) };
+  if (prior && prior.key !== key) log('settings changed since bench/results/fidelity.json: nothing reused');
+  const save = () => { if (write) writeFileSync(RESULTS, JSON.stringify(res, null, 2) + '\n'); };
+  save();
+  log(`${res.archs.length} architectures, predicted ${res.archs[0]!.predictedTableMs.toFixed(2)}-${res.archs.at(-1)!.predictedTableMs.toFixed(2)} ms (table units)`);
+
+  // 1. Trained scores, in a pool of worker processes (cheap scores first, then the final trainings).
+  const todo: { arch: ArchRow; recipe: Recipe }[] = [];
+  for (const recipe of rs) for (const arch of res.archs) if (!arch.scores[recipe.name]) todo.push({ arch, recipe });
+  if (todo.length) {
+    const pool = new TrialPool({ size: workers, threadsPerWorker: Math.max(1, Math.floor(availableParallelism() / workers)) });
+    let done = 0;
+    try {
+      await Promise.all(todo.map(async ({ arch, recipe }) => {
+        const req: TrialRequest = {
+          id: `${arch.archId}-${recipe.name}`, arch: toCanonicalJson(arch.spec), dataset: 'fashion-mnist',
+          datasetOptions: { cacheDir: dataPaths().datasets }, config: recipe.config, evaluateTest: recipe.evaluateTest,
+        };
+        const o = await pool.run(req);
+        if (!o.ok) throw new Error(`${req.id}: ${o.kind}: ${o.error.message}`);
+        const accuracy = recipe.evaluateTest ? o.result.testAccuracy ?? NaN : o.result.valAccuracy;
+        arch.scores[recipe.name] = { accuracy, seconds: o.wallMs / 1000, at: new Date().toISOString(), concurrency: workers };
+        done++;
+        log(`[${done}/${todo.length}] ${arch.archId} ${recipe.name}: ${(100 * accuracy).toFixed(2)}% in ${(o.wallMs / 1000).toFixed(0)} s`);
+        save();
+      }));
+    } finally {
+      await pool.close();
+    }
+  }
+
+  if (!write) { log('--no-write: BENCHMARKS.md untouched'); return; }
+  writeReport(res, { load0, load1: loadavg()[0], workers, rs });
+}
+
+function writeReport(res: FidelityResults, o: { load0: number; load1: number; workers: number; rs: Recipe[] }): void {
+  const archs = res.archs;
+  const finals = Object.keys(archs[0]!.scores).filter((k) => k.startsWith('final-')).sort();
+  const complete = archs.filter((a) => finals.length > 0 && finals.every((f) => a.scores[f]));
+  const final = complete.map(finalAccuracy);
+  const cheap = ['proxy', 'proxy-big', 'supernet', 'predictor'].filter((s) => complete.some((a) => a.scores[s]));
+  const L = [SECTION, ''];
+  L.push(`Command: \`${commandLine('bench:fidelity')}\` (${new Date().toISOString().slice(0, 16)}Z).`);
+  L.push(machineLine(o.load0, o.load1) + '.');
+  const ats = archs.flatMap((a) => Object.values(a.scores).map((s) => s.at)).sort();
+  if (ats.length) L.push(`Parts measured ${ats[0]!.slice(0, 16)}Z to ${ats.at(-1)!.slice(0, 16)}Z (kept in \`bench/results/fidelity.json\`); trainings ran ${o.workers} at a time, one thread each.`);
+  L.push('');
+  L.push(`${archs.length} random architectures of the small-input space (28x28x1 Fashion-MNIST, 10 classes), taken at evenly spaced quantiles of predicted latency from a pool of random samples predicted at most ${JSON.parse(res.key).maxTableMs} ms (the range of the product's targets; MobileNetV2-1.0 small-input is about 5.5): ` +
+    `${archs[0]!.predictedTableMs.toFixed(2)}-${archs.at(-1)!.predictedTableMs.toFixed(2)} ms predicted (node-tflite-wasm table units), ` +
+    `${Math.min(...archs.map((a) => a.params)).toLocaleString('en-US')}-${Math.max(...archs.map((a) => a.params)).toLocaleString('en-US')} parameters.`);
+  const rdesc = (r: Recipe) => `${r.config.subset ?? 'all'} training images x ${r.config.epochs} epoch(s), ${r.config.optimizer}, validated on ${r.config.validationSubset ?? 'all'} images`;
+  for (const r of o.rs) {
+    if (r.name === 'proxy') L.push(`- **proxy**: the search's default proxy task today: ${rdesc(r)} (validation accuracy).`);
+    if (r.name === 'proxy-big') L.push(`- **proxy-big**: ${rdesc(r)} (validation accuracy).`);
+  }
+  if (res.supernet) L.push(`- **supernet**: weights inherited from the trained supernet (${String(res.supernet.summary ?? '')}), BN statistics recalibrated, validation accuracy.`);
+  const f0 = o.rs.find((r) => r.name.startsWith('final-'));
+  if (f0) L.push(`- **final**: bench:pipeline's final recipe, ${f0.config.epochs} epochs on the first ${f0.config.subset} training images, Adam, crop padding ${f0.config.cropPadding}; test accuracy on the 10,000 test images; seeds ${finals.map((f) => f.slice(7)).join(' and ')}, the figure is their mean.`);
+  L.push('');
+  L.push(`Architectures with every final training done: ${complete.length} of ${archs.length}.`);
+  L.push('');
+  L.push('| score | Kendall tau vs final | Spearman vs final | seconds per evaluation (median) | accuracy range |');
+  L.push('|---|---|---|---|---|');
+  const secs = (k: string) => { const s = complete.map((a) => a.scores[k]?.seconds).filter((x): x is number => x !== undefined).sort((a, b) => a - b); return s.length ? s[Math.floor(s.length / 2)]! : NaN; };
+  for (const c of cheap) {
+    const xs = complete.map((a) => a.scores[c]?.accuracy ?? NaN);
+    const ok = xs.every(Number.isFinite);
+    L.push(`| ${c} | ${ok ? kendallTau(xs, final).toFixed(3) : 'n/a'} | ${ok ? spearman(xs, final).toFixed(3) : 'n/a'} | ${secs(c).toFixed(2)} | ${(100 * Math.min(...xs)).toFixed(1)}-${(100 * Math.max(...xs)).toFixed(1)}% |`);
+  }
+  if (finals.length >= 2) {
+    const a = complete.map((x) => x.scores[finals[0]!]!.accuracy), b = complete.map((x) => x.scores[finals[1]!]!.accuracy);
+    const diffs = a.map((x, i) => x - b[i]!);
+    L.push(`| ${finals[0]} vs ${finals[1]} (noise ceiling) | ${kendallTau(a, b).toFixed(3)} | ${spearman(a, b).toFixed(3)} | ${secs(finals[0]!).toFixed(0)} | ${(100 * Math.min(...final)).toFixed(1)}-${(100 * Math.max(...final)).toFixed(1)}% (mean of seeds) |`);
+    L.push('');
+    L.push(`Seed-to-seed difference of final test accuracy: mean ${(100 * mean(diffs)).toFixed(2)} pts, sd ${(100 * sd(diffs)).toFixed(2)} pts (so one final training ranks two architectures closer than ~${(100 * sd(diffs) * Math.SQRT2).toFixed(1)} pts apart by chance).`);
+  }
+  L.push('');
+  L.push(`Plot: \`bench/results/${SVG}\` (each cheap score against the mean final test accuracy); raw figures: \`bench/results/fidelity.json\`.`);
+  L.push('');
+  L.push(`![cheap scores vs final accuracy](bench/results/${SVG})`);
+  L.push('');
+  writeFileSync(join(import.meta.dirname, 'results', SVG), chartSvg({
+    title: 'Cheap scores vs final test accuracy (Fashion-MNIST, random architectures)',
+    xLabel: 'final test accuracy (mean of seeds)', yLabel: 'cheap score (validation accuracy)',
+    series: cheap.map((c) => ({ name: c, style: 'points' as const, points: complete.filter((a) => a.scores[c]).map((a) => ({ x: finalAccuracy(a), y: a.scores[c]!.accuracy })) })),
+  }));
+  writeBenchmarksSection(SECTION, L.join('\n') + '\n');
+  log('wrote BENCHMARKS.md section');
+}
+
+await main();

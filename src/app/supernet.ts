@@ -1,0 +1,244 @@
+// The supernet use case: train a weight-shared supernet for a dataset (the
+// skeleton its input size selects), checkpointed in the store as it goes,
+// resumable after a crash at its last checkpoint, reused by every later
+// search of the same (dataset, skeleton, input). Called alike by the CLI
+// (`nas supernet train`), the HTTP layer (POST /v1/supernets, a job) and the
+// search use case (a supernet search whose dataset has none trains one
+// first). Progress goes out as typed events; nothing here knows of terminals
+// or HTTP.
+//
+// Time budget: with `minutes`, the first steps measure the step time and the
+// run fixes its total steps to fill the budget (stored, so a resumed run
+// keeps the same schedule); with `steps`, that many. Cancel is checked every
+// step; a cancelled run stores a checkpoint first, so it can be resumed.
+
+import { dataPaths } from '../config/paths.ts';
+import { type LoadDatasetOptions, loadDataset } from '../data/registry.ts';
+import type { Dataset } from '../data/types.ts';
+import { skeletonFor } from '../space/skeleton.ts';
+import { getSkeleton } from '../space/skeleton.ts';
+import { putArtifact, readArtifact } from '../store/artifacts.ts';
+import { type Db, openDb } from '../store/db.ts';
+import {
+  findSupernet, getSupernet, insertSupernet, replaceSupernetCheckpoint, type SupernetRecord, supernetsFor, updateSupernet,
+} from '../store/supernets.ts';
+import { encodeCheckpoint, loadCheckpoint } from '../supernet/checkpoint.ts';
+import { supernetLayout } from '../supernet/layout.ts';
+import { DEFAULT_SUPERNET_RECIPE, type SupernetRecipe, SupernetTrainer } from '../supernet/train.ts';
+import { useTrainingBackend } from '../train/backend.ts';
+import { type CancelSignal, type EventSink, type NasEvent, now } from './events.ts';
+
+export interface SupernetOptions {
+  dataset: string;
+  /** wall-time budget of the training, minutes (null: `steps` decides) */
+  minutes: number | null;
+  /** fixed number of steps (null: `minutes` decides) */
+  steps: number | null;
+  seed: number;
+  recipe: SupernetRecipe;
+  /** a checkpoint at least this often (and at the end, and on cancel) */
+  checkpointMinutes: number;
+}
+
+export type SupernetOptionsInput = Partial<Omit<SupernetOptions, 'recipe'>> & { dataset: string; recipe?: Partial<SupernetRecipe> };
+
+export class SupernetInputError extends Error {
+  readonly status = 400;
+  constructor(message: string) {
+    super(message);
+    this.name = 'SupernetInputError';
+  }
+}
+
+/** A supernet that cannot serve a request (none trained, or trained for something else): 409 with how to fix it. */
+export class SupernetUnavailableError extends Error {
+  readonly status = 409;
+  readonly code = 'supernet_unavailable';
+  constructor(message: string) {
+    super(message);
+    this.name = 'SupernetUnavailableError';
+  }
+}
+
+/** Steps measured before a time-budgeted run fixes its total (they are part of warm-up). */
+export const CALIBRATION_STEPS = 6;
+const MIN_STEPS = 20;
+
+function check(ok: boolean, msg: string): void {
+  if (!ok) throw new SupernetInputError(msg);
+}
+
+export function resolveSupernetOptions(i: SupernetOptionsInput): SupernetOptions {
+  check(typeof i.dataset === 'string' && i.dataset !== '', 'dataset is required');
+  const minutes = i.minutes ?? (i.steps == null ? 60 : null);
+  const steps = i.steps ?? null;
+  check(minutes === null || (Number.isFinite(minutes) && minutes > 0 && minutes <= 24 * 60), `minutes must be in (0, 1440], got ${minutes}`);
+  check(steps === null || (Number.isInteger(steps) && steps >= 1 && steps <= 10_000_000), `steps must be an integer >= 1, got ${steps}`);
+  check(!(minutes !== null && steps !== null), 'give minutes or steps, not both');
+  const seed = i.seed ?? 1;
+  check(Number.isInteger(seed) && seed >= 0 && seed < 2 ** 31, `seed must be an integer in [0, 2^31), got ${seed}`);
+  const recipe: SupernetRecipe = { ...DEFAULT_SUPERNET_RECIPE, ...Object.fromEntries(Object.entries(i.recipe ?? {}).filter(([, v]) => v !== undefined)) };
+  check(Number.isInteger(recipe.batchSize) && recipe.batchSize >= 2 && recipe.batchSize <= 1024, `batch size must be an integer in [2, 1024], got ${recipe.batchSize}`);
+  check(Number.isInteger(recipe.randomSubnets) && recipe.randomSubnets >= 0 && recipe.randomSubnets <= 8, `random subnets per step must be an integer in [0, 8], got ${recipe.randomSubnets}`);
+  check(recipe.learningRate > 0 && recipe.learningRate <= 1, `learning rate must be in (0, 1], got ${recipe.learningRate}`);
+  check(recipe.weightDecay >= 0 && recipe.weightDecay < 1, `weight decay must be in [0, 1), got ${recipe.weightDecay}`);
+  check(Number.isInteger(recipe.warmupSteps) && recipe.warmupSteps >= 0, `warm-up steps must be an integer >= 0, got ${recipe.warmupSteps}`);
+  check(recipe.subset === null || (Number.isInteger(recipe.subset) && recipe.subset >= 1), `subset must be a positive integer, got ${recipe.subset}`);
+  const checkpointMinutes = i.checkpointMinutes ?? 2;
+  check(checkpointMinutes > 0, `checkpoint minutes must be > 0, got ${checkpointMinutes}`);
+  return { dataset: i.dataset, minutes, steps, seed, recipe, checkpointMinutes };
+}
+
+export interface SupernetDeps {
+  db?: Db;
+  datasetOptions?: LoadDatasetOptions;
+}
+
+export interface SupernetContext extends EventSink {
+  cancel?: CancelSignal;
+  deps?: SupernetDeps;
+  /** the event stream these events belong to (default: the supernet's id) */
+  streamId?: string;
+}
+
+const datasetOptionsOf = (deps?: SupernetDeps): LoadDatasetOptions => deps?.datasetOptions ?? { cacheDir: dataPaths().datasets };
+
+async function datasetShape(dataset: string, deps?: SupernetDeps): Promise<{ ds: Dataset; input: { height: number; width: number; channels: number }; numClasses: number }> {
+  const ds = await loadDataset(dataset, datasetOptionsOf(deps));
+  const m = ds.manifest;
+  return { ds, input: { height: m.height, width: m.width, channels: m.channels }, numClasses: m.classes.length };
+}
+
+/** Validate and store a queued supernet row (the dataset is loaded to learn its shape). */
+export async function createSupernet(db: Db, input: SupernetOptionsInput, o: { owner?: string | null; deps?: SupernetDeps } = {}): Promise<SupernetRecord> {
+  const options = resolveSupernetOptions(input);
+  const { input: shape, numClasses } = await datasetShape(options.dataset, o.deps);
+  return insertSupernet(db, {
+    owner: o.owner ?? null, dataset: options.dataset, skeleton: skeletonFor(shape).name, input: shape, numClasses,
+    options: options as unknown as Record<string, unknown>,
+  });
+}
+
+/** The newest succeeded supernet a caller may use for this dataset, or null. */
+export function trainedSupernetFor(db: Db, k: { dataset: string; input: { height: number; width: number; channels: number }; owner: string | null }): SupernetRecord | null {
+  const shared = !k.dataset.startsWith('dataset:') && !k.dataset.startsWith('folder:');
+  return supernetsFor(db, { ...k, skeleton: skeletonFor(k.input).name, shared }).find((s) => s.status === 'succeeded' && s.checkpointArtifactId) ?? null;
+}
+
+/** An unfinished supernet of this dataset (crashed, cancelled or failed) that a new request would resume, or null. */
+export function unfinishedSupernetFor(db: Db, k: { dataset: string; input: { height: number; width: number; channels: number }; owner: string | null }): SupernetRecord | null {
+  const shared = !k.dataset.startsWith('dataset:') && !k.dataset.startsWith('folder:');
+  return supernetsFor(db, { ...k, skeleton: skeletonFor(k.input).name, shared }).find((s) => s.status !== 'succeeded') ?? null;
+}
+
+export interface SupernetResult {
+  supernetId: string;
+  status: 'succeeded' | 'failed' | 'cancelled';
+  step: number;
+  totalSteps: number;
+  error: string | null;
+  record: SupernetRecord;
+}
+
+/** Train (or continue) a stored supernet to its end. */
+export async function runStoredSupernet(db: Db, id: string, ctx: SupernetContext = {}): Promise<SupernetResult> {
+  let row = getSupernet(db, id);
+  if (row.status === 'succeeded') return { supernetId: id, status: 'succeeded', step: row.step, totalSteps: row.totalSteps ?? row.step, error: null, record: row };
+  const o = resolveSupernetOptions(row.options as unknown as SupernetOptionsInput);
+  const key = ctx.streamId ?? id;
+  const emit = (e: NasEvent) => ctx.onEvent?.(e);
+  const log = (message: string, level: 'info' | 'warn' = 'info') => emit({ type: 'log', searchId: key, level, message, at: now() });
+  await useTrainingBackend();
+  const { ds, input, numClasses } = await datasetShape(row.dataset, ctx.deps);
+  if (JSON.stringify(input) !== JSON.stringify(row.input) || numClasses !== row.numClasses) {
+    throw new SupernetUnavailableError(`dataset ${row.dataset} is now ${input.height}x${input.width}x${input.channels} with ${numClasses} classes; supernet ${id} was made for ${row.input.height}x${row.input.width}x${row.input.channels} with ${row.numClasses}`);
+  }
+  const layout = supernetLayout(getSkeleton(row.skeleton));
+  const trainer = new SupernetTrainer(layout, input, numClasses, ds, o.recipe, o.seed);
+  const metrics: Record<string, unknown> = { ...row.metrics };
+  let step = 0;
+  let totalSteps = row.totalSteps ?? o.steps ?? null;
+  try {
+    if (row.checkpointArtifactId) {
+      const meta = loadCheckpoint(readArtifact(db, row.checkpointArtifactId), trainer.weights, trainer.optimizer);
+      step = meta.step;
+      totalSteps = meta.totalSteps;
+      log(`supernet ${id}: resuming at step ${step} of ${totalSteps} from its last checkpoint`);
+    }
+    row = updateSupernet(db, id, { status: 'running', error: null, ...(totalSteps !== null ? { totalSteps } : {}) });
+    emit({ type: 'supernet-started', searchId: key, supernetId: id, dataset: row.dataset, step, totalSteps, at: now() });
+    let trainSeconds = Number(metrics.trainSeconds ?? 0);
+    let lastCheckpointAt = performance.now();
+    let lastEventAt = 0;
+    let lossEma: number | null = null;
+    const t0 = performance.now();
+    const startStep = step;
+    const save = (reason: string) => {
+      const bytes = encodeCheckpoint({ supernetId: id, skeleton: row.skeleton, input, numClasses, dataset: row.dataset, step, totalSteps: totalSteps ?? step }, trainer.weights, trainer.optimizer);
+      const a = putArtifact(db, 'supernet-checkpoint', 'supernet.ckpt', bytes);
+      Object.assign(metrics, { trainSeconds, lossEma, epochs: step / trainer.stepsPerEpoch, checkpointBytes: bytes.byteLength });
+      replaceSupernetCheckpoint(db, id, a.id, step, metrics);
+      lastCheckpointAt = performance.now();
+      emit({ type: 'supernet-checkpoint', searchId: key, supernetId: id, step, reason, at: now() });
+    };
+    for (;;) {
+      if (totalSteps !== null && step >= totalSteps) break;
+      if (ctx.cancel?.cancelled) {
+        save('cancelled');
+        const msg = `cancelled at step ${step} of ${totalSteps ?? '?'}; the checkpoint is kept, resume continues from it`;
+        row = updateSupernet(db, id, { status: 'cancelled', error: msg, finished: true });
+        emit({ type: 'cancelled', searchId: key, at: now() });
+        return { supernetId: id, status: 'cancelled', step, totalSteps: totalSteps ?? step, error: msg, record: row };
+      }
+      const ts = performance.now();
+      const r = trainer.step(step, totalSteps ?? Math.max(MIN_STEPS, step + 1));
+      step++;
+      trainSeconds += (performance.now() - ts) / 1000;
+      lossEma = lossEma === null ? r.loss : 0.95 * lossEma + 0.05 * r.loss;
+      if (totalSteps === null && o.minutes !== null && step - startStep >= CALIBRATION_STEPS) {
+        // fix the schedule: as many steps as the budget holds at the pace measured so far
+        const perStep = (performance.now() - t0) / 1000 / (step - startStep);
+        totalSteps = Math.max(MIN_STEPS, step + Math.floor((o.minutes * 60 - (performance.now() - t0) / 1000) / perStep));
+        updateSupernet(db, id, { totalSteps });
+        log(`supernet ${id}: ${perStep.toFixed(2)} s per step of ${o.recipe.batchSize} images x ${2 + o.recipe.randomSubnets} subnets; ${totalSteps} steps (${(totalSteps / trainer.stepsPerEpoch).toFixed(2)} epochs) fill ${o.minutes} min`);
+      }
+      const nowMs = performance.now();
+      if (nowMs - lastEventAt > 5000 || step === totalSteps) {
+        lastEventAt = nowMs;
+        const rate = (step - startStep) / ((nowMs - t0) / 1000);
+        emit({
+          type: 'supernet-progress', searchId: key, supernetId: id, step, totalSteps, epoch: step / trainer.stepsPerEpoch,
+          loss: r.loss, lossEma, subnetLoss: r.subnetLoss, learningRate: r.learningRate,
+          imagesPerSec: (rate * o.recipe.batchSize), etaS: totalSteps === null ? null : (totalSteps - step) / rate, at: now(),
+        });
+      }
+      if (nowMs - lastCheckpointAt > o.checkpointMinutes * 60_000) save('periodic');
+    }
+    save('final');
+    row = updateSupernet(db, id, { status: 'succeeded', error: null, finished: true });
+    emit({ type: 'supernet-done', searchId: key, supernetId: id, step, at: now() });
+    return { supernetId: id, status: 'succeeded', step, totalSteps: totalSteps ?? step, error: null, record: row };
+  } catch (e) {
+    const msg = (e as Error)?.message ?? String(e);
+    updateSupernet(db, id, { status: 'failed', error: msg, finished: true });
+    emit({ type: 'failed', searchId: key, error: msg, at: now() });
+    throw e;
+  } finally {
+    trainer.dispose();
+  }
+}
+
+/** Create and train (the CLI's path); an unfinished supernet of the same dataset is resumed instead unless `fresh`. */
+export async function trainSupernet(input: SupernetOptionsInput, ctx: SupernetContext & { owner?: string | null; fresh?: boolean } = {}): Promise<SupernetResult> {
+  const db = ctx.deps?.db ?? openDb(dataPaths().store);
+  try {
+    const { input: shape } = await datasetShape(input.dataset, ctx.deps);
+    const unfinished = ctx.fresh ? null : unfinishedSupernetFor(db, { dataset: input.dataset, input: shape, owner: ctx.owner ?? null });
+    const row = unfinished ?? await createSupernet(db, input, { owner: ctx.owner, deps: ctx.deps });
+    return await runStoredSupernet(db, row.id, ctx);
+  } finally {
+    if (!ctx.deps?.db) db.close();
+  }
+}
+
+export { findSupernet };
