@@ -7,9 +7,8 @@
 
 import { renameSync, rmSync } from 'node:fs';
 import { extname, join } from 'node:path';
-import sharp from 'sharp';
 import { dataPaths } from '../config/paths.ts';
-import { IMAGE_EXTENSIONS } from '../data/folder.ts';
+import { IMAGE_EXTENSIONS, openImage, undecodableImage } from '../data/folder.ts';
 import { DATASET_NAMES } from '../data/registry.ts';
 import type { Db } from '../store/db.ts';
 import { getDataset, insertDataset, listDatasets, type DatasetRecord } from '../store/datasets.ts';
@@ -43,12 +42,19 @@ export interface UploadDatasetOptions {
   limits?: ArchiveLimits;
 }
 
-/** Does this file decode as an image? (full decode: truncated files fail too) */
-async function decodes(file: string): Promise<boolean> {
+/**
+ * Does this file decode as an image? (full decode: truncated files fail too).
+ * One too large to decode (a decompression bomb) refuses the upload, naming it.
+ */
+async function decodes(file: string, rel: string): Promise<boolean> {
   try {
-    await sharp(file, { failOn: 'truncated' }).raw().toBuffer();
+    const why = await undecodableImage(file);
+    if (why?.reason === 'too-large') throw new DatasetUseCaseError(`image "${rel}" ${why.message}`, 422, 'image_too_large');
+    if (why) return false;
+    await openImage(file, 'truncated').raw().toBuffer();
     return true;
-  } catch {
+  } catch (e) {
+    if (e instanceof DatasetUseCaseError) throw e;
     return false;
   }
 }
@@ -71,7 +77,7 @@ export async function uploadDataset(opts: UploadDatasetOptions): Promise<Dataset
         continue;
       }
       if (!perClass.has(parts[0]!)) perClass.set(parts[0]!, 0);
-      if (await decodes(join(tmp, 'images', rel))) perClass.set(parts[0]!, perClass.get(parts[0]!)! + 1);
+      if (await decodes(join(tmp, 'images', rel), rel)) perClass.set(parts[0]!, perClass.get(parts[0]!)! + 1);
       else corrupt.push(rel);
     }
     const classes = [...perClass.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([name, images]) => ({ name, images }));
