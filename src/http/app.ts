@@ -1,13 +1,15 @@
 // The express app of the service. Route modules (src/http/routes/*.ts) each
 // export `register(router, ctx)` and are listed once in ROUTE_MODULES; the
-// app adds request logging, metrics, a global body-size guard, a JSON 404 and
-// the error middleware ({ error: { code, message, details } }).
+// app adds hardening headers (headers.ts), request logging, metrics, a global
+// body-size guard, a JSON 404 and the error middleware
+// ({ error: { code, message, details } }).
 
 import express from 'express';
 import { pinoHttp } from 'pino-http';
 import { maxBodyGuard } from './body.ts';
 import type { AppContext } from './context.ts';
 import { errorMiddleware, notFoundMiddleware } from './errors.ts';
+import { securityHeaders } from './headers.ts';
 import { redactUrl } from './logger.ts';
 import { metricsMiddleware } from './metrics.ts';
 import * as datasets from './routes/datasets.ts';
@@ -36,6 +38,7 @@ export interface AppOptions {
 export function createApp(ctx: AppContext, opts: AppOptions = {}): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  app.use(securityHeaders());
   app.use(pinoHttp({
     logger: ctx.logger,
     customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),

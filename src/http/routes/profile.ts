@@ -46,6 +46,9 @@ export function register(router: Router, ctx: AppContext): void {
   router.get('/profile/profile.js', (_req, res) => {
     noCache(res).type('text/javascript').sendFile('profile.js', { root: web });
   });
+  router.get('/profile/profile.css', (_req, res) => {
+    noCache(res).type('text/css').sendFile('profile.css', { root: web });
+  });
   router.get('/profile/lib/:file', (req, res) => {
     const f = libs.get(req.params.file as string);
     if (!f) throw new ApiError(404, 'not_found', `no library "${String(req.params.file)}"`);
