@@ -1,8 +1,8 @@
 // The express app of the service. Route modules (src/http/routes/*.ts) each
 // export `register(router, ctx)` and are listed once in ROUTE_MODULES; the
-// app adds hardening headers (headers.ts), request logging, metrics, a global
-// body-size guard, a JSON 404 and the error middleware
-// ({ error: { code, message, details } }).
+// app adds hardening headers (headers.ts), request logging (credentials
+// masked), metrics, a global body-size guard, a JSON 404 and the error
+// middleware ({ error: { code, message, details } }).
 
 import express from 'express';
 import { pinoHttp } from 'pino-http';
@@ -43,7 +43,7 @@ export function createApp(ctx: AppContext, opts: AppOptions = {}): express.Expre
     logger: ctx.logger,
     customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
     serializers: {
-      req: (req: { method: string; url: string; id: unknown }) => ({ id: req.id, method: req.method, url: redactUrl(req.url) }),
+      req: (req: { method: string; url: string; originalUrl?: string; id: unknown }) => ({ id: req.id, method: req.method, url: redactUrl(req.originalUrl ?? req.url) }),
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
     },
   }));
