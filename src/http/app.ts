@@ -2,13 +2,15 @@
 // export `register(router, ctx)` and are listed once in ROUTE_MODULES; the
 // app adds hardening headers (headers.ts), request logging (credentials
 // masked), metrics, a global body-size guard, a JSON 404 and the error
-// middleware ({ error: { code, message, details } }).
+// middleware ({ error: { code, message, details } }, no server paths).
 
+import { realpathSync } from 'node:fs';
 import express from 'express';
 import { pinoHttp } from 'pino-http';
+import { PACKAGE_ROOT } from '../config/paths.ts';
 import { maxBodyGuard } from './body.ts';
 import type { AppContext } from './context.ts';
-import { errorMiddleware, notFoundMiddleware } from './errors.ts';
+import { errorMiddleware, notFoundMiddleware, type ServerPaths } from './errors.ts';
 import { securityHeaders } from './headers.ts';
 import { redactUrl } from './logger.ts';
 import { metricsMiddleware } from './metrics.ts';
@@ -29,6 +31,12 @@ export interface RouteModule {
 
 /** Every route module of the service, in registration order. */
 export const ROUTE_MODULES: RouteModule[] = [health, keys, devices, latency, datasets, profile, searches, models, dashboard];
+
+/** The folders an error body must not name: the data directory and the package (as given and as resolved). */
+function serverPathsOf(ctx: AppContext): ServerPaths {
+  const real = (p: string) => { try { return realpathSync(p); } catch { return p; } };
+  return [[ctx.dataDir, '<data dir>'], [real(ctx.dataDir), '<data dir>'], [PACKAGE_ROOT, '<server>'], [real(PACKAGE_ROOT), '<server>']];
+}
 
 export interface AppOptions {
   /** route modules (default ROUTE_MODULES) */
@@ -53,6 +61,6 @@ export function createApp(ctx: AppContext, opts: AppOptions = {}): express.Expre
   for (const m of opts.routes ?? ROUTE_MODULES) m.register(router, ctx);
   app.use(router);
   app.use(notFoundMiddleware);
-  app.use(errorMiddleware(ctx.logger));
+  app.use(errorMiddleware(ctx.logger, serverPathsOf(ctx)));
   return app;
 }
