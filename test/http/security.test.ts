@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -390,8 +390,7 @@ function raw(port: number, headers: Record<string, string>): Promise<{ status: n
   });
 }
 
-async function rawBytes(port: number, text: string): Promise<string> {
-  const { connect } = await import('node:net');
+function rawBytes(port: number, text: string): Promise<string> {
   return new Promise((ok, fail) => {
     const s = connect(port, '127.0.0.1', () => s.write(text));
     let out = '';
