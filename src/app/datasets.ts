@@ -1,14 +1,15 @@
 // Dataset use cases: accept an uploaded zip of class folders (checked and
 // extracted safely, images decoded to find corrupt ones, sha256 of the
 // archive recorded, owned by the uploading key), list a key's datasets, and
-// resolve `dataset:<id>` (what POST /v1/searches names) to the folder the
-// data layer reads (`folder:<path>`).
+// the API's dataset references: one grammar (built-in names, `dataset:<id>`
+// of the caller's own uploads) parsed once into a typed value, resolved to
+// what the data layer reads (a built-in name, or `folder:<path>`).
 
 import { renameSync, rmSync } from 'node:fs';
 import { extname, join } from 'node:path';
-import sharp from 'sharp';
 import { dataPaths } from '../config/paths.ts';
-import { IMAGE_EXTENSIONS } from '../data/folder.ts';
+import { IMAGE_EXTENSIONS, openImage, undecodableImage } from '../data/folder.ts';
+import { DATASET_NAMES } from '../data/registry.ts';
 import type { Db } from '../store/db.ts';
 import { getDataset, insertDataset, listDatasets, type DatasetRecord } from '../store/datasets.ts';
 import { newId } from '../store/keys.ts';
@@ -41,12 +42,19 @@ export interface UploadDatasetOptions {
   limits?: ArchiveLimits;
 }
 
-/** Does this file decode as an image? (full decode: truncated files fail too) */
-async function decodes(file: string): Promise<boolean> {
+/**
+ * Does this file decode as an image? (full decode: truncated files fail too).
+ * One too large to decode (a decompression bomb) refuses the upload, naming it.
+ */
+async function decodes(file: string, rel: string): Promise<boolean> {
   try {
-    await sharp(file, { failOn: 'truncated' }).raw().toBuffer();
+    const why = await undecodableImage(file);
+    if (why?.reason === 'too-large') throw new DatasetUseCaseError(`image "${rel}" ${why.message}`, 422, 'image_too_large');
+    if (why) return false;
+    await openImage(file, 'truncated').raw().toBuffer();
     return true;
-  } catch {
+  } catch (e) {
+    if (e instanceof DatasetUseCaseError) throw e;
     return false;
   }
 }
@@ -69,7 +77,7 @@ export async function uploadDataset(opts: UploadDatasetOptions): Promise<Dataset
         continue;
       }
       if (!perClass.has(parts[0]!)) perClass.set(parts[0]!, 0);
-      if (await decodes(join(tmp, 'images', rel))) perClass.set(parts[0]!, perClass.get(parts[0]!)! + 1);
+      if (await decodes(join(tmp, 'images', rel), rel)) perClass.set(parts[0]!, perClass.get(parts[0]!)! + 1);
       else corrupt.push(rel);
     }
     const classes = [...perClass.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([name, images]) => ({ name, images }));
@@ -98,13 +106,40 @@ export function listOwnDatasets(db: Db, ownerKeyId: string): DatasetView[] {
   return listDatasets(db, ownerKeyId).map(datasetView);
 }
 
-/** `dataset:<id>` of this owner -> `folder:<path>` for the data layer (404 for another key's dataset; a `folder:` ref is refused, 400). */
-export function resolveDatasetRef(db: Db, ref: string, ownerKeyId: string | null): string {
-  // a key holder must not make the server read its own disk: folders are the CLI's, uploads are the API's
-  if (ref.startsWith('folder:')) throw new DatasetUseCaseError(`dataset "${ref.slice(0, 200)}": a server folder cannot be named over the API; upload a zip (POST /v1/datasets) and use dataset:<id>`, 400);
-  const m = /^dataset:(ds_[0-9a-f]{16})$/.exec(ref);
-  if (!m) return ref;
-  const d = getDataset(db, m[1]!);
-  if (!d || (ownerKeyId !== null && d.ownerKeyId !== ownerKeyId)) throw new DatasetUseCaseError(`dataset "${m[1]}" not found`, 404);
+/**
+ * A dataset as the API names it: a built-in set, or one of the caller's
+ * uploads. Parsed once at the edge (parseApiDatasetRef) and passed typed;
+ * a server folder (`folder:<path>`, the CLI's) has no spelling here.
+ */
+export type ApiDatasetRef = { kind: 'builtin'; name: string } | { kind: 'upload'; id: string };
+
+/** The built-in datasets (src/data/registry.ts's names that take no parameter). */
+export const BUILTIN_DATASETS: readonly string[] = DATASET_NAMES.filter((n) => !n.includes(':'));
+
+const UPLOAD_REF = /^dataset:(ds_[0-9a-f]{16})$/;
+
+/** What the API accepts for a dataset, in words (error messages). */
+export const API_DATASET_GRAMMAR = `${BUILTIN_DATASETS.join(', ')} or dataset:<id> of one of your uploads (POST /v1/datasets), exactly as written; a server folder cannot be named over the API`;
+
+/** The one parser of API dataset references: exact spellings only (no trimming, no case folding). */
+export function parseApiDatasetRef(text: string): ApiDatasetRef {
+  if (BUILTIN_DATASETS.includes(text)) return { kind: 'builtin', name: text };
+  const m = UPLOAD_REF.exec(text);
+  if (m) return { kind: 'upload', id: m[1]! };
+  throw new DatasetUseCaseError(`dataset ${JSON.stringify(text.slice(0, 100))} is not accepted: use ${API_DATASET_GRAMMAR}`, 400, 'invalid_request');
+}
+
+/** An API reference -> the name the data layer loads (an upload is read from its folder; another key's upload is 404). */
+export function resolveDatasetRef(db: Db, ref: ApiDatasetRef, ownerKeyId: string): string {
+  if (ref.kind === 'builtin') return ref.name;
+  const d = getDataset(db, ref.id);
+  if (!d || d.ownerKeyId !== ownerKeyId) throw new DatasetUseCaseError(`dataset "${ref.id}" not found`, 404);
   return `folder:${d.path}`;
+}
+
+/** A stored search's dataset as the API shows it: an upload's folder back to `dataset:<id>` (no server path). */
+export function apiDatasetName(db: Db, stored: string): string {
+  const id = /^folder:.*[\\/](ds_[0-9a-f]{16})[\\/]images$/.exec(stored)?.[1];
+  const d = id ? getDataset(db, id) : null;
+  return d && `folder:${d.path}` === stored ? `dataset:${d.id}` : stored;
 }

@@ -10,6 +10,7 @@ import type { Command } from 'commander';
 import { dataDir, setDataDir } from '../config/paths.ts';
 import { createApp } from '../http/app.ts';
 import { createContext, type AppContext } from '../http/context.ts';
+import { listenApp } from '../http/server.ts';
 import { createLogger, type Logger } from '../http/logger.ts';
 import { serviceHandlers, type HandlerEnv } from '../jobs/handlers.ts';
 import { InProcessQueue } from '../jobs/inprocess.ts';
@@ -61,7 +62,7 @@ export async function startService(o: ServeOptions): Promise<Service> {
   attachJobQueue(ctx, queue);
   registerJobMetrics(ctx.metrics.registry, ctx.db, queue.events);
   await queue.start();
-  const server = createApp(ctx).listen(o.port, o.host);
+  const server = listenApp(createApp(ctx), o.port, o.host);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', (e: NodeJS.ErrnoException) => reject(e.code === 'EADDRINUSE'

@@ -8,17 +8,51 @@
 // share one size, which the dataset keeps; mixed sizes are an error that
 // lists them. Corrupt or undecodable files are an error listing them, unless
 // `skipCorrupt` is set: then they are skipped and recorded in the manifest.
+// Only JPEG, PNG and WebP content is decoded, and only after its header shows
+// it within IMAGE_LIMITS (a few-KB PNG can claim 12000x12000 pixels): larger
+// ones count as unreadable, never decoded.
 // Split: per class, seeded, 15% test, 15% validation, the rest train.
 
 import { readdirSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { extname, join, resolve } from 'node:path';
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { newManifest } from './cache.ts';
 import { applyOrder, stratifiedSplit } from './split.ts';
 import { type Dataset, DatasetError } from './types.ts';
 
 export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp'];
+/** The formats decoded, whatever the file's extension says (sharp also reads SVG, TIFF, GIF...: not here). */
+export const IMAGE_FORMATS = ['jpeg', 'png', 'webp'];
+/** The largest image decoded: pixels a side, and in all (8192 x 4096, about 100 MB decoded). */
+export const IMAGE_LIMITS = { maxSide: 8192, maxPixels: 8192 * 4096 };
+
+/** Why an image is not decoded: its content is another format, or its header claims too many pixels. */
+export interface ImageRefusal {
+  reason: 'format' | 'too-large';
+  message: string;
+}
+
+/**
+ * Why an image must not be decoded, read from its header alone (no pixels
+ * decoded), or null when it may be. Throws when the header is unreadable.
+ */
+export async function undecodableImage(file: string): Promise<ImageRefusal | null> {
+  const m = await sharp(file, { limitInputPixels: false }).metadata();
+  if (!m.format || !IMAGE_FORMATS.includes(m.format)) return { reason: 'format', message: `is ${m.format ?? 'unknown'} content, not ${IMAGE_FORMATS.join('/')}` };
+  const w = m.width ?? 0;
+  const h = m.pageHeight ?? m.height ?? 0;
+  if (w > IMAGE_LIMITS.maxSide || h > IMAGE_LIMITS.maxSide || w * h > IMAGE_LIMITS.maxPixels) {
+    return { reason: 'too-large', message: `is ${w}x${h} pixels; images are decoded up to ${IMAGE_LIMITS.maxSide} pixels a side and ${IMAGE_LIMITS.maxPixels} pixels in all (downscale it)` };
+  }
+  return null;
+}
+
+/** sharp on an image that passed undecodableImage: the pixel limit holds again at decode time. */
+export function openImage(file: string, failOn: 'warning' | 'truncated'): Sharp {
+  return sharp(file, { failOn, limitInputPixels: IMAGE_LIMITS.maxPixels });
+}
+
 export const FOLDER_SPLIT = { test: 0.15, validation: 0.15 };
 export const FOLDER_SPLIT_SEED = 20261122;
 const MAX_LISTED = 10;
@@ -91,7 +125,9 @@ interface Decoded { file: string; label: number; data?: Buffer; width?: number; 
 
 async function decode(file: string, label: number, opts: FolderOptions): Promise<Decoded> {
   try {
-    let img = sharp(file, { failOn: 'warning' });
+    const why = await undecodableImage(file);
+    if (why) return { file, label, error: why.message };
+    let img = openImage(file, 'warning');
     if (opts.size) img = img.resize(opts.size, opts.size, { fit: 'cover' });
     img = (opts.channels ?? 3) === 1 ? img.greyscale() : img.removeAlpha().toColourspace('srgb');
     const { data, info } = await img.raw().toBuffer({ resolveWithObject: true });

@@ -15,6 +15,8 @@ declare global {
     interface Request {
       /** the API key that made the request (set by requireKey/requireAdmin) */
       auth?: AuthInfo;
+      /** who made the request once authenticated, however the header was spelled: `key:<id>` or `device:<id>` (rate limits) */
+      principal?: string;
     }
   }
 }
@@ -40,6 +42,7 @@ function authenticate(db: Db, req: Request): AuthInfo {
 export function requireKey(db: Db): RequestHandler {
   return (req, res, next) => {
     req.auth = authenticate(db, req);
+    req.principal = `key:${req.auth.id}`;
     next();
   };
 }
@@ -50,6 +53,7 @@ export function requireAdmin(db: Db): RequestHandler {
     const auth = authenticate(db, req);
     if (auth.role !== 'admin') throw new ApiError(403, 'forbidden', 'this operation needs an admin key');
     req.auth = auth;
+    req.principal = `key:${auth.id}`;
     next();
   };
 }

@@ -2,7 +2,10 @@
 //   { "error": { "code": "not_found", "message": "...", "details": ... } }
 // Errors anywhere in the code base carry their HTTP status in `status`
 // (TableError, DeviceError, SpaceError, StoreError...). The error middleware
-// maps them here; a 5xx never leaks a stack or an internal message.
+// maps them here; a 5xx never leaks a stack or an internal message, and a
+// 4xx never names a server path: the data directory and the package's own
+// folder are replaced in its message and details (a last line of defence;
+// messages should name the user's input in the first place).
 
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from 'pino';
@@ -53,10 +56,27 @@ export function toErrorBody(err: unknown): { status: number; body: ErrorBody } {
   return { status, body: { error: { code, message, ...(details !== undefined ? { details } : {}) } } };
 }
 
-export function errorMiddleware(logger: Logger): ErrorRequestHandler {
+/** Server folders that never appear in an error body, each with the word that replaces it. */
+export type ServerPaths = [path: string, placeholder: string][];
+
+/** `value` with every server path replaced where it stands as a path (longest first: a folder inside another keeps its own name). */
+export function maskServerPaths<T>(value: T, paths: ServerPaths): T {
+  const sorted = paths.filter(([p]) => p.length > 1).sort((a, b) => b[0].length - a[0].length)
+    .map(([p, word]) => [new RegExp(`${p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![\\w.+@~-])`, 'g'), word] as const);
+  const mask = (v: unknown): unknown => {
+    if (typeof v === 'string') return sorted.reduce((s, [re, word]) => s.replace(re, word), v);
+    if (Array.isArray(v)) return v.map(mask);
+    if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, mask(x)]));
+    return v;
+  };
+  return mask(value) as T;
+}
+
+export function errorMiddleware(logger: Logger, serverPaths: ServerPaths = []): ErrorRequestHandler {
   return (err, req, res, next) => {
     if (res.headersSent) return next(err);
-    const { status, body } = toErrorBody(err);
+    const { status, body: raw } = toErrorBody(err);
+    const body = maskServerPaths(raw, serverPaths);
     if (status >= 500) logger.error({ err, method: req.method, url: req.path }, 'request failed');
     res.status(status).json(body);
   };

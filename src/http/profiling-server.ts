@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { prepareBrowserProfiling } from '../app/devices.ts';
 import { createApp } from './app.ts';
 import { createContext, deviceStoreOf, type AppContext } from './context.ts';
+import { listenApp } from './server.ts';
 import type { Logger } from './logger.ts';
 
 export interface ProfilingServerOptions {
@@ -36,7 +37,7 @@ export async function startProfilingServer(o: ProfilingServerOptions): Promise<P
   const { ctx, newAdminToken } = createContext({ dataDir: o.dataDir, bundleDir: o.bundleDir, logger: o.logger, adminToken: o.adminToken });
   try {
     const prepared = prepareBrowserProfiling(deviceStoreOf(ctx), o.deviceId);
-    const server = createApp(ctx).listen(o.port, o.host);
+    const server = listenApp(createApp(ctx), o.port, o.host);
     await new Promise<void>((resolve, reject) => {
       server.once('listening', resolve);
       server.once('error', (e: NodeJS.ErrnoException) => reject(e.code === 'EADDRINUSE'

@@ -20,7 +20,8 @@ let cached: { spec: Json; ajv: InstanceType<typeof Ajv2020>; fns: Map<string, Va
 function load() {
   if (cached) return cached;
   const spec = JSON.parse(readFileSync(join(shippedPaths.api, 'openapi.json'), 'utf8')) as Json;
-  const ajv = new Ajv2020({ strict: false, allErrors: true });
+  // verbose: errors carry their schema, so a pattern's description can say what is accepted
+  const ajv = new Ajv2020({ strict: false, allErrors: true, verbose: true });
   ajv.addFormat('date-time', { validate: (s: string) => !Number.isNaN(Date.parse(s)) });
   ajv.addSchema({ $id: 'api', components: spec.components }, 'api');
   cached = { spec, ajv, fns: new Map() };
@@ -49,6 +50,8 @@ export function describeErrors(errors: ErrorObject[] | null | undefined, root: s
   return (errors ?? []).slice(0, 20).map((e) => {
     const path = root + e.instancePath;
     let message = e.message ?? 'is invalid';
+    const description = (e.parentSchema as { description?: unknown } | undefined)?.description;
+    if (e.keyword === 'pattern' && typeof description === 'string') message = `must be ${description}`;
     if (e.keyword === 'additionalProperties') message = `has unknown field "${String((e.params as { additionalProperty?: string }).additionalProperty)}"`;
     if (e.keyword === 'enum' || e.keyword === 'const') message += ` (${JSON.stringify((e.params as { allowedValues?: unknown; allowedValue?: unknown }).allowedValues ?? (e.params as { allowedValue?: unknown }).allowedValue)})`;
     return { path, message };

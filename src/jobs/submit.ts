@@ -4,7 +4,7 @@
 // The pipeline flag chooses the job kind: 'run' (the whole `nas run`) or
 // 'search' (the search alone).
 
-import { resolveDatasetRef } from '../app/datasets.ts';
+import { resolveDatasetRef, type ApiDatasetRef } from '../app/datasets.ts';
 import { resolveRunOptions, type RunOptionsInput } from '../app/run.ts';
 import { createSearch, type SearchDeps } from '../app/search.ts';
 import type { Db } from '../store/db.ts';
@@ -30,6 +30,9 @@ export interface CreateSearchBody {
   formats?: ('tflite' | 'tflite-int8' | 'tfjs')[];
 }
 
+/** A search to submit: the request body with its dataset parsed at the edge (parseApiDatasetRef), never re-read as text. */
+export type SearchSubmission = Omit<CreateSearchBody, 'dataset'> & { dataset: ApiDatasetRef };
+
 export class UnprocessableError extends Error {
   readonly status = 422;
   constructor(message: string, readonly details?: unknown) {
@@ -42,7 +45,8 @@ class BadSubmission extends Error {
   readonly status = 400;
 }
 
-export function toSearchInput(b: CreateSearchBody): SearchOptionsInput {
+/** The search use case's options of a submission; `dataset` is the data layer's name of the resolved reference. */
+export function toSearchInput(b: SearchSubmission, dataset: string): SearchOptionsInput {
   const proxy = { ...(b.proxy ?? {}) } as SearchOptionsInput['proxy'] & Record<string, unknown>;
   if (b.input !== undefined) {
     const [h, w] = b.input.split('x').map(Number);
@@ -50,7 +54,7 @@ export function toSearchInput(b: CreateSearchBody): SearchOptionsInput {
     proxy.resolution = h;
   }
   return {
-    dataset: b.dataset, deviceId: b.deviceId, latencyTargetMs: b.latencyTargetMs,
+    dataset, deviceId: b.deviceId, latencyTargetMs: b.latencyTargetMs,
     ...(b.objective !== undefined ? { mode: b.objective } : {}),
     ...(b.w !== undefined ? { w: b.w } : {}),
     ...(b.strategy !== undefined ? { strategy: b.strategy } : {}),
@@ -72,7 +76,7 @@ export interface Submitted {
 }
 
 /** The whole `nas run` over an already created search: its options, validated now rather than hours later. */
-function runInput(b: CreateSearchBody, search: SearchRecord): RunOptionsInput {
+function runInput(b: SearchSubmission, search: SearchRecord): RunOptionsInput {
   const o = search.options;
   return {
     dataset: o.dataset, deviceId: o.deviceId, latencyTargetMs: o.latencyTargetMs, mode: o.mode, seed: o.seed,
@@ -84,7 +88,7 @@ function runInput(b: CreateSearchBody, search: SearchRecord): RunOptionsInput {
   };
 }
 
-export async function submitSearch(db: Db, queue: JobQueue, body: CreateSearchBody, owner: string, deps?: Omit<SearchDeps, 'db'>): Promise<Submitted> {
+export async function submitSearch(db: Db, queue: JobQueue, body: SearchSubmission, owner: string, deps?: Omit<SearchDeps, 'db'>): Promise<Submitted> {
   const kind = body.pipeline ? 'run' : 'search';
   for (const k of ['scaleUp', 'formats'] as const) {
     if (body[k] !== undefined && !body.pipeline) throw new BadSubmission(`${k} applies to pipeline: true only (a search alone exports nothing)`);
@@ -94,8 +98,8 @@ export async function submitSearch(db: Db, queue: JobQueue, body: CreateSearchBo
   }
   let search: SearchRecord;
   try {
-    // an uploaded dataset (`dataset:<id>`, the caller's own: another key's is 404) is trained from its folder
-    const input = { ...toSearchInput(body), dataset: resolveDatasetRef(db, body.dataset, owner) };
+    // an uploaded dataset (the caller's own: another key's is 404) is trained from its folder
+    const input = toSearchInput(body, resolveDatasetRef(db, body.dataset, owner));
     search = await createSearch(db, input, { owner, deps: { ...deps, db } });
   } catch (e) {
     // the search use case states the fastest achievable latency; over HTTP that is a 422, not a malformed body

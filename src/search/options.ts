@@ -126,6 +126,8 @@ function proxyFrom(p: Partial<ProxyRecipe> | undefined): ProxyRecipe {
 export function resolveSearchOptions(input: SearchOptionsInput): SearchOptions {
   check(input !== null && typeof input === 'object', 'search options must be an object');
   check(typeof input.dataset === 'string' && input.dataset.trim() !== '', 'dataset is required');
+  // kept exactly as given (never trimmed after the caller validated it)
+  check(input.dataset.trim() === input.dataset, `dataset ${JSON.stringify(input.dataset.slice(0, 100))} has leading or trailing spaces`);
   check(typeof input.deviceId === 'string' && input.deviceId.trim() !== '', 'deviceId is required');
   check(isNum(input.latencyTargetMs) && input.latencyTargetMs > 0, `latency target must be a positive number of ms, got ${input.latencyTargetMs}`);
   const mode = input.mode ?? 'soft';
@@ -160,7 +162,7 @@ export function resolveSearchOptions(input: SearchOptionsInput): SearchOptions {
     check(so[k] === undefined || isInt(so[k], 1, 1024), `strategy option ${k} must be an integer in [1, 1024], got ${so[k]}`);
   }
   return {
-    dataset: input.dataset.trim(), deviceId: input.deviceId.trim(), latencyTargetMs: input.latencyTargetMs, mode, w, skipFactor,
+    dataset: input.dataset, deviceId: input.deviceId.trim(), latencyTargetMs: input.latencyTargetMs, mode, w, skipFactor,
     strategy, maxTrials, maxWallMs, maxFailedTrials, maxParallelTrials, trialTimeoutMs, seed, proxy: proxyFrom(input.proxy), earlyStop,
     strategyOptions: { ...so },
   };

@@ -9,7 +9,7 @@ import { before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import request from 'supertest';
 import { dataPaths } from '../../src/config/paths.ts';
-import { resolveDatasetRef } from '../../src/app/datasets.ts';
+import { parseApiDatasetRef, resolveDatasetRef } from '../../src/app/datasets.ts';
 import { ADMIN, bearer, conforms, isError, testApp } from './helpers.ts';
 import { makeZip, type TestZipEntry } from './zip.ts';
 
@@ -18,13 +18,14 @@ const png = (v: number) => sharp({ create: { width: 8, height: 8, channels: 3, b
 describe('http: datasets', () => {
   const { app, ctx, dataDir } = testApp({ limits: { datasetBytes: 256 * 1024 } });
   let alice: string;
+  let aliceId: string;
   let bob: string;
   let images: TestZipEntry[];
   const P = '/v1/datasets';
   const upload = (token: string, zip: Buffer, query = '') => request(app).post(P + query).set(bearer(token)).set('Content-Type', 'application/zip').send(zip);
 
   before(async () => {
-    alice = (await request(app).post('/v1/keys').set(bearer(ADMIN)).send({ name: 'alice' })).body.token;
+    ({ token: alice, id: aliceId } = (await request(app).post('/v1/keys').set(bearer(ADMIN)).send({ name: 'alice' })).body);
     bob = (await request(app).post('/v1/keys').set(bearer(ADMIN)).send({ name: 'bob' })).body.token;
     images = [
       { name: 'shapes/cat/', mode: 0o040755 },
@@ -52,8 +53,8 @@ describe('http: datasets', () => {
     assert.deepEqual(theirs.body.items, []);
     conforms(await request(app).get(`${P}/${r.body.id}`).set(bearer(alice)), '/v1/datasets/{datasetId}', 'get', 200);
     isError(await request(app).get(`${P}/${r.body.id}`).set(bearer(bob)), '/v1/datasets/{datasetId}', 'get', 404, 'not_found');
-    assert.equal(resolveDatasetRef(ctx.db, r.body.ref, null), `folder:${dir}`);
-    assert.throws(() => resolveDatasetRef(ctx.db, r.body.ref, 'key_0000000000000000'), /not found/);
+    assert.equal(resolveDatasetRef(ctx.db, parseApiDatasetRef(r.body.ref), aliceId), `folder:${dir}`);
+    assert.throws(() => resolveDatasetRef(ctx.db, parseApiDatasetRef(r.body.ref), 'key_0000000000000000'), /not found/);
   });
 
   for (const [label, name, mode, msg] of [

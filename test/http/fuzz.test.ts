@@ -8,16 +8,23 @@
 // error shape; and a rejected (4xx) request must leave the store exactly as it
 // was (row counts and a hash of every table's contents). Accepted requests
 // may change the store. Searches are queued on a queue that is never started,
-// so nothing trains. A fixed seed and run count keep the file bounded.
+// so nothing trains. Then the security-sensitive grammars: dataset
+// references (whitespace, Unicode spaces, case variants, folders, another
+// key's uploads), spellings of the Authorization header against the upload
+// rate limit, and encodings of ?token= against the request log. A fixed seed
+// and run count keep the file bounded.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
+import { pino } from 'pino';
 import sharp from 'sharp';
+import { parseApiDatasetRef } from '../../src/app/datasets.ts';
 import { serviceHandlers } from '../../src/jobs/handlers.ts';
 import { InProcessQueue } from '../../src/jobs/inprocess.ts';
 import { attachJobQueue } from '../../src/jobs/queue.ts';
@@ -377,5 +384,129 @@ describe('fuzzing every operation of api/openapi.json', () => {
   it('the pollution attempts left Object.prototype alone', () => {
     assert.equal(({} as Json).polluted, undefined);
     assert.equal(({} as Json).status, undefined);
+  });
+});
+
+// ---------- the dataset-reference grammar, Authorization spellings, credentials in query strings ----------
+const SPACES = ['', ' ', '\t', '\n', '\r', '\u00a0', '\u1680', '\u2000', '\u2003', '\u2009', '\u200a', '\u200b', '\u2028', '\u202f', '\u3000', '\ufeff', '\u0085'];
+const spaces = fc.array(fc.constantFrom(...SPACES), { maxLength: 2 }).map((a) => a.join(''));
+/** `word` with each letter's case chosen (FOLDER:, Dataset:, mNiSt ...). */
+const anyCase = (word: string) => fc.array(fc.boolean(), { minLength: word.length, maxLength: word.length }).map((up) => [...word].map((c, i) => (up[i] ? c.toUpperCase() : c)).join(''));
+/** `word` with some bytes percent-encoded (either hex case). */
+const anyEncoding = (word: string) => fc.array(fc.constantFrom('plain', 'lower', 'upper'), { minLength: word.length, maxLength: word.length })
+  .map((how) => [...word].map((c, i) => (how[i] === 'plain' ? c : `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`)).map((x, i) => (how[i] === 'upper' ? x.toUpperCase() : x)).join(''));
+
+describe('fuzzing the dataset-reference grammar, Authorization spellings and credentials in query strings', () => {
+  const lines: string[] = [];
+  const sink = new Writable({ write(chunk: Buffer, _enc, cb) { lines.push(...chunk.toString('utf8').split('\n').filter(Boolean)); cb(); } });
+  const { ctx, app } = testApp({ rateLimit: { uploads: 3, windowMs: 3_600_000 }, logger: pino({ level: 'info' }, sink) });
+  const queue = new InProcessQueue({ db: ctx.db, concurrency: 1, handlers: serviceHandlers({ db: ctx.db, dataDir: ctx.dataDir, deps: { executor: new FakeExecutor() } }) });
+  attachJobQueue(ctx, queue);
+  let server: Server;
+  let base: string;
+  const who: Record<string, { token: string; dataset: string }> = {};
+  const etcFolders = readdirSync('/etc', { withFileTypes: true }).filter((d) => d.isDirectory() && d.name.length >= 6).map((d) => d.name);
+  const datasetPattern = new RegExp((spec.components.schemas.CreateSearchRequest.properties.dataset as Json).pattern as string, 'u');
+
+  before(async () => {
+    server = app.listen(0);
+    await new Promise((r) => server.once('listening', r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const png = (v: number) => sharp({ create: { width: 8, height: 8, channels: 3, background: { r: v, g: 255 - v, b: 40 } } }).png().toBuffer();
+    const zip = makeZip([{ name: 'cat/a.png', data: await png(10) }, { name: 'cat/b.png', data: await png(30) }, { name: 'dog/a.png', data: await png(200) }, { name: 'dog/b.png', data: await png(220) }]);
+    for (const name of ['alice', 'bob']) {
+      const key = JSON.parse((await send(base, 'POST', '/v1/keys', { 'content-type': 'application/json', authorization: `Bearer ${ADMIN}` }, Buffer.from(JSON.stringify({ name })))).body);
+      const ds = await send(base, 'POST', '/v1/datasets', { 'content-type': 'application/zip', authorization: `Bearer ${key.token}` }, zip);
+      assert.equal(ds.status, 201, ds.body);
+      who[name] = { token: key.token, dataset: JSON.parse(ds.body).id };
+    }
+  });
+  after(async () => {
+    await queue.close();
+    await new Promise((r) => server.close(r));
+    ctx.db.close();
+    rmSync(ctx.dataDir, { recursive: true, force: true });
+  });
+
+  it('POST /v1/searches: only exact built-in names and the caller\'s own dataset:<id> pass; nothing lists a folder, names a server path or 5xx', async () => {
+    const alice = who.alice!;
+    const bob = who.bob!;
+    const folders = ['/etc', '/', ctx.dataDir, join(ctx.dataDir, 'datasets', bob.dataset, 'images'), join(ctx.dataDir, 'datasets', alice.dataset, 'images'), '../..', '~', '.'];
+    const ids = [alice.dataset, bob.dataset, alice.dataset.toUpperCase(), bob.dataset.toUpperCase(), 'ds_0123456789abcdef', `${alice.dataset}0`, alice.dataset.slice(0, -1), '../x'];
+    const core = fc.oneof(
+      fc.tuple(fc.constantFrom('fashion-mnist', 'mnist', 'synthetic'), fc.boolean()).chain(([n, recase]) => (recase ? anyCase(n) : fc.constant(n))),
+      fc.tuple(anyCase('folder:'), spaces, fc.constantFrom(...folders)).map(([k, s, f]) => `${k}${s}${f}`),
+      fc.tuple(anyCase('dataset:'), spaces, fc.constantFrom(...ids)).map(([k, s, id]) => `${k}${s}${id}`),
+      fc.tuple(fc.constantFrom('file:', 'file://', 'http://127.0.0.1/', 'dataset:/', 'folder://', 'npm:', 'data:'), fc.constantFrom(...folders, ...ids)).map(([k, x]) => k + x),
+      fc.string({ maxLength: 24 }),
+    );
+    const datasetArb = fc.tuple(spaces, core, spaces).map(([a, c, b]) => a + c + b);
+    const accepted = new Set(['fashion-mnist', 'mnist', 'synthetic', `dataset:${alice.dataset}`]);
+    await fc.assert(fc.asyncProperty(datasetArb, async (dataset) => {
+      const a = await send(base, 'POST', '/v1/searches', { 'content-type': 'application/json', authorization: `Bearer ${alice.token}` },
+        Buffer.from(JSON.stringify({ dataset, deviceId: 'node-tflite-wasm', latencyTargetMs: 1000, strategy: 'random', budget: { maxTrials: 1 } })));
+      const where = `dataset ${JSON.stringify(dataset)} -> ${a.status} ${a.body.slice(0, 300)}`;
+      assert.ok(a.status < 500, where);
+      // the schema's pattern and the parser are one grammar
+      let parses = true;
+      try { parseApiDatasetRef(dataset); } catch { parses = false; }
+      assert.equal(datasetPattern.test(dataset), parses, `schema and parser disagree on ${JSON.stringify(dataset)}`);
+      if (accepted.has(dataset)) assert.equal(a.status, 202, where);
+      else if (parses) assert.equal(a.status, 404, where); // a well-formed id that is not the caller's
+      else assert.equal(a.status, 400, where);
+      if (a.status >= 400) {
+        assert.ok(!/image folder|class folder|does not exist|not a folder/.test(a.body), `${where}: it read the disk`);
+        for (const name of etcFolders) assert.ok(!a.body.includes(`${name},`) && !a.body.includes(`/etc/${name}`), `${where}: it lists /etc/${name}`);
+      }
+      assert.ok(!a.body.includes(ctx.dataDir), `${where}: it names the data directory`);
+    }), { seed: SEED, numRuns: RUNS_PER_OPERATION * 3, endOnFailure: true });
+  });
+
+  it('upload rate limit: however "Bearer" and the spaces around the key are spelled, one key has one bucket; a spelling auth refuses is a JSON 401', async () => {
+    const separator = fc.array(fc.constantFrom(' ', '\t', '\u00a0'), { minLength: 1, maxLength: 3 }).map((a) => a.join(''));
+    const valid = fc.tuple(anyCase('bearer'), separator, fc.array(fc.constantFrom(' ', '\t'), { maxLength: 2 }).map((a) => a.join(''))).map(([scheme, sep, tail]) => ({ ok: true, h: (t: string) => `${scheme}${sep}${t}${tail}` }));
+    const invalid = fc.constantFrom(
+      (t: string) => `Basic ${t}`, (t: string) => `Bearer:${t}`, (t: string) => `Bearer ${t} ${t}`, (t: string) => `Bearer${t}`, (t: string) => `Token ${t}`, (t: string) => `Bearer ${t}x`, (t: string) => t,
+    ).map((h) => ({ ok: false, h }));
+    const spellings = fc.array(fc.oneof({ weight: 4, arbitrary: valid }, { weight: 1, arbitrary: invalid }), { minLength: 6, maxLength: 10 });
+    await fc.assert(fc.asyncProperty(spellings, async (list) => {
+      const key = JSON.parse((await send(base, 'POST', '/v1/keys', { 'content-type': 'application/json', authorization: `Bearer ${ADMIN}` }, Buffer.from('{"name":"spelling"}'))).body).token as string;
+      const seen: number[] = [];
+      for (const s of list) {
+        const a = await send(base, 'POST', '/v1/datasets', { 'content-type': 'application/zip', authorization: s.h(key) }, Buffer.from('PK-not-a-zip'));
+        assert.ok(a.status < 500 && a.type.startsWith('application/json'), `${JSON.stringify(s.h(key))} -> ${a.status} ${a.type}`);
+        if (!s.ok) assert.equal(a.status, 401, `${JSON.stringify(s.h(key))} -> ${a.status} ${a.body}`);
+        else seen.push(a.status);
+      }
+      const passed = seen.filter((st) => st !== 429).length;
+      assert.equal(passed, Math.min(3, seen.length), `statuses of the authenticated uploads: ${seen.join(',')}`);
+      assert.ok(seen.every((st, i) => (i < 3 ? st === 400 : st === 429)), `statuses of the authenticated uploads: ${seen.join(',')}`);
+    }), { seed: SEED, numRuns: Math.max(10, RUNS_PER_OPERATION / 4), endOnFailure: true });
+  });
+
+  it('the request log never holds a key, however the credential parameter is named or encoded', async () => {
+    const key = who.alice!.token;
+    const secret = key.slice(4);
+    const nameArb = fc.oneof(
+      fc.constantFrom('token', 'key', 'access_token', 'token[]', 'token[0]').chain(anyCase).chain(anyEncoding),
+      fc.string({ maxLength: 6 }).map(encodeURIComponent),
+    );
+    const valueArb = fc.constantFrom(key, encodeURIComponent(key)).chain((v) => fc.oneof(fc.constant(v), anyEncoding(v)));
+    const queryArb = fc.tuple(fc.array(fc.tuple(fc.string({ maxLength: 5 }), fc.string({ maxLength: 5 })), { maxLength: 2 }), nameArb, valueArb, fc.boolean())
+      .map(([others, n, v, first]) => {
+        const pairs = others.map(([a, b]) => `${encodeURIComponent(a)}=${encodeURIComponent(b)}`);
+        return (first ? [`${n}=${v}`, ...pairs] : [...pairs, `${n}=${v}`]).join('&');
+      });
+    await fc.assert(fc.asyncProperty(queryArb, async (query) => {
+      const before = lines.length;
+      const a = await send(base, 'GET', `/v1/searches/s-missing/events?${query}`, {});
+      assert.ok(a.status === 401 || a.status === 404 || a.status === 400, `${query} -> ${a.status} ${a.body}`);
+      for (let i = 0; i < 100 && lines.length === before; i++) await new Promise((r) => setTimeout(r, 5));
+      const logged = lines.slice(before).join('\n');
+      assert.ok(logged.includes('s-missing'), `${query}: the request was logged`);
+      let decoded = logged;
+      for (let i = 0; i < 3; i++) decoded = decoded.replace(/(%[0-9a-fA-F]{2})+/g, (run) => { try { return decodeURIComponent(run); } catch { return run; } });
+      assert.ok(!decoded.includes(secret), `${query}: the key is in the log: ${logged}`);
+    }), { seed: SEED, numRuns: RUNS_PER_OPERATION * 2, endOnFailure: true });
   });
 });

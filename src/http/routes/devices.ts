@@ -23,12 +23,16 @@ function deviceOrKey(ctx: AppContext, store: DeviceStore, adminOnly: boolean): R
     const id = req.params.id as string;
     const token = bearerToken(req);
     if (token === null) throw new ApiError(401, 'unauthorized', "missing credentials: send \"Authorization: Bearer <the device's upload token or an API key>\"");
-    if (isDeviceToken(store, id, token)) return next();
+    if (isDeviceToken(store, id, token)) {
+      req.principal = `device:${id}`;
+      return next();
+    }
     const key = findKeyByToken(ctx.db, token);
     if (!key) throw new ApiError(401, 'unauthorized', `neither device "${id}"'s upload token nor a valid API key`);
     requireDevice(ctx.db, id);
     if (adminOnly && key.role !== 'admin') throw new ApiError(403, 'forbidden', `uploads for device "${id}" need its upload token or an admin key`);
     req.auth = { id: key.id, name: key.name, role: key.role };
+    req.principal = `key:${key.id}`;
     next();
   };
 }
@@ -73,7 +77,7 @@ export function register(router: Router, ctx: AppContext): void {
     if (!MODEL_FILE_RE.test(file) || !known) throw new ApiError(404, 'not_found', `the benchmark suite has no model "${file}"`);
     res.type('application/octet-stream').sendFile(`models/${file}`, { root: ctx.bundleDir, dotfiles: 'deny' });
   });
-  router.post('/v1/devices/:id/measurements', uploadLimiter(ctx, 'measurement'), deviceOrKey(ctx, store, true), ...jsonBody(ctx.limits.measurementBytes), validateBody('ProfileResults'), (req, res) => {
+  router.post('/v1/devices/:id/measurements', deviceOrKey(ctx, store, true), uploadLimiter(ctx, 'measurement'), ...jsonBody(ctx.limits.measurementBytes), validateBody('ProfileResults'), (req, res) => {
     const id = req.params.id as string;
     const stored = storeMeasurements(store, id, suite(), req.body);
     ctx.logger.info({ device: id, version: stored.version, entries: stored.entries }, 'stored a new latency-table version');

@@ -11,15 +11,16 @@ import type { Response, Router } from 'express';
 import type { AppContext } from '../context.ts';
 import { ApiError } from '../errors.ts';
 
-function libFiles(): { libs: Record<string, string>; wasmDir: string } {
+/** The page's libraries by the name the page asks for (a Map: a requested name never reaches Object.prototype). */
+function libFiles(): { libs: ReadonlyMap<string, string>; wasmDir: string } {
   const require = createRequire(import.meta.url);
   const pkgDir = (name: string) => dirname(require.resolve(`${name}/package.json`));
   return {
-    libs: {
-      'tf-core.js': join(pkgDir('@tensorflow/tfjs-core'), 'dist/tf-core.min.js'),
-      'tf-backend-cpu.js': join(pkgDir('@tensorflow/tfjs-backend-cpu'), 'dist/tf-backend-cpu.min.js'),
-      'tf-tflite.js': join(pkgDir('@tensorflow/tfjs-tflite'), 'dist/tf-tflite.min.js'),
-    },
+    libs: new Map([
+      ['tf-core.js', join(pkgDir('@tensorflow/tfjs-core'), 'dist/tf-core.min.js')],
+      ['tf-backend-cpu.js', join(pkgDir('@tensorflow/tfjs-backend-cpu'), 'dist/tf-backend-cpu.min.js')],
+      ['tf-tflite.js', join(pkgDir('@tensorflow/tfjs-tflite'), 'dist/tf-tflite.min.js')],
+    ]),
     wasmDir: join(pkgDir('@tensorflow/tfjs-tflite'), 'wasm'),
   };
 }
@@ -45,8 +46,11 @@ export function register(router: Router, ctx: AppContext): void {
   router.get('/profile/profile.js', (_req, res) => {
     noCache(res).type('text/javascript').sendFile('profile.js', { root: web });
   });
+  router.get('/profile/profile.css', (_req, res) => {
+    noCache(res).type('text/css').sendFile('profile.css', { root: web });
+  });
   router.get('/profile/lib/:file', (req, res) => {
-    const f = libs[req.params.file as string];
+    const f = libs.get(req.params.file as string);
     if (!f) throw new ApiError(404, 'not_found', `no library "${String(req.params.file)}"`);
     res.type('text/javascript').sendFile(f);
   });

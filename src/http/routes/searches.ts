@@ -7,6 +7,7 @@
 
 import type { Request, RequestHandler, Router } from 'express';
 import { jobQueueOf } from '../../jobs/queue.ts';
+import { apiDatasetName, parseApiDatasetRef } from '../../app/datasets.ts';
 import { submitSearch, UnprocessableError, type CreateSearchBody } from '../../jobs/submit.ts';
 import type { Db } from '../../store/db.ts';
 import { JobsRepo, TERMINAL_STATUSES, type JobRecord, type JobStatus } from '../../store/jobs.ts';
@@ -35,10 +36,10 @@ function trialView(t: TrialRecord): TrialView {
   };
 }
 
-/** The stored options in the request's shape (CreateSearchRequest). */
-function optionsView(o: SearchOptions, pipeline: boolean, run: Record<string, unknown>): CreateSearchBody & Record<string, unknown> {
+/** The stored options in the request's shape (CreateSearchRequest): an uploaded dataset as `dataset:<id>`, never its folder. */
+function optionsView(db: Db, o: SearchOptions, pipeline: boolean, run: Record<string, unknown>): CreateSearchBody & Record<string, unknown> {
   return {
-    dataset: o.dataset, deviceId: o.deviceId, latencyTargetMs: o.latencyTargetMs, objective: o.mode, w: o.w, strategy: o.strategy,
+    dataset: apiDatasetName(db, o.dataset), deviceId: o.deviceId, latencyTargetMs: o.latencyTargetMs, objective: o.mode, w: o.w, strategy: o.strategy,
     budget: {
       maxTrials: o.maxTrials, maxParallelTrials: o.maxParallelTrials,
       ...(o.maxFailedTrials !== null ? { maxFailedTrials: o.maxFailedTrials } : {}),
@@ -86,7 +87,7 @@ export function searchView(db: Db, s: SearchRecord, opts: { trials: boolean }) {
     status,
     stage,
     pipeline,
-    options: optionsView(s.options, pipeline, pipeline ? runOptionsView(db, model?.id) : {}),
+    options: optionsView(db, s.options, pipeline, pipeline ? runOptionsView(db, model?.id) : {}),
     createdAt: s.createdAt,
     updatedAt: s.updatedAt,
     finishedAt: job?.kind === 'run' ? job.finishedAt : s.finishedAt,
@@ -123,7 +124,9 @@ export function register(router: Router, ctx: AppContext): void {
 
   router.post('/v1/searches', auth, ...jsonBody(ctx.limits.jsonBytes), validateBody('CreateSearchRequest'), async (req, res) => {
     try {
-      const { search } = await submitSearch(ctx.db, jobQueueOf(ctx), req.body as CreateSearchBody, authOf(req).id);
+      const body = req.body as CreateSearchBody;
+      // the dataset is parsed once, here, into a typed reference (a built-in set or one of the caller's uploads)
+      const { search } = await submitSearch(ctx.db, jobQueueOf(ctx), { ...body, dataset: parseApiDatasetRef(body.dataset) }, authOf(req).id);
       res.status(202).location(`/v1/searches/${search.id}`).json(searchView(ctx.db, findSearch(ctx.db, search.id)!, { trials: false }));
     } catch (e) {
       if (e instanceof UnprocessableError) throw new ApiError(422, 'unprocessable', e.message, e.details);
