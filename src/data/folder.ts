@@ -24,8 +24,8 @@ import { type Dataset, DatasetError } from './types.ts';
 export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp'];
 /** The formats decoded, whatever the file's extension says (sharp also reads SVG, TIFF, GIF...: not here). */
 export const IMAGE_FORMATS = ['jpeg', 'png', 'webp'];
-/** The largest image decoded: pixels a side, and in all (8192 x 4096, about 100 MB decoded). */
-export const IMAGE_LIMITS = { maxSide: 8192, maxPixels: 8192 * 4096 };
+/** The largest image decoded: pixels a side, and in all (64 megapixels, 192 MB decoded as RGB: a 48-50 MP phone photo passes; the 144 MP bomb of issue 20 does not). */
+export const IMAGE_LIMITS = { maxSide: 16384, maxPixels: 64 * 1024 * 1024 };
 
 /** Why an image is not decoded: its content is another format, or its header claims too many pixels. */
 export interface ImageRefusal {
