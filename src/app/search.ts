@@ -22,6 +22,12 @@ import type { SearchStrategy, StrategyName, StrategyOptions } from '../search/st
 import type { SearchSpace } from '../search/trial_plan.ts';
 import { TrialPool } from '../train/pool.ts';
 import { type CancelSignal, type EventSink, type NasEvent, now } from './events.ts';
+import { SupernetUnavailableError, trainedSupernetFor, isSharedDataset } from './supernet.ts';
+import { findSupernet, type SupernetRecord } from '../store/supernets.ts';
+import { readArtifact } from '../store/artifacts.ts';
+import { SupernetEvaluator } from '../supernet/evaluator.ts';
+import { supernetExecutor } from '../supernet/executor.ts';
+import { useTrainingBackend } from '../train/backend.ts';
 
 export interface SearchDeps {
   /** where trials run (default: a local TrialPool of maxParallelTrials workers, closed at the end) */
@@ -88,10 +94,35 @@ function withDb<T>(deps: SearchDeps | undefined, f: (db: Db) => Promise<T>): Pro
   return f(db).finally(() => db.close());
 }
 
+/**
+ * The supernet a supernet-evaluated search uses: the one named, else the newest trained one for
+ * the dataset the caller may use; none is a 409 that says how to train one.
+ */
+export function supernetForSearch(db: Db, o: SearchOptions, space: SearchSpace, owner: string | null): SupernetRecord {
+  if (o.supernetId !== null) {
+    const s = findSupernet(db, o.supernetId);
+    if (!s || (s.owner !== owner && s.owner !== null && !isSharedDataset(s.dataset))) throw new SupernetUnavailableError(`supernet ${o.supernetId} not found`);
+    if (s.status !== 'succeeded' || !s.checkpointArtifactId) throw new SupernetUnavailableError(`supernet ${s.id} is ${s.status}, not trained; wait for it, or resume it with \`nas supernet resume ${s.id}\``);
+    const mismatch = s.dataset !== o.dataset ? `dataset ${s.dataset}, the search's is ${o.dataset}`
+      : s.skeleton !== space.skeleton.name ? `skeleton ${s.skeleton}, the search's space is ${space.skeleton.name}`
+        : JSON.stringify(s.input) !== JSON.stringify(space.input) ? `input ${s.input.height}x${s.input.width}x${s.input.channels}, the search's is ${space.input.height}x${space.input.width}x${space.input.channels}` : null;
+    if (mismatch) throw new SupernetUnavailableError(`supernet ${s.id} does not match this search: it was trained for ${mismatch}`);
+    return s;
+  }
+  const s = trainedSupernetFor(db, { dataset: o.dataset, input: space.input, owner });
+  if (!s) {
+    throw new SupernetUnavailableError(
+      `no trained supernet for dataset ${o.dataset} (${space.input.height}x${space.input.width}x${space.input.channels}, skeleton ${space.skeleton.name}): ` +
+      `train one first with \`nas supernet train --dataset ${o.dataset}\` or POST /v1/supernets {"dataset":"${o.dataset}"}, or search with evaluator proxy`);
+  }
+  return s;
+}
+
 /** Validate the options (dataset, device, target) and store a 'queued' search; returns its row. */
 export async function createSearch(db: Db, input: SearchOptionsInput, o: { owner?: string | null; deps?: SearchDeps } = {}): Promise<SearchRecord> {
-  const options = resolveSearchOptions(input);
+  let options = resolveSearchOptions(input);
   const { space } = await prepare(options, o.deps, false);
+  if (options.evaluator === 'supernet' && !o.deps?.executor) options = { ...options, supernetId: supernetForSearch(db, options, space, o.owner ?? null).id };
   // the strategy and its options must construct before the search is stored
   const create = o.deps?.createStrategy ?? defaultCreateStrategy;
   create(options.strategy, { skeleton: space.skeleton, seed: options.seed, ...options.strategyOptions }).dispose();
@@ -122,13 +153,16 @@ export async function runStoredSearch(db: Db, searchId: string, ctx: SearchConte
   const strategy = create(o.strategy, { skeleton: space.skeleton, seed: o.seed, ...o.strategyOptions });
   const ckpt = latestCheckpoint(db, searchId);
   if (ckpt) strategy.setState(ckpt.state);
-  const executor = ctx.deps?.executor ?? poolExecutor(Math.min(o.maxParallelTrials, Math.max(1, availableParallelism())), o.trialTimeoutMs);
+  const executor = ctx.deps?.executor ?? (o.evaluator === 'supernet'
+    ? await openSupernetExecutor(db, supernetForSearch(db, o, space, search.owner), ctx.deps)
+    : poolExecutor(Math.min(o.maxParallelTrials, Math.max(1, availableParallelism())), o.trialTimeoutMs));
   try {
     db.transaction(() => {
       claimSearch(db, searchId);
       resetInterruptedTrials(db, searchId);
     })();
     emit({ type: 'search-started', searchId, strategy: o.strategy, trialsBudget: o.maxTrials, resumed: resumed || ckpt !== null, at: now() });
+    if (o.evaluator === 'supernet') emit({ type: 'log', searchId, level: 'info', message: `candidates scored with weights inherited from supernet ${o.supernetId} (BN re-estimated per candidate), not trained`, at: now() });
     const cal = predictor.calibration;
     emit({ type: 'log', searchId, level: cal.calibration && cal.state !== 'stale' ? 'info' : 'warn', message: `latency on ${o.deviceId}: ${describeCalibration(cal)}`, at: now() });
     let runner: SearchRunner;
@@ -169,6 +203,13 @@ export async function runStoredSearch(db: Db, searchId: string, ctx: SearchConte
     strategy.dispose();
     if (!ctx.deps?.executor) await executor.close();
   }
+}
+
+/** The supernet evaluator of a search: the supernet's checkpoint loaded in this process. */
+async function openSupernetExecutor(db: Db, s: SupernetRecord, deps?: SearchDeps): Promise<TrialExecutor> {
+  await useTrainingBackend();
+  const ds = await loadDataset(s.dataset, datasetOptionsOf(deps));
+  return supernetExecutor(new SupernetEvaluator(readArtifact(db, s.checkpointArtifactId!), ds), { supernetId: s.id });
 }
 
 /** The local executor: forked training workers (src/train/pool.ts). */

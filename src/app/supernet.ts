@@ -119,15 +119,20 @@ export async function createSupernet(db: Db, input: SupernetOptionsInput, o: { o
   });
 }
 
+/** A dataset every installation has (built in): its supernets serve every caller. Uploads and folders are their owner's. */
+export function isSharedDataset(dataset: string): boolean {
+  return !dataset.startsWith('dataset:') && !dataset.startsWith('folder:');
+}
+
 /** The newest succeeded supernet a caller may use for this dataset, or null. */
 export function trainedSupernetFor(db: Db, k: { dataset: string; input: { height: number; width: number; channels: number }; owner: string | null }): SupernetRecord | null {
-  const shared = !k.dataset.startsWith('dataset:') && !k.dataset.startsWith('folder:');
+  const shared = isSharedDataset(k.dataset);
   return supernetsFor(db, { ...k, skeleton: skeletonFor(k.input).name, shared }).find((s) => s.status === 'succeeded' && s.checkpointArtifactId) ?? null;
 }
 
 /** An unfinished supernet of this dataset (crashed, cancelled or failed) that a new request would resume, or null. */
 export function unfinishedSupernetFor(db: Db, k: { dataset: string; input: { height: number; width: number; channels: number }; owner: string | null }): SupernetRecord | null {
-  const shared = !k.dataset.startsWith('dataset:') && !k.dataset.startsWith('folder:');
+  const shared = isSharedDataset(k.dataset);
   return supernetsFor(db, { ...k, skeleton: skeletonFor(k.input).name, shared }).find((s) => s.status !== 'succeeded') ?? null;
 }
 

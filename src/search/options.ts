@@ -9,6 +9,10 @@ import { isStrategyName, STRATEGY_NAMES } from './strategies/index.ts';
 
 export type RewardMode = 'soft' | 'hard';
 
+/** How a candidate is scored: a short training run (proxy) or inherited supernet weights (supernet). */
+export type EvaluatorName = 'proxy' | 'supernet';
+export const EVALUATOR_NAMES: readonly EvaluatorName[] = ['proxy', 'supernet'];
+
 /** The proxy task each trial trains on (MnasNet trains 5 epochs on a subset; here seconds per trial). */
 export interface ProxyRecipe {
   /** training images (the first N of the train split) */
@@ -45,6 +49,10 @@ export interface SearchOptions {
   /** hard mode: architectures predicted over skipFactor x target are scored without training */
   skipFactor: number;
   strategy: StrategyName;
+  /** proxy: each candidate trains on the proxy task; supernet: scored with weights inherited from the dataset's trained supernet */
+  evaluator: EvaluatorName;
+  /** the supernet that scores (evaluator supernet): fixed when the search is created, so a resumed search uses the same one */
+  supernetId: string | null;
   /** max trials that train (cached repeats and hard-mode skips cost nothing; proposals capped at 50x) */
   maxTrials: number;
   /** wall-time budget over all runs of the search; null = none */
@@ -138,6 +146,11 @@ export function resolveSearchOptions(input: SearchOptionsInput): SearchOptions {
   check(isNum(skipFactor) && skipFactor >= 1, `skip factor must be a number >= 1, got ${skipFactor}`);
   const strategy = input.strategy ?? 'random';
   check(isStrategyName(strategy), `unknown strategy ${JSON.stringify(strategy)} (known: ${STRATEGY_NAMES.join(', ')})`);
+  const evaluator = input.evaluator ?? 'proxy';
+  check((EVALUATOR_NAMES as readonly unknown[]).includes(evaluator), `unknown evaluator ${JSON.stringify(evaluator)} (known: ${EVALUATOR_NAMES.join(', ')})`);
+  const supernetId = input.supernetId ?? null;
+  check(supernetId === null || (typeof supernetId === 'string' && /^sn_[0-9a-f]{16}$/.test(supernetId)), `supernet id must look like sn_<16 hex digits>, got ${JSON.stringify(supernetId)}`);
+  check(supernetId === null || evaluator === 'supernet', 'a supernet id applies to evaluator supernet only');
   const maxTrials = input.maxTrials ?? 20;
   check(isInt(maxTrials, 1, 100000), `max trials must be an integer in [1, 100000], got ${maxTrials}`);
   const maxWallMs = input.maxWallMs ?? null;
@@ -163,7 +176,7 @@ export function resolveSearchOptions(input: SearchOptionsInput): SearchOptions {
   }
   return {
     dataset: input.dataset, deviceId: input.deviceId.trim(), latencyTargetMs: input.latencyTargetMs, mode, w, skipFactor,
-    strategy, maxTrials, maxWallMs, maxFailedTrials, maxParallelTrials, trialTimeoutMs, seed, proxy: proxyFrom(input.proxy), earlyStop,
+    strategy, evaluator, supernetId, maxTrials, maxWallMs, maxFailedTrials, maxParallelTrials, trialTimeoutMs, seed, proxy: proxyFrom(input.proxy), earlyStop,
     strategyOptions: { ...so },
   };
 }

@@ -148,7 +148,7 @@ export class SearchRunner {
   }
 
   private persistProposals(proposals: Proposal[]): TrialRecord[] {
-    const planned = proposals.map((p) => planTrial(this.c.searchId, p, this.c.space, this.c.predictor));
+    const planned = proposals.map((p) => planTrial(this.c.searchId, p, this.c.space, this.c.predictor, this.c.options.evaluator));
     const s = this.c.strategy;
     const rows = this.c.db.transaction(() => {
       const out = planned.map((p) => insertTrial(this.c.db, p));
@@ -191,7 +191,8 @@ export class SearchRunner {
 
   private async evaluate(t: TrialRecord, settle: (s: Settled) => void): Promise<void> {
     const o = this.c.options;
-    const reason = skipReason(t.latencyMs, o);
+    // a supernet scores any candidate in about a second: nothing needs skipping
+    const reason = o.evaluator === 'supernet' ? null : skipReason(t.latencyMs, o);
     if (reason !== null) {
       await Promise.resolve();
       this.finalize(t, { status: 'skipped', accuracy: null, reward: SKIPPED_REWARD, wallMs: 0, reason });

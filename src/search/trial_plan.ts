@@ -11,7 +11,7 @@ import type { Skeleton } from '../space/skeleton.ts';
 import type { ArchSpec, InputShape } from '../space/types.ts';
 import { defaultTrainConfig } from '../train/config.ts';
 import type { TrialRequest } from '../train/protocol.ts';
-import type { NewTrial } from '../store/trials.ts';
+import type { NewTrial, TrialEvaluator } from '../store/trials.ts';
 import type { SearchOptions } from './options.ts';
 
 export interface SearchSpace {
@@ -25,7 +25,7 @@ export interface PlannedTrial extends NewTrial {
   arch: ArchSpec;
 }
 
-export function planTrial(searchId: string, proposal: { proposalId: string; decisions: Decisions }, space: SearchSpace, predictor: LatencyPredictor): PlannedTrial {
+export function planTrial(searchId: string, proposal: { proposalId: string; decisions: Decisions }, space: SearchSpace, predictor: LatencyPredictor, evaluator: TrialEvaluator = 'proxy'): PlannedTrial {
   const arch = archFromDecisions(space.skeleton, proposal.decisions);
   const cost = archCost(arch, space.input, space.numClasses);
   const pred = predictor.predict(arch, space.input, space.numClasses);
@@ -34,7 +34,7 @@ export function planTrial(searchId: string, proposal: { proposalId: string; deci
   }
   return {
     searchId, arch, archId: archId(arch), spec: toWire(arch), decisions: proposal.decisions, proposalId: proposal.proposalId,
-    latencyMs: pred.latencyMs, coverage: pred.coverage, macs: cost.macs, params: cost.params,
+    latencyMs: pred.latencyMs, coverage: pred.coverage, macs: cost.macs, params: cost.params, evaluator,
   };
 }
 

@@ -24,8 +24,10 @@ export interface TrialRecord {
   decisions: Decisions;
   proposalId: string;
   status: TrialStatus;
-  /** validation accuracy of the proxy training (null until trained, and for failed/skipped) */
+  /** validation accuracy as the evaluator measured it (null until scored, and for failed/skipped) */
   accuracy: number | null;
+  /** what scored it: 'proxy' (a short training run) or 'supernet' (inherited weights) */
+  evaluator: TrialEvaluator;
   /** predicted latency on the search's device */
   latencyMs: number;
   /** fraction of kernels found in the device table */
@@ -44,6 +46,9 @@ export interface TrialRecord {
 }
 
 const T = 'trials';
+
+export const TRIAL_EVALUATORS = ['proxy', 'supernet'] as const;
+export type TrialEvaluator = (typeof TRIAL_EVALUATORS)[number];
 
 function decisionsOf(v: unknown): Decisions {
   if (!Array.isArray(v) || !v.every((b) => Array.isArray(b) && b.every((x) => Number.isInteger(x)))) {
@@ -67,6 +72,7 @@ function fromRow(v: unknown): TrialRecord {
     decisions: decisionsOf(json(T, r, 'decisions')),
     proposalId: text(T, r, 'proposal_id'),
     status: oneOf(T, r, 'status', TRIAL_STATUSES),
+    evaluator: oneOf(T, r, 'evaluator', TRIAL_EVALUATORS),
     accuracy: numOrNull(T, r, 'accuracy'),
     latencyMs: num(T, r, 'latency_ms'),
     coverage: num(T, r, 'coverage'),
@@ -93,6 +99,7 @@ export interface NewTrial {
   coverage: number;
   macs: number;
   params: number;
+  evaluator: TrialEvaluator;
 }
 
 export function trialId(searchId: string, seq: number): string {
@@ -104,9 +111,9 @@ export function insertTrial(db: Db, t: NewTrial): TrialRecord {
   const row = db.prepare('SELECT COALESCE(MAX(seq), 0) AS m FROM trials WHERE search_id = ?').get(t.searchId) as { m: number };
   const seq = row.m + 1;
   const id = trialId(t.searchId, seq);
-  db.prepare(`INSERT INTO trials (id, search_id, seq, arch_id, spec, decisions, proposal_id, status, latency_ms, coverage, macs, params)
-    VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?)`)
-    .run(id, t.searchId, seq, t.archId, JSON.stringify(t.spec), JSON.stringify(t.decisions), t.proposalId, t.latencyMs, t.coverage, t.macs, t.params);
+  db.prepare(`INSERT INTO trials (id, search_id, seq, arch_id, spec, decisions, proposal_id, status, latency_ms, coverage, macs, params, evaluator)
+    VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)`)
+    .run(id, t.searchId, seq, t.archId, JSON.stringify(t.spec), JSON.stringify(t.decisions), t.proposalId, t.latencyMs, t.coverage, t.macs, t.params, t.evaluator);
   return getTrial(db, id);
 }
 

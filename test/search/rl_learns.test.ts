@@ -84,6 +84,33 @@ describe('strategies learn a synthetic reward with a known optimum', () => {
     s.dispose();
   });
 
+  for (const [label, reward, seed] of [['optimum shared across blocks', shared, 5], ['optimum drawn per block', perBlock, 6]] as const) {
+    it(`rl with PPO: mean of its last ${LAST} samples beats random search's best of ${N} (${label})`, (t) => {
+      const { rewards, s } = run('rl', reward, N, { algorithm: 'ppo', seed });
+      const base = random(reward);
+      const last = mean(rewards.slice(-LAST));
+      const curve = s.stats().rewardCurve;
+      t.diagnostic(`ppo last ${LAST} mean ${last.toFixed(3)}; random best ${Math.max(...base).toFixed(3)}, mean ${mean(base).toFixed(3)}; curve ${curve.map((r) => r.toFixed(2)).join(' ')}`);
+      assert.equal(s.stats().updates, UPDATES);
+      assert.ok(last > Math.max(...base), `ppo last ${last.toFixed(3)} vs random best ${Math.max(...base).toFixed(3)}`);
+      s.dispose();
+    });
+  }
+
+  it('PPO takes several clipped steps per batch: it moves further from one batch than one REINFORCE step does', () => {
+    const probe = (algorithm: 'ppo' | 'reinforce') => {
+      const s = createStrategy('rl', { skeleton: SKELETON_SMALL, seed: 11, batchSize: BATCH, algorithm });
+      const ps = s.propose(BATCH);
+      for (const p of ps) s.observe({ proposalId: p.proposalId, reward: shared(p.decisions) });
+      const state = s.getState() as { policy: { adamSteps: number } };
+      s.dispose();
+      return state.policy.adamSteps;
+    };
+    assert.equal(probe('reinforce'), 1);
+    assert.equal(probe('ppo'), 4);
+    assert.throws(() => createStrategy('rl', { skeleton: SKELETON_SMALL, seed: 1, algorithm: 'a2c' }), /algorithm must be one of reinforce, ppo/);
+  });
+
   for (const [label, reward] of [['optimum shared across blocks', shared], ['optimum drawn per block', perBlock]] as const) {
     it(`evolution: mean of its last ${LAST} samples beats random search's best of ${N} (${label})`, (t) => {
       const { rewards } = run('evolution', reward, N, { population: 16, sampleSize: 4 });

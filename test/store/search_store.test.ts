@@ -29,7 +29,7 @@ after(() => {
 
 const opts = () => resolveSearchOptions({ dataset: 'synthetic', deviceId: 'node-tflite-wasm', latencyTargetMs: 2, maxTrials: 5 });
 const trial = (searchId: string, proposalId: string, archId = `arch-${proposalId}`): NewTrial => ({
-  searchId, archId, spec: { version: 1 }, decisions: [[0, 1, 2]], proposalId, latencyMs: 1.5, coverage: 0.9, macs: 1000, params: 200,
+  searchId, archId, spec: { version: 1 }, decisions: [[0, 1, 2]], proposalId, latencyMs: 1.5, coverage: 0.9, macs: 1000, params: 200, evaluator: 'proxy',
 });
 
 describe('migration 001_search', () => {

@@ -7,7 +7,7 @@ import type { SearchStrategy, StrategyName, StrategyOptions } from '../strategy.
 import { checkSeed, intOption, numOption, StrategyInputError } from './common.ts';
 import { AgingEvolution } from './evolution.ts';
 import { RandomSearch } from './random.ts';
-import { RlController } from './rl.ts';
+import { RL_ALGORITHMS, type RlAlgorithm, RlController } from './rl.ts';
 
 export const STRATEGY_NAMES: readonly StrategyName[] = ['rl', 'random', 'evolution'];
 
@@ -20,6 +20,9 @@ export const STRATEGY_DEFAULTS = {
   learningRate: 0.02,
   entropyWeight: 0.01,
   baselineDecay: 0.9,
+  algorithm: 'reinforce',
+  ppoEpochs: 4,
+  ppoClip: 0.2,
 } as const;
 
 function checkSkeleton(s: unknown): Skeleton {
@@ -51,8 +54,14 @@ export function createStrategy(name: StrategyName, opts: StrategyOptions): Searc
       return new AgingEvolution({ skeleton, seed, population, sampleSize });
     }
     case 'rl':
+      if (opts.algorithm !== undefined && !(RL_ALGORITHMS as readonly unknown[]).includes(opts.algorithm)) {
+        throw new StrategyInputError(`strategy option algorithm must be one of ${RL_ALGORITHMS.join(', ')}, got ${JSON.stringify(opts.algorithm)}`);
+      }
       return new RlController({
         skeleton, seed, batchSize,
+        algorithm: (opts.algorithm as RlAlgorithm | undefined) ?? STRATEGY_DEFAULTS.algorithm,
+        ppoEpochs: intOption('ppoEpochs', opts.ppoEpochs, STRATEGY_DEFAULTS.ppoEpochs, 1, 50),
+        ppoClip: numOption('ppoClip', opts.ppoClip, STRATEGY_DEFAULTS.ppoClip, 0, 1, true),
         hiddenSize: intOption('hiddenSize', opts.hiddenSize, STRATEGY_DEFAULTS.hiddenSize, 8, 256),
         learningRate: numOption('learningRate', opts.learningRate, STRATEGY_DEFAULTS.learningRate, 0, 1, true),
         entropyWeight: numOption('entropyWeight', opts.entropyWeight, STRATEGY_DEFAULTS.entropyWeight, 0, 1),

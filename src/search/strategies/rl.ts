@@ -1,7 +1,8 @@
 // The RL controller (MnasNet-style): an LSTM policy (rl_policy.ts) samples a
 // batch of m architectures; when the rewards of the whole batch are in (in
-// any order) one REINFORCE step updates it, with a moving-average baseline
-// (NAS-RL) and an entropy bonus.
+// any order) the policy is updated: one REINFORCE step, or (algorithm 'ppo',
+// MnasNet's choice) several clipped-surrogate PPO steps on the batch, with
+// a moving-average baseline (NAS-RL) and an entropy bonus either way.
 //
 // Advantages: A_i = (R_i - b) / s, clipped to [-5, 5], where b is an
 // exponential moving average of the batch mean rewards (decay
@@ -28,8 +29,15 @@ import { createRng as createStatefulRng, type StatefulRng } from '../../space/rn
 const STATE_VERSION = 1;
 const ADVANTAGE_CLIP = 5;
 
+export type RlAlgorithm = 'reinforce' | 'ppo';
+export const RL_ALGORITHMS: readonly RlAlgorithm[] = ['reinforce', 'ppo'];
+
 export interface RlOptions {
   skeleton: Skeleton;
+  /** reinforce: one policy-gradient step per batch; ppo: `ppoEpochs` clipped-surrogate steps per batch */
+  algorithm: RlAlgorithm;
+  ppoEpochs: number;
+  ppoClip: number;
   seed: number;
   batchSize: number;
   hiddenSize: number;
@@ -110,10 +118,15 @@ export class RlController implements SearchStrategy {
     const variance = this.baseline === null ? sq : this.variance;
     const scale = Math.sqrt(variance) > 1e-12 ? Math.sqrt(variance) : 1;
     const adv = rewards.map((r) => Math.max(-ADVANTAGE_CLIP, Math.min(ADVANTAGE_CLIP, (r - baseline) / scale)));
-    this.lastLoss = this.policy.update(ok.map((b) => b.decisions), adv, {
-      learningRate: this.opts.learningRate,
-      entropyWeight: this.opts.entropyWeight,
-    });
+    const archs = ok.map((b) => b.decisions);
+    const step = { learningRate: this.opts.learningRate, entropyWeight: this.opts.entropyWeight };
+    if (this.opts.algorithm === 'ppo') {
+      // the policy has not moved since it sampled this batch: its teacher-forced log-probs are pi_old
+      const oldLogProbs = this.policy.logProbs(archs);
+      for (let e = 0; e < this.opts.ppoEpochs; e++) this.lastLoss = this.policy.update(archs, adv, step, { oldLogProbs, clip: this.opts.ppoClip });
+    } else {
+      this.lastLoss = this.policy.update(archs, adv, step);
+    }
     const decay = this.opts.baselineDecay;
     this.baseline = this.baseline === null ? mean : decay * this.baseline + (1 - decay) * mean;
     this.variance = this.updates === 0 ? sq : decay * this.variance + (1 - decay) * sq;

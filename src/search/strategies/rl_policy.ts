@@ -186,14 +186,14 @@ export class LstmPolicy {
   }
 
   /**
-   * One policy-gradient step: minimise -mean_i(adv_i * log pi(arch_i)) - entropyWeight * mean_i(H_i),
-   * where H_i sums the per-decision entropies along arch_i. Returns the loss.
+   * Teacher-forced pass over given architectures: per architecture, the log
+   * probability of its decisions under the current policy and the sum of the
+   * per-decision entropies along it. Call inside a tidy / gradient scope.
    */
-  update(archs: Decisions[], advantages: number[], step: PolicyStep): number {
+  private sequenceTerms(archs: Decisions[]): { logProb: tf.Tensor1D; entropy: tf.Tensor1D } {
     const batch = archs.length;
     const D = CHOICES.length;
     const actionsAt = (t: number) => archs.map((a) => a[Math.floor(t / D)][t % D]);
-    const vars = this.params.map((p) => p.value);
     // The heads of all steps are one matMul after the recurrence, each row
     // (step, architecture) masked to its decision's choices.
     const T = this.steps;
@@ -211,30 +211,55 @@ export class LstmPolicy {
         blockOf[(t * batch + i) * this.cfg.blocks + Math.floor(t / D)] = 1;
       });
     }
+    let h = tf.zeros([H, batch]) as tf.Tensor2D;
+    let c = tf.zeros([H, batch]) as tf.Tensor2D;
+    const hs: tf.Tensor2D[] = [];
+    for (let t = 0; t < T; t++) {
+      [h, c] = this.lstm(this.inputs(t === 0 ? null : actionsAt(t - 1), t, batch), h, c);
+      hs.push(h);
+    }
+    // Broadcasting a [rows, 1] column over [rows, V] takes tfjs-cpu's slow
+    // per-element path; row sums and their spreading are matMuls with ones.
+    const rows = T * batch;
+    const onesCol = tf.ones([VOCAB, 1]) as tf.Tensor2D;
+    const onesRow = tf.ones([1, VOCAB]) as tf.Tensor2D;
+    const raw = tf.add(tf.matMul(tf.concat(hs, 1), this.p(2), true), tf.matMul(tf.tensor2d(blockOf, [rows, this.cfg.blocks]), this.p(3)));
+    const logits = tf.add(tf.mul(tf.tanh(tf.div(raw, LOGIT_BOUND)), LOGIT_BOUND), tf.tensor2d(mask, [rows, VOCAB])) as tf.Tensor2D;
+    const exps = tf.exp(logits) as tf.Tensor2D;
+    const logZ = tf.log(tf.matMul(exps, onesCol));
+    const logp = tf.sub(logits, tf.matMul(logZ, onesRow)) as tf.Tensor2D;
+    // per architecture: sum over steps (rows are step-major) with a ones row vector
+    const perArch = (perRow: tf.Tensor2D) => tf.reshape(tf.matMul(tf.ones([1, T]) as tf.Tensor2D, tf.reshape(perRow, [T, batch])), [batch]) as tf.Tensor1D;
+    const logProb = perArch(tf.matMul(tf.mul(logp, tf.tensor2d(chosen, [rows, VOCAB])), onesCol));
+    const entropy = tf.neg(perArch(tf.matMul(tf.mul(tf.exp(logp), logp), onesCol))) as tf.Tensor1D;
+    return { logProb, entropy };
+  }
+
+  /** log pi(arch) of each architecture under the current policy (no gradient). */
+  logProbs(archs: Decisions[]): number[] {
+    return tf.tidy(() => Array.from(this.sequenceTerms(archs).logProb.dataSync()));
+  }
+
+  /**
+   * One policy-gradient step. REINFORCE: minimise -mean_i(adv_i * log pi(arch_i)) - entropyWeight * mean_i(H_i),
+   * where H_i sums the per-decision entropies along arch_i. PPO (Schulman et al. 2017; MnasNet's
+   * optimiser): with ratio_i = pi(arch_i) / pi_old(arch_i) over the whole decision sequence, minimise
+   * -mean_i(min(ratio_i adv_i, clip(ratio_i, 1 - eps, 1 + eps) adv_i)) - entropyWeight * mean_i(H_i).
+   * Returns the loss.
+   */
+  update(archs: Decisions[], advantages: number[], step: PolicyStep, ppo?: { oldLogProbs: number[]; clip: number }): number {
+    const vars = this.params.map((p) => p.value);
     const { value, grads } = tf.variableGrads(() => tf.tidy(() => {
-      let h = tf.zeros([H, batch]) as tf.Tensor2D;
-      let c = tf.zeros([H, batch]) as tf.Tensor2D;
-      const hs: tf.Tensor2D[] = [];
-      for (let t = 0; t < T; t++) {
-        [h, c] = this.lstm(this.inputs(t === 0 ? null : actionsAt(t - 1), t, batch), h, c);
-        hs.push(h);
+      const { logProb, entropy } = this.sequenceTerms(archs);
+      const adv = tf.tensor1d(advantages);
+      let pg: tf.Tensor;
+      if (ppo) {
+        const ratio = tf.exp(tf.sub(logProb, tf.tensor1d(ppo.oldLogProbs)));
+        pg = tf.mean(tf.minimum(tf.mul(ratio, adv), tf.mul(tf.clipByValue(ratio, 1 - ppo.clip, 1 + ppo.clip), adv)));
+      } else {
+        pg = tf.mean(tf.mul(adv, logProb));
       }
-      // Broadcasting a [rows, 1] column over [rows, V] takes tfjs-cpu's slow
-      // per-element path; row sums and their spreading are matMuls with ones.
-      const rows = T * batch;
-      const onesCol = tf.ones([VOCAB, 1]) as tf.Tensor2D;
-      const onesRow = tf.ones([1, VOCAB]) as tf.Tensor2D;
-      const raw = tf.add(tf.matMul(tf.concat(hs, 1), this.p(2), true), tf.matMul(tf.tensor2d(blockOf, [rows, this.cfg.blocks]), this.p(3)));
-      const logits = tf.add(tf.mul(tf.tanh(tf.div(raw, LOGIT_BOUND)), LOGIT_BOUND), tf.tensor2d(mask, [rows, VOCAB])) as tf.Tensor2D;
-      const exps = tf.exp(logits) as tf.Tensor2D;
-      const logZ = tf.log(tf.matMul(exps, onesCol));
-      const logp = tf.sub(logits, tf.matMul(logZ, onesRow)) as tf.Tensor2D;
-      // per architecture: sum over steps (rows are step-major) with a ones row vector
-      const perArch = (perRow: tf.Tensor2D) => tf.reshape(tf.matMul(tf.ones([1, T]) as tf.Tensor2D, tf.reshape(perRow, [T, batch])), [batch]);
-      const logProb = perArch(tf.matMul(tf.mul(logp, tf.tensor2d(chosen, [rows, VOCAB])), onesCol));
-      const ent = tf.neg(perArch(tf.matMul(tf.mul(tf.exp(logp), logp), onesCol)));
-      const pg = tf.mean(tf.mul(tf.tensor1d(advantages), logProb));
-      return tf.neg(tf.add(pg, tf.mul(step.entropyWeight, tf.mean(ent)))) as tf.Scalar;
+      return tf.neg(tf.add(pg, tf.mul(step.entropyWeight, tf.mean(entropy)))) as tf.Scalar;
     }), vars);
     this.adamSteps++;
     const t = this.adamSteps;
