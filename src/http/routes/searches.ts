@@ -12,6 +12,7 @@ import { submitSearch, UnprocessableError, type CreateSearchBody } from '../../j
 import type { Db } from '../../store/db.ts';
 import { JobsRepo, TERMINAL_STATUSES, type JobRecord, type JobStatus } from '../../store/jobs.ts';
 import { findSearch, listSearches, SEARCH_STATUSES, type SearchRecord, type SearchStatus } from '../../store/searches.ts';
+import { findModel, latestModelOfSearch } from '../../store/models.ts';
 import type { TrialRecord } from '../../store/trials.ts';
 import { getSearchReport } from '../../search/report.ts';
 import type { SearchOptions } from '../../search/options.ts';
@@ -21,7 +22,6 @@ import type { AppContext } from '../context.ts';
 import { ApiError } from '../errors.ts';
 import { streamSearch } from '../sse.ts';
 import { validateBody } from '../validate.ts';
-import { latestModelOfSearch } from './models.ts';
 
 export interface TrialView {
   id: string; seq: number; archId: string; status: TrialRecord['status'];
@@ -65,8 +65,7 @@ function overallStatus(s: SearchRecord, job: JobRecord | undefined): SearchStatu
 /** a pipeline's run options as the request gave them: scaleUp, formats */
 function runOptionsView(db: Db, modelId: string | undefined): Record<string, unknown> {
   if (!modelId) return {};
-  const row = db.prepare('SELECT options FROM models WHERE id = ?').get(modelId) as { options: string } | undefined;
-  const o = row ? (JSON.parse(row.options) as { scaleUpSlack?: unknown; formats?: unknown }) : {};
+  const o = (findModel(db, modelId)?.options ?? {}) as { scaleUpSlack?: unknown; formats?: unknown };
   return {
     ...(typeof o.scaleUpSlack === 'number' ? { scaleUp: o.scaleUpSlack < 1 } : {}),
     ...(Array.isArray(o.formats) ? { formats: o.formats } : {}),
