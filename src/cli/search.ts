@@ -15,7 +15,7 @@ import { openDb } from '../store/db.ts';
 import { findSearch, listSearches } from '../store/searches.ts';
 import { countTrials, type TrialRecord } from '../store/trials.ts';
 import { getSearchReport, type SearchReport } from '../search/report.ts';
-import type { SearchOptionsInput } from '../search/options.ts';
+import { resolveSearchOptions, type SearchOptionsInput } from '../search/options.ts';
 import { CommandFailed, UsageError } from './errors.ts';
 import { numberFlag, positiveIntFlag } from './flags.ts';
 
@@ -206,9 +206,10 @@ export function registerSearchCommand(program: Command): void {
     .option('--key <key>', 'with --server: API key (default: $NAS_API_KEY)')
     .action(async (o: StartOpts & { queue?: string; server?: string; key?: string }) => {
       const input = searchInputFromFlags(o);
+      const trialsBudget = resolveSearchOptions(input).maxTrials;
       if (o.server !== undefined) {
         if (o.queue !== undefined) throw new UsageError('--queue is the service\'s setting; not available with --server');
-        const p = progressReporter(() => input.maxTrials ?? 20);
+        const p = progressReporter(() => trialsBudget);
         try {
           const r = await runRemoteSearch(o.server, apiKey(o.key), input, p.onEvent);
           p.stop();
@@ -221,7 +222,7 @@ export function registerSearchCommand(program: Command): void {
         return;
       }
       await withExecutor(o.queue, input.maxParallelTrials, (deps) =>
-        runWithProgress(() => input.maxTrials ?? 20, (ctx) => runSearch(input, { ...ctx, deps })));
+        runWithProgress(() => trialsBudget, (ctx) => runSearch(input, { ...ctx, deps })));
     });
 
   search.command('list')

@@ -88,6 +88,7 @@ export class TargetBelowFastestError extends SearchInputError {
 
 export const DEFAULT_W: Record<RewardMode, number> = { soft: -0.07, hard: -1 };
 export const DEFAULT_SKIP_FACTOR = 1.5;
+export const DEFAULT_MAX_TRIALS = 20;
 export const DEFAULT_TRIAL_TIMEOUT_MS = 60 * 60_000;
 
 /** Seconds per trial on fashion-mnist here: 2,000 images, 1 epoch, 1,000 validation images. */
@@ -138,7 +139,7 @@ export function resolveSearchOptions(input: SearchOptionsInput): SearchOptions {
   check(isNum(skipFactor) && skipFactor >= 1, `skip factor must be a number >= 1, got ${skipFactor}`);
   const strategy = input.strategy ?? 'random';
   check(isStrategyName(strategy), `unknown strategy ${JSON.stringify(strategy)} (known: ${STRATEGY_NAMES.join(', ')})`);
-  const maxTrials = input.maxTrials ?? 20;
+  const maxTrials = input.maxTrials ?? DEFAULT_MAX_TRIALS;
   check(isInt(maxTrials, 1, 100000), `max trials must be an integer in [1, 100000], got ${maxTrials}`);
   const maxWallMs = input.maxWallMs ?? null;
   check(maxWallMs === null || (isNum(maxWallMs) && maxWallMs > 0), `wall-time budget must be a positive number of ms, got ${maxWallMs}`);
