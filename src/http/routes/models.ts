@@ -12,6 +12,7 @@ import { appendStoredZip } from '../../export/zip-store.ts';
 import { readArtifact } from '../../store/artifacts.ts';
 import { findModel, listModelFilesWithDigests, listModels, type ModelRecord, type StoredModelFile } from '../../store/models.ts';
 import { authOf, requireKey, requireOwned } from '../auth.ts';
+import type { components } from '../api-types.ts';
 import type { AppContext } from '../context.ts';
 import { ApiError } from '../errors.ts';
 
@@ -35,7 +36,7 @@ function zipDigest(ctx: AppContext, m: ModelRecord, format: ModelFormat, files: 
   return d;
 }
 
-function modelView(ctx: AppContext, m: ModelRecord) {
+function modelView(ctx: AppContext, m: ModelRecord): components['schemas']['Model'] {
   const card = m.card as Record<string, unknown> | null;
   const options = (m.options ?? {}) as Record<string, unknown>;
   const files = listModelFilesWithDigests(ctx.db, m.id);

@@ -17,6 +17,7 @@ import type { TrialRecord } from '../../store/trials.ts';
 import { getSearchReport } from '../../search/report.ts';
 import type { SearchOptions } from '../../search/options.ts';
 import { type CreateSearchRequest, searchRequestFromOptions } from '../../search/request.ts';
+import type { components } from '../api-types.ts';
 import { authOf, requireKey, requireOwned } from '../auth.ts';
 import { jsonBody } from '../body.ts';
 import type { AppContext } from '../context.ts';
@@ -65,7 +66,7 @@ function runOptionsView(db: Db, modelId: string | undefined): Pick<CreateSearchR
   };
 }
 
-export function searchView(db: Db, s: SearchRecord, opts: { trials: boolean }) {
+export function searchView(db: Db, s: SearchRecord, opts: { trials: boolean }): components['schemas']['Search'] {
   const jobs = new JobsRepo(db);
   const job = jobs.bySearch(s.id);
   const report = getSearchReport(db, s.id);
