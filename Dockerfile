@@ -35,17 +35,23 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 COPY native ./native
 # Install without running install scripts, then run just the ones this image
-# needs: the native kernels (strict: the image must have them), sharp, esbuild
-# (tsx), and the chosen tfjs-node flavour; the other flavour is removed.
+# needs: the native kernels (strict: the image must have them), sharp, and the
+# chosen tfjs-node flavour; the other flavour is removed.
 RUN npm ci --ignore-scripts --no-audit --no-fund \
- && npm rebuild sharp esbuild \
+ && npm rebuild sharp \
  && node native/build.mjs --strict \
  && case "$TFJS_NODE" in \
       cpu)  npm rebuild @tensorflow/tfjs-node && rm -rf node_modules/@tensorflow/tfjs-node-gpu ;; \
       gpu)  npm rebuild @tensorflow/tfjs-node-gpu && rm -rf node_modules/@tensorflow/tfjs-node ;; \
       none) rm -rf node_modules/@tensorflow/tfjs-node node_modules/@tensorflow/tfjs-node-gpu ;; \
       *)    echo "TFJS_NODE must be cpu, gpu or none (got $TFJS_NODE)" >&2; exit 2 ;; \
-    esac \
+    esac
+# Compile the TypeScript sources to dist/ (the image runs JavaScript: no
+# loader, no compiler), then drop the build-only packages (typescript, tsx).
+COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/build.mjs ./scripts/
+COPY src ./src
+RUN npm run build \
  && npm prune --omit=dev --ignore-scripts --no-audit --no-fund
 
 FROM ${BASE_IMAGE}
@@ -58,9 +64,11 @@ ENV NODE_ENV=production \
     NAS_DATASET_CACHE=/data/datasets
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/native/build ./native/build
-COPY package.json tsconfig.json ./
+COPY --from=build /app/dist ./dist
+# package.json: "type": "module" makes dist/'s .js files ES modules
+COPY package.json ./
+# bin/nas.js runs dist/ (the image has no TypeScript sources)
 COPY bin ./bin
-COPY src ./src
 # Profiling a device (`nas profile`) writes these two folders: owned by the
 # run-time user; mount volumes over them to keep new tables.
 COPY --chown=node:node device-profiles ./device-profiles

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# One-time set-up of a fresh Debian machine (root or sudo): system packages, then npm packages.
+# One-time set-up of a fresh Debian machine (root or sudo): system packages,
+# npm packages, then the compiled service in dist/ (`npm start` runs it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -13,3 +14,4 @@ if [ -n "$APT_PACKAGES" ] && command -v apt-get >/dev/null; then
   fi
 fi
 npm ci --no-audit --no-fund
+npm run build

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { dataPaths } from '../config/paths.ts';
 import { saveTable, tablePath, validateTable } from '../latency/table.ts';
 import type { Db } from '../store/db.ts';
-import { getDevice, listStoredDevices } from '../store/devices.ts';
+import { getDevice, getMaterializedSha, listStoredDevices, setMaterializedSha } from '../store/devices.ts';
 import { addVersion, getTableVersion } from '../store/tableVersions.ts';
 
 export interface SyncStore {
@@ -27,11 +27,6 @@ export interface SyncStore {
 
 const fileSha = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex');
 
-function materializedSha(db: Db, id: string): string | null {
-  const r = db.prepare('SELECT materialized_sha256 AS s FROM devices WHERE id = ?').get(id) as { s: string | null } | undefined;
-  return r?.s ?? null;
-}
-
 /**
  * Import the data directory's table of `id` as a new 'local' version when it
  * is not the file the service wrote last. An unreadable or invalid file is
@@ -41,7 +36,7 @@ export function importLocalTable(store: SyncStore, id: string, onSkip?: (why: st
   const path = tablePath(id, dataPaths(store.dataDir).latencyTables);
   if (!existsSync(path)) return null;
   const sha = fileSha(path);
-  if (sha === materializedSha(store.db, id)) return null;
+  if (sha === getMaterializedSha(store.db, id)) return null;
   let table;
   try {
     table = validateTable(JSON.parse(readFileSync(path, 'utf8')), path);
@@ -55,11 +50,11 @@ export function importLocalTable(store: SyncStore, id: string, onSkip?: (why: st
   }
   const cur = getTableVersion(store.db, id, store.shippedTablesDir);
   if (cur && JSON.stringify(cur.table.entries) === JSON.stringify(table.entries) && cur.table.createdAt === table.createdAt) {
-    store.db.prepare('UPDATE devices SET materialized_sha256 = ? WHERE id = ?').run(sha, id);
+    setMaterializedSha(store.db, id, sha);
     return null;
   }
   const version = addVersion(store.db, id, table, 'local');
-  store.db.prepare('UPDATE devices SET materialized_sha256 = ? WHERE id = ?').run(sha, id);
+  setMaterializedSha(store.db, id, sha);
   return version;
 }
 
@@ -84,9 +79,9 @@ export function materializeDevice(store: SyncStore, id: string): void {
   const path = tablePath(id, paths.latencyTables);
   if (!cur || cur.info.source === 'shipped') {
     rmSync(path, { force: true });
-    store.db.prepare('UPDATE devices SET materialized_sha256 = NULL WHERE id = ?').run(id);
+    setMaterializedSha(store.db, id, null);
     return;
   }
   saveTable(cur.table, paths.latencyTables);
-  store.db.prepare('UPDATE devices SET materialized_sha256 = ? WHERE id = ?').run(fileSha(path), id);
+  setMaterializedSha(store.db, id, fileSha(path));
 }

@@ -214,7 +214,6 @@ async function openSupernetExecutor(db: Db, s: SupernetRecord, deps?: SearchDeps
 
 /** The local executor: forked training workers (src/train/pool.ts). */
 export function poolExecutor(size: number, trialTimeoutMs?: number): TrialExecutor {
-  // tsx resolved here, not by the workers against the current directory (a search started from any folder)
-  const pool = new TrialPool({ size, trialTimeoutMs, execArgv: ['--import', import.meta.resolve('tsx')] });
+  const pool = new TrialPool({ size, trialTimeoutMs });
   return { concurrency: pool.size, run: (r, onEpoch) => pool.run(r, onEpoch), close: () => pool.close() };
 }

@@ -10,7 +10,7 @@ import { createRng } from '../space/rng.ts';
 import { mutateArch, sampleArch } from '../space/sampler.ts';
 import { getSkeleton, skeletonFor } from '../space/skeleton.ts';
 import type { ArchSpec, InputShape } from '../space/types.ts';
-import { UsageError } from './errors.ts';
+import { numberFlag } from './flags.ts';
 
 export interface ArchReport {
   id: string;
@@ -65,24 +65,9 @@ export function formatReport(r: ArchReport): string {
 
 interface CommonOpts { input: string; classes: string; json?: boolean; width?: string }
 
-function parseClasses(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 2) throw new UsageError(`--classes must be an integer >= 2, got "${v}"`);
-  return n;
-}
-
-function parseWidth(v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--width must be a positive number, got "${v}"`);
-  return n;
-}
-
-function parseSeed(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--seed must be a non-negative integer, got "${v}"`);
-  return n;
-}
+const parseClasses = numberFlag({ name: 'classes', integer: true, min: 2 });
+const parseWidth = numberFlag({ name: 'width', greaterThan: 0 });
+const parseSeed = numberFlag({ name: 'seed', integer: true, min: 0 });
 
 function print(r: ArchReport, json?: boolean): void {
   process.stdout.write((json ? JSON.stringify(r, null, 2) : formatReport(r)) + '\n');

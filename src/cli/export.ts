@@ -11,6 +11,7 @@ import { datasetSamples } from '../export/samples.ts';
 import { archId } from '../space/archspec.ts';
 import { formatInputShape, parseInputShape, resolveArch } from '../space/resolve.ts';
 import { CommandFailed, UsageError } from './errors.ts';
+import { numberFlag, positiveIntFlag } from './flags.ts';
 
 interface ExportOpts {
   arch: string[];
@@ -33,11 +34,6 @@ interface ExportOpts {
   device?: string;
 }
 
-function positiveInt(v: string, what: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${what} must be a positive integer, got "${v}"`);
-  return n;
-}
 
 function formatVerification(v: Verification, format: ExportFormat): string {
   const pct = (x: number | undefined) => (x === undefined ? 'n/a' : `${(x * 100).toFixed(2)}%`);
@@ -82,28 +78,25 @@ export function registerExportCommand(program: Command): void {
       if (typeof o.int8Io === 'string' && o.int8Io !== 'int8' && o.int8Io !== 'uint8') throw new UsageError(`--int8-io takes int8 or uint8, got "${o.int8Io}"`);
       const int8Io = o.int8Io === 'uint8' ? 'uint8' : o.int8Io ? 'int8' : undefined;
       const input = parseInputShape(o.input);
-      const numClasses = positiveInt(o.classes, '--classes');
-      const width = o.width === undefined ? undefined : Number(o.width);
-      if (width !== undefined && !Number.isFinite(width)) throw new UsageError(`--width must be a number, got "${o.width}"`);
+      const numClasses = positiveIntFlag('classes')(o.classes);
+      const width = numberFlag({ name: 'width', greaterThan: 0 })(o.width);
       const arch = resolveArch(o.arch.join(' '), { input, widthMultiplier: width });
       if (o.measure && format === 'tfjs') throw new UsageError('--measure applies to tflite formats only');
       let predictedLatency: { latencyMs: number; device: string } | undefined;
       if (o.predictedMs !== undefined) {
-        const ms = Number(o.predictedMs);
-        if (!(ms > 0)) throw new UsageError(`--predicted-ms must be a positive number, got "${o.predictedMs}"`);
+        const ms = numberFlag({ name: 'predicted-ms', greaterThan: 0 })(o.predictedMs);
         if (!o.device) throw new UsageError('--predicted-ms needs --device <id>');
         predictedLatency = { latencyMs: ms, device: o.device };
       }
       let floatTolerance: number | undefined;
       if (o.verifyTolerance !== undefined) {
-        floatTolerance = Number(o.verifyTolerance);
-        if (o.verifyTolerance.trim() === '' || !(floatTolerance >= 0) || !Number.isFinite(floatTolerance)) throw new UsageError(`--verify-tolerance must be a number >= 0, got "${o.verifyTolerance}"`);
+        floatTolerance = numberFlag({ name: 'verify-tolerance', min: 0 })(o.verifyTolerance);
         if (!o.verify || format !== 'tflite') throw new UsageError('--verify-tolerance applies to --format tflite with --verify');
       }
       const outDir = o.out ?? join(dataPaths().outputs, 'export', archId(arch), format);
-      const data = o.dataset ? datasetSamples(await loadDataset(o.dataset), input, numClasses, positiveInt(o.calib, '--calib')) : undefined;
+      const data = o.dataset ? datasetSamples(await loadDataset(o.dataset), input, numClasses, positiveIntFlag('calib')(o.calib)) : undefined;
       const r = await exportModel({
-        arch, input, numClasses, format, outDir, weightsDir: o.weights, seed: positiveInt(o.seed, '--seed'),
+        arch, input, numClasses, format, outDir, weightsDir: o.weights, seed: positiveIntFlag('seed')(o.seed),
         verify: o.verify, int8Io, representative: data?.representative, validation: data?.validation,
         labels: data?.labels, dataset: data?.dataset, predictedLatency,
         measure: o.measure ? { warmup: 5, runs: 20 } : undefined, floatTolerance, cardHostname: o.cardHostname,

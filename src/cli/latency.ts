@@ -12,6 +12,7 @@ import { MeasurementError } from '../latency/runtime.ts';
 import { loadTable, type LatencyTable } from '../latency/table.ts';
 import { formatInputShape, parseInputShape, resolveArch } from '../space/resolve.ts';
 import { UsageError } from './errors.ts';
+import { numberFlag } from './flags.ts';
 
 interface PredictOpts {
   device: string;
@@ -34,11 +35,8 @@ export function calibrationJson(s: CalibrationStatus) {
   };
 }
 
-export function parseClassCount(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 2) throw new UsageError(`--classes must be an integer >= 2, got "${v}"`);
-  return n;
-}
+/** --classes of the latency and profile commands */
+export const parseClassCount = numberFlag({ name: 'classes', integer: true, min: 2 });
 
 export function tableSummary(t: LatencyTable) {
   const byOp: Record<string, number> = {};
@@ -92,8 +90,7 @@ export function registerLatencyCommand(program: Command): void {
     .option('--tables <dir>', 'latency table folder (default: <data dir>/latency-tables, then the shipped tables)')
     .option('--devices <dir>', 'device profile folder (default: <data dir>/device-profiles, then the shipped profiles)')
     .action(async (o: { device: string; budgetS: string; status?: boolean; tables?: string; devices?: string }) => {
-      const budgetS = Number(o.budgetS);
-      if (!(budgetS > 0)) throw new UsageError(`--budget-s must be a positive number, got "${o.budgetS}"`);
+      const budgetS = numberFlag({ name: 'budget-s', greaterThan: 0 })(o.budgetS);
       const device = loadDevice(o.device, o.devices);
       if (!isLocalRuntime(device.runtime)) throw new UsageError(`device ${device.id} runs ${device.runtime}, not a runtime of this host; its table keeps the unit of its own upload`);
       const table = loadTable(o.device, o.tables);

@@ -67,7 +67,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-const isEntry = process.argv[1] !== undefined && /(?:main\.ts|nas(?:\.js)?)$/.test(process.argv[1]);
+const isEntry = process.argv[1] !== undefined && /(?:main\.[jt]s|nas(?:\.js)?)$/.test(process.argv[1]);
 if (isEntry) {
   process.exitCode = await main(process.argv.slice(2));
 }

@@ -20,6 +20,7 @@ import { trainArch } from '../train/trainer.ts';
 import { saveTrainedModel } from '../train/weights_io.ts';
 import { dataPaths } from '../config/paths.ts';
 import { CommandFailed, UsageError } from './errors.ts';
+import { numberFlag, positiveIntFlag } from './flags.ts';
 import { formatEpoch } from './train.ts';
 
 interface PipelineOpts {
@@ -35,13 +36,6 @@ interface PipelineOpts {
   out?: string;
   width?: string;
   verifyTolerance?: string;
-}
-
-function positive(name: string, v: string | undefined, int: boolean): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!(n > 0) || (int && !Number.isInteger(n))) throw new UsageError(`--${name} must be a positive ${int ? 'integer' : 'number'}, got "${v}"`);
-  return n;
 }
 
 export function registerPipelineCommand(program: Command): void {
@@ -62,15 +56,14 @@ export function registerPipelineCommand(program: Command): void {
     .action(async (o: PipelineOpts) => {
       const optimizer = o.optimizer as OptimizerName;
       if (optimizer !== 'sgd' && optimizer !== 'adam') throw new UsageError(`--optimizer must be sgd or adam, got "${o.optimizer}"`);
-      const targetMs = positive('latency-target-ms', o.latencyTargetMs, false);
-      const floatTolerance = o.verifyTolerance === undefined ? undefined : Number(o.verifyTolerance);
-      if (floatTolerance !== undefined && !(floatTolerance >= 0 && o.verifyTolerance!.trim() !== '')) throw new UsageError(`--verify-tolerance must be a number >= 0, got "${o.verifyTolerance}"`);
+      const targetMs = numberFlag({ name: 'latency-target-ms', greaterThan: 0 })(o.latencyTargetMs);
+      const floatTolerance = numberFlag({ name: 'verify-tolerance', min: 0 })(o.verifyTolerance);
       const log = (s: string) => process.stdout.write(s + '\n');
 
       // Training options are checked before anything slow (data, latency calibration) happens.
       const config = defaultTrainConfig({
-        epochs: positive('epochs', o.epochs, true), batchSize: positive('batch-size', o.batchSize, true),
-        subset: positive('subset', o.subset, true), seed: Number(o.seed), optimizer,
+        epochs: positiveIntFlag('epochs')(o.epochs), batchSize: positiveIntFlag('batch-size')(o.batchSize),
+        subset: positiveIntFlag('subset')(o.subset), seed: numberFlag({ name: 'seed', integer: true, min: 0 })(o.seed), optimizer,
       });
 
       // 1. Data and architecture (validated before anything slow happens).
@@ -78,7 +71,7 @@ export function registerPipelineCommand(program: Command): void {
       const m = dataset.manifest;
       const input = { height: m.height, width: m.width, channels: m.channels };
       const numClasses = m.classes.length;
-      const arch = resolveArch(o.arch, { input, widthMultiplier: positive('width', o.width, false) });
+      const arch = resolveArch(o.arch, { input, widthMultiplier: numberFlag({ name: 'width', greaterThan: 0 })(o.width) });
       const id = archId(arch);
       log(`arch ${id}: ${archToString(arch)}`);
       log(`dataset ${m.name}: ${numClasses} classes, ${formatInputShape(input)}, train ${m.splits.train.count} / validation ${m.splits.validation.count} / test ${m.splits.test.count}`);

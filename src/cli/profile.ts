@@ -21,6 +21,7 @@ import { loadTable, saveTable } from '../latency/table.ts';
 import { parseInputShape } from '../space/resolve.ts';
 import { skeletonFor } from '../space/skeleton.ts';
 import { UsageError } from './errors.ts';
+import { numberFlag } from './flags.ts';
 import { parseClassCount } from './latency.ts';
 
 interface ProfileOpts {
@@ -42,11 +43,8 @@ interface ProfileOpts {
   quiet?: boolean;
 }
 
-function posInt(v: string, what: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new UsageError(`${what} must be a non-negative integer, got "${v}"`);
-  return n;
-}
+const count = (name: string) => numberFlag({ name, integer: true, min: 0 });
+const parsePort = numberFlag({ name: 'port', integer: true, min: 0, max: 65535 });
 
 export function parseTargets(list: string): ProfileTarget[] {
   return list.split(',').filter((s) => s.trim()).map((s) => {
@@ -82,7 +80,7 @@ export function registerProfileCommand(program: Command): void {
       if (o.serve) {
         if (o.writeBundle || o.import) throw new UsageError('--serve runs alone (write the bundle first with --write-bundle)');
         if (!o.device) throw new UsageError('--serve needs --device <id> (the device to profile; registered as a browser device when new)');
-        const svc = await startProfilingServer({ dataDir: dataDir(), deviceId: o.device, bundleDir: o.bundle, host: o.host, port: posInt(o.port, '--port'), logger: createLogger(), adminToken: process.env.NAS_ADMIN_KEY || undefined });
+        const svc = await startProfilingServer({ dataDir: dataDir(), deviceId: o.device, bundleDir: o.bundle, host: o.host, port: parsePort(o.port), logger: createLogger(), adminToken: process.env.NAS_ADMIN_KEY || undefined });
         if (svc.newAdminToken) process.stdout.write(`admin API key (shown once, keep it): ${svc.newAdminToken}\n`);
         process.stdout.write(`open on the device: ${svc.pageUrl}\n`);
         process.stderr.write(`[profile] uploads become new table versions of ${o.device} (GET /v1/devices/${o.device}/latency-table); Ctrl-C to stop\n`);
@@ -92,8 +90,8 @@ export function registerProfileCommand(program: Command): void {
         if (!o.bundle) throw new UsageError('--write-bundle and --import need --bundle <dir>');
         if (o.writeBundle) {
           const m = writeBundle(o.bundle, {
-            targets: parseTargets(o.input), numClasses, calibrationNetworks: posInt(o.calibration, '--calibration'),
-            maxKernelsPerTarget: o.maxKernels === undefined ? undefined : posInt(o.maxKernels, '--max-kernels'), seed: posInt(o.seed, '--seed'),
+            targets: parseTargets(o.input), numClasses, calibrationNetworks: count('calibration')(o.calibration),
+            maxKernelsPerTarget: count('max-kernels')(o.maxKernels), seed: count('seed')(o.seed),
           });
           process.stdout.write(JSON.stringify({ bundle: o.bundle, bundleId: m.bundleId, kernels: m.kernels.length, networks: m.networks.length }, null, 2) + '\n');
         }
@@ -126,13 +124,13 @@ export function registerProfileCommand(program: Command): void {
             const log = o.quiet ? () => {} : (msg: string) => process.stderr.write(`[profile ${device.id}] ${msg}\n`);
             const extra = await profileDevice({
               device: old.device, measurer, targets: parseTargets(addInput), numClasses, calibrationNetworks: 0,
-              maxKernelsPerTarget: o.maxKernels === undefined ? undefined : posInt(o.maxKernels, '--max-kernels'), seed: posInt(o.seed, '--seed'),
-              timeBudgetMs: posInt(o.timeBudget, '--time-budget') * 1000, onProgress: log,
+              maxKernelsPerTarget: count('max-kernels')(o.maxKernels), seed: count('seed')(o.seed),
+              timeBudgetMs: count('time-budget')(o.timeBudget) * 1000, onProgress: log,
             });
             old = { ...old, inputs: [...old.inputs.filter((i) => !extra.inputs.some((e) => e.input === i.input)), ...extra.inputs], entries: { ...old.entries, ...extra.entries } };
           }
           const targets = old.inputs.map((t) => parseTargets(t.input)[0]);
-          const table = await recalibrate(old, { measurer, targets, numClasses, calibrationNetworks: posInt(o.calibration, '--calibration'), seed: posInt(o.seed, '--seed') });
+          const table = await recalibrate(old, { measurer, targets, numClasses, calibrationNetworks: count('calibration')(o.calibration), seed: count('seed')(o.seed) });
           const path = saveTable(table, o.tables);
           process.stdout.write(JSON.stringify({ device: device.id, table: path, overhead: table.overhead, calibration: table.calibration }, null, 2) + '\n');
         } finally {
@@ -140,15 +138,15 @@ export function registerProfileCommand(program: Command): void {
         }
         return;
       }
-      const measurer = await createMeasurer(runtime, { repeats: posInt(o.repeats, '--repeats') });
+      const measurer = await createMeasurer(runtime, { repeats: count('repeats')(o.repeats) });
       const log = o.quiet ? () => {} : (m: string) => process.stderr.write(`[profile ${device.id}] ${m}\n`);
       log(`${runtime.version}; reference network ${measurer.referenceMs.toFixed(4)} ms`);
       try {
         const table = await profileDevice({
           device, measurer, targets: parseTargets(o.input), numClasses,
-          calibrationNetworks: posInt(o.calibration, '--calibration'),
-          maxKernelsPerTarget: o.maxKernels === undefined ? undefined : posInt(o.maxKernels, '--max-kernels'),
-          seed: posInt(o.seed, '--seed'), timeBudgetMs: posInt(o.timeBudget, '--time-budget') * 1000, onProgress: log,
+          calibrationNetworks: count('calibration')(o.calibration),
+          maxKernelsPerTarget: count('max-kernels')(o.maxKernels),
+          seed: count('seed')(o.seed), timeBudgetMs: count('time-budget')(o.timeBudget) * 1000, onProgress: log,
         });
         const path = saveTable(table, o.tables);
         process.stdout.write(JSON.stringify({ device: device.id, table: path, entries: Object.keys(table.entries).length, overhead: table.overhead, calibration: table.calibration }, null, 2) + '\n');

@@ -8,6 +8,7 @@ import type { NasEvent } from '../app/events.ts';
 import { resumeRun, runRun, type RunOptionsInput, type RunResult } from '../app/run.ts';
 import { EXPORT_FORMATS, type ExportFormat } from '../export/export-model.ts';
 import { CommandFailed, UsageError } from './errors.ts';
+import { numberFlag, positiveIntFlag } from './flags.ts';
 
 interface RunFlags {
   dataset?: string;
@@ -27,36 +28,25 @@ interface RunFlags {
   json?: boolean;
 }
 
-function num(name: string, v: string | undefined, int: boolean, min: number): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n) || (int && !Number.isInteger(n)) || n < min) {
-    throw new UsageError(`--${name} must be ${int ? 'an integer' : 'a number'} >= ${min}, got "${v}"`);
-  }
-  return n;
-}
-
 export function runInputFromFlags(f: RunFlags): RunOptionsInput {
   if (!f.dataset) throw new UsageError('--dataset is required (fashion-mnist | mnist | folder:<path> | synthetic)');
   if (!f.device) throw new UsageError('--device is required (a device profile id, e.g. node-tflite-wasm)');
   if (f.targetMs === undefined) throw new UsageError('--target-ms is required (the latency target in ms)');
-  const targetMs = num('target-ms', f.targetMs, false, 0)!;
-  if (!(targetMs > 0)) throw new UsageError(`--target-ms must be a positive number, got "${f.targetMs}"`);
+  const targetMs = numberFlag({ name: 'target-ms', greaterThan: 0 })(f.targetMs);
   if (f.mode !== 'hard' && f.mode !== 'soft') throw new UsageError(`--mode must be hard or soft, got "${f.mode}"`);
-  const minutes = num('budget-minutes', f.budgetMinutes, false, 0);
-  if (minutes !== undefined && !(minutes > 0)) throw new UsageError(`--budget-minutes must be positive, got "${f.budgetMinutes}"`);
+  const minutes = numberFlag({ name: 'budget-minutes', greaterThan: 0 })(f.budgetMinutes);
   const formats = f.formats?.split(',').map((s) => s.trim()).filter((s) => s !== '');
   for (const x of formats ?? []) if (!EXPORT_FORMATS.includes(x as ExportFormat)) throw new UsageError(`--formats: unknown format "${x}" (known: ${EXPORT_FORMATS.join(', ')})`);
-  const batchSize = num('batch-size', f.batchSize, true, 1);
+  const batchSize = positiveIntFlag('batch-size')(f.batchSize);
   return {
     dataset: f.dataset, deviceId: f.device, latencyTargetMs: targetMs, mode: f.mode, budgetMinutes: minutes ?? null,
-    baseArch: f.arch ?? null, seed: num('seed', f.seed, true, 0),
+    baseArch: f.arch ?? null, seed: numberFlag({ name: 'seed', integer: true, min: 0 })(f.seed),
     search: {
-      maxTrials: num('trials', f.trials, true, 1),
+      maxTrials: positiveIntFlag('trials')(f.trials),
       ...(f.strategy ? { strategy: f.strategy as NonNullable<RunOptionsInput['search']>['strategy'] } : {}),
     },
-    proxy: { epochs: num('proxy-epochs', f.proxyEpochs, true, 1), batchSize },
-    final: { epochs: num('epochs', f.epochs, true, 1), batchSize },
+    proxy: { epochs: positiveIntFlag('proxy-epochs')(f.proxyEpochs), batchSize },
+    final: { epochs: positiveIntFlag('epochs')(f.epochs), batchSize },
     formats: formats as ExportFormat[] | undefined,
   };
 }

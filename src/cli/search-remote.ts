@@ -5,32 +5,23 @@
 
 import type { NasEvent } from '../app/events.ts';
 import type { SearchOptionsInput } from '../search/options.ts';
+import { type CreateSearchRequest, OPTIONS_NOT_IN_REQUEST, searchRequestFromOptions } from '../search/request.ts';
 import { apiBase, apiFetch, readSse } from './api-client.ts';
 import { UsageError } from './errors.ts';
 
 const TERMINAL = new Set(['done', 'failed', 'cancelled']);
 
-/** The API's CreateSearchRequest for CLI flags; options the API does not take are refused by name. */
-export function createSearchBody(input: SearchOptionsInput): Record<string, unknown> {
-  const local: [keyof SearchOptionsInput, string][] = [['skipFactor', '--skip-factor'], ['trialTimeoutMs', '--trial-timeout-minutes']];
-  for (const [k, flag] of local) if (input[k] !== undefined) throw new UsageError(`${flag} is not available with --server (the service uses its default)`);
-  if (input.earlyStop) throw new UsageError('--early-stop-epochs is not available with --server');
-  const proxy = Object.fromEntries(Object.entries(input.proxy ?? {}).filter(([, v]) => v !== undefined));
-  const budget = {
-    maxTrials: input.maxTrials ?? 20,
-    ...(input.maxParallelTrials !== undefined ? { maxParallelTrials: input.maxParallelTrials } : {}),
-    ...(input.maxFailedTrials != null ? { maxFailedTrials: input.maxFailedTrials } : {}),
-    ...(input.maxWallMs != null ? { maxWallTimeS: input.maxWallMs / 1000 } : {}),
-  };
-  return {
-    dataset: input.dataset, deviceId: input.deviceId, latencyTargetMs: input.latencyTargetMs,
-    ...(input.mode !== undefined ? { objective: input.mode } : {}),
-    ...(input.w !== undefined ? { w: input.w } : {}),
-    ...(input.strategy !== undefined ? { strategy: input.strategy } : {}),
-    ...(input.seed !== undefined ? { seed: input.seed } : {}),
-    budget,
-    ...(Object.keys(proxy).length ? { proxy } : {}),
-  };
+/** The flag that sets each option the API does not take. */
+const FLAG_OF: Record<(typeof OPTIONS_NOT_IN_REQUEST)[number], string> = {
+  skipFactor: '--skip-factor', trialTimeoutMs: '--trial-timeout-minutes', earlyStop: '--early-stop-epochs', strategyOptions: '(strategy options)',
+};
+
+/** The API's CreateSearchRequest for CLI flags; a flag the API does not take is refused by name. */
+export function createSearchBody(input: SearchOptionsInput): CreateSearchRequest {
+  for (const k of OPTIONS_NOT_IN_REQUEST) {
+    if (input[k] != null) throw new UsageError(`${FLAG_OF[k]} is not available with --server (the service uses its default)`);
+  }
+  return searchRequestFromOptions(input);
 }
 
 export interface RemoteSearchResult {

@@ -15,8 +15,9 @@ import { openDb } from '../store/db.ts';
 import { findSearch, listSearches } from '../store/searches.ts';
 import { countTrials, type TrialRecord } from '../store/trials.ts';
 import { getSearchReport, type SearchReport } from '../search/report.ts';
-import type { SearchOptionsInput } from '../search/options.ts';
+import { resolveSearchOptions, type SearchOptionsInput } from '../search/options.ts';
 import { CommandFailed, UsageError } from './errors.ts';
+import { numberFlag, positiveIntFlag } from './flags.ts';
 
 interface StartOpts {
   dataset?: string;
@@ -40,41 +41,30 @@ interface StartOpts {
   trialTimeoutMinutes?: string;
 }
 
-function num(name: string, v: string | undefined, opts: { int?: boolean; min?: number } = {}): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  const ok = v.trim() !== '' && Number.isFinite(n) && (!opts.int || Number.isInteger(n)) && (opts.min === undefined || n >= opts.min);
-  if (!ok) throw new UsageError(`--${name} must be ${opts.int ? 'an integer' : 'a number'}${opts.min !== undefined ? ` >= ${opts.min}` : ''}, got "${v}"`);
-  return n;
-}
-
 export function searchInputFromFlags(o: StartOpts): SearchOptionsInput {
   if (!o.dataset) throw new UsageError('--dataset is required (fashion-mnist | mnist | folder:<path> | synthetic)');
   if (!o.device) throw new UsageError('--device is required (a device profile id, e.g. node-tflite-wasm)');
   if (o.targetMs === undefined) throw new UsageError('--target-ms is required (the latency target in ms)');
-  const targetMs = num('target-ms', o.targetMs)!;
-  if (!(targetMs > 0)) throw new UsageError(`--target-ms must be a positive number, got "${o.targetMs}"`);
+  const targetMs = numberFlag({ name: 'target-ms', greaterThan: 0 })(o.targetMs);
   if (o.mode !== 'soft' && o.mode !== 'hard') throw new UsageError(`--mode must be soft or hard, got "${o.mode}"`);
-  const minutes = num('budget-minutes', o.budgetMinutes);
-  if (minutes !== undefined && !(minutes > 0)) throw new UsageError(`--budget-minutes must be positive, got "${o.budgetMinutes}"`);
+  const minutes = numberFlag({ name: 'budget-minutes', greaterThan: 0 })(o.budgetMinutes);
   const proxy: SearchOptionsInput['proxy'] = {
-    subset: num('subset', o.subset, { int: true, min: 1 }),
-    validationSubset: num('val-subset', o.valSubset, { int: true, min: 1 }),
-    epochs: num('epochs', o.epochs, { int: true, min: 1 }),
-    batchSize: num('batch-size', o.batchSize, { int: true, min: 1 }),
-    resolution: num('resolution', o.resolution, { int: true, min: 4 }),
+    subset: positiveIntFlag('subset')(o.subset),
+    validationSubset: positiveIntFlag('val-subset')(o.valSubset),
+    epochs: positiveIntFlag('epochs')(o.epochs),
+    batchSize: positiveIntFlag('batch-size')(o.batchSize),
+    resolution: numberFlag({ name: 'resolution', integer: true, min: 4 })(o.resolution),
   };
-  const timeoutMin = num('trial-timeout-minutes', o.trialTimeoutMinutes);
-  if (timeoutMin !== undefined && !(timeoutMin > 0)) throw new UsageError(`--trial-timeout-minutes must be positive, got "${o.trialTimeoutMinutes}"`);
-  const early = num('early-stop-epochs', o.earlyStopEpochs, { int: true, min: 1 });
+  const timeoutMin = numberFlag({ name: 'trial-timeout-minutes', greaterThan: 0 })(o.trialTimeoutMinutes);
+  const early = positiveIntFlag('early-stop-epochs')(o.earlyStopEpochs);
   return {
-    dataset: o.dataset, deviceId: o.device, latencyTargetMs: targetMs, mode: o.mode, w: num('w', o.w),
-    strategy: o.strategy as SearchOptionsInput['strategy'], maxTrials: num('trials', o.trials, { int: true, min: 1 }),
+    dataset: o.dataset, deviceId: o.device, latencyTargetMs: targetMs, mode: o.mode, w: numberFlag({ name: 'w' })(o.w),
+    strategy: o.strategy as SearchOptionsInput['strategy'], maxTrials: positiveIntFlag('trials')(o.trials),
     maxWallMs: minutes === undefined ? undefined : minutes * 60_000,
-    maxFailedTrials: num('max-failed', o.maxFailed, { int: true, min: 1 }),
-    maxParallelTrials: num('parallel', o.parallel, { int: true, min: 1 }),
+    maxFailedTrials: positiveIntFlag('max-failed')(o.maxFailed),
+    maxParallelTrials: positiveIntFlag('parallel')(o.parallel),
     trialTimeoutMs: timeoutMin === undefined ? undefined : timeoutMin * 60_000,
-    seed: num('seed', o.seed, { int: true, min: 0 }), skipFactor: num('skip-factor', o.skipFactor),
+    seed: numberFlag({ name: 'seed', integer: true, min: 0 })(o.seed), skipFactor: numberFlag({ name: 'skip-factor' })(o.skipFactor),
     proxy, earlyStop: early === undefined ? null : { epochs: early },
   };
 }
@@ -216,9 +206,10 @@ export function registerSearchCommand(program: Command): void {
     .option('--key <key>', 'with --server: API key (default: $NAS_API_KEY)')
     .action(async (o: StartOpts & { queue?: string; server?: string; key?: string }) => {
       const input = searchInputFromFlags(o);
+      const trialsBudget = resolveSearchOptions(input).maxTrials;
       if (o.server !== undefined) {
         if (o.queue !== undefined) throw new UsageError('--queue is the service\'s setting; not available with --server');
-        const p = progressReporter(() => input.maxTrials ?? 20);
+        const p = progressReporter(() => trialsBudget);
         try {
           const r = await runRemoteSearch(o.server, apiKey(o.key), input, p.onEvent);
           p.stop();
@@ -231,7 +222,7 @@ export function registerSearchCommand(program: Command): void {
         return;
       }
       await withExecutor(o.queue, input.maxParallelTrials, (deps) =>
-        runWithProgress(() => input.maxTrials ?? 20, (ctx) => runSearch(input, { ...ctx, deps })));
+        runWithProgress(() => trialsBudget, (ctx) => runSearch(input, { ...ctx, deps })));
     });
 
   search.command('list')

@@ -19,6 +19,7 @@ import { registerJobMetrics } from '../jobs/metrics.ts';
 import { attachJobQueue } from '../jobs/queue.ts';
 import { checkHostLatency, formatHostLatencyCheck } from '../latency/host-check.ts';
 import { UsageError } from './errors.ts';
+import { numberFlag } from './flags.ts';
 
 export interface ServeOptions {
   dataDir: string;
@@ -87,17 +88,8 @@ export async function startService(o: ServeOptions): Promise<Service> {
   };
 }
 
-function parsePort(v: string): number {
-  const n = Number(v);
-  if (!/^\d+$/.test(v) || n > 65535) throw new UsageError(`--port must be an integer in [0, 65535], got ${JSON.stringify(v)}`);
-  return n;
-}
-
-function parseConcurrency(v: string): number {
-  const n = Number(v);
-  if (!/^\d+$/.test(v) || n < 1 || n > 64) throw new UsageError(`--jobs must be an integer in [1, 64], got ${JSON.stringify(v)}`);
-  return n;
-}
+const parsePort = numberFlag({ name: 'port', integer: true, min: 0, max: 65535 });
+const parseConcurrency = numberFlag({ name: 'jobs', integer: true, min: 1, max: 64 });
 
 export function registerServeCommand(program: Command): void {
   program.command('serve')
@@ -116,7 +108,7 @@ export function registerServeCommand(program: Command): void {
       process.env.NAS_DATA_DIR = dataDir();
       const svc = await startService({
         dataDir: dataDir(), port: parsePort(o.port), host: o.host,
-        concurrency: o.jobs === undefined ? undefined : parseConcurrency(o.jobs),
+        concurrency: parseConcurrency(o.jobs),
         adminToken: process.env.NAS_ADMIN_KEY || undefined,
         logger: createLogger(),
       });

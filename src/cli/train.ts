@@ -14,6 +14,7 @@ import { defaultTrainConfig, type OptimizerName } from '../train/config.ts';
 import { type EpochReport, trainArch } from '../train/trainer.ts';
 import { saveTrainedModel } from '../train/weights_io.ts';
 import { UsageError } from './errors.ts';
+import { numberFlag } from './flags.ts';
 
 interface TrainCliOptions {
   arch: string;
@@ -42,12 +43,8 @@ interface TrainCliOptions {
   validateEvery: string;
 }
 
-function num(name: string, v: string | undefined, int = false): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n) || (int && !Number.isInteger(n))) throw new UsageError(`--${name} must be ${int ? 'an integer' : 'a number'}, got "${v}"`);
-  return n;
-}
+// Only the kind is checked here; the trainer's config validator names the ranges.
+const num = (name: string, v: string | undefined, integer = false) => numberFlag({ name, integer })(v);
 
 const pct = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '-' : `${(100 * x).toFixed(2)}%`);
 const dur = (ms: number) => `${Math.floor(ms / 60000)}m${String(Math.round((ms % 60000) / 1000)).padStart(2, '0')}s`;

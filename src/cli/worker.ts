@@ -9,6 +9,7 @@ import { type Command, Option } from 'commander';
 import { isRedisUrl } from '../jobs/bullmq-wire.ts';
 import { startTrialWorker, type WorkerEvent } from '../jobs/worker.ts';
 import { UsageError } from './errors.ts';
+import { numberFlag, positiveIntFlag } from './flags.ts';
 
 interface WorkerCliOptions {
   redis: string;
@@ -19,13 +20,6 @@ interface WorkerCliOptions {
   maxStalledCount: string;
   trialTimeoutMs?: string;
   trialWorker?: string;
-}
-
-function positiveInt(flag: string, v: string | undefined, allowZero = false): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < (allowZero ? 0 : 1)) throw new UsageError(`--${flag} must be a ${allowZero ? 'non-negative' : 'positive'} integer, got "${v}"`);
-  return n;
 }
 
 export function formatWorkerEvent(e: WorkerEvent): string {
@@ -66,11 +60,11 @@ export function registerWorkerCommand(program: Command): void {
       const worker = await startTrialWorker({
         redisUrl: o.redis,
         queueName: o.queue,
-        concurrency: positiveInt('concurrency', o.concurrency),
-        lockDurationMs: positiveInt('lock-duration-ms', o.lockDurationMs),
-        stalledIntervalMs: positiveInt('stalled-interval-ms', o.stalledIntervalMs),
-        maxStalledCount: positiveInt('max-stalled-count', o.maxStalledCount, true),
-        trialTimeoutMs: positiveInt('trial-timeout-ms', o.trialTimeoutMs),
+        concurrency: positiveIntFlag('concurrency')(o.concurrency),
+        lockDurationMs: positiveIntFlag('lock-duration-ms')(o.lockDurationMs),
+        stalledIntervalMs: positiveIntFlag('stalled-interval-ms')(o.stalledIntervalMs),
+        maxStalledCount: numberFlag({ name: 'max-stalled-count', integer: true, min: 0 })(o.maxStalledCount),
+        trialTimeoutMs: positiveIntFlag('trial-timeout-ms')(o.trialTimeoutMs),
         trialWorkerModule: o.trialWorker,
       }, { onEvent: print });
       await new Promise<void>((resolve) => {

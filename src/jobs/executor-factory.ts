@@ -28,8 +28,7 @@ export interface TrialExecutorOptions {
 export class LocalExecutor implements TrialExecutor {
   readonly pool: TrialPool;
   constructor(opts: PoolOptions = {}) {
-    // tsx by absolute URL: the search may run from any folder
-    this.pool = new TrialPool({ execArgv: ['--import', import.meta.resolve('tsx')], ...opts });
+    this.pool = new TrialPool(opts);
   }
   get concurrency(): number {
     return this.pool.size;

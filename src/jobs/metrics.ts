@@ -4,15 +4,16 @@
 
 import { Gauge, type Registry } from 'prom-client';
 import type { Db } from '../store/db.ts';
+import { JobsRepo } from '../store/jobs.ts';
 import type { EventBus } from './bus.ts';
 
 export function registerJobMetrics(registry: Registry, db: Db, bus: EventBus): void {
+  const jobs = new JobsRepo(db);
   new Gauge({
     name: 'nas_jobs', help: 'jobs in the store by kind and status', labelNames: ['kind', 'status'], registers: [registry],
     collect() {
       this.reset();
-      const rows = db.prepare('SELECT kind, status, COUNT(*) AS n FROM jobs GROUP BY kind, status').all() as { kind: string; status: string; n: number }[];
-      for (const r of rows) this.set({ kind: r.kind, status: r.status }, r.n);
+      for (const r of jobs.countByKindAndStatus()) this.set({ kind: r.kind, status: r.status }, r.count);
     },
   });
   new Gauge({

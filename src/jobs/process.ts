@@ -8,8 +8,8 @@
 // child exits at once, leaving the job 'running' to resume at the next start.
 
 import { fork, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import type { NasEvent } from '../app/events.ts';
+import { forkExecArgv, packageModule } from '../config/paths.ts';
 import type { JobKind, JobRecord } from '../store/jobs.ts';
 import type { JobHandler, JobHandlers, JobOutcome } from './queue.ts';
 
@@ -24,7 +24,7 @@ export type ChildToParent =
 
 export interface ProcessHandlerOptions {
   dataDir: string;
-  /** the child's module (default src/jobs/child.ts) and node flags (default: the tsx loader) */
+  /** the child's module (default: child.ts beside this one, child.js when compiled) and node flags (default: forkExecArgv) */
   childModule?: string;
   execArgv?: string[];
   /** how often the cancel signal is polled, ms */
@@ -39,9 +39,10 @@ export function killJobProcesses(): void {
 }
 
 export function processHandler(o: ProcessHandlerOptions): JobHandler {
-  const module = o.childModule ?? fileURLToPath(new URL('./child.ts', import.meta.url));
+  const module = o.childModule ?? packageModule(import.meta.url, './child.ts');
+  const execArgv = o.execArgv ?? forkExecArgv(module);
   return (job, { onEvent, cancel, resume }) => new Promise<JobOutcome>((resolve, reject) => {
-    const child = fork(module, [], { execArgv: o.execArgv ?? ['--import', import.meta.resolve('tsx')], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(module, [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     live.add(child);
     let outcome: JobOutcome | undefined;
     let failure: string | undefined;

@@ -10,28 +10,12 @@ import { createSearch, type SearchDeps } from '../app/search.ts';
 import type { Db } from '../store/db.ts';
 import { insertModel } from '../store/models.ts';
 import type { SearchRecord } from '../store/searches.ts';
-import { type SearchOptionsInput, TargetBelowFastestError } from '../search/options.ts';
+import { TargetBelowFastestError } from '../search/options.ts';
+import { type CreateSearchRequest, searchInputFromRequest } from '../search/request.ts';
 import type { JobQueue } from './queue.ts';
 
-/** The body of POST /v1/searches (api/openapi.json CreateSearchRequest). */
-export interface CreateSearchBody {
-  dataset: string;
-  deviceId: string;
-  latencyTargetMs: number;
-  objective?: 'soft' | 'hard';
-  w?: number;
-  strategy?: 'rl' | 'random' | 'evolution';
-  budget: { maxTrials: number; maxParallelTrials?: number; maxFailedTrials?: number; maxWallTimeS?: number };
-  input?: string;
-  seed?: number;
-  proxy?: Record<string, unknown>;
-  pipeline?: boolean;
-  scaleUp?: boolean;
-  formats?: ('tflite' | 'tflite-int8' | 'tfjs')[];
-}
-
 /** A search to submit: the request body with its dataset parsed at the edge (parseApiDatasetRef), never re-read as text. */
-export type SearchSubmission = Omit<CreateSearchBody, 'dataset'> & { dataset: ApiDatasetRef };
+export type SearchSubmission = Omit<CreateSearchRequest, 'dataset'> & { dataset: ApiDatasetRef };
 
 export class UnprocessableError extends Error {
   readonly status = 422;
@@ -43,28 +27,6 @@ export class UnprocessableError extends Error {
 
 class BadSubmission extends Error {
   readonly status = 400;
-}
-
-/** The search use case's options of a submission; `dataset` is the data layer's name of the resolved reference. */
-export function toSearchInput(b: SearchSubmission, dataset: string): SearchOptionsInput {
-  const proxy = { ...(b.proxy ?? {}) } as SearchOptionsInput['proxy'] & Record<string, unknown>;
-  if (b.input !== undefined) {
-    const [h, w] = b.input.split('x').map(Number);
-    if (h !== w) throw new BadSubmission(`input ${b.input}: only square training inputs are supported (the proxy resolution)`);
-    proxy.resolution = h;
-  }
-  return {
-    dataset, deviceId: b.deviceId, latencyTargetMs: b.latencyTargetMs,
-    ...(b.objective !== undefined ? { mode: b.objective } : {}),
-    ...(b.w !== undefined ? { w: b.w } : {}),
-    ...(b.strategy !== undefined ? { strategy: b.strategy } : {}),
-    maxTrials: b.budget.maxTrials,
-    ...(b.budget.maxParallelTrials !== undefined ? { maxParallelTrials: b.budget.maxParallelTrials } : {}),
-    ...(b.budget.maxFailedTrials !== undefined ? { maxFailedTrials: b.budget.maxFailedTrials } : {}),
-    ...(b.budget.maxWallTimeS !== undefined ? { maxWallMs: b.budget.maxWallTimeS * 1000 } : {}),
-    ...(b.seed !== undefined ? { seed: b.seed } : {}),
-    proxy,
-  };
 }
 
 
@@ -99,7 +61,7 @@ export async function submitSearch(db: Db, queue: JobQueue, body: SearchSubmissi
   let search: SearchRecord;
   try {
     // an uploaded dataset (the caller's own: another key's is 404) is trained from its folder
-    const input = toSearchInput(body, resolveDatasetRef(db, body.dataset, owner));
+    const input = searchInputFromRequest(body, resolveDatasetRef(db, body.dataset, owner));
     search = await createSearch(db, input, { owner, deps: { ...deps, db } });
   } catch (e) {
     // the search use case states the fastest achievable latency; over HTTP that is a 422, not a malformed body

@@ -62,8 +62,7 @@ export async function startTrialWorker(opts: TrialWorkerOptions, sink: { onEvent
   const concurrency = opts.concurrency ?? 1;
   if (!(Number.isInteger(concurrency) && concurrency >= 1)) throw new RangeError(`concurrency must be a positive integer, got ${opts.concurrency}`);
   const id = `${hostname()}:${process.pid}`;
-  // tsx by absolute URL: `nas worker` may run from any folder
-  const pool = new TrialPool({ size: concurrency, workerModule: opts.trialWorkerModule, trialTimeoutMs: opts.trialTimeoutMs, execArgv: ['--import', import.meta.resolve('tsx')] });
+  const pool = new TrialPool({ size: concurrency, workerModule: opts.trialWorkerModule, trialTimeoutMs: opts.trialTimeoutMs });
 
   const datasets = new RemoteDatasetCache(opts.datasetCacheDir ?? dataPaths().datasets, emit);
 

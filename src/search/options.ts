@@ -96,6 +96,7 @@ export class TargetBelowFastestError extends SearchInputError {
 
 export const DEFAULT_W: Record<RewardMode, number> = { soft: -0.07, hard: -1 };
 export const DEFAULT_SKIP_FACTOR = 1.5;
+export const DEFAULT_MAX_TRIALS = 20;
 export const DEFAULT_TRIAL_TIMEOUT_MS = 60 * 60_000;
 
 /** Seconds per trial on fashion-mnist here: 2,000 images, 1 epoch, 1,000 validation images. */
@@ -151,7 +152,7 @@ export function resolveSearchOptions(input: SearchOptionsInput): SearchOptions {
   const supernetId = input.supernetId ?? null;
   check(supernetId === null || (typeof supernetId === 'string' && /^sn_[0-9a-f]{16}$/.test(supernetId)), `supernet id must look like sn_<16 hex digits>, got ${JSON.stringify(supernetId)}`);
   check(supernetId === null || evaluator === 'supernet', 'a supernet id applies to evaluator supernet only');
-  const maxTrials = input.maxTrials ?? 20;
+  const maxTrials = input.maxTrials ?? DEFAULT_MAX_TRIALS;
   check(isInt(maxTrials, 1, 100000), `max trials must be an integer in [1, 100000], got ${maxTrials}`);
   const maxWallMs = input.maxWallMs ?? null;
   check(maxWallMs === null || (isNum(maxWallMs) && maxWallMs > 0), `wall-time budget must be a positive number of ms, got ${maxWallMs}`);

@@ -36,6 +36,16 @@ export function getDevice(db: Db, id: string): DeviceRecord | null {
   return r ? toRecord(r) : null;
 }
 
+/** SHA-256 of the device's table file the service last wrote to (or accepted in) the data directory; null: none */
+export function getMaterializedSha(db: Db, id: string): string | null {
+  const r = db.prepare('SELECT materialized_sha256 AS s FROM devices WHERE id = ?').get(id) as { s: string | null } | undefined;
+  return r?.s ?? null;
+}
+
+export function setMaterializedSha(db: Db, id: string, sha256: string | null): void {
+  db.prepare('UPDATE devices SET materialized_sha256 = ? WHERE id = ?').run(sha256, id);
+}
+
 export function listStoredDevices(db: Db): DeviceRecord[] {
   return (db.prepare('SELECT * FROM devices ORDER BY builtin DESC, id').all() as Row[]).map(toRecord);
 }

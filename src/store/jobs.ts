@@ -149,4 +149,10 @@ export class JobsRepo {
   requestCancel(id: string): void {
     this.db.prepare('UPDATE jobs SET cancel_requested = 1, updated_at = ? WHERE id = ?').run(new Date().toISOString(), id);
   }
+
+  /** how many jobs there are of each kind and status (only the pairs that occur) */
+  countByKindAndStatus(): { kind: JobKind; status: JobStatus; count: number }[] {
+    return (this.db.prepare('SELECT kind, status, COUNT(*) AS n FROM jobs GROUP BY kind, status ORDER BY kind, status').all() as { kind: JobKind; status: JobStatus; n: number }[])
+      .map((r) => ({ kind: r.kind, status: r.status, count: r.n }));
+  }
 }

@@ -40,6 +40,9 @@ export interface ModelCheckpoint {
 
 export interface ModelFile { format: string; name: string; artifactId: string }
 
+/** A model file with its artifact's SHA-256 and size. */
+export interface StoredModelFile extends ModelFile { sha256: string; sizeBytes: number }
+
 const T = 'models';
 
 function fromRow(v: unknown): ModelRecord {
@@ -67,17 +70,32 @@ export function insertModel(db: Db, m: { id?: string; owner?: string | null; sea
 }
 
 export function getModel(db: Db, id: string): ModelRecord {
-  const v = db.prepare(`SELECT * FROM ${T} WHERE id = ?`).get(id);
-  if (v === undefined) throw new StoreError(`no model with id ${JSON.stringify(id)}`, 404);
-  return fromRow(v);
+  const m = findModel(db, id);
+  if (m === null) throw new StoreError(`no model with id ${JSON.stringify(id)}`, 404);
+  return m;
 }
 
-export function listModels(db: Db, o: { owner?: string | null; searchId?: string } = {}): ModelRecord[] {
+/** The model, or null when no model has that id. */
+export function findModel(db: Db, id: string): ModelRecord | null {
+  const v = db.prepare(`SELECT * FROM ${T} WHERE id = ?`).get(id);
+  return v === undefined ? null : fromRow(v);
+}
+
+/** The latest model a search's pipeline produced (or is producing); null: none. */
+export function latestModelOfSearch(db: Db, searchId: string): ModelRecord | null {
+  const v = db.prepare(`SELECT * FROM ${T} WHERE search_id = ? ORDER BY created_at DESC, rowid DESC LIMIT 1`).get(searchId);
+  return v === undefined ? null : fromRow(v);
+}
+
+/** Models, oldest first (newestFirst: the other way), at most `limit` of them. */
+export function listModels(db: Db, o: { owner?: string | null; searchId?: string; newestFirst?: boolean; limit?: number } = {}): ModelRecord[] {
   const where: string[] = [];
   const args: unknown[] = [];
   if (o.owner !== undefined) { where.push(o.owner === null ? 'owner IS NULL' : 'owner = ?'); if (o.owner !== null) args.push(o.owner); }
   if (o.searchId !== undefined) { where.push('search_id = ?'); args.push(o.searchId); }
-  const sql = `SELECT * FROM ${T}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at, id`;
+  const order = o.newestFirst ? 'created_at DESC, rowid DESC' : 'created_at, id';
+  const sql = `SELECT * FROM ${T}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY ${order}${o.limit !== undefined ? ' LIMIT ?' : ''}`;
+  if (o.limit !== undefined) args.push(o.limit);
   return db.prepare(sql).all(...args).map(fromRow);
 }
 
@@ -132,4 +150,11 @@ export function addModelFile(db: Db, modelId: string, f: ModelFile): void {
 export function listModelFiles(db: Db, modelId: string): ModelFile[] {
   return (db.prepare('SELECT format, name, artifact_id FROM model_files WHERE model_id = ? ORDER BY format, name').all(modelId) as Array<{ format: string; name: string; artifact_id: string }>)
     .map((r) => ({ format: r.format, name: r.name, artifactId: r.artifact_id }));
+}
+
+/** The model's files with their artifacts' SHA-256 and size, by format and name. */
+export function listModelFilesWithDigests(db: Db, modelId: string): StoredModelFile[] {
+  return (db.prepare(`SELECT f.format, f.name, f.artifact_id, a.sha256, a.size_bytes FROM model_files f
+    JOIN artifacts a ON a.id = f.artifact_id WHERE f.model_id = ? ORDER BY f.format, f.name`).all(modelId) as Array<{ format: string; name: string; artifact_id: string; sha256: string; size_bytes: number }>)
+    .map((r) => ({ format: r.format, name: r.name, artifactId: r.artifact_id, sha256: r.sha256, sizeBytes: r.size_bytes }));
 }

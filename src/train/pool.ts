@@ -6,16 +6,16 @@
 
 import { type ChildProcess, fork } from 'node:child_process';
 import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
+import { forkExecArgv, packageModule } from '../config/paths.ts';
 import type { EpochReport } from './trainer.ts';
 import type { ParentMessage, TrialRequest, TrialResult, WireError, WorkerMessage } from './protocol.ts';
 
 export interface PoolOptions {
   /** worker processes (default: available cores) */
   size?: number;
-  /** worker module (default: src/train/worker.ts); tests pass their own */
+  /** worker module (default: worker.ts beside this one, worker.js when compiled); tests pass their own */
   workerModule?: string;
-  /** node flags of workers (default: ['--import', 'tsx']) */
+  /** node flags of workers (default: forkExecArgv of the module: the tsx loader for a .ts module) */
   execArgv?: string[];
   /** extra environment of workers */
   env?: Record<string, string>;
@@ -100,11 +100,11 @@ export class TrialPool {
   }
 
   private spawn(): Worker {
-    const module = this.opts.workerModule ?? fileURLToPath(new URL('./worker.ts', import.meta.url));
+    const module = this.opts.workerModule ?? packageModule(import.meta.url, './worker.ts');
     const cores = availableParallelism();
     const threads = this.opts.threadsPerWorker ?? Math.max(1, Math.floor(cores / this.size));
     const child = fork(module, [], {
-      execArgv: this.opts.execArgv ?? ['--import', 'tsx'],
+      execArgv: this.opts.execArgv ?? forkExecArgv(module),
       env: { ...process.env, NAS_TRAIN_THREADS: String(threads), OMP_NUM_THREADS: String(threads), ...this.opts.env },
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
       serialization: 'advanced',

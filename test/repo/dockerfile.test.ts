@@ -1,20 +1,36 @@
 // The Dockerfile cannot be built on the machines this project is developed
 // on (no docker engine), so its drift from the repository is checked here:
 // what it copies exists and is not excluded from the build context, it
-// installs the Debian packages the native kernels need, and the optional
-// tfjs-node flavours it chooses between are the ones package.json declares;
-// its default command is the service (`nas serve`), run as a non-root user,
-// with a HEALTHCHECK on the route the service answers.
+// installs the Debian packages the native kernels need, it compiles the
+// sources in its build stage and ships the JavaScript (dist/), not the
+// TypeScript, the way scripts/check-prod-install.sh (run by CI) installs and
+// starts it, and the optional tfjs-node flavours it chooses between are the
+// ones package.json declares; its default command is the service (`nas
+// serve`), run as a non-root user, with a HEALTHCHECK on the route the
+// service answers.
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 
 const dockerfile = readFileSync('Dockerfile', 'utf8').replace(/\\\n/g, ' ');
 const ignored = readFileSync('.dockerignore', 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
-const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { optionalDependencies: Record<string, string>; bin: Record<string, string> };
+const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { optionalDependencies: Record<string, string>; bin: Record<string, string>; scripts: Record<string, string> };
+/** the Debian packages the native kernels need (scripts/apt-packages.txt less the test-only ones) */
+const nativeAptPackages = readFileSync('scripts/apt-packages.txt', 'utf8').split('\n').map((l) => l.trim())
+  .filter((l) => l && !l.startsWith('#') && l !== 'chromium' && l !== 'redis-server');
 
-function copies(): { from: boolean; sources: string[] }[] {
-  return dockerfile.split('\n').filter((l) => /^COPY\s/.test(l)).map((l) => {
+/** Throws, naming the package, unless the Dockerfile text apt-installs every one of `packages`. */
+export function assertAptInstalls(text: string, packages: readonly string[]): void {
+  const installs = text.replace(/\\\n/g, ' ').split('\n').filter((l) => !l.trimStart().startsWith('#') && /apt-get\s.*\binstall\b/.test(l));
+  for (const p of packages) {
+    const word = new RegExp(`\\s${p.replace(/[+.]/g, '\\$&')}(\\s|$)`);
+    assert.ok(installs.some((l) => word.test(l)), `the Dockerfile does not apt-get install ${p}`);
+  }
+}
+
+/** COPY instructions of `text` (default: the whole Dockerfile) */
+function copies(text = dockerfile): { from: boolean; sources: string[] }[] {
+  return text.split('\n').filter((l) => /^COPY\s/.test(l)).map((l) => {
     const words = l.trim().split(/\s+/).slice(1);
     const from = words.some((w) => w.startsWith('--from='));
     const args = words.filter((w) => !w.startsWith('--'));
@@ -32,18 +48,59 @@ describe('Dockerfile', () => {
     }
   });
 
-  it('ships what the CLI needs at run time: its bin, sources, device profiles, latency tables, the profiling page, the native addon', () => {
-    const all = copies().flatMap((c) => c.sources.map((s) => s.replace(/^\/app\//, '')));
-    for (const need of [pkg.bin.nas.split('/')[0], 'src', 'device-profiles', 'latency-tables', 'web', 'api', 'native/build', 'node_modules', 'package.json']) {
+  it('ships what the CLI needs at run time: its bin, the compiled code, device profiles, latency tables, the profiling page, the native addon', () => {
+    const all = finalCopies().flatMap((c) => c.sources.map((s) => s.replace(/^\/app\//, '')));
+    for (const need of [pkg.bin.nas.split('/')[0], 'dist', 'device-profiles', 'latency-tables', 'web', 'api', 'native/build', 'node_modules', 'package.json']) {
       assert.ok(all.includes(need), `the image does not copy ${need}`);
     }
   });
 
+  it('compiles the sources in the build stage, before pruning the build-only packages, and ships no TypeScript', () => {
+    const build = dockerfile.slice(0, dockerfile.length - finalStage().length);
+    const buildCopies = copies(build).flatMap((c) => c.sources);
+    for (const need of ['src', 'tsconfig.json', 'tsconfig.build.json', 'scripts/build.mjs']) assert.ok(buildCopies.includes(need), `the build stage does not copy ${need}`);
+    assert.match(pkg.scripts.build, /scripts\/build\.mjs/);
+    const compile = build.search(/RUN[^\n]*\bnpm run build\b/);
+    const prune = build.search(/npm prune --omit=dev/);
+    assert.ok(compile > 0, 'the build stage runs npm run build');
+    assert.ok(prune > compile, 'npm prune --omit=dev comes after npm run build (the compiler is a dev dependency)');
+    const shipped = finalCopies().flatMap((c) => c.sources);
+    assert.ok(!shipped.some((s) => s === 'src' || s.startsWith('src/') || s.startsWith('/app/src')), `the final stage copies TypeScript sources: ${shipped.join(' ')}`);
+    assert.ok(!shipped.some((s) => s.startsWith('tsconfig')), 'the final stage copies a tsconfig');
+  });
+
+  it('is what the production-install check installs: scripts/check-prod-install.sh copies each path the image ships from the repository', () => {
+    const script = readFileSync('scripts/check-prod-install.sh', 'utf8');
+    const copied = script.split('\n').filter((l) => /^\s*(cp|find)\s/.test(l)).flatMap((l) => l.trim().split(/\s+/));
+    const shipped = finalCopies().flatMap((c) => c.sources.map((s) => s.replace(/^\/app\//, '')));
+    // node_modules and native/build are made by `npm ci` in both
+    for (const path of shipped.filter((s) => s !== 'node_modules' && s !== 'native/build')) {
+      assert.ok(copied.includes(path), `the image ships ${path} but scripts/check-prod-install.sh does not copy it`);
+    }
+    assert.ok(copied.includes('native'), 'the check copies the native kernels\' sources (npm ci builds them)');
+    assert.match(script, /npm ci --omit=dev/);
+    assert.match(readFileSync('.ci/run', 'utf8'), /^bash scripts\/check-prod-install\.sh$/m, '.ci/run runs the check');
+  });
+
   it('installs the native kernels\' build and run-time packages and builds them strictly', () => {
-    const apt = readFileSync('scripts/apt-packages.txt', 'utf8').split('\n').filter((l) => l && !l.startsWith('#'));
-    for (const p of apt.filter((p) => p !== 'chromium' && p !== 'redis-server')) // test-only packages assert.match(dockerfile, new RegExp(`install[^\\n]*\\s${p.replace(/[+.]/g, '\\$&')}(\\s|$)`), `apt package ${p}`);
+    assert.ok(nativeAptPackages.length >= 2, `native packages in scripts/apt-packages.txt: ${nativeAptPackages.join(', ')}`);
+    assertAptInstalls(dockerfile, nativeAptPackages);
+    assertAptInstalls(dockerfile, ['libdnnl2', 'libgomp1']);
     assert.match(dockerfile, /node native\/build\.mjs --strict/);
-    assert.match(dockerfile, /install[^\n]*\slibdnnl2\s/);
+  });
+
+  it('the package check fails for a Dockerfile missing one of them, or naming it only in a comment', () => {
+    const raw = readFileSync('Dockerfile', 'utf8');
+    const all = [...nativeAptPackages, 'libdnnl2', 'libgomp1'];
+    assertAptInstalls(raw, all);
+    for (const p of all) {
+      const name = p.replace(/[+.]/g, '\\$&');
+      const without = raw.replace(new RegExp(`(\\s)${name}(?=\\s)`, 'g'), '$1');
+      assert.notEqual(without, raw, `the Dockerfile names ${p}`);
+      assert.throws(() => assertAptInstalls(without, all), new RegExp(`does not apt-get install ${name}$`));
+      const commented = `# RUN apt-get install -y ${p}\n${without}`;
+      assert.throws(() => assertAptInstalls(commented, all), new RegExp(`does not apt-get install ${name}$`));
+    }
   });
 
   it('chooses between exactly the optional tfjs-node flavours package.json declares', () => {
@@ -80,6 +137,11 @@ describe('Dockerfile', () => {
     assert.match(readFileSync('src/http/routes/health.ts', 'utf8'), /router\.get\('\/healthz'/);
   });
 });
+
+/** COPY instructions of the final stage */
+function finalCopies(): { from: boolean; sources: string[] }[] {
+  return copies(finalStage());
+}
 
 /** the Dockerfile's last stage (from its last FROM) */
 function finalStage(): string {

@@ -10,40 +10,22 @@ import { createHash } from 'node:crypto';
 import type { Router } from 'express';
 import { appendStoredZip } from '../../export/zip-store.ts';
 import { readArtifact } from '../../store/artifacts.ts';
-import type { Db } from '../../store/db.ts';
+import { findModel, listModelFilesWithDigests, listModels, type ModelRecord, type StoredModelFile } from '../../store/models.ts';
 import { authOf, requireKey, requireOwned } from '../auth.ts';
+import type { components } from '../api-types.ts';
 import type { AppContext } from '../context.ts';
 import { ApiError } from '../errors.ts';
 
 export const MODEL_FORMATS = ['tflite', 'tflite-int8', 'tfjs'] as const;
 export type ModelFormat = (typeof MODEL_FORMATS)[number];
 
-interface ModelRow {
-  id: string; owner: string | null; search_id: string | null; arch_id: string | null; options: string;
-  card: string | null; status: string; stage: string; error: string | null;
-  created_at: string; updated_at: string; finished_at: string | null;
-}
-
-interface FileRow { format: string; name: string; artifact_id: string; sha256: string; size_bytes: number }
-
-/** The latest model a search's pipeline produced (or is producing). */
-export function latestModelOfSearch(db: Db, searchId: string): { id: string; status: string; stage: string } | undefined {
-  return db.prepare('SELECT id, status, stage FROM models WHERE search_id = ? ORDER BY created_at DESC, rowid DESC LIMIT 1').get(searchId) as
-    { id: string; status: string; stage: string } | undefined;
-}
-
-function filesOf(db: Db, modelId: string): FileRow[] {
-  return db.prepare(`SELECT f.format, f.name, f.artifact_id, a.sha256, a.size_bytes FROM model_files f
-    JOIN artifacts a ON a.id = f.artifact_id WHERE f.model_id = ? ORDER BY f.format, f.name`).all(modelId) as FileRow[];
-}
-
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 
 // digests of multi-file downloads (the zip), by model and artifact ids
 const zipDigests = new Map<string, { sha256: string; sizeBytes: number }>();
 
-function zipDigest(ctx: AppContext, m: ModelRow, format: ModelFormat, files: FileRow[]): { sha256: string; sizeBytes: number } {
-  const key = `${m.id}|${format}|${files.map((f) => f.artifact_id).join(',')}|${m.updated_at}`;
+function zipDigest(ctx: AppContext, m: ModelRecord, format: ModelFormat, files: StoredModelFile[]): { sha256: string; sizeBytes: number } {
+  const key = `${m.id}|${format}|${files.map((f) => f.artifactId).join(',')}|${m.updatedAt}`;
   let d = zipDigests.get(key);
   if (!d) {
     const p = payloadOf(ctx, m, format);
@@ -54,31 +36,30 @@ function zipDigest(ctx: AppContext, m: ModelRow, format: ModelFormat, files: Fil
   return d;
 }
 
-function modelView(ctx: AppContext, m: ModelRow) {
-  const db = ctx.db;
-  const card = m.card === null ? null : (JSON.parse(m.card) as Record<string, unknown>);
-  const options = JSON.parse(m.options) as Record<string, unknown>;
-  const files = filesOf(db, m.id);
+function modelView(ctx: AppContext, m: ModelRecord): components['schemas']['Model'] {
+  const card = m.card as Record<string, unknown> | null;
+  const options = (m.options ?? {}) as Record<string, unknown>;
+  const files = listModelFilesWithDigests(ctx.db, m.id);
   const formats = MODEL_FORMATS.filter((f) => files.some((x) => x.format === f)).map((format) => {
     const fs = files.filter((x) => x.format === format);
     // what the download sends: the single file, or the zip of several (tfjs)
     const one = format === 'tfjs' ? null : sentFiles(m, format, fs)[0]!;
-    const sent = one ? { sha256: one.sha256, sizeBytes: one.size_bytes } : zipDigest(ctx, m, format, fs);
-    return { format, ...sent, files: fs.map((x) => ({ name: x.name, sizeBytes: x.size_bytes, sha256: x.sha256 })) };
+    const sent = one ? { sha256: one.sha256, sizeBytes: one.sizeBytes } : zipDigest(ctx, m, format, fs);
+    return { format, ...sent, files: fs.map((x) => ({ name: x.name, sizeBytes: x.sizeBytes, sha256: x.sha256 })) };
   });
   const acc = card?.accuracy as { top1?: unknown; split?: unknown } | undefined;
   const measured = card?.measuredLatency as { latencyMs?: unknown } | undefined;
   const predicted = card?.predictedLatency as { latencyMs?: unknown } | undefined;
   return {
     id: m.id,
-    searchId: m.search_id,
-    archId: m.arch_id,
+    searchId: m.searchId,
+    archId: m.archId,
     status: m.status,
     stage: m.stage,
     error: m.error,
-    createdAt: m.created_at,
-    updatedAt: m.updated_at,
-    finishedAt: m.finished_at,
+    createdAt: m.createdAt,
+    updatedAt: m.updatedAt,
+    finishedAt: m.finishedAt,
     deviceId: typeof options.deviceId === 'string' ? options.deviceId : undefined,
     latencyTargetMs: num(options.latencyTargetMs),
     accuracy: num(acc?.top1),
@@ -90,14 +71,10 @@ function modelView(ctx: AppContext, m: ModelRow) {
   };
 }
 
-function getModelRow(db: Db, id: string): ModelRow | undefined {
-  return db.prepare('SELECT * FROM models WHERE id = ?').get(id) as ModelRow | undefined;
-}
-
 interface Payload { bytes: Uint8Array; fileName: string; contentType: string }
 
 /** The files a download sends: a .tflite format's model file, or every file of a TF.js export. */
-function sentFiles(m: ModelRow, format: ModelFormat, files: FileRow[]): FileRow[] {
+function sentFiles(m: ModelRecord, format: ModelFormat, files: StoredModelFile[]): StoredModelFile[] {
   if (format === 'tfjs') return files;
   const models = files.filter((f) => f.name.endsWith('.tflite'));
   if (models.length !== 1) throw new Error(`model ${m.id}: expected one .tflite file in its ${format} export, found ${models.length}`);
@@ -105,28 +82,28 @@ function sentFiles(m: ModelRow, format: ModelFormat, files: FileRow[]): FileRow[
 }
 
 /** The bytes a download sends: the .tflite file, or a zip of the TF.js files with the model card. */
-function payloadOf(ctx: AppContext, m: ModelRow, format: ModelFormat): Payload {
-  const files = filesOf(ctx.db, m.id).filter((f) => f.format === format);
+function payloadOf(ctx: AppContext, m: ModelRecord, format: ModelFormat): Payload {
+  const files = listModelFilesWithDigests(ctx.db, m.id).filter((f) => f.format === format);
   if (files.length === 0) throw new ApiError(404, 'not_found', `model "${m.id}" has no ${format} export${m.status !== 'succeeded' ? ` (its run is ${m.status}, stage ${m.stage})` : ''}`);
   const read = (artifactId: string) => readArtifact(ctx.db, artifactId, ctx.dataDir);
   if (format !== 'tfjs') {
-    return { bytes: read(sentFiles(m, format, files)[0]!.artifact_id), fileName: `${m.id}${format === 'tflite-int8' ? '-int8' : ''}.tflite`, contentType: 'application/octet-stream' };
+    return { bytes: read(sentFiles(m, format, files)[0]!.artifactId), fileName: `${m.id}${format === 'tflite-int8' ? '-int8' : ''}.tflite`, contentType: 'application/octet-stream' };
   }
-  const entries = files.map((f) => ({ name: f.name, data: read(f.artifact_id) }));
-  if (!entries.some((e) => e.name === 'model-card.json') && m.card !== null) entries.push({ name: 'model-card.json', data: new TextEncoder().encode(JSON.stringify(JSON.parse(m.card), null, 2)) });
+  const entries = files.map((f) => ({ name: f.name, data: read(f.artifactId) }));
+  if (!entries.some((e) => e.name === 'model-card.json') && m.card !== null) entries.push({ name: 'model-card.json', data: new TextEncoder().encode(JSON.stringify(m.card, null, 2)) });
   return { bytes: appendStoredZip(new Uint8Array(0), entries), fileName: `${m.id}-${format}.zip`, contentType: 'application/zip' };
 }
 
 export function register(router: Router, ctx: AppContext): void {
   const auth = requireKey(ctx.db);
-  const owned = (req: Parameters<typeof authOf>[0]): ModelRow => {
+  const owned = (req: Parameters<typeof authOf>[0]): ModelRecord => {
     const id = req.params.id as string;
-    return requireOwned(getModelRow(ctx.db, id), req, 'model', id, (m) => m.owner);
+    return requireOwned(findModel(ctx.db, id), req, 'model', id, (m) => m.owner);
   };
 
   router.get('/v1/models', auth, (req, res) => {
-    const rows = ctx.db.prepare('SELECT * FROM models WHERE owner = ? ORDER BY created_at DESC, rowid DESC LIMIT 1000').all(authOf(req).id) as ModelRow[];
-    res.json({ items: rows.map((m) => modelView(ctx, m)) });
+    const models = listModels(ctx.db, { owner: authOf(req).id, newestFirst: true, limit: 1000 });
+    res.json({ items: models.map((m) => modelView(ctx, m)) });
   });
 
   router.get('/v1/models/:id', auth, (req, res) => {

@@ -8,20 +8,22 @@
 import type { Request, RequestHandler, Router } from 'express';
 import { jobQueueOf } from '../../jobs/queue.ts';
 import { apiDatasetName, parseApiDatasetRef } from '../../app/datasets.ts';
-import { submitSearch, UnprocessableError, type CreateSearchBody } from '../../jobs/submit.ts';
+import { submitSearch, UnprocessableError } from '../../jobs/submit.ts';
 import type { Db } from '../../store/db.ts';
 import { JobsRepo, TERMINAL_STATUSES, type JobRecord, type JobStatus } from '../../store/jobs.ts';
 import { findSearch, listSearches, SEARCH_STATUSES, type SearchRecord, type SearchStatus } from '../../store/searches.ts';
+import { findModel, latestModelOfSearch } from '../../store/models.ts';
 import type { TrialRecord } from '../../store/trials.ts';
 import { getSearchReport } from '../../search/report.ts';
 import type { SearchOptions } from '../../search/options.ts';
+import { type CreateSearchRequest, searchRequestFromOptions } from '../../search/request.ts';
+import type { components } from '../api-types.ts';
 import { authOf, requireKey, requireOwned } from '../auth.ts';
 import { jsonBody } from '../body.ts';
 import type { AppContext } from '../context.ts';
 import { ApiError } from '../errors.ts';
 import { streamSearch } from '../sse.ts';
 import { validateBody } from '../validate.ts';
-import { latestModelOfSearch } from './models.ts';
 
 export interface TrialView {
   id: string; seq: number; archId: string; status: TrialRecord['status'];
@@ -37,16 +39,8 @@ function trialView(t: TrialRecord): TrialView {
 }
 
 /** The stored options in the request's shape (CreateSearchRequest): an uploaded dataset as `dataset:<id>`, never its folder. */
-function optionsView(db: Db, o: SearchOptions, pipeline: boolean, run: Record<string, unknown>): CreateSearchBody & Record<string, unknown> {
-  return {
-    dataset: apiDatasetName(db, o.dataset), deviceId: o.deviceId, latencyTargetMs: o.latencyTargetMs, objective: o.mode, w: o.w, strategy: o.strategy,
-    budget: {
-      maxTrials: o.maxTrials, maxParallelTrials: o.maxParallelTrials,
-      ...(o.maxFailedTrials !== null ? { maxFailedTrials: o.maxFailedTrials } : {}),
-      ...(o.maxWallMs !== null ? { maxWallTimeS: o.maxWallMs / 1000 } : {}),
-    },
-    seed: o.seed, proxy: { ...o.proxy }, pipeline, ...run,
-  };
+function optionsView(db: Db, o: SearchOptions, pipeline: boolean, run: Pick<CreateSearchRequest, 'scaleUp' | 'formats'>): CreateSearchRequest {
+  return { ...searchRequestFromOptions(o), dataset: apiDatasetName(db, o.dataset), pipeline, ...run };
 }
 
 /**
@@ -63,17 +57,16 @@ function overallStatus(s: SearchRecord, job: JobRecord | undefined): SearchStatu
 }
 
 /** a pipeline's run options as the request gave them: scaleUp, formats */
-function runOptionsView(db: Db, modelId: string | undefined): Record<string, unknown> {
+function runOptionsView(db: Db, modelId: string | undefined): Pick<CreateSearchRequest, 'scaleUp' | 'formats'> {
   if (!modelId) return {};
-  const row = db.prepare('SELECT options FROM models WHERE id = ?').get(modelId) as { options: string } | undefined;
-  const o = row ? (JSON.parse(row.options) as { scaleUpSlack?: unknown; formats?: unknown }) : {};
+  const o = (findModel(db, modelId)?.options ?? {}) as { scaleUpSlack?: unknown; formats?: unknown };
   return {
     ...(typeof o.scaleUpSlack === 'number' ? { scaleUp: o.scaleUpSlack < 1 } : {}),
-    ...(Array.isArray(o.formats) ? { formats: o.formats } : {}),
+    ...(Array.isArray(o.formats) ? { formats: o.formats as CreateSearchRequest['formats'] } : {}),
   };
 }
 
-export function searchView(db: Db, s: SearchRecord, opts: { trials: boolean }) {
+export function searchView(db: Db, s: SearchRecord, opts: { trials: boolean }): components['schemas']['Search'] {
   const jobs = new JobsRepo(db);
   const job = jobs.bySearch(s.id);
   const report = getSearchReport(db, s.id);
@@ -124,7 +117,7 @@ export function register(router: Router, ctx: AppContext): void {
 
   router.post('/v1/searches', auth, ...jsonBody(ctx.limits.jsonBytes), validateBody('CreateSearchRequest'), async (req, res) => {
     try {
-      const body = req.body as CreateSearchBody;
+      const body = req.body as CreateSearchRequest;
       // the dataset is parsed once, here, into a typed reference (a built-in set or one of the caller's uploads)
       const { search } = await submitSearch(ctx.db, jobQueueOf(ctx), { ...body, dataset: parseApiDatasetRef(body.dataset) }, authOf(req).id);
       res.status(202).location(`/v1/searches/${search.id}`).json(searchView(ctx.db, findSearch(ctx.db, search.id)!, { trials: false }));
