@@ -217,7 +217,7 @@ export async function runStoredSupernet(db: Db, id: string, ctx: SupernetContext
           imagesPerSec: (rate * o.recipe.batchSize), etaS: totalSteps === null ? null : (totalSteps - step) / rate, at: now(),
         });
       }
-      if (nowMs - lastCheckpointAt > o.checkpointMinutes * 60_000) save('periodic');
+      if (nowMs - lastCheckpointAt > o.checkpointMinutes * 60_000 && (totalSteps === null || step < totalSteps)) save('periodic');
     }
     save('final');
     row = updateSupernet(db, id, { status: 'succeeded', error: null, finished: true });
@@ -246,4 +246,13 @@ export async function trainSupernet(input: SupernetOptionsInput, ctx: SupernetCo
   }
 }
 
-export { findSupernet };
+/** Continue a stored supernet (the CLI's `nas supernet resume`). */
+export async function resumeSupernet(id: string, ctx: SupernetContext = {}): Promise<SupernetResult> {
+  const db = ctx.deps?.db ?? openDb(dataPaths().store);
+  try {
+    if (!findSupernet(db, id)) throw new SupernetInputError(`supernet "${id}" not found`);
+    return await runStoredSupernet(db, id, ctx);
+  } finally {
+    if (!ctx.deps?.db) db.close();
+  }
+}

@@ -16,6 +16,7 @@ import { registerSearchCommand } from './search.ts';
 import { registerWorkerCommand } from './worker.ts';
 import { registerAdminCommand } from './admin.ts';
 import { registerRunCommand } from './run.ts';
+import { registerSupernetCommand } from './supernet.ts';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -47,6 +48,7 @@ export function buildProgram(): Command {
   registerWorkerCommand(program);
   registerAdminCommand(program);
   registerRunCommand(program);
+  registerSupernetCommand(program);
   return program;
 }
 

@@ -9,9 +9,8 @@
 //
 // The update runs as one plain loop per variable over its values (moments
 // kept as Float32Arrays): a few hundred variables x a dozen tfjs ops each
-// cost more in dispatch than the arithmetic. On the WASM fast path the
-// variable's memory is updated in place; elsewhere the new values are
-// written back with assign().
+// cost more in dispatch than the arithmetic. The new values are written back
+// with assign() (see writable()).
 
 import * as tf from '@tensorflow/tfjs';
 
@@ -33,18 +32,14 @@ export interface AdamWState {
   v: Map<string, Float32Array>;
 }
 
-interface WasmBackendLike {
-  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
-  wasm: { HEAPU8: Uint8Array };
-}
-
-/** The variable's values as a live view (WASM heap) and how to commit them. */
+/**
+ * The variable's values as a copy and how to commit them: assign() of a new
+ * tensor. Never write a variable's memory in place: the WASM backend caches
+ * XNNPACK operators (with a packed copy of the weights) per filter tensor,
+ * so a convolution would keep using the old weights until that tensor is
+ * disposed.
+ */
 function writable(v: tf.Variable): { values: Float32Array; commit: () => void } {
-  if (tf.getBackend() === 'wasm') {
-    const b = tf.backend() as unknown as WasmBackendLike;
-    const info = b.dataIdMap.get(v.dataId);
-    if (info) return { values: new Float32Array(b.wasm.HEAPU8.buffer, info.memoryOffset, v.size), commit: () => {} };
-  }
   const values = v.dataSync().slice() as Float32Array;
   return { values, commit: () => tf.tidy(() => v.assign(tf.tensor(values, v.shape, 'float32'))) };
 }

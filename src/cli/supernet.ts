@@ -1,0 +1,176 @@
+// `nas supernet train|resume|list|show`: the supernet use case
+// (src/app/supernet.ts) on the command line. A training run prints a
+// progress bar with ETA on a terminal (one line per progress event
+// otherwise) and is checkpointed in the store; `train` on a dataset whose
+// supernet was interrupted continues it (--fresh starts a new one), and
+// `resume <id>` continues a given one.
+
+import cliProgress from 'cli-progress';
+import type { Command } from 'commander';
+import type { NasEvent } from '../app/events.ts';
+import { resumeSupernet, trainSupernet, type SupernetOptionsInput, type SupernetResult } from '../app/supernet.ts';
+import { dataPaths } from '../config/paths.ts';
+import { openDb } from '../store/db.ts';
+import { findSupernet, listSupernets, type SupernetRecord } from '../store/supernets.ts';
+import { CommandFailed, UsageError } from './errors.ts';
+import { numberFlag, positiveIntFlag } from './flags.ts';
+
+interface TrainFlags {
+  dataset?: string;
+  minutes?: string;
+  steps?: string;
+  seed: string;
+  batchSize?: string;
+  randomSubnets?: string;
+  lr?: string;
+  distill: boolean;
+  checkpointMinutes?: string;
+  fresh?: boolean;
+  json?: boolean;
+}
+
+export function supernetInputFromFlags(f: TrainFlags): SupernetOptionsInput {
+  if (!f.dataset) throw new UsageError('--dataset is required (fashion-mnist | mnist | folder:<path> | synthetic)');
+  const minutes = numberFlag({ name: 'minutes', greaterThan: 0, max: 1440 })(f.minutes);
+  const steps = positiveIntFlag('steps')(f.steps);
+  if (minutes !== undefined && steps !== undefined) throw new UsageError('give --minutes or --steps, not both');
+  return {
+    dataset: f.dataset, minutes, steps, seed: numberFlag({ name: 'seed', integer: true, min: 0 })(f.seed),
+    checkpointMinutes: numberFlag({ name: 'checkpoint-minutes', greaterThan: 0 })(f.checkpointMinutes),
+    recipe: {
+      batchSize: numberFlag({ name: 'batch-size', integer: true, min: 2, max: 1024 })(f.batchSize),
+      randomSubnets: numberFlag({ name: 'random-subnets', integer: true, min: 0, max: 8 })(f.randomSubnets),
+      learningRate: numberFlag({ name: 'lr', greaterThan: 0, max: 1 })(f.lr),
+      distill: f.distill,
+    },
+  };
+}
+
+/** Progress on a terminal: a bar with steps, loss and ETA; elsewhere one line per event. */
+export function supernetReporter(tty: boolean): { onEvent: (e: NasEvent) => void; stop: () => void } {
+  const bar = tty ? new cliProgress.SingleBar({
+    format: 'supernet [{bar}] {value}/{total} steps | epoch {epoch} | loss {loss} | {ips} img/s | ETA {eta_formatted}',
+    hideCursor: true, etaBuffer: 20,
+  }, cliProgress.Presets.shades_classic) : null;
+  let started = false;
+  return {
+    onEvent: (e) => {
+      if (e.type === 'supernet-progress') {
+        const payload = { epoch: e.epoch.toFixed(2), loss: (e.lossEma ?? e.loss).toFixed(3), ips: e.imagesPerSec.toFixed(0) };
+        if (bar) {
+          if (!started) { bar.start(e.totalSteps ?? e.step, e.step, payload); started = true; }
+          bar.setTotal(e.totalSteps ?? e.step);
+          bar.update(e.step, payload);
+        } else {
+          const eta = e.etaS === null ? '?' : `${Math.round(e.etaS)} s`;
+          process.stdout.write(`  step ${e.step}/${e.totalSteps ?? '?'} epoch ${payload.epoch} loss ${payload.loss} ${payload.ips} img/s ETA ${eta}\n`);
+        }
+      } else if (e.type === 'log') {
+        if (bar && started) bar.stop();
+        started = false;
+        process.stdout.write(`${e.level === 'warn' ? 'warning: ' : ''}${e.message}\n`);
+      } else if (e.type === 'supernet-started') {
+        process.stdout.write(`supernet ${e.supernetId}: training on ${e.dataset} from step ${e.step}${e.totalSteps ? ` of ${e.totalSteps}` : ''}\n`);
+      } else if (e.type === 'supernet-checkpoint' && !bar) {
+        process.stdout.write(`  checkpoint at step ${e.step} (${e.reason})\n`);
+      }
+    },
+    stop: () => { if (bar && started) bar.stop(); },
+  };
+}
+
+function summary(s: SupernetRecord): Record<string, unknown> {
+  return {
+    id: s.id, status: s.status, dataset: s.dataset, skeleton: s.skeleton, input: `${s.input.height}x${s.input.width}x${s.input.channels}`,
+    classes: s.numClasses, step: s.step, totalSteps: s.totalSteps, metrics: s.metrics, error: s.error, createdAt: s.createdAt, finishedAt: s.finishedAt,
+  };
+}
+
+function report(r: SupernetResult, json: boolean | undefined): void {
+  if (json) process.stdout.write(JSON.stringify(summary(r.record), null, 2) + '\n');
+  else process.stdout.write(`supernet ${r.supernetId}: ${r.status} at step ${r.step} of ${r.totalSteps}${r.error ? ` (${r.error})` : ''}\n`);
+  if (r.status !== 'succeeded') throw new CommandFailed(`supernet ${r.supernetId} ${r.status}`);
+}
+
+/** Ctrl-C: stop at the next step with a checkpoint (a second Ctrl-C exits at once). */
+function cancelOnSigint(): { cancelled: boolean; off: () => void } {
+  const signal = { cancelled: false, off: () => {} };
+  const onSigint = () => {
+    if (signal.cancelled) process.exit(130);
+    signal.cancelled = true;
+    process.stderr.write('\nstopping after this step (checkpoint kept); Ctrl-C again to exit at once\n');
+  };
+  process.on('SIGINT', onSigint);
+  signal.off = () => process.off('SIGINT', onSigint);
+  return signal;
+}
+
+export function registerSupernetCommand(program: Command): void {
+  const cmd = program.command('supernet').description('weight-shared supernets: train once per dataset, then score any architecture of its space in about a second');
+
+  cmd.command('train')
+    .description('train the supernet of a dataset (sandwich rule + in-place distillation), checkpointed; an interrupted one for the dataset is continued')
+    .option('--dataset <name>', 'fashion-mnist | mnist | folder:<path> | synthetic')
+    .option('--minutes <m>', 'wall-time budget (default 60): the step count is fixed to fill it once the pace is measured')
+    .option('--steps <n>', 'train exactly this many steps instead of a time budget')
+    .option('--seed <n>', 'seed of weights, data order and subnet sampling', '1')
+    .option('--batch-size <n>', 'images per step (default 64)')
+    .option('--random-subnets <n>', 'random subnets per step besides the largest and the smallest (default 2)')
+    .option('--lr <x>', 'AdamW peak learning rate (default 0.002)')
+    .option('--checkpoint-minutes <m>', 'store a checkpoint at least this often (default 2; also at the end and on Ctrl-C)')
+    .option('--no-distill', 'train every subnet on the labels (no in-place distillation from the largest)')
+    .option('--fresh', 'start a new supernet even if an interrupted one exists for the dataset')
+    .option('--json', 'print the result as JSON')
+    .action(async (f: TrainFlags) => {
+      const input = supernetInputFromFlags(f);
+      const rep = supernetReporter(Boolean(process.stdout.isTTY) && !f.json);
+      const cancel = cancelOnSigint();
+      try {
+        report(await trainSupernet(input, { onEvent: rep.onEvent, cancel, fresh: f.fresh }), f.json);
+      } finally {
+        rep.stop();
+        cancel.off();
+      }
+    });
+
+  cmd.command('resume <id>')
+    .description('continue a supernet (crashed, cancelled or failed) from its last checkpoint')
+    .option('--json', 'print the result as JSON')
+    .action(async (id: string, f: { json?: boolean }) => {
+      const rep = supernetReporter(Boolean(process.stdout.isTTY) && !f.json);
+      const cancel = cancelOnSigint();
+      try {
+        report(await resumeSupernet(id, { onEvent: rep.onEvent, cancel }), f.json);
+      } finally {
+        rep.stop();
+        cancel.off();
+      }
+    });
+
+  cmd.command('list')
+    .description('supernets in the store')
+    .option('--json', 'print JSON')
+    .action((f: { json?: boolean }) => {
+      const db = openDb(dataPaths().store);
+      try {
+        const rows = listSupernets(db).map(summary);
+        if (f.json) process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+        else for (const r of rows) process.stdout.write(`${r.id}  ${r.status}  ${r.dataset} ${r.input} ${r.skeleton}  step ${r.step}/${r.totalSteps ?? '?'}\n`);
+      } finally {
+        db.close();
+      }
+    });
+
+  cmd.command('show <id>')
+    .description('one supernet: status, steps, metrics')
+    .action((id: string) => {
+      const db = openDb(dataPaths().store);
+      try {
+        const s = findSupernet(db, id);
+        if (!s) throw new UsageError(`supernet "${id}" not found (nas supernet list shows them)`);
+        process.stdout.write(JSON.stringify(summary(s), null, 2) + '\n');
+      } finally {
+        db.close();
+      }
+    });
+}
