@@ -1,0 +1,139 @@
+// The time budget of a `nas run` while it runs: the plan made at submission
+// (src/app/run-plan.ts) with what happened since — minutes spent per stage,
+// the cuts decided on the way (each with its reason) and the throughput
+// measured — stored with the model row (models.plan, migration 006) and
+// returned by the API. Each stage's deadline is the job's start plus the
+// planned minutes of every stage up to it, so minutes a stage leaves unused
+// go to the next one. The job's clock counts the minutes spent in earlier
+// runs of it (a resumed job continues its budget).
+
+import type { InputShape } from '../space/types.ts';
+import { resolveSearchOptions } from '../search/options.ts';
+import { gridCandidates } from '../refine/scaling.ts';
+import type { RunOptions } from './run-options.ts';
+import { minutesAfter, minutesThrough, type PlanInput, type PlanStage, planRun, type RunPlan, trainMinutes } from './run-plan.ts';
+
+/** A cut made while the job ran, in the plan's cut order. */
+export interface BudgetDecision {
+  stage: PlanStage;
+  what: string;
+  planned: number;
+  actual: number;
+  reason: string;
+}
+
+/** The plan as stored with the model row and shown by the API. */
+export interface StoredPlan extends RunPlan {
+  /** minutes spent per stage so far (stages entered again by a hard-mode re-shrink add up) */
+  actual: Partial<Record<PlanStage, number>>;
+  decisions: BudgetDecision[];
+  /** images/s this run's final training measured (the next plan's estimate on this dataset) */
+  measuredImagesPerSec: number | null;
+}
+
+/**
+ * Training throughput assumed when no run on the dataset measured one:
+ * images/s at 28x28x1 (bench:train: 210-313 images/s for MobileNetV2-0.5 on
+ * the 2-core machine, rounded down), scaled by the input's pixels.
+ */
+export const DEFAULT_IMAGES_PER_SEC_28x28 = 200;
+
+export function defaultImagesPerSec(input: InputShape): number {
+  return (DEFAULT_IMAGES_PER_SEC_28x28 * 28 * 28) / (input.height * input.width * input.channels);
+}
+
+/** The planner's input for a run's options on a dataset of `trainImages` training images. */
+export function planInputFor(o: RunOptions, trainImages: number, throughput: { imagesPerSec: number; source: 'measured' | 'default' }): PlanInput {
+  let search: PlanInput['search'] = null;
+  if (o.baseArch === null) {
+    const so = resolveSearchOptions({ ...o.search, dataset: o.dataset, deviceId: o.deviceId, latencyTargetMs: o.latencyTargetMs });
+    search = {
+      maxTrials: so.maxTrials, parallel: so.maxParallelTrials,
+      imagesPerTrial: Math.min(so.proxy.subset, trainImages) * so.proxy.epochs + so.proxy.validationSubset / 3,
+      maxWallMinutes: o.budgetMinutes === null && so.maxWallMs !== null ? so.maxWallMs / 60_000 : null,
+    };
+  }
+  const images = (subset: number | undefined) => Math.min(subset ?? trainImages, trainImages);
+  return {
+    budgetMinutes: o.budgetMinutes, search,
+    proxy: { epochs: o.proxy.epochs ?? 2, images: images(o.proxy.subset) },
+    final: { epochs: o.final.epochs ?? 10, images: images(o.final.subset) },
+    gridCandidates: gridCandidates(o.scaling.grid).length, formats: o.formats.length,
+    imagesPerSec: throughput.imagesPerSec, throughputSource: throughput.source,
+  };
+}
+
+export function newStoredPlan(input: PlanInput): StoredPlan {
+  return { ...planRun(input), actual: {}, decisions: [], measuredImagesPerSec: null };
+}
+
+/** The budget of one running job: its clock, the stage deadlines, the decisions. */
+export class RunBudget {
+  private readonly t0: number;
+
+  constructor(readonly state: StoredPlan, private readonly clock: () => number) {
+    const priorMs = Object.values(state.actual).reduce((s, m) => s + (m ?? 0), 0) * 60_000;
+    this.t0 = clock() - priorMs;
+  }
+
+  /** whether the plan has a budget to hold (else it only estimates) */
+  get enforced(): boolean {
+    return this.state.budgetMinutes !== null;
+  }
+
+  elapsedMs(): number {
+    return this.clock() - this.t0;
+  }
+
+  /** ms left until `stage`'s deadline (Infinity without a budget; negative when past it) */
+  remainingMs(stage: PlanStage): number {
+    return this.enforced ? minutesThrough(this.state, stage) * 60_000 - this.elapsedMs() : Infinity;
+  }
+
+  past(stage: PlanStage): boolean {
+    return this.remainingMs(stage) <= 0;
+  }
+
+  /** seconds planned for the stages after `stage` (the rest of the job's ETA) */
+  laterS(stage: PlanStage): number {
+    return minutesAfter(this.state, stage) * 60;
+  }
+
+  decide(d: BudgetDecision): BudgetDecision {
+    this.state.decisions.push(d);
+    return d;
+  }
+
+  addActual(stage: PlanStage, ms: number): void {
+    this.state.actual[stage] = (this.state.actual[stage] ?? 0) + ms / 60_000;
+  }
+}
+
+/**
+ * Training throughput measured in this job: the last training's images/s,
+ * scaled down for a network with more MACs (never assumed faster for a
+ * smaller one); the plan's assumption before any training ran.
+ */
+export class Throughput {
+  private last: { macs: number; imagesPerSec: number } | null = null;
+
+  constructor(private readonly assumed: number) {}
+
+  record(macs: number, imagesPerSec: number): void {
+    if (Number.isFinite(imagesPerSec) && imagesPerSec > 0 && macs > 0) this.last = { macs, imagesPerSec };
+  }
+
+  get measured(): boolean {
+    return this.last !== null;
+  }
+
+  imagesPerSec(macs: number): number {
+    if (!this.last) return this.assumed;
+    return this.last.imagesPerSec * Math.min(1, this.last.macs / macs);
+  }
+
+  /** minutes to train `images` images of a network of `macs` */
+  minutes(images: number, macs: number): number {
+    return trainMinutes(images, this.imagesPerSec(macs));
+  }
+}
