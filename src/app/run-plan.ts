@@ -194,3 +194,11 @@ export function minutesAfter(plan: RunPlan, stage: PlanStage): number {
 export function minutesThrough(plan: RunPlan, stage: PlanStage): number {
   return PLAN_STAGES.slice(0, PLAN_STAGES.indexOf(stage) + 1).reduce((s, k) => s + plan.minutes[k], 0);
 }
+
+/** One line: `plan for a 10 min budget: search 3.5, refine 1.1, ... min; cuts: ...`. */
+export function describePlan(plan: RunPlan): string {
+  const m = PLAN_STAGES.map((k) => `${k} ${plan.minutes[k].toFixed(plan.minutes[k] < 1 ? 2 : 1)}`).join(', ');
+  const head = plan.budgetMinutes === null ? 'time estimate (no budget)' : `plan for a ${plan.budgetMinutes} min budget`;
+  const cuts = plan.cuts.map((c) => `${c.what} ${c.from} -> ${c.to}`).join('; ');
+  return `${head}: ${m} min at ${plan.imagesPerSec.toFixed(0)} images/s (${plan.throughputSource})${cuts ? `; planned cuts: ${cuts}` : ''}`;
+}

@@ -27,6 +27,7 @@ import { resolveArch } from '../space/resolve.ts';
 import { diskFullMessage } from '../store/artifacts.ts';
 import { getModel, insertModel, type ModelRecord, recentMeasuredThroughput } from '../store/models.ts';
 import { defaultImagesPerSec, newStoredPlan, planInputFor, type StoredPlan } from './run-budget.ts';
+import { describePlan } from './run-plan.ts';
 import { resolveRunOptions, RunInputError, type RunOptions, type RunOptionsInput } from './run-options.ts';
 import { exportStage } from './run-stages/export.ts';
 import { finalTrainingStage } from './run-stages/final-training.ts';
@@ -92,6 +93,7 @@ function withDb<T>(deps: RunDeps | undefined, f: (db: Db) => Promise<T>): Promis
 export async function runStoredModel(db: Db, modelId: string, ctx: RunContext): Promise<RunResult> {
   if (getModel(db, modelId).status === 'succeeded') throw new RunInputError(`model ${modelId} is already finished; nothing to resume`);
   const s = await RunSession.open(db, modelId, ctx);
+  if (s.budget) s.log(describePlan(s.budget.state));
   try {
     const base = await searchStage(s);
     s.checkCancel();
