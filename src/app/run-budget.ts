@@ -11,7 +11,10 @@ import type { InputShape } from '../space/types.ts';
 import { resolveSearchOptions } from '../search/options.ts';
 import { gridCandidates } from '../refine/scaling.ts';
 import type { RunOptions } from './run-options.ts';
-import { minutesAfter, minutesThrough, type PlanInput, type PlanStage, planRun, type RunPlan, trainMinutes } from './run-plan.ts';
+import { defaultTrainConfig, type TrainConfig } from '../train/config.ts';
+import {
+  BUDGET_PROXY_EVAL_IMAGES, EVAL_COST, minutesAfter, minutesThrough, type PlanInput, type PlanStage, planRun, type Recipe, recipeMinutes, type RunPlan,
+} from './run-plan.ts';
 
 /** A cut made while the job ran, in the plan's cut order. */
 export interface BudgetDecision {
@@ -42,22 +45,42 @@ export function defaultImagesPerSec(input: InputShape): number {
   return (DEFAULT_IMAGES_PER_SEC_28x28 * 28 * 28) / (input.height * input.width * input.channels);
 }
 
-/** The planner's input for a run's options on a dataset of `trainImages` training images. */
-export function planInputFor(o: RunOptions, trainImages: number, throughput: { imagesPerSec: number; source: 'measured' | 'default' }): PlanInput {
+export interface SplitCounts { train: number; validation: number; test: number }
+
+/** The proxy recipe of grid candidates and NetAdapt: under a budget, validation and BN recalibration on at most BUDGET_PROXY_EVAL_IMAGES images. */
+export function proxyConfig(o: RunOptions): Partial<TrainConfig> {
+  if (o.budgetMinutes === null) return o.proxy;
+  const cap = (v: number | undefined, def: number) => Math.min(v ?? def, BUDGET_PROXY_EVAL_IMAGES);
+  return { ...o.proxy, validationSubset: cap(o.proxy.validationSubset, Infinity), bnRecalibrationImages: cap(o.proxy.bnRecalibrationImages, defaultTrainConfig().bnRecalibrationImages) };
+}
+
+/** A training configuration's cost as a Recipe on a dataset of these split sizes (`test`: it evaluates the test split). */
+export function recipeOf(c: Partial<TrainConfig>, counts: SplitCounts, test = false): Recipe {
+  const d = defaultTrainConfig(c);
+  const images = Math.min(d.subset ?? counts.train, counts.train);
+  return {
+    epochs: d.epochs, images,
+    evalImages: Math.min(d.validationSubset ?? counts.validation, counts.validation) / d.validateEvery + Math.min(d.bnRecalibrationImages, images),
+    testImages: test ? counts.test : 0,
+  };
+}
+
+/** The planner's input for a run's options on a dataset of these split sizes. */
+export function planInputFor(o: RunOptions, counts: SplitCounts, throughput: { imagesPerSec: number; source: 'measured' | 'default' }): PlanInput {
   let search: PlanInput['search'] = null;
   if (o.baseArch === null) {
     const so = resolveSearchOptions({ ...o.search, dataset: o.dataset, deviceId: o.deviceId, latencyTargetMs: o.latencyTargetMs });
+    const p = so.proxy;
+    const trial = recipeOf({ epochs: p.epochs, subset: p.subset, validationSubset: p.validationSubset, bnRecalibrationImages: p.bnRecalibrationImages }, counts);
     search = {
       maxTrials: so.maxTrials, parallel: so.maxParallelTrials,
-      imagesPerTrial: Math.min(so.proxy.subset, trainImages) * so.proxy.epochs + so.proxy.validationSubset / 3,
+      imagesPerTrial: trial.epochs * (trial.images + EVAL_COST * trial.evalImages),
       maxWallMinutes: o.budgetMinutes === null && so.maxWallMs !== null ? so.maxWallMs / 60_000 : null,
     };
   }
-  const images = (subset: number | undefined) => Math.min(subset ?? trainImages, trainImages);
   return {
     budgetMinutes: o.budgetMinutes, search,
-    proxy: { epochs: o.proxy.epochs ?? 2, images: images(o.proxy.subset) },
-    final: { epochs: o.final.epochs ?? 10, images: images(o.final.subset) },
+    proxy: recipeOf(proxyConfig(o), counts), final: recipeOf(o.final, counts, true),
     gridCandidates: gridCandidates(o.scaling.grid).length, formats: o.formats.length,
     imagesPerSec: throughput.imagesPerSec, throughputSource: throughput.source,
   };
@@ -132,8 +155,8 @@ export class Throughput {
     return this.last.imagesPerSec * Math.min(1, this.last.macs / macs);
   }
 
-  /** minutes to train `images` images of a network of `macs` */
-  minutes(images: number, macs: number): number {
-    return trainMinutes(images, this.imagesPerSec(macs));
+  /** minutes of a training run of a network of `macs` */
+  minutes(r: Recipe, macs: number): number {
+    return recipeMinutes(r, this.imagesPerSec(macs));
   }
 }

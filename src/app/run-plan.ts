@@ -47,12 +47,27 @@ export const SEARCH_MAX_SHARE = 0.4;
 export const REFINE_MIN_SHARE = 0.2;
 /** a grid candidate (phi = 1: about 2x the base's FLOPs) trains at about half the base's images/s */
 export const CANDIDATE_COST_FACTOR = 2;
-/** validation, BN recalibration and the test evaluation on top of the training images */
-export const TRAIN_OVERHEAD = 1.15;
-/** a search trial's start (worker, dataset, model build), seconds */
-export const TRIAL_OVERHEAD_S = 5;
+/** augmentation, batching and model building on top of the images' forward and backward passes */
+export const TRAIN_OVERHEAD = 1.1;
+/** an evaluated image (validation, test, BN recalibration: forward only) costs this fraction of a trained one */
+export const EVAL_COST = 1 / 3;
+/** a search trial's start (worker process, dataset, model build), seconds */
+export const TRIAL_OVERHEAD_S = 10;
 /** the fewest training images a cut leaves (a run of fewer says nothing) */
 export const MIN_TRAIN_IMAGES = 256;
+/** under a budget, proxy trainings (grid candidates, NetAdapt) validate on and recalibrate BN with at most this many images, as a search's trials do */
+export const BUDGET_PROXY_EVAL_IMAGES = 1000;
+
+/**
+ * One training run: `epochs` x `images` trained; each epoch also evaluates
+ * `evalImages` (validation + BN recalibration), and the run `testImages` once.
+ */
+export interface Recipe {
+  epochs: number;
+  images: number;
+  evalImages: number;
+  testImages: number;
+}
 
 export interface PlanInput {
   /** the whole job's wall-time budget; null: no budget (the plan estimates, nothing is cut) */
@@ -60,8 +75,8 @@ export interface PlanInput {
   /** the search's trials; null when a base architecture is given */
   search: null | { maxTrials: number; parallel: number; imagesPerTrial: number; maxWallMinutes: number | null };
   /** proxy recipe of grid candidates and NetAdapt training */
-  proxy: { epochs: number; images: number };
-  final: { epochs: number; images: number };
+  proxy: Recipe;
+  final: Recipe;
   gridCandidates: number;
   formats: number;
   /** training throughput assumed for the plan (images/s) */
@@ -84,6 +99,8 @@ export interface RunPlan {
     searchTrials: number | null;
     gridCandidates: number;
     gridCandidatesTotal: number;
+    /** one round of parallel search trials, minutes (the search stops starting trials this long before its deadline) */
+    searchRoundMinutes: number | null;
     /** proxy recipe per grid candidate / NetAdapt training run */
     proxyEpochs: number;
     proxyImages: number;
@@ -97,29 +114,41 @@ export interface RunPlan {
   throughputSource: 'measured' | 'default';
 }
 
-/** Minutes to train `images` images (with TRAIN_OVERHEAD) at `imagesPerSec`. */
+/** Minutes to train `images` trained-image equivalents (with TRAIN_OVERHEAD) at `imagesPerSec`. */
 export function trainMinutes(images: number, imagesPerSec: number): number {
   return (images * TRAIN_OVERHEAD) / imagesPerSec / 60;
 }
 
-/** Images that train in `minutes` at `imagesPerSec` (inverse of trainMinutes). */
+/** Trained-image equivalents that fit in `minutes` at `imagesPerSec` (inverse of trainMinutes). */
 export function imagesIn(minutes: number, imagesPerSec: number): number {
   return Math.floor((Math.max(0, minutes) * 60 * imagesPerSec) / TRAIN_OVERHEAD);
 }
 
+/** Minutes of a training run at `imagesPerSec`, its evaluations included. */
+export function recipeMinutes(r: Recipe, imagesPerSec: number): number {
+  return trainMinutes(r.epochs * (r.images + EVAL_COST * r.evalImages) + EVAL_COST * r.testImages, imagesPerSec);
+}
+
 /**
  * The recipe that fits `minutes`: fewer epochs first (down to 1), then fewer
- * images (down to MIN_TRAIN_IMAGES, never more than given).
+ * images (down to MIN_TRAIN_IMAGES, never more than given); evaluations are
+ * kept (they cost what they cost).
  */
-export function fitRecipe(r: { epochs: number; images: number }, minutes: number, imagesPerSec: number): { epochs: number; images: number } {
-  const fits = imagesIn(minutes, imagesPerSec);
-  const epochs = Math.max(1, Math.min(r.epochs, Math.floor(fits / r.images)));
-  const images = epochs > 1 || fits >= r.images ? r.images : Math.min(r.images, Math.max(MIN_TRAIN_IMAGES, fits));
-  return { epochs, images };
+export function fitRecipe(r: Recipe, minutes: number, imagesPerSec: number): Recipe {
+  const fits = (Math.max(0, minutes) * 60 * imagesPerSec) / TRAIN_OVERHEAD - EVAL_COST * r.testImages;
+  const perEpoch = r.images + EVAL_COST * r.evalImages;
+  const epochs = Math.max(1, Math.min(r.epochs, Math.floor(fits / perEpoch + 1e-9)));
+  const images = epochs > 1 || fits >= perEpoch ? r.images : Math.min(r.images, Math.max(MIN_TRAIN_IMAGES, Math.floor(fits - EVAL_COST * r.evalImages)));
+  return { ...r, epochs, images };
+}
+
+/** One round of parallel trials: they share the cores, so it takes as long as all of them one after another. */
+function searchRoundMinutes(s: NonNullable<PlanInput['search']>, ips: number): number {
+  return trainMinutes(s.parallel * s.imagesPerTrial, ips) + TRIAL_OVERHEAD_S / 60;
 }
 
 function searchFullMinutes(s: NonNullable<PlanInput['search']>, ips: number): number {
-  const m = trainMinutes(s.maxTrials * s.imagesPerTrial, ips) + (s.maxTrials * TRIAL_OVERHEAD_S) / Math.max(1, s.parallel) / 60;
+  const m = Math.ceil(s.maxTrials / Math.max(1, s.parallel)) * searchRoundMinutes(s, ips);
   return s.maxWallMinutes === null ? m : Math.min(m, s.maxWallMinutes);
 }
 
@@ -127,16 +156,17 @@ export function planRun(i: PlanInput): RunPlan {
   if (!(i.imagesPerSec > 0)) throw new RangeError(`a plan needs a positive throughput, got ${i.imagesPerSec} images/s`);
   if (i.budgetMinutes !== null && !(i.budgetMinutes > 0)) throw new RangeError(`budget minutes must be > 0, got ${i.budgetMinutes}`);
   const ips = i.imagesPerSec;
-  const candidateMinutes = trainMinutes(i.proxy.epochs * i.proxy.images * CANDIDATE_COST_FACTOR, ips);
+  const candidateMinutes = recipeMinutes(i.proxy, ips / CANDIDATE_COST_FACTOR);
   const full = {
     search: i.search ? searchFullMinutes(i.search, ips) : 0,
     refine: i.gridCandidates * candidateMinutes,
-    final: trainMinutes(i.final.epochs * i.final.images, ips),
+    final: recipeMinutes(i.final, ips),
     measure: MEASURE_MINUTES,
     export: i.formats * EXPORT_MINUTES_PER_FORMAT,
   };
   const work: RunPlan['work'] = {
-    searchTrials: i.search?.maxTrials ?? null, gridCandidates: i.gridCandidates, gridCandidatesTotal: i.gridCandidates,
+    searchTrials: i.search?.maxTrials ?? null, searchRoundMinutes: i.search ? searchRoundMinutes(i.search, ips) : null,
+    gridCandidates: i.gridCandidates, gridCandidatesTotal: i.gridCandidates,
     proxyEpochs: i.proxy.epochs, proxyImages: i.proxy.images, finalEpochs: i.final.epochs, finalImages: i.final.images, formats: i.formats,
   };
   const base = { imagesPerSec: ips, throughputSource: i.throughputSource };

@@ -4,22 +4,14 @@
 // the throughput measured so far and the stage's and the whole job's ETA.
 
 import type { TrainHooks } from '../refine/finetune.ts';
-import type { CancelSignal, NasEvent, ProgressUnit, RunStage } from './events.ts';
+import type { CancelSignal, NasEvent, ProgressEvent, RunStage } from './events.ts';
 import { now } from './events.ts';
 
 /** Longest silence inside a training run. */
 export const HEARTBEAT_MS = 30_000;
 
-export interface ProgressUpdate {
-  task: string;
-  done: number;
-  total: number;
-  unit: ProgressUnit;
-  imagesPerSec?: number;
-  /** this stage's remaining seconds */
-  etaS?: number;
-  message?: string;
-}
+/** A progress event's own fields (etaS: this stage's remaining seconds); the reporter adds the rest. */
+export type ProgressUpdate = Pick<ProgressEvent, 'task' | 'done' | 'total' | 'unit' | 'imagesPerSec' | 'etaS' | 'message'>;
 
 export interface StageProgressOptions {
   emit: (e: NasEvent) => void;

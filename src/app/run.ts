@@ -48,7 +48,8 @@ export async function planFor(db: Db, o: RunOptions, deps?: RunDeps): Promise<St
   const { dataset, input } = await datasetOf(o, deps);
   const measured = recentMeasuredThroughput(db, o.dataset);
   const throughput = measured === null ? { imagesPerSec: defaultImagesPerSec(input), source: 'default' as const } : { imagesPerSec: measured, source: 'measured' as const };
-  return newStoredPlan(planInputFor(o, dataset.manifest.splits.train.count, throughput));
+  const sp = dataset.manifest.splits;
+  return newStoredPlan(planInputFor(o, { train: sp.train.count, validation: sp.validation.count, test: sp.test.count }, throughput));
 }
 
 /** Store a 'queued' model row with its plan for validated options (a job runner runs it later with runStoredModel). */

@@ -57,24 +57,30 @@ export function runReporter(out: NodeJS.WriteStream = process.stdout): RunReport
     hideCursor: true, clearOnComplete: false, stopOnComplete: false, stream: out,
   }, cliProgress.Presets.shades_classic);
   let bar: cliProgress.SingleBar | null = null;
+  let last: ProgressEvent | null = null;
   const payload = (e: ProgressEvent) => ({
     stage: `[${e.stage}]`, unit: `${e.unit}s`, task: e.task.slice(0, 60),
     rate: e.imagesPerSec === undefined ? '-' : `${e.imagesPerSec.toFixed(0)} img/s`,
     eta_s: formatDuration(e.etaS), job: formatDuration(e.jobEtaS),
   });
+  // a stage's bar ends as a line with its last progress
   const endBar = () => {
     if (bar) multi.remove(bar);
+    if (last) multi.log(`${progressLine(last)}\n`);
     bar = null;
+    last = null;
   };
   return {
     onEvent: (e) => {
       if (e.type === 'progress') {
         const p = payload(e);
+        last = e;
         if (!bar) bar = multi.create(e.total, e.done, p);
         else {
           if (bar.getTotal() !== e.total) bar.setTotal(e.total);
           bar.update(e.done, p);
         }
+        multi.update();
         return;
       }
       if (e.type === 'stage-changed') endBar();
@@ -86,4 +92,20 @@ export function runReporter(out: NodeJS.WriteStream = process.stdout): RunReport
       multi.stop();
     },
   };
+}
+
+/**
+ * Ctrl-C as a cancel: the first sets the signal (the use case stops at its
+ * next check and keeps what it has; `note` says what happens), a second
+ * quits at once. `off()` removes the handler.
+ */
+export function cancelOnSigint(note: string): { cancel: { cancelled: boolean }; off: () => void } {
+  const cancel = { cancelled: false };
+  const onSigint = () => {
+    if (cancel.cancelled) process.exit(130);
+    cancel.cancelled = true;
+    process.stderr.write(`\ncancelling: ${note}\n`);
+  };
+  process.on('SIGINT', onSigint);
+  return { cancel, off: () => void process.off('SIGINT', onSigint) };
 }

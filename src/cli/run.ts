@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import { resumeRun, runRun, type RunOptionsInput, type RunResult } from '../app/run.ts';
 import { EXPORT_FORMATS, type ExportFormat } from '../export/export-model.ts';
 import { CommandFailed, UsageError } from './errors.ts';
-import { runReporter } from './progress.ts';
+import { cancelOnSigint, runReporter } from './progress.ts';
 
 interface RunFlags {
   dataset?: string;
@@ -95,20 +95,14 @@ export function registerRunCommand(program: Command): void {
     .action(async (f: RunFlags) => {
       const input = f.resume ? null : runInputFromFlags(f);
       const reporter = f.json ? null : runReporter();
-      const cancel = { cancelled: false };
-      const onSigint = () => {
-        if (cancel.cancelled) process.exit(130);
-        cancel.cancelled = true;
-        process.stderr.write('\ncancelling: the stage in progress stops after its current batch (Ctrl-C again to quit at once; `nas run --resume` continues)\n');
-      };
-      process.on('SIGINT', onSigint);
+      const { cancel, off } = cancelOnSigint('the stage in progress stops after its current batch (Ctrl-C again to quit at once; `nas run --resume` continues)');
       const ctx = { onEvent: reporter?.onEvent, cancel };
       let r: RunResult;
       try {
         r = input === null ? await resumeRun(f.resume!, ctx) : await runRun(input, ctx);
       } finally {
         reporter?.stop();
-        process.off('SIGINT', onSigint);
+        off();
       }
       if (f.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
       else printResult(r);

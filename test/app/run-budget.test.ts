@@ -7,50 +7,20 @@
 // wall time. Cancel is checked per batch: a cancel inside the first grid
 // candidate's first epoch stops the run there, keeping the search stage.
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { NasEvent } from '../../src/app/events.ts';
 import type { BudgetDecision, StoredPlan } from '../../src/app/run-budget.ts';
 import { PLAN_STAGES } from '../../src/app/run-plan.ts';
 import { resumeRun, runRun, type RunOptionsInput } from '../../src/app/run.ts';
-import { setDataDir } from '../../src/config/paths.ts';
-import { loadPredictor } from '../../src/latency/index.ts';
-import { parseArchString } from '../../src/space/archspec.ts';
-import { SKELETON_SMALL } from '../../src/space/skeleton.ts';
-import { openDb, type Db } from '../../src/store/db.ts';
 import { getModel, listCheckpoints, listModelFiles } from '../../src/store/models.ts';
-import { useTrainingBackend } from '../../src/train/backend.ts';
+import { baseMs, baseText, datasetOptions, device, grid3, measure, predictor, tempStore } from './run-fixtures.ts';
 
-const device = 'node-tflite-wasm';
-const predictor = loadPredictor(device, { calibration: 'off' });
-const datasetOptions = { synthetic: { size: 20, perClass: 24 } };
-const input = { height: 20, width: 20, channels: 1 };
-const baseText = 'stem_k3_s1_c16 ir_r1_k3_s2_e3_c48_se0.25 ds_r1_k3_s2_c64 head_c64';
-const base = parseArchString(baseText, { stem: SKELETON_SMALL.stem, head: SKELETON_SMALL.head });
-const baseMs = predictor.predict(base, input, 3).latencyMs;
-const measure = async (_d: string, spec: typeof base, i: typeof input, k: number) =>
-  ({ measured: true as const, latencyMs: predictor.predict(spec, i, k).latencyMs, relIqr: 0, runtime: 'test double', repeats: 1 });
-const grid = { alpha: [1.2, 1.3], beta: [1.1], gamma: [1.1, 1.15], tolerance: 0.1 };
-const dir = mkdtempSync(join(tmpdir(), 'nas-run-budget-'));
-let db: Db;
-
-before(async () => {
-  await useTrainingBackend();
-  setDataDir(dir);
-  db = openDb(join(dir, 'nas.sqlite'));
-});
-after(() => {
-  db.close();
-  setDataDir(undefined);
-  rmSync(dir, { recursive: true, force: true });
-});
+const store = tempStore('nas-run-budget-');
 
 const options = (o: Partial<RunOptionsInput>): RunOptionsInput => ({
   dataset: 'synthetic', deviceId: device, latencyTargetMs: baseMs * 3, baseArch: baseText, mode: 'soft', formats: ['tflite'],
   proxy: { epochs: 2, batchSize: 16, bnRecalibrationImages: 0 }, final: { epochs: 5, batchSize: 16 },
-  scaling: { grid, maxPhi: 1 }, ...o,
+  scaling: { grid: grid3, maxPhi: 1 }, ...o,
 });
 
 /** a clock that advances 20 s each time the job reads it */
@@ -64,9 +34,9 @@ const budgetOf = (detail: Record<string, unknown>) => (detail.budget as { decisi
 
 describe('a budget far too small for the work', () => {
   it('compound scaling: grid candidates skipped, proxy and final recipes cut, final training stopped at its deadline; a verified model still delivered', async () => {
-    const r = await runRun(options({ budgetMinutes: 1 }), { deps: { db, datasetOptions, predictor, measure, clock: fastClock() } });
+    const r = await runRun(options({ budgetMinutes: 1 }), { deps: { db: store.db, datasetOptions, predictor, measure, clock: fastClock() } });
     assert.equal(r.status, 'succeeded', r.error ?? '');
-    const cks = listCheckpoints(db, r.modelId);
+    const cks = listCheckpoints(store.db, r.modelId);
     assert.deepEqual(cks.map((c) => c.stage), ['search', 'refine', 'final-training']);
     const refine = budgetOf(cks[1]!.detail);
     const skipped = find(refine, /^scaling-grid candidates$/);
@@ -81,11 +51,11 @@ describe('a budget far too small for the work', () => {
     assert.ok(find(final, /stopped at its deadline/), JSON.stringify(final));
     assert.equal(cks[2]!.detail.epochs, 1);
     // never cut: export and its verification (a failed verification fails the run)
-    assert.deepEqual(listModelFiles(db, r.modelId).map((f) => f.format).filter((f, i, a) => a.indexOf(f) === i), ['tflite']);
+    assert.deepEqual(listModelFiles(store.db, r.modelId).map((f) => f.format).filter((f, i, a) => a.indexOf(f) === i), ['tflite']);
     assert.ok(r.card!.verification, 'the export was verified');
-    if (process.env.DEBUG_BUDGET) console.log(JSON.stringify(getModel(db, r.modelId).plan, null, 1));
+    if (process.env.DEBUG_BUDGET) console.log(JSON.stringify(getModel(store.db, r.modelId).plan, null, 1));
     // the row's plan: a 1-minute budget shared among the stages, what each stage spent, every decision
-    const plan = getModel(db, r.modelId).plan as StoredPlan;
+    const plan = getModel(store.db, r.modelId).plan as StoredPlan;
     assert.equal(plan.budgetMinutes, 1);
     assert.ok(Math.abs(PLAN_STAGES.reduce((s, k) => s + plan.minutes[k], 0) - 1) < 1e-9);
     assert.equal(plan.minutes.search, 0, 'a given base architecture: no search');
@@ -97,9 +67,9 @@ describe('a budget far too small for the work', () => {
   it('NetAdapt: the base trains a shorter recipe, steps past the deadline are not fine-tuned, no long fine-tune', async () => {
     const events: NasEvent[] = [];
     const r = await runRun(options({ budgetMinutes: 1, latencyTargetMs: baseMs * 0.8, netadapt: { schedule: { initialFraction: 0.1 } } }),
-      { onEvent: (e) => events.push(e), deps: { db, datasetOptions, predictor, measure, clock: fastClock() } });
+      { onEvent: (e) => events.push(e), deps: { db: store.db, datasetOptions, predictor, measure, clock: fastClock() } });
     assert.equal(r.status, 'succeeded', r.error ?? '');
-    const refine = budgetOf(listCheckpoints(db, r.modelId)[1]!.detail);
+    const refine = budgetOf(listCheckpoints(store.db, r.modelId)[1]!.detail);
     assert.deepEqual([find(refine, /^NetAdapt base training epochs$/)?.planned, find(refine, /^NetAdapt base training epochs$/)?.actual], [2, 1]);
     const untuned = find(refine, /^NetAdapt steps without fine-tune$/);
     assert.ok(untuned && untuned.actual >= 1, JSON.stringify(refine));
@@ -110,12 +80,12 @@ describe('a budget far too small for the work', () => {
 
   it('without a budget the plan only estimates: nothing is cut', async () => {
     const r = await runRun(options({ scaling: { grid: { alpha: [1.2], beta: [1.1], gamma: [1.15], tolerance: 0.1 }, maxPhi: 1 }, final: { epochs: 1, batchSize: 16 } }),
-      { deps: { db, datasetOptions, predictor, measure, clock: fastClock() } });
+      { deps: { db: store.db, datasetOptions, predictor, measure, clock: fastClock() } });
     assert.equal(r.status, 'succeeded', r.error ?? '');
-    const plan = getModel(db, r.modelId).plan as StoredPlan;
+    const plan = getModel(store.db, r.modelId).plan as StoredPlan;
     assert.equal(plan.budgetMinutes, null);
     assert.deepEqual(plan.decisions, []);
-    assert.ok(listCheckpoints(db, r.modelId).every((c) => c.detail.budget === undefined));
+    assert.ok(listCheckpoints(store.db, r.modelId).every((c) => c.detail.budget === undefined));
   });
 });
 
@@ -124,7 +94,7 @@ describe('cancel inside a training run', () => {
     const signal = { cancelled: false };
     const events: NasEvent[] = [];
     const r = await runRun(options({}), {
-      cancel: signal, deps: { db, datasetOptions, predictor, measure, heartbeatMs: 0 },
+      cancel: signal, deps: { db: store.db, datasetOptions, predictor, measure, heartbeatMs: 0 },
       onEvent: (e) => {
         events.push(e);
         // the first heartbeat of the first grid candidate's first epoch
@@ -140,9 +110,9 @@ describe('cancel inside a training run', () => {
     assert.equal(events.filter((e) => e.type === 'progress' && e.unit === 'candidate').length, 0);
     const heartbeats = events.filter((e) => e.type === 'progress' && e.stage === 'refine' && e.unit === 'epoch');
     assert.equal(heartbeats.length, 1, 'one batch ran before the cancel was seen');
-    assert.equal(getModel(db, r.modelId).status, 'cancelled');
-    assert.deepEqual(listCheckpoints(db, r.modelId).map((c) => c.stage), ['search']);
-    const r2 = await resumeRun(r.modelId, { deps: { db, datasetOptions, predictor, measure } });
+    assert.equal(getModel(store.db, r.modelId).status, 'cancelled');
+    assert.deepEqual(listCheckpoints(store.db, r.modelId).map((c) => c.stage), ['search']);
+    const r2 = await resumeRun(r.modelId, { deps: { db: store.db, datasetOptions, predictor, measure } });
     assert.equal(r2.status, 'succeeded', r2.error ?? '');
   });
 });

@@ -6,14 +6,16 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import {
-  CUT_ORDER, fitRecipe, MIN_TRAIN_IMAGES, minutesAfter, minutesThrough, PLAN_STAGES, type PlanInput, planRun, type RunPlan,
+  CUT_ORDER, fitRecipe, MIN_TRAIN_IMAGES, minutesAfter, minutesThrough, PLAN_STAGES, type PlanInput, planRun, recipeMinutes, type RunPlan,
 } from '../../src/app/run-plan.ts';
 
-// fashion-mnist-like: 60,000 training images, 20 search trials of 2,000 images, the default recipes, 16 grid candidates
+// fashion-mnist-like: 60,000 training images, 20 search trials of 2,000 images, the default recipes (validation on
+// 5,000 images, BN recalibration on 2,048; the proxy's capped at 1,000 each under a budget), 16 grid candidates
 const input = (budgetMinutes: number | null, o: Partial<PlanInput> = {}): PlanInput => ({
   budgetMinutes,
-  search: { maxTrials: 20, parallel: 2, imagesPerTrial: 2000 + 1000 / 3, maxWallMinutes: null },
-  proxy: { epochs: 2, images: 60_000 }, final: { epochs: 10, images: 60_000 },
+  search: { maxTrials: 20, parallel: 2, imagesPerTrial: 2000 + 2000 / 3, maxWallMinutes: null },
+  proxy: { epochs: 2, images: 60_000, evalImages: 2000, testImages: 0 },
+  final: { epochs: 10, images: 60_000, evalImages: 7048, testImages: 10_000 },
   gridCandidates: 16, formats: 3, imagesPerSec: 250, throughputSource: 'default', ...o,
 });
 
@@ -34,7 +36,7 @@ describe('planRun: shares', () => {
   it('a budget large enough for everything cuts nothing', () => {
     const p = planRun(input(10_000));
     assert.deepEqual(p.cuts, []);
-    assert.deepEqual(p.work, { searchTrials: 20, gridCandidates: 16, gridCandidatesTotal: 16, proxyEpochs: 2, proxyImages: 60_000, finalEpochs: 10, finalImages: 60_000, formats: 3 });
+    assert.deepEqual({ ...p.work, searchRoundMinutes: undefined }, { searchTrials: 20, searchRoundMinutes: undefined, gridCandidates: 16, gridCandidatesTotal: 16, proxyEpochs: 2, proxyImages: 60_000, finalEpochs: 10, finalImages: 60_000, formats: 3 });
   });
 
   it('a given base architecture (no search) plans no search minutes', () => {
@@ -48,8 +50,8 @@ describe('planRun: shares', () => {
     const p = planRun(input(null));
     assert.equal(p.budgetMinutes, null);
     assert.deepEqual(p.cuts, []);
-    // 10 epochs x 60,000 images at 250 images/s, with the overhead factor
-    assert.ok(p.minutes['final-training'] > 40 && p.minutes['final-training'] < 50, String(p.minutes['final-training']));
+    // 10 epochs x 60,000 images at 250 images/s, their validations and the test evaluation, with the overhead factor
+    assert.ok(p.minutes['final-training'] > 45 && p.minutes['final-training'] < 50, String(p.minutes['final-training']));
     assert.equal(p.work.finalEpochs, 10);
   });
 
@@ -102,12 +104,20 @@ describe('planRun: a shrinking budget degrades in the stated order', () => {
 
 describe('fitRecipe', () => {
   it('fewer epochs first (down to 1), then fewer images (down to MIN_TRAIN_IMAGES)', () => {
-    const r = { epochs: 10, images: 10_000 };
-    // 250 images/s: one epoch of 10,000 images is 46 s with the overhead factor
+    const r = { epochs: 10, images: 10_000, evalImages: 0, testImages: 0 };
+    // 250 images/s: one epoch of 10,000 images is 44 s with the overhead factor
     assert.deepEqual(fitRecipe(r, 60, 250), r);
-    assert.deepEqual(fitRecipe(r, 4, 250), { epochs: 5, images: 10_000 });
-    assert.deepEqual(fitRecipe(r, 0.5, 250), { epochs: 1, images: 6521 });
-    assert.deepEqual(fitRecipe(r, 0, 250), { epochs: 1, images: MIN_TRAIN_IMAGES });
-    assert.deepEqual(fitRecipe({ epochs: 3, images: 100 }, 0, 250), { epochs: 1, images: 100 }, 'never more images than given');
+    assert.deepEqual(fitRecipe(r, 4, 250), { ...r, epochs: 5 });
+    assert.deepEqual(fitRecipe(r, 0.5, 250), { ...r, epochs: 1, images: 6818 });
+    assert.deepEqual(fitRecipe(r, 0, 250), { ...r, epochs: 1, images: MIN_TRAIN_IMAGES });
+    assert.deepEqual(fitRecipe({ ...r, epochs: 3, images: 100 }, 0, 250), { ...r, epochs: 1, images: 100 }, 'never more images than given');
+  });
+
+  it('keeps the evaluations: each epoch validates, the run tests once (an evaluated image costs a third of a trained one)', () => {
+    const r = { epochs: 10, images: 10_000, evalImages: 3000, testImages: 6000 };
+    // 54,545 image-equivalents in 4 min; the test costs 2,000 of them, each epoch 10,000 + 1,000
+    assert.deepEqual(fitRecipe(r, 4, 250), { ...r, epochs: 4 });
+    assert.deepEqual(fitRecipe(r, 0.5, 250), { ...r, epochs: 1, images: 6818 - 2000 - 1000 });
+    assert.ok(Math.abs(recipeMinutes({ ...r, epochs: 4 }, 250) - (4 * 11_000 + 2000) * 1.1 / 250 / 60) < 1e-9);
   });
 });

@@ -7,52 +7,22 @@
 // heartbeat interval has passed (0 here: after every batch). Every event
 // conforms to api/openapi.json's NasEvent.
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { NasEvent, ProgressEvent } from '../../src/app/events.ts';
 import { runRun, type RunOptionsInput } from '../../src/app/run.ts';
-import { setDataDir } from '../../src/config/paths.ts';
-import { loadPredictor } from '../../src/latency/index.ts';
 import { gridCandidates } from '../../src/refine/scaling.ts';
-import { parseArchString } from '../../src/space/archspec.ts';
-import { SKELETON_SMALL } from '../../src/space/skeleton.ts';
-import { openDb, type Db } from '../../src/store/db.ts';
-import { useTrainingBackend } from '../../src/train/backend.ts';
 import { ajv } from '../http/helpers.ts';
+import { baseMs, baseText, datasetOptions, device, grid3, measure, predictor, tempStore } from './run-fixtures.ts';
 
-const device = 'node-tflite-wasm';
-const predictor = loadPredictor(device, { calibration: 'off' });
-const datasetOptions = { synthetic: { size: 20, perClass: 24 } };
-const input = { height: 20, width: 20, channels: 1 };
-const baseText = 'stem_k3_s1_c16 ir_r1_k3_s2_e3_c48_se0.25 ds_r1_k3_s2_c64 head_c64';
-const base = parseArchString(baseText, { stem: SKELETON_SMALL.stem, head: SKELETON_SMALL.head });
-const baseMs = predictor.predict(base, input, 3).latencyMs;
-// a measurement that agrees with the prediction (the device runtime's own is tested in test/app/run.test.ts)
-const measure = async (_d: string, spec: typeof base, i: typeof input, k: number) =>
-  ({ measured: true as const, latencyMs: predictor.predict(spec, i, k).latencyMs, relIqr: 0, runtime: 'test double', repeats: 1 });
 const validEvent = ajv.compile({ $ref: 'api#/components/schemas/NasEvent' });
-const dir = mkdtempSync(join(tmpdir(), 'nas-run-progress-'));
-let db: Db;
-
-before(async () => {
-  await useTrainingBackend();
-  setDataDir(dir);
-  db = openDb(join(dir, 'nas.sqlite'));
-});
-after(() => {
-  db.close();
-  setDataDir(undefined);
-  rmSync(dir, { recursive: true, force: true });
-});
+const store = tempStore('nas-run-progress-');
 
 async function run(o: Partial<RunOptionsInput>, heartbeatMs?: number): Promise<{ events: NasEvent[]; progress: (stage: string, unit?: string) => ProgressEvent[] }> {
   const events: NasEvent[] = [];
   const r = await runRun({
     dataset: 'synthetic', deviceId: device, latencyTargetMs: baseMs, baseArch: baseText, mode: 'soft', formats: ['tflite', 'tfjs'],
     proxy: { epochs: 2, batchSize: 16, bnRecalibrationImages: 0 }, final: { epochs: 3, batchSize: 16 }, ...o,
-  }, { onEvent: (e) => events.push(e), deps: { db, datasetOptions, predictor, measure, heartbeatMs, search: { datasetOptions } } });
+  }, { onEvent: (e) => events.push(e), deps: { db: store.db, datasetOptions, predictor, measure, heartbeatMs, search: { datasetOptions } } });
   assert.equal(r.status, 'succeeded', r.error ?? '');
   for (const e of events) assert.ok(validEvent(e), `${JSON.stringify(e)}: ${JSON.stringify(validEvent.errors)}`);
   const progress = (stage: string, unit?: string) => events.filter((e): e is ProgressEvent => e.type === 'progress' && e.stage === stage && (unit === undefined || e.unit === unit));
@@ -61,7 +31,7 @@ async function run(o: Partial<RunOptionsInput>, heartbeatMs?: number): Promise<{
 
 describe('progress events of every stage', () => {
   it('search trials, scaling-grid candidates and their epochs, final epochs with images/s and ETA, export formats, measurement', async () => {
-    const grid = { alpha: [1.2, 1.3], beta: [1.1], gamma: [1.1, 1.15], tolerance: 0.1 };
+    const grid = grid3;
     const C = gridCandidates(grid).length;
     assert.equal(C, 3);
     const trials = 2;

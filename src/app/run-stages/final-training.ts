@@ -10,7 +10,7 @@
 import { trainArch } from '../../train/trainer.ts';
 import { trainWeights } from '../../refine/finetune.ts';
 import type { ModelCheckpoint } from '../../store/models.ts';
-import type { BudgetDecision } from '../run-budget.ts';
+import { type BudgetDecision, recipeOf } from '../run-budget.ts';
 import { CUT_ORDER, fitRecipe } from '../run-plan.ts';
 import type { RunSession } from './session.ts';
 
@@ -29,8 +29,7 @@ export async function finalTrainingStage(s: RunSession, refined: ModelCheckpoint
   if (done) return done;
   const { o } = s;
   s.enter('final-training');
-  const count = s.trainCount;
-  const full = { epochs: o.final.epochs ?? 10, images: Math.min(o.final.subset ?? count, count) };
+  const full = recipeOf(o.final, s.counts, true);
   let recipe = full;
   const decisions: BudgetDecision[] = [];
   const budget = s.budget?.enforced ? s.budget : null;
@@ -44,12 +43,18 @@ export async function finalTrainingStage(s: RunSession, refined: ModelCheckpoint
     if (recipe.images < full.images) decisions.push(budget.decide({ stage: 'final-training', what: CUT_ORDER[3], planned: full.images, actual: recipe.images, reason: why }));
   }
   const start = s.loadWeights(refined);
-  const r = await trainWeights(refined.spec, s.dataset, s.cfg({ ...o.final, epochs: recipe.epochs, subset: recipe.images }, refined.input.height), start ?? undefined, true,
-    s.progress().training('final training', { epochs: recipe.epochs, imagesPerEpoch: recipe.images, cancel: s.ctx.cancel, stopEarly: s.deadlinePassed('final-training') }));
+  const hooks = s.progress().training('final training', { epochs: recipe.epochs, imagesPerEpoch: recipe.images, cancel: s.ctx.cancel, stopEarly: s.deadlinePassed('final-training') });
+  let trainedImages = 0;
+  const r = await trainWeights(refined.spec, s.dataset, s.cfg({ ...o.final, epochs: recipe.epochs, subset: recipe.images }, refined.input.height), start ?? undefined, true, {
+    ...hooks, onBatch: (b) => { trainedImages = b.images; hooks.onBatch?.(b); },
+  });
   s.hold(r.weights);
   s.throughput.record(s.macs(refined.spec, refined.input), r.imagesPerSec);
   if (r.stoppedEarly && budget) {
-    decisions.push(budget.decide({ stage: 'final-training', what: 'final training stopped at its deadline', planned: recipe.epochs, actual: r.epochs, reason: 'the final-training deadline passed (epochs run, the last partly)' }));
+    decisions.push(budget.decide({
+      stage: 'final-training', what: 'final-training images trained (stopped at its deadline)', planned: recipe.epochs * recipe.images, actual: trainedImages,
+      reason: `the final-training deadline passed in epoch ${r.epochs} of ${recipe.epochs}`,
+    }));
   }
   if (s.budget) s.budget.state.measuredImagesPerSec = r.imagesPerSec;
   const ck = s.checkpoint({

@@ -16,15 +16,13 @@ import type { ArchSpec, InputShape } from '../../space/types.ts';
 import type { ModelCheckpoint } from '../../store/models.ts';
 import type { TrainConfig } from '../../train/config.ts';
 import { CancelledError } from '../events.ts';
-import type { BudgetDecision } from '../run-budget.ts';
-import { fitRecipe, type PlanStage, trainMinutes } from '../run-plan.ts';
+import { type BudgetDecision, proxyConfig, recipeOf } from '../run-budget.ts';
+import { fitRecipe, type PlanStage, type Recipe, recipeMinutes } from '../run-plan.ts';
 import type { RefineOutcome } from './refine.ts';
 import type { RunSession } from './session.ts';
 
 /** Share of the refine time for training the base, the steps' fine-tunes and the long fine-tune. */
 export const NETADAPT_SHARES = { base: 0.3, steps: 0.5, long: 0.2 } as const;
-
-interface Recipe { epochs: number; images: number }
 
 /** Steps the schedule needs from L0 to T when every step reduces exactly its delta (an estimate: steps often cut more). */
 export function stepsToTarget(l0: number, target: number, sch: NetAdaptSchedule, maxSteps: number): number {
@@ -58,7 +56,7 @@ function fitNetAdapt(s: RunSession, spec: ArchSpec, input: InputShape, l0: numbe
   };
   out.base = r.base.epochs > 0 ? fit('base training', r.base, NETADAPT_SHARES.base) : r.base;
   out.long = fit('long fine-tune', r.long, NETADAPT_SHARES.long);
-  const stepMin = groups * trainMinutes(r.short.epochs * r.short.images, ips);
+  const stepMin = groups * recipeMinutes(r.short, ips);
   const stepsFit = Math.floor((leftMin * NETADAPT_SHARES.steps) / stepMin);
   if (stepsFit < out.estSteps) {
     const steps = Math.max(1, stepsFit);
@@ -85,25 +83,23 @@ interface ShrinkRequest {
 async function shrink(s: RunSession, q: ShrinkRequest): Promise<{ r: NetAdaptResult; plan: NetAdaptPlan }> {
   const { o } = s;
   const side = q.input.height;
-  const count = s.trainCount;
-  const proxyImages = Math.min(o.proxy.subset ?? count, count);
-  const short: Partial<TrainConfig> = { ...o.proxy, epochs: 1, warmupEpochs: 0, ...o.netadapt.shortTune };
+  const proxy = proxyConfig(o);
+  const short: Partial<TrainConfig> = { ...proxy, epochs: 1, warmupEpochs: 0, ...o.netadapt.shortTune };
   const l0 = s.predict(q.spec, q.input);
+  const long = recipeOf(proxy, s.counts);
   const plan = fitNetAdapt(s, q.spec, q.input, l0, q.targetMs, {
-    base: { epochs: q.weights ? 0 : o.proxy.epochs ?? 2, images: proxyImages },
-    short: { epochs: short.epochs ?? 1, images: Math.min(short.subset ?? count, count) },
-    long: { epochs: o.proxy.epochs ?? 2, images: proxyImages },
+    base: q.weights ? { ...long, epochs: 0 } : long, short: recipeOf(short, s.counts), long,
   }, q.deadline);
   const cfgOf = (base: Partial<TrainConfig>, r: Recipe) => s.cfg({ ...base, epochs: r.epochs, subset: r.images }, side);
   const progress = s.progress();
   const ips = () => s.throughput.imagesPerSec(s.macs(q.spec, q.input));
-  const secs = (r: Recipe) => trainMinutes(r.epochs * r.images, ips()) * 60;
+  const secs = (r: Recipe) => recipeMinutes(r, ips()) * 60;
   const cur = { step: 0, proposal: 0, proposals: plan.groups };
   const stepsLeftS = () => Math.max(0, plan.estSteps - cur.step) * plan.groups * secs(plan.short) + secs(plan.long);
   const stopEarly = s.deadlinePassed(q.deadline);
   let weights = q.weights;
   if (!weights) {
-    const r = await trainWeights(q.spec, s.dataset, cfgOf(o.proxy, plan.base), undefined, false, progress.training('NetAdapt: training the base on the proxy task', {
+    const r = await trainWeights(q.spec, s.dataset, cfgOf(proxy, plan.base), undefined, false, progress.training('NetAdapt: training the base on the proxy task', {
       epochs: plan.base.epochs, imagesPerEpoch: plan.base.images, afterS: stepsLeftS, cancel: s.ctx.cancel, stopEarly,
     }));
     s.throughput.record(s.macs(q.spec, q.input), r.imagesPerSec);
@@ -113,7 +109,7 @@ async function shrink(s: RunSession, q: ShrinkRequest): Promise<{ r: NetAdaptRes
   const fineTune: FineTune = async (spec, w, phase) => {
     const rec = phase === 'short' ? plan.short : plan.long;
     const task = phase === 'short' ? `NetAdapt step ${cur.step + 1}: fine-tuning proposal ${cur.proposal + 1} of ${cur.proposals}` : 'NetAdapt: long fine-tune';
-    const r = await trainWeights(spec, s.dataset, cfgOf(phase === 'short' ? short : o.proxy, rec), w, false, progress.training(task, {
+    const r = await trainWeights(spec, s.dataset, cfgOf(phase === 'short' ? short : proxy, rec), w, false, progress.training(task, {
       epochs: rec.epochs, imagesPerEpoch: rec.images, cancel: s.ctx.cancel, stopEarly: phase === 'long' ? stopEarly : undefined,
       afterS: () => (phase === 'short' ? Math.max(0, cur.proposals - cur.proposal - 1) * secs(plan.short) + stepsLeftS() - plan.groups * secs(plan.short) : 0),
     }));

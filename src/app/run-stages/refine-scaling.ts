@@ -11,7 +11,7 @@ import { trainWeights } from '../../refine/finetune.ts';
 import { disposeWeights } from '../../refine/prune.ts';
 import { factorsFor, fillTarget, gridCandidates, gridSearch, orderCandidates, scaleArch } from '../../refine/scaling.ts';
 import type { ModelCheckpoint } from '../../store/models.ts';
-import type { BudgetDecision } from '../run-budget.ts';
+import { type BudgetDecision, proxyConfig, recipeOf } from '../run-budget.ts';
 import { CUT_ORDER, fitRecipe } from '../run-plan.ts';
 import type { RunSession } from './session.ts';
 
@@ -20,13 +20,13 @@ export async function scaleUp(s: RunSession, base: ModelCheckpoint, baseMs: numb
   s.enter('refine', `compound scaling: ${baseMs.toFixed(4)} ms predicted < ${belowMs.toFixed(4)} ms`);
   const order = orderCandidates(gridCandidates(o.scaling.grid));
   const total = order.length;
-  const count = s.trainCount;
-  let recipe = { epochs: o.proxy.epochs ?? 2, images: Math.min(o.proxy.subset ?? count, count) };
+  const proxy = proxyConfig(o);
+  let recipe = recipeOf(proxy, s.counts);
   const macsOf = (i: number) => {
     const x = scaleArch(base.spec, base.input, factorsFor(order[i]!, 1));
     return s.macs(x.spec, x.input);
   };
-  const minutesOf = (i: number) => s.throughput.minutes(recipe.epochs * recipe.images, macsOf(i));
+  const minutesOf = (i: number) => s.throughput.minutes(recipe, macsOf(i));
   const decisions: BudgetDecision[] = [];
   const budget = s.budget?.enforced ? s.budget : null;
   const leftMin = () => (budget ? budget.remainingMs('refine') / 60_000 : Infinity);
@@ -48,7 +48,7 @@ export async function scaleUp(s: RunSession, base: ModelCheckpoint, baseMs: numb
   const grid = await gridSearch(base.spec, base.input, async (spec, input, i) => {
     s.checkCancel();
     const c = order[i]!;
-    const r = await trainWeights(spec, s.dataset, s.cfg({ ...o.proxy, epochs: recipe.epochs, subset: recipe.images }, input.height), undefined, false,
+    const r = await trainWeights(spec, s.dataset, s.cfg({ ...proxy, epochs: recipe.epochs, subset: recipe.images }, input.height), undefined, false,
       progress.training(`scaling grid candidate ${i + 1} of ${total} (alpha ${c.alpha}, beta ${c.beta}, gamma ${c.gamma})`, {
         epochs: recipe.epochs, imagesPerEpoch: recipe.images, cancel: s.ctx.cancel, stopEarly: s.deadlinePassed('refine'), afterS: () => laterS(i),
       }));

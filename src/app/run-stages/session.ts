@@ -26,7 +26,7 @@ import { useTrainingBackend } from '../../train/backend.ts';
 import { defaultTrainConfig, type TrainConfig } from '../../train/config.ts';
 import { TrainingCancelledError } from '../../train/trainer.ts';
 import { type CancelSignal, CancelledError, type EventSink, type NasEvent, now, type RunStage } from '../events.ts';
-import { RunBudget, type StoredPlan, Throughput } from '../run-budget.ts';
+import { RunBudget, type SplitCounts, type StoredPlan, Throughput } from '../run-budget.ts';
 import { type RunOptions, resolveRunOptions, type RunOptionsInput } from '../run-options.ts';
 import type { PlanStage } from '../run-plan.ts';
 import { HEARTBEAT_MS, StageProgress } from '../run-progress.ts';
@@ -118,6 +118,10 @@ export class RunSession {
   get T(): number { return this.o.latencyTargetMs; }
   get K(): number { return this.dataset.manifest.classes.length; }
   get trainCount(): number { return this.dataset.manifest.splits.train.count; }
+  get counts(): SplitCounts {
+    const sp = this.dataset.manifest.splits;
+    return { train: sp.train.count, validation: sp.validation.count, test: sp.test.count };
+  }
 
   predict(s: ArchSpec, i: InputShape): number {
     return this.predictor.predict(s, i, this.K).latencyMs;
