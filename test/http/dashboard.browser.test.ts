@@ -93,7 +93,15 @@ describe('dashboard (headless Chromium)', () => {
       await page.uncheck('#f-scaleup');
       // int8 verification (top-1 agreement >= 99% with float) is not meaningful on the toy set's few validation images
       await page.uncheck('#f-formats input[value="tflite-int8"]');
-      await page.click('#f-submit');
+      const [created] = await Promise.all([
+        page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/v1/searches'),
+        page.click('#f-submit'),
+      ]);
+      // the 202 body carries the job's time plan: the 30 minutes shared among the stages
+      const accepted = await created.json() as { plan: { budgetMinutes: number; minutes: Record<string, number> } };
+      assert.equal(created.status(), 202);
+      assert.equal(accepted.plan.budgetMinutes, 30);
+      assert.ok(Math.abs(Object.values(accepted.plan.minutes).reduce((a, b) => a + b, 0) - 30) < 1e-9, JSON.stringify(accepted.plan.minutes));
       await page.waitForSelector('#search-detail:not([hidden])');
       const id = (await page.textContent('#detail-id'))!;
       assert.match(id, /^s-/);
