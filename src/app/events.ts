@@ -6,6 +6,35 @@
 
 export type RunStage = 'queued' | 'search' | 'refine' | 'final-training' | 'export' | 'measure' | 'done';
 
+/** What a progress event counts. */
+export type ProgressUnit = 'trial' | 'candidate' | 'step' | 'proposal' | 'epoch' | 'format' | 'network';
+
+/**
+ * Progress within a stage of a long job (`nas run`): emitted at least once
+ * per unit of work (a trial, a scaling-grid candidate, a NetAdapt step or
+ * fine-tune, a training epoch, an exported format, a measurement) and at
+ * least every 30 s of training. `done` of `total` units (done may be
+ * fractional: 2.5 epochs); `task` names the work (final training, scaling
+ * grid candidate 3 of 16, ...); `etaS` is the stage's remaining time
+ * estimated from measured throughput, `jobEtaS` the whole job's (the rest of
+ * this stage plus the later stages' planned minutes), each absent when unknown.
+ */
+export interface ProgressEvent {
+  type: 'progress';
+  searchId: string;
+  stage: RunStage;
+  task: string;
+  done: number;
+  total: number;
+  unit: ProgressUnit;
+  /** training throughput of this task (images/s) */
+  imagesPerSec?: number;
+  etaS?: number;
+  jobEtaS?: number;
+  message?: string;
+  at: string;
+}
+
 export type NasEvent =
   | { type: 'search-started'; searchId: string; strategy: string; trialsBudget: number | null; resumed: boolean; at: string }
   | { type: 'trial-started'; searchId: string; trialId: string; archId: string; at: string }
@@ -21,7 +50,8 @@ export type NasEvent =
   | { type: 'log'; searchId: string; level: 'info' | 'warn'; message: string; at: string }
   | { type: 'done'; searchId: string; status: 'succeeded'; bestTrialId: string | null; modelId?: string; at: string }
   | { type: 'failed'; searchId: string; error: string; at: string }
-  | { type: 'cancelled'; searchId: string; at: string }
+  | { type: 'cancelled'; searchId: string; message?: string; at: string }
+  | ProgressEvent
   // supernet training (searchId: the stream's id: the supernet's own, or the search that trains it first)
   | { type: 'supernet-started'; searchId: string; supernetId: string; dataset: string; step: number; totalSteps: number | null; at: string }
   | {
@@ -40,6 +70,14 @@ export interface EventSink {
 /** A signal a use case polls between units of work to stop early and keep what it has. */
 export interface CancelSignal {
   readonly cancelled: boolean;
+}
+
+/** Thrown where a CancelSignal stopped work between two of its units (e.g. between two export formats). */
+export class CancelledError extends Error {
+  constructor(message = 'cancelled') {
+    super(message);
+    this.name = 'CancelledError';
+  }
 }
 
 export function now(): string {

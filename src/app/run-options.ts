@@ -15,7 +15,11 @@ export interface RunOptions {
   deviceId: string;
   latencyTargetMs: number;
   mode: 'hard' | 'soft';
-  /** the search's wall-time budget in minutes (null: the search's own budgets) */
+  /**
+   * the whole job's wall-time budget in minutes, shared among the stages by
+   * its plan (src/app/run-plan.ts) and held by cutting work; null: no budget
+   * (the search's own budgets only)
+   */
   budgetMinutes: number | null;
   /** skip the search and start from this architecture (preset, block strings or ArchSpec JSON) */
   baseArch: string | null;
@@ -26,7 +30,7 @@ export interface RunOptions {
   proxy: Partial<TrainConfig>;
   /** scale up when the base is predicted under (1 - scaleUpSlack) x T */
   scaleUpSlack: number;
-  /** maxMinutes: wall time for the scaling grid (default: half of budgetMinutes when set, else the whole grid) */
+  /** maxMinutes: wall time for the scaling grid (default: the budget's refine share when budgeted, else the whole grid) */
   scaling: { grid?: Grid; maxPhi?: number; maxMinutes?: number };
   netadapt: { schedule?: Partial<NetAdaptSchedule>; shortTune?: Partial<TrainConfig>; maxSteps?: number };
   /** final training recipe (longer schedule, crop augmentation) */

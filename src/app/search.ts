@@ -41,6 +41,8 @@ export interface SearchDeps {
 export interface SearchContext extends EventSink {
   cancel?: CancelSignal;
   deps?: SearchDeps;
+  /** a tighter wall-time bound for this run of the search than its own (a `nas run` budget's search share) */
+  maxWallMs?: number;
 }
 
 export interface SearchResult {
@@ -146,7 +148,8 @@ export async function resumeSearch(searchId: string, ctx: SearchContext = {}): P
 export async function runStoredSearch(db: Db, searchId: string, ctx: SearchContext, resumed: boolean): Promise<SearchResult> {
   const search = getSearch(db, searchId);
   if (search.status === 'succeeded') throw new SearchConflictError(`search ${searchId} already succeeded; nothing to resume`);
-  const o = search.options;
+  const own = search.options;
+  const o = ctx.maxWallMs === undefined ? own : { ...own, maxWallMs: Math.min(own.maxWallMs ?? Infinity, ctx.maxWallMs) };
   const emit = (e: NasEvent) => ctx.onEvent?.(e);
   const { space, predictor } = await prepare(o, ctx.deps);
   const create = ctx.deps?.createStrategy ?? defaultCreateStrategy;

@@ -1,14 +1,16 @@
 // `nas run`: search -> refine to the latency target (NetAdapt / compound
 // scaling) -> final training -> export, verified -> measured -> model card.
 // Thin: flags become RunOptionsInput for the use case (src/app/run.ts); its
-// events become one line each. `nas run --resume <model id>` continues a run.
+// events become lines and a live progress bar per stage (src/cli/progress.ts).
+// Ctrl-C cancels (the stage in progress stops within a batch, checkpoints
+// kept); `nas run --resume <model id>` continues a run.
 
 import type { Command } from 'commander';
-import type { NasEvent } from '../app/events.ts';
 import { resumeRun, runRun, type RunOptionsInput, type RunResult } from '../app/run.ts';
 import { EXPORT_FORMATS, type ExportFormat } from '../export/export-model.ts';
 import { CommandFailed, UsageError } from './errors.ts';
 import { numberFlag, positiveIntFlag } from './flags.ts';
+import { cancelOnSigint, runReporter } from './progress.ts';
 
 interface RunFlags {
   dataset?: string;
@@ -51,16 +53,6 @@ export function runInputFromFlags(f: RunFlags): RunOptionsInput {
   };
 }
 
-function printEvent(e: NasEvent): void {
-  const line = e.type === 'stage-changed' ? `[${e.stage}]${e.detail ? ` ${e.detail}` : ''}`
-    : e.type === 'log' ? `  ${e.level === 'warn' ? 'warning: ' : ''}${e.message}`
-    : e.type === 'trial-finished' ? `  trial ${e.trialsDone} ${e.archId} ${e.status} acc ${e.accuracy?.toFixed(3) ?? '-'} latency ${e.latencyMs.toFixed(3)} ms`
-    : e.type === 'failed' ? `failed: ${e.error}`
-    : e.type === 'cancelled' ? 'cancelled'
-    : null;
-  if (line !== null) process.stdout.write(`${line}\n`);
-}
-
 function printResult(r: RunResult): void {
   const f = (x: number | null, d = 4) => (x === null ? '-' : x.toFixed(d));
   const out = [
@@ -79,7 +71,7 @@ export function registerRunCommand(program: Command): void {
     .option('--device <id>', 'device profile id (latency table and runtime)')
     .option('--target-ms <ms>', 'latency target in ms on the device')
     .option('--mode <mode>', 'hard: the delivered model is measured under the target; soft: the closest is delivered', 'hard')
-    .option('--budget-minutes <n>', 'wall-time budget of the search (the compound-scaling grid gets half as much again)')
+    .option('--budget-minutes <n>', 'wall-time budget of the whole run: shared among its stages by a plan, held by cutting work (grid candidates, NetAdapt steps, final epochs/images; never verification)')
     .option('--arch <arch>', 'skip the search: start from this preset, block strings or ArchSpec JSON')
     .option('--trials <n>', 'search trials')
     .option('--strategy <name>', 'search strategy (rl | random | evolution)')
@@ -91,8 +83,17 @@ export function registerRunCommand(program: Command): void {
     .option('--resume <model id>', 'continue an interrupted run at the stage it was in')
     .option('--json', 'print the result as JSON')
     .action(async (f: RunFlags) => {
-      const ctx = { onEvent: f.json ? undefined : printEvent };
-      const r = f.resume ? await resumeRun(f.resume, ctx) : await runRun(runInputFromFlags(f), ctx);
+      const input = f.resume ? null : runInputFromFlags(f);
+      const reporter = f.json ? null : runReporter();
+      const { cancel, off } = cancelOnSigint('the stage in progress stops after its current batch (Ctrl-C again to quit at once; `nas run --resume` continues)');
+      const ctx = { onEvent: reporter?.onEvent, cancel };
+      let r: RunResult;
+      try {
+        r = input === null ? await resumeRun(f.resume!, ctx) : await runRun(input, ctx);
+      } finally {
+        reporter?.stop();
+        off();
+      }
       if (f.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
       else printResult(r);
       if (r.status !== 'succeeded') throw new CommandFailed(`run ${r.modelId} ${r.status}${r.error ? `: ${r.error}` : ''}`);

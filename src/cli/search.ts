@@ -18,6 +18,7 @@ import { getSearchReport, type SearchReport } from '../search/report.ts';
 import { resolveSearchOptions, type SearchOptionsInput } from '../search/options.ts';
 import { CommandFailed, UsageError } from './errors.ts';
 import { numberFlag, positiveIntFlag } from './flags.ts';
+import { cancelOnSigint } from './progress.ts';
 
 interface StartOpts {
   dataset?: string;
@@ -158,13 +159,7 @@ function reportJson(r: SearchReport) {
 
 async function runWithProgress(total: () => number, f: (ctx: { onEvent: (e: NasEvent) => void; cancel: { cancelled: boolean } }) => Promise<SearchResult>): Promise<void> {
   const p = progressReporter(total);
-  const cancel = { cancelled: false };
-  const onSigint = () => {
-    if (cancel.cancelled) process.exit(130);
-    cancel.cancelled = true;
-    process.stderr.write('\ncancelling: finishing the trials in flight (Ctrl-C again to quit at once; `nas search resume` continues)\n');
-  };
-  process.on('SIGINT', onSigint);
+  const { cancel, off } = cancelOnSigint('finishing the trials in flight (Ctrl-C again to quit at once; `nas search resume` continues)');
   try {
     const r = await f({ onEvent: p.onEvent, cancel });
     p.stop();
@@ -175,7 +170,7 @@ async function runWithProgress(total: () => number, f: (ctx: { onEvent: (e: NasE
     }
   } finally {
     p.stop();
-    process.off('SIGINT', onSigint);
+    off();
   }
 }
 

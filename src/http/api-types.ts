@@ -306,7 +306,7 @@ export interface paths {
         };
         /**
          * Live progress
-         * @description Server-Sent Events: one `event: <NasEvent type>` + `data: <NasEvent JSON>` per event (src/app/events.ts); the stream starts with `event: state` (the Search, read from the store: a late joiner gets the whole state), then the live events (trial-finished, best-changed, stage-changed, controller-updated, log), heartbeat comments while idle, and ends after done, failed or cancelled (at once when the search has already ended). EventSource cannot send headers: the key may be given as `?token=`.
+         * @description Server-Sent Events: one `event: <NasEvent type>` + `data: <NasEvent JSON>` per event (schema NasEvent, src/app/events.ts); the stream starts with `event: state` (the Search, read from the store: a late joiner gets the whole state, a pipeline's plan included), then the live events (trial-finished, best-changed, stage-changed, progress, controller-updated, log), heartbeat comments while idle, and ends after done, failed or cancelled (at once when the search has already ended). A pipeline sends `progress` at least once per unit of work and at least every 30 s of training, with the stage's and the whole job's ETA. EventSource cannot send headers: the key may be given as `?token=`.
          */
         get: operations["searchEvents"];
         put?: never;
@@ -688,6 +688,7 @@ export interface components {
             maxTrials: number;
             maxParallelTrials?: number;
             maxFailedTrials?: number;
+            /** @description wall-time budget in seconds: of the search alone, or with pipeline: true of the whole job, shared among its stages by the plan (Search.plan) and held within +10% by cutting work in a stated order */
             maxWallTimeS?: number;
         };
         CreateSearchRequest: {
@@ -720,9 +721,8 @@ export interface components {
             /** @description proxy-task recipe (epochs, subset, batch size) */
             proxy?: Record<string, unknown>;
         };
-        SearchCreated: {
-            id: string;
-        };
+        /** @description the search as GET /v1/searches/{id} returns it (status queued; with pipeline: true, its time plan) */
+        SearchCreated: components["schemas"]["Search"];
         Trial: {
             id: string;
             seq: number;
@@ -770,6 +770,8 @@ export interface components {
             jobId?: string | null;
             /** @description times its job was started (2 or more: resumed after an interruption) */
             attempts?: number;
+            /** @description a pipeline's time plan (null for a search alone) */
+            plan?: null | components["schemas"]["RunPlan"];
         };
         SearchList: {
             items: components["schemas"]["Search"][];
@@ -824,6 +826,209 @@ export interface components {
             /** @description GET /v1/datasets/{datasetId}/archive?token=... */
             url: string;
         };
+        /** @description A pipeline's time plan (src/app/run-plan.ts, run-budget.ts): minutes per stage planned at submission from budget.maxWallTimeS (the whole job's budget), the run's options and a training-throughput estimate; the work that fits; the cuts planned and decided while it ran; minutes spent. Without a budget the minutes are estimates and nothing is cut. Cut order: scaling-grid candidates, the proxy recipe per grid candidate / NetAdapt training (fewer NetAdapt steps), final-training epochs, final-training images; verification, export and measurement are never cut. */
+        RunPlan: {
+            /** @description the whole job's budget (null: none) */
+            budgetMinutes: number | null;
+            /** @description planned minutes per stage, in run order; with a budget they add up to it */
+            minutes: {
+                search: number;
+                refine: number;
+                "final-training": number;
+                measure: number;
+                export: number;
+            };
+            work: {
+                searchTrials?: number | null;
+                gridCandidates: number;
+                gridCandidatesTotal: number;
+                proxyEpochs: number;
+                proxyImages: number;
+                finalEpochs: number;
+                finalImages: number;
+                formats: number;
+            };
+            cuts: {
+                /** @enum {unknown} */
+                stage: "search" | "refine" | "final-training" | "measure" | "export";
+                what: string;
+                from: number;
+                to: number;
+            }[];
+            /** @description training throughput the plan assumed */
+            imagesPerSec: number;
+            /**
+             * @description measured: the latest run on this dataset; default: a figure scaled by the input size
+             * @enum {unknown}
+             */
+            throughputSource: "measured" | "default";
+            /** @description minutes spent per stage so far */
+            actual: {
+                search?: number;
+                refine?: number;
+                "final-training"?: number;
+                measure?: number;
+                export?: number;
+            };
+            /** @description cuts made while the job ran, each with its reason */
+            decisions: {
+                /** @enum {unknown} */
+                stage: "search" | "refine" | "final-training" | "measure" | "export";
+                what: string;
+                planned: number;
+                actual: number;
+                reason: string;
+            }[];
+            measuredImagesPerSec?: number | null;
+        };
+        /** @enum {unknown} */
+        RunStage: "queued" | "search" | "refine" | "final-training" | "export" | "measure" | "done";
+        /** @description Progress within a stage of a pipeline: at least once per unit of work (trial, scaling-grid candidate, NetAdapt proposal and step, training epoch, export format, measurement) and at least every 30 s of training. */
+        ProgressEvent: {
+            /** @constant */
+            type: "progress";
+            searchId: string;
+            stage: components["schemas"]["RunStage"];
+            /** @description the work, e.g. final training, scaling grid candidate 3 of 16 (...) */
+            task: string;
+            /** @description units done (fractional within an epoch) */
+            done: number;
+            total: number;
+            /** @enum {unknown} */
+            unit: "trial" | "candidate" | "step" | "proposal" | "epoch" | "format" | "network";
+            imagesPerSec?: number;
+            /** @description this stage's remaining seconds, from measured throughput */
+            etaS?: number;
+            /** @description the whole job's remaining seconds (this stage plus the later stages' planned minutes) */
+            jobEtaS?: number;
+            message?: string;
+            at: string;
+        };
+        /** @description One Server-Sent Event's data (src/app/events.ts NasEvent); the SSE event name is its `type`. */
+        NasEvent: {
+            /** @constant */
+            type: "search-started";
+            searchId: string;
+            at: string;
+            strategy: string;
+            trialsBudget: number | null;
+            resumed: boolean;
+        } | {
+            /** @constant */
+            type: "trial-started";
+            searchId: string;
+            at: string;
+            trialId: string;
+            archId: string;
+        } | {
+            /** @constant */
+            type: "trial-finished";
+            searchId: string;
+            at: string;
+            trialId: string;
+            archId: string;
+            /** @enum {unknown} */
+            status: "succeeded" | "failed" | "skipped" | "cached";
+            accuracy: number | null;
+            latencyMs: number;
+            reward: number | null;
+            error?: string;
+            trialsDone: number;
+            cacheHits: number;
+        } | {
+            /** @constant */
+            type: "best-changed";
+            searchId: string;
+            at: string;
+            trialId: string;
+            archId: string;
+            accuracy: number;
+            latencyMs: number;
+            reward: number;
+        } | {
+            /** @constant */
+            type: "controller-updated";
+            searchId: string;
+            at: string;
+            update: number;
+            meanReward: number;
+        } | {
+            /** @constant */
+            type: "stage-changed";
+            searchId: string;
+            at: string;
+            stage: components["schemas"]["RunStage"];
+            detail?: string;
+        } | {
+            /** @constant */
+            type: "log";
+            searchId: string;
+            at: string;
+            /** @enum {unknown} */
+            level: "info" | "warn";
+            message: string;
+        } | {
+            /** @constant */
+            type: "done";
+            searchId: string;
+            at: string;
+            /** @constant */
+            status: "succeeded";
+            bestTrialId: string | null;
+            modelId?: string;
+        } | {
+            /** @constant */
+            type: "failed";
+            searchId: string;
+            at: string;
+            error: string;
+        } | {
+            /** @constant */
+            type: "cancelled";
+            searchId: string;
+            at: string;
+            /** @description a pipeline: the stage it stopped in and the checkpoints kept */
+            message?: string;
+        } | {
+            /** @constant */
+            type: "supernet-started";
+            searchId: string;
+            at: string;
+            supernetId: string;
+            dataset: string;
+            step: number;
+            totalSteps: number | null;
+        } | {
+            /** @constant */
+            type: "supernet-progress";
+            searchId: string;
+            at: string;
+            supernetId: string;
+            step: number;
+            totalSteps: number | null;
+            epoch: number;
+            loss: number;
+            lossEma: number | null;
+            subnetLoss: number;
+            learningRate: number;
+            imagesPerSec: number;
+            etaS: number | null;
+        } | {
+            /** @constant */
+            type: "supernet-checkpoint";
+            searchId: string;
+            at: string;
+            supernetId: string;
+            step: number;
+            reason: string;
+        } | {
+            /** @constant */
+            type: "supernet-done";
+            searchId: string;
+            at: string;
+            supernetId: string;
+            step: number;
+        } | components["schemas"]["ProgressEvent"];
     };
     responses: {
         /** @description Invalid input: malformed JSON or URL, missing or wrongly typed fields (details name them) */

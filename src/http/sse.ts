@@ -2,7 +2,8 @@
 // of truth: a connection first gets the current state (`event: state`), then
 // the live NasEvents of the job bus, one SSE event per NasEvent with the
 // event's type as its name (trial-finished, best-changed, stage-changed,
-// done, failed, cancelled, ...), a heartbeat comment every `heartbeatMs`,
+// progress, done, failed, cancelled, ...; api/openapi.json NasEvent), a
+// heartbeat comment every `heartbeatMs`,
 // and the stream ends after a terminal event (done / failed / cancelled) or
 // at once when the state read first is already terminal.
 //

@@ -66,7 +66,8 @@ export function runHandler(env: HandlerEnv): JobHandler {
       deps: { db: env.db, datasetOptions: searchDeps.datasetOptions, search: searchDeps, outDir: join(env.dataDir, 'out', 'models') },
     });
     const result = { searchId, modelId, stage: r.stage, metTarget: r.metTarget, measuredLatencyMs: r.measuredLatencyMs, predictedLatencyMs: r.predictedLatencyMs };
-    return r.status === 'failed' ? { status: 'failed', error: r.error ?? 'run failed', result } : { status: r.status, result };
+    // a cancelled run's message names the stage it stopped in and the checkpoints kept
+    return r.status === 'succeeded' ? { status: r.status, result } : { status: r.status, error: r.error ?? `run ${r.status}`, result };
   };
 }
 

@@ -2,15 +2,20 @@
 // this process by the handler of their kind, at most `concurrency` at a time.
 // At start-up a job found 'running' was interrupted (the process stopped):
 // it goes back to the queue and its handler is called with `resume: true`
-// (a search continues from its checkpoint with resumeSearch). A job
+// (a search continues from its checkpoint with resumeSearch). A job whose
+// process crashed (JobCrashedError) is retried the same way. A job
 // interrupted more than `maxAttempts` times fails instead of looping forever.
+// A cancel asked for wins over a later failure. When the queue itself ends a
+// job, the rows it owns (its search, a run's model) end in the same state
+// (src/jobs/settle.ts).
 
 import { availableParallelism } from 'node:os';
 import { now, type NasEvent } from '../app/events.ts';
 import type { Db } from '../store/db.ts';
 import { JobsRepo, type JobKind, type JobRecord, type JobStatus } from '../store/jobs.ts';
 import { EventBus, TERMINAL_EVENTS } from './bus.ts';
-import type { EnqueueOptions, JobHandlers, JobQueue } from './queue.ts';
+import { type EnqueueOptions, JobCrashedError, type JobHandlers, type JobQueue } from './queue.ts';
+import { settleJobRows } from './settle.ts';
 
 /**
  * Jobs at once by default: each search already runs a trial pool over all
@@ -24,7 +29,7 @@ export interface InProcessQueueOptions {
   db: Db;
   handlers: JobHandlers;
   concurrency?: number;
-  /** starts allowed per job, interruptions included (default 3) */
+  /** starts allowed per job, interruptions and crashes of its process included (default 3) */
   maxAttempts?: number;
   bus?: EventBus;
   /** told about jobs that ended, for logs */
@@ -74,6 +79,7 @@ export class InProcessQueue implements JobQueue {
     if (!job) return undefined;
     if (job.status === 'queued') {
       const out = this.repo.finish(id, 'cancelled');
+      this.settle(job, 'cancelled', 'cancelled before it started');
       this.publish({ type: 'cancelled', searchId: keyOf(job), at: now() });
       return out;
     }
@@ -133,12 +139,17 @@ export class InProcessQueue implements JobQueue {
       const job = this.repo.claimNext();
       if (!job) return;
       if (job.cancelRequested) {
-        this.end(this.repo.finish(job.id, 'cancelled'), { type: 'cancelled', searchId: keyOf(job), at: now() });
+        const message = 'cancelled (asked before it was interrupted)';
+        const rec = this.repo.finish(job.id, 'cancelled', { error: message });
+        this.settle(job, 'cancelled', message);
+        this.end(rec, { type: 'cancelled', searchId: keyOf(job), message, at: now() });
         continue;
       }
       if (job.attempts > this.maxAttempts) {
         const error = `interrupted ${job.attempts - 1} times without finishing; not retried again`;
-        this.end(this.repo.finish(job.id, 'failed', { error }), { type: 'failed', searchId: keyOf(job), error, at: now() });
+        const rec = this.repo.finish(job.id, 'failed', { error });
+        this.settle(job, 'failed', error);
+        this.end(rec, { type: 'failed', searchId: keyOf(job), error, at: now() });
         continue;
       }
       this.launch(job);
@@ -155,14 +166,17 @@ export class InProcessQueue implements JobQueue {
     // client that reads the store after seeing the event sees the end too.
     const onEvent = (raw: NasEvent): void => {
       if (this.abandoned) return;
-      const e = pipelineView(job.kind, raw);
+      let e = pipelineView(job.kind, raw);
       if (TERMINAL_EVENTS.has(e.type)) {
         // a shutdown's stop signal is an interruption, not the user's cancel: the job resumes at the next start
         if (e.type === 'cancelled' && this.closing && !entry.userCancelled) return;
         if (terminalSeen) return;
         terminalSeen = true;
+        // a cancel asked for wins over a failure that came after it
+        if (e.type === 'failed' && this.cancelAsked(entry)) e = { type: 'cancelled', searchId: e.searchId, message: `cancelled (it then failed: ${e.error})`, at: e.at };
         if (e.type === 'failed') this.repo.finish(job.id, 'failed', { error: e.error });
-        else this.repo.finish(job.id, e.type === 'done' ? 'succeeded' : 'cancelled');
+        else if (e.type === 'cancelled') this.repo.finish(job.id, 'cancelled', { error: e.message });
+        else this.repo.finish(job.id, 'succeeded');
       }
       this.publish(e);
     };
@@ -176,17 +190,33 @@ export class InProcessQueue implements JobQueue {
           return;
         }
         if (out.result !== undefined) this.repo.setResult(job.id, out.result);
-        const error = out.status === 'failed' ? (out.error ?? 'failed') : undefined;
-        const rec = this.repo.finish(job.id, out.status, { error });
-        this.end(rec, terminalSeen ? undefined : out.status === 'cancelled'
-          ? { type: 'cancelled', searchId: key, at: now() }
-          : out.status === 'failed' ? { type: 'failed', searchId: key, error: error!, at: now() }
+        const status = out.status === 'failed' && this.cancelAsked(entry) ? 'cancelled' : out.status;
+        const error = status === 'succeeded' ? undefined
+          : status === 'cancelled' && out.status === 'failed' ? `cancelled (it then failed: ${out.error ?? 'failed'})`
+          : (out.error ?? (status === 'failed' ? 'failed' : undefined));
+        const rec = this.repo.finish(job.id, status, { error });
+        this.settleAs(rec);
+        this.end(rec, terminalSeen ? undefined : status === 'cancelled'
+          ? { type: 'cancelled', searchId: key, ...(error ? { message: error } : {}), at: now() }
+          : status === 'failed' ? { type: 'failed', searchId: key, error: error!, at: now() }
           : { type: 'done', searchId: key, status: 'succeeded', bestTrialId: null, at: now() });
       } catch (e) {
         if (this.abandoned) return;
         const error = e instanceof Error ? e.message : String(e);
-        const rec = this.repo.finish(job.id, 'failed', { error });
-        this.end(rec, terminalSeen ? undefined : { type: 'failed', searchId: key, error, at: now() });
+        const cancelled = this.cancelAsked(entry);
+        // the job's process died: an interruption, retried from its checkpoints while attempts allow
+        if (e instanceof JobCrashedError && !cancelled && !terminalSeen && !this.closing && job.attempts < this.maxAttempts) {
+          this.repo.requeue(job.id);
+          this.publish({ type: 'log', searchId: key, level: 'warn', message: `${error}; retrying from its last checkpoint (attempt ${job.attempts + 1} of ${this.maxAttempts})`, at: now() });
+          return;
+        }
+        const status = cancelled ? 'cancelled' : 'failed';
+        const message = cancelled ? `cancelled (${error})` : error;
+        const rec = this.repo.finish(job.id, status, { error: message });
+        this.settleAs(rec);
+        this.end(rec, terminalSeen ? undefined : cancelled
+          ? { type: 'cancelled', searchId: key, message, at: now() }
+          : { type: 'failed', searchId: key, error: message, at: now() });
       }
     };
     entry.done = run().finally(() => {
@@ -194,6 +224,25 @@ export class InProcessQueue implements JobQueue {
       if (!this.abandoned) setImmediate(() => this.pump());
     });
     this.running.set(job.id, entry);
+  }
+
+  /** whether the user asked to cancel this job (here, or through the store from another process) */
+  private cancelAsked(entry: Running): boolean {
+    return entry.userCancelled || (this.repo.get(entry.job.id)?.cancelRequested ?? false);
+  }
+
+  /** end the rows a finished job owns in the state its row holds (a terminal event may have ended it first) */
+  private settleAs(rec: JobRecord | undefined): void {
+    if (rec && (rec.status === 'failed' || rec.status === 'cancelled')) this.settle(rec, rec.status, rec.error ?? rec.status);
+  }
+
+  /** end the rows the job owns in its end state */
+  private settle(job: JobRecord, status: 'failed' | 'cancelled', error: string): void {
+    try {
+      settleJobRows(this.opts.db, job, status, error);
+    } catch (e) {
+      this.publish({ type: 'log', searchId: keyOf(job), level: 'warn', message: `could not end the job's rows: ${e instanceof Error ? e.message : String(e)}`, at: now() });
+    }
   }
 
   private end(job: JobRecord | undefined, event: NasEvent | undefined): void {

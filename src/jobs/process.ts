@@ -11,7 +11,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import type { NasEvent } from '../app/events.ts';
 import { forkExecArgv, packageModule } from '../config/paths.ts';
 import type { JobKind, JobRecord } from '../store/jobs.ts';
-import type { JobHandler, JobHandlers, JobOutcome } from './queue.ts';
+import { JobCrashedError, type JobHandler, type JobHandlers, type JobOutcome } from './queue.ts';
 
 export type ParentToChild =
   | { type: 'run'; job: JobRecord; resume: boolean; dataDir: string }
@@ -62,7 +62,8 @@ export function processHandler(o: ProcessHandlerOptions): JobHandler {
       clearInterval(timer);
       live.delete(child);
       if (outcome) resolve(outcome);
-      else reject(new Error(failure ?? `the job's process exited (${signal ? `signal ${signal}` : `code ${code}`}) before it finished`));
+      else if (failure !== undefined) reject(new Error(failure));
+      else reject(new JobCrashedError(`the job's process exited (${signal ? `signal ${signal}` : `code ${code}`}) before it finished`));
     });
     child.send({ type: 'run', job, resume, dataDir: o.dataDir } satisfies ParentToChild);
   });

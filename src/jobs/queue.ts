@@ -30,6 +30,18 @@ export interface JobOutcome {
 }
 
 export type JobHandler = (job: JobRecord, ctx: JobContext) => Promise<JobOutcome>;
+
+/**
+ * A handler rejects with this when the job's process died without reporting
+ * an outcome (killed, out of memory): an interruption, which the queue
+ * retries from the job's checkpoints while its attempts allow.
+ */
+export class JobCrashedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'JobCrashedError';
+  }
+}
 export type JobHandlers = Partial<Record<JobKind, JobHandler>>;
 
 export interface EnqueueOptions {

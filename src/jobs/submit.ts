@@ -5,10 +5,9 @@
 // 'search' (the search alone).
 
 import { resolveDatasetRef, type ApiDatasetRef } from '../app/datasets.ts';
-import { resolveRunOptions, type RunOptionsInput } from '../app/run.ts';
+import { insertRunModel, resolveRunOptions, type RunOptionsInput } from '../app/run.ts';
 import { createSearch, type SearchDeps } from '../app/search.ts';
 import type { Db } from '../store/db.ts';
-import { insertModel } from '../store/models.ts';
 import type { SearchRecord } from '../store/searches.ts';
 import { TargetBelowFastestError } from '../search/options.ts';
 import { type CreateSearchRequest, searchInputFromRequest } from '../search/request.ts';
@@ -71,7 +70,8 @@ export async function submitSearch(db: Db, queue: JobQueue, body: SearchSubmissi
   let modelId: string | null = null;
   if (kind === 'run') {
     const options = resolveRunOptions(runInput(body, search));
-    modelId = insertModel(db, { owner, searchId: search.id, options, stage: 'queued', status: 'queued' }).id;
+    // the job's time plan (minutes per stage) is made now and stored with the model row
+    modelId = (await insertRunModel(db, options, { owner, searchId: search.id, deps: { datasetOptions: deps?.datasetOptions } })).id;
   }
   const jobId = await queue.enqueue(kind, { searchId: search.id, ...(modelId ? { modelId } : {}) }, owner, { searchId: search.id });
   return { search, jobId, modelId };

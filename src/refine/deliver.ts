@@ -6,6 +6,7 @@
 // states the input size and the resize.
 
 import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { type CancelSignal, CancelledError } from '../app/events.ts';
 import { join } from 'node:path';
 import type { Dataset } from '../data/types.ts';
 import { getSplit } from '../data/types.ts';
@@ -45,6 +46,10 @@ export interface DeliverRequest {
   predictedLatency: LatencyFigure;
   /** tflite formats: time Invoke() of the exported file in this process too */
   measureFiles?: boolean;
+  /** checked before each format: a CancelledError stops the delivery (formats done stay on disk) */
+  cancel?: CancelSignal;
+  /** before ('start') and after ('done', with its verification) each format */
+  onFormat?: (e: { format: ExportFormat; index: number; total: number; phase: 'start' | 'done'; result?: ExportResult }) => void;
 }
 
 export interface Delivered {
@@ -70,7 +75,9 @@ export async function deliver(r: DeliverRequest): Promise<Delivered[]> {
   const representative = samples(r.dataset, 'train', 64, side);
   const validation = samples(r.dataset, 'validation', VERIFY_SAMPLES, side);
   const out: Delivered[] = [];
-  for (const format of r.formats) {
+  for (const [index, format] of r.formats.entries()) {
+    if (r.cancel?.cancelled) throw new CancelledError(`cancelled before exporting ${format}`);
+    r.onFormat?.({ format, index, total: r.formats.length, phase: 'start' });
     const dir = join(r.outDir, format);
     const result = await exportModel({
       arch: r.spec, input: r.input, numClasses: r.numClasses, format, outDir: dir, weightsDir, verify: true,
@@ -82,6 +89,7 @@ export async function deliver(r: DeliverRequest): Promise<Delivered[]> {
     const files = readdirSync(dir).filter((f) => statSync(join(dir, f)).isFile())
       .map((name) => ({ name, path: join(dir, name), sizeBytes: statSync(join(dir, name)).size }));
     out.push({ format, result, files });
+    r.onFormat?.({ format, index, total: r.formats.length, phase: 'done', result });
   }
   return out;
 }

@@ -13,6 +13,9 @@
 // reach delta any more the largest available reduction is taken; when no cut
 // lowers latency at all the search stops and says how far it is from T.
 // Channel counts may become odd (the grammar accepts any count >= 1).
+// Under a time budget (outOfTime), steps past the deadline take the largest
+// predicted reduction without fine-tuning and the long fine-tune is skipped;
+// cancel is checked per proposal (and per batch inside each fine-tune).
 
 import type { CancelSignal } from '../app/events.ts';
 import { expandNetwork } from '../space/network.ts';
@@ -48,7 +51,15 @@ export interface NetAdaptOptions {
   /** skip the final long fine-tune (hard-mode re-shrinks run it once at the end) */
   skipLongFineTune?: boolean;
   cancel?: CancelSignal;
+  /**
+   * A time budget: while it answers true, a step takes the proposal with the
+   * lowest predicted latency without fine-tuning any, and the final long
+   * fine-tune is skipped (the final training that follows tunes the result).
+   */
+  outOfTime?: () => boolean;
   onStep?: (s: NetAdaptStep) => void;
+  /** after each proposal's short fine-tune: `done` of `total` proposals of step `step` */
+  onProposal?: (step: number, done: number, total: number) => void;
 }
 
 export interface NetAdaptProposal {
@@ -61,6 +72,8 @@ export interface NetAdaptProposal {
 
 export interface NetAdaptStep {
   step: number;
+  /** false: chosen by predicted latency alone, no fine-tune (outOfTime) */
+  fineTuned: boolean;
   deltaMs: number;
   latencyBeforeMs: number;
   latencyAfterMs: number;
@@ -81,6 +94,8 @@ export interface NetAdaptResult {
   stoppedBecause: 'target' | 'no-reduction' | 'max-steps' | 'cancelled';
   /** predicted latency minus target when the target was not reached (else 0) */
   missByMs: number;
+  /** the final long fine-tune was skipped for the time budget (outOfTime) */
+  longFineTuneSkipped: boolean;
 }
 
 interface Candidate { group: ChannelVar[]; from: number; to: number; spec: ArchSpec; latencyMs: number }
@@ -128,12 +143,29 @@ export async function netAdapt(o: NetAdaptOptions): Promise<NetAdaptResult> {
     if (candidates.length === 0) { stoppedBecause = 'no-reduction'; break; }
     const proposals: NetAdaptProposal[] = [];
     let chosen: { c: Candidate; accuracy: number; weights: NamedWeights } | null = null;
-    for (const c of candidates) {
+    const fineTuned = !(o.outOfTime?.() ?? false);
+    if (!fineTuned) {
+      // out of time: the largest predicted reduction, weights inherited as they are
+      const c = candidates.reduce((a, b) => (b.latencyMs < a.latencyMs ? b : a));
+      chosen = { c, accuracy: NaN, weights: inheritWeights(spec, weights, c.spec, o.input, o.numClasses).weights };
+      proposals.push({ group: c.group, fromChannels: c.from, toChannels: c.to, latencyMs: c.latencyMs, accuracy: NaN });
+    }
+    for (const c of fineTuned ? candidates : []) {
       if (o.cancel?.cancelled) break;
       const inherited = inheritWeights(spec, weights, c.spec, o.input, o.numClasses).weights;
-      const tuned = await o.fineTune(c.spec, inherited, 'short');
+      let tuned: { accuracy: number; weights: NamedWeights };
+      try {
+        tuned = await o.fineTune(c.spec, inherited, 'short');
+      } catch (e) {
+        // cancelled (or failed) inside a fine-tune: free what this step holds
+        disposeWeights(inherited);
+        if (chosen) disposeWeights(chosen.weights);
+        if (owned) disposeWeights(weights);
+        throw e;
+      }
       if (tuned.weights !== inherited) disposeWeights(inherited);
       proposals.push({ group: c.group, fromChannels: c.from, toChannels: c.to, latencyMs: c.latencyMs, accuracy: tuned.accuracy });
+      o.onProposal?.(k, proposals.length, candidates.length);
       const better = chosen === null || tuned.accuracy > chosen.accuracy
         || (tuned.accuracy === chosen.accuracy && c.latencyMs < chosen.c.latencyMs);
       if (better) {
@@ -148,7 +180,7 @@ export async function netAdapt(o: NetAdaptOptions): Promise<NetAdaptResult> {
     weights = chosen.weights;
     owned = true;
     const step: NetAdaptStep = {
-      step: k, deltaMs, latencyBeforeMs: latencyMs, latencyAfterMs: chosen.c.latencyMs, proposals,
+      step: k, fineTuned, deltaMs, latencyBeforeMs: latencyMs, latencyAfterMs: chosen.c.latencyMs, proposals,
       chosen: proposals.find((p) => p.group === chosen!.c.group)!, spec: chosen.c.spec,
     };
     spec = chosen.c.spec;
@@ -157,8 +189,15 @@ export async function netAdapt(o: NetAdaptOptions): Promise<NetAdaptResult> {
     steps.push(step);
     o.onStep?.(step);
   }
-  if (!o.skipLongFineTune && stoppedBecause !== 'cancelled' && !(o.cancel?.cancelled)) {
-    const tuned = await o.fineTune(spec, weights, 'long');
+  const longFineTuneSkipped = !o.skipLongFineTune && stoppedBecause !== 'cancelled' && !(o.cancel?.cancelled) && (o.outOfTime?.() ?? false);
+  if (!o.skipLongFineTune && !longFineTuneSkipped && stoppedBecause !== 'cancelled' && !(o.cancel?.cancelled)) {
+    let tuned: { accuracy: number; weights: NamedWeights };
+    try {
+      tuned = await o.fineTune(spec, weights, 'long');
+    } catch (e) {
+      if (owned) disposeWeights(weights);
+      throw e;
+    }
     if (tuned.weights !== weights && owned) disposeWeights(weights);
     weights = tuned.weights;
     owned = true;
@@ -169,7 +208,7 @@ export async function netAdapt(o: NetAdaptOptions): Promise<NetAdaptResult> {
   return {
     spec, weights, latencyMs, accuracy, steps, reachedTarget,
     stoppedBecause: reachedTarget ? 'target' : stoppedBecause === 'target' ? 'no-reduction' : stoppedBecause,
-    missByMs: reachedTarget ? 0 : latencyMs - o.targetMs,
+    missByMs: reachedTarget ? 0 : latencyMs - o.targetMs, longFineTuneSkipped,
   };
 }
 

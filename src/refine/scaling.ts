@@ -80,6 +80,8 @@ export interface GridResult {
   tried: Array<Coefficients & { accuracy: number; flopsFactor: number }>;
   /** candidates in the grid (more than tried when the deadline cut it short) */
   candidates: number;
+  /** candidates started but cut short (evaluate returned null): not compared */
+  dropped: number;
 }
 
 /**
@@ -106,33 +108,43 @@ export function orderCandidates(cs: Coefficients[]): Coefficients[] {
 /**
  * Proxy-task accuracy of each candidate at phi = 1; the most accurate wins
  * (ties: the one closest to a FLOPs factor of 2). `evaluate` trains the
- * scaled network briefly and returns its validation accuracy. With
- * `deadlineMs` (epoch ms), no candidate starts after it (the first always
- * runs); candidates go in orderCandidates' order.
+ * scaled network briefly and returns its validation accuracy, or null when
+ * its training was cut short (a time budget; never for the first candidate):
+ * such a candidate is not compared and no further one starts. With
+ * `deadlineMs` (epoch ms), no candidate starts after it, and `canStart` may
+ * refuse the next one (e.g. it would overrun a budget); the first always
+ * runs. Candidates go in orderCandidates' order.
  */
 export async function gridSearch(
-  base: ArchSpec, input: InputShape, evaluate: (spec: ArchSpec, input: InputShape) => Promise<number>,
+  base: ArchSpec, input: InputShape, evaluate: (spec: ArchSpec, input: InputShape, index: number) => Promise<number | null>,
   opts: {
-    grid?: Grid; cancel?: CancelSignal; onCandidate?: (c: Coefficients & { accuracy: number }) => void;
+    grid?: Grid; cancel?: CancelSignal; onCandidate?: (c: Coefficients & { accuracy: number }, index: number, total: number) => void;
     deadlineMs?: number; now?: () => number;
+    canStart?: (c: Coefficients, index: number, total: number) => boolean;
   } = {},
 ): Promise<GridResult> {
   const candidates = orderCandidates(gridCandidates(opts.grid));
   if (candidates.length === 0) throw new RangeError('the scaling grid has no (alpha, beta, gamma) with alpha * beta^2 * gamma^2 within tolerance of 2');
   const now = opts.now ?? Date.now;
   const tried: GridResult['tried'] = [];
-  for (const c of candidates) {
+  let dropped = 0;
+  for (const [i, c] of candidates.entries()) {
     if (opts.cancel?.cancelled) break;
     if (tried.length > 0 && opts.deadlineMs !== undefined && now() >= opts.deadlineMs) break;
+    if (tried.length > 0 && opts.canStart && !opts.canStart(c, i, candidates.length)) break;
     const s = scaleArch(base, input, factorsFor(c, 1));
-    const accuracy = await evaluate(s.spec, s.input);
-    tried.push({ ...c, accuracy, flopsFactor: flopsFactor(c) });
-    opts.onCandidate?.({ ...c, accuracy });
+    const accuracy = await evaluate(s.spec, s.input, i);
+    if (accuracy === null && tried.length > 0) {
+      dropped++;
+      break;
+    }
+    tried.push({ ...c, accuracy: accuracy ?? NaN, flopsFactor: flopsFactor(c) });
+    opts.onCandidate?.({ ...c, accuracy: accuracy ?? NaN }, i, candidates.length);
   }
   if (tried.length === 0) throw new Error('scaling grid search cancelled before any candidate ran');
   const best = tried.reduce((a, b) => (b.accuracy > a.accuracy
     || (b.accuracy === a.accuracy && Math.abs(b.flopsFactor - 2) < Math.abs(a.flopsFactor - 2)) ? b : a));
-  return { best: { alpha: best.alpha, beta: best.beta, gamma: best.gamma }, bestAccuracy: best.accuracy, tried, candidates: candidates.length };
+  return { best: { alpha: best.alpha, beta: best.beta, gamma: best.gamma }, bestAccuracy: best.accuracy, tried, candidates: candidates.length, dropped };
 }
 
 export interface PhiResult {

@@ -21,6 +21,8 @@ export interface ModelRecord {
   card: unknown;
   status: ModelStatus;
   stage: string;
+  /** the run's time plan and what it spent (src/app/run-budget.ts StoredPlan); null before one was made */
+  plan: unknown;
   error: string | null;
   createdAt: string;
   updatedAt: string;
@@ -52,7 +54,7 @@ function fromRow(v: unknown): ModelRecord {
     id: text(T, r, 'id'), owner: textOrNull(T, r, 'owner'), searchId: textOrNull(T, r, 'search_id'),
     archId: textOrNull(T, r, 'arch_id'), spec: spec === null ? null : fromWire(spec),
     options: json(T, r, 'options'), card: jsonOrNull(T, r, 'card'),
-    status: oneOf(T, r, 'status', MODEL_STATUSES), stage: text(T, r, 'stage'), error: textOrNull(T, r, 'error'),
+    status: oneOf(T, r, 'status', MODEL_STATUSES), stage: text(T, r, 'stage'), plan: jsonOrNull(T, r, 'plan'), error: textOrNull(T, r, 'error'),
     createdAt: text(T, r, 'created_at'), updatedAt: text(T, r, 'updated_at'), finishedAt: textOrNull(T, r, 'finished_at'),
   };
 }
@@ -61,12 +63,25 @@ export function newModelId(): string {
   return `mdl_${randomBytes(8).toString('hex')}`;
 }
 
-export function insertModel(db: Db, m: { id?: string; owner?: string | null; searchId?: string | null; options: unknown; stage: string; status?: 'queued' | 'running' }): ModelRecord {
+export function insertModel(db: Db, m: { id?: string; owner?: string | null; searchId?: string | null; options: unknown; stage: string; status?: 'queued' | 'running'; plan?: unknown }): ModelRecord {
   const at = new Date().toISOString();
   const id = m.id ?? newModelId();
-  db.prepare(`INSERT INTO ${T} (id, owner, search_id, options, status, stage, created_at, updated_at)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?)`).run(id, m.owner ?? null, m.searchId ?? null, JSON.stringify(m.options), m.status ?? 'running', m.stage, at, at);
+  db.prepare(`INSERT INTO ${T} (id, owner, search_id, options, status, stage, plan, created_at, updated_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(id, m.owner ?? null, m.searchId ?? null, JSON.stringify(m.options), m.status ?? 'running', m.stage,
+    m.plan === undefined ? null : JSON.stringify(m.plan), at, at);
   return getModel(db, id);
+}
+
+export function setModelPlan(db: Db, id: string, plan: unknown): void {
+  db.prepare(`UPDATE ${T} SET plan = ?, updated_at = ? WHERE id = ?`).run(JSON.stringify(plan), new Date().toISOString(), id);
+}
+
+/** The training images/s the latest runs on `dataset` measured (plan.measuredImagesPerSec), newest first; null when none. */
+export function recentMeasuredThroughput(db: Db, dataset: string): number | null {
+  const row = db.prepare(`SELECT json_extract(plan, '$.measuredImagesPerSec') AS ips FROM ${T}
+    WHERE json_extract(options, '$.dataset') = ? AND json_extract(plan, '$.measuredImagesPerSec') > 0
+    ORDER BY updated_at DESC LIMIT 1`).get(dataset) as { ips: number } | undefined;
+  return row ? row.ips : null;
 }
 
 export function getModel(db: Db, id: string): ModelRecord {

@@ -32,6 +32,29 @@ export interface EpochReport {
   numTensors: number;
 }
 
+/** Where training stands after a batch (TrainOptions.onBatch). */
+export interface BatchProgress {
+  attempt: number;
+  epoch: number;
+  epochs: number;
+  /** batches done in this epoch, of stepsPerEpoch */
+  step: number;
+  stepsPerEpoch: number;
+  /** training images seen in this attempt */
+  images: number;
+  /** over this attempt's batches so far */
+  imagesPerSec: number;
+  elapsedMs: number;
+}
+
+/** Training stopped by TrainOptions.cancel (between two batches). */
+export class TrainingCancelledError extends Error {
+  constructor(message = 'training cancelled') {
+    super(message);
+    this.name = 'TrainingCancelledError';
+  }
+}
+
 export interface TrainOptions {
   arch: ArchSpec;
   dataset: Dataset;
@@ -48,7 +71,20 @@ export interface TrainOptions {
    * caller keeps ownership of the tensors.
    */
   initialWeights?: Map<string, tf.Tensor[]>;
+  /** called after every batch (progress within an epoch, heartbeats) */
+  onBatch?: (b: BatchProgress) => void;
+  /** polled before every batch: when set, training stops with a TrainingCancelledError */
+  cancel?: { readonly cancelled: boolean };
+  /**
+   * polled before every batch after the first: when true, training ends after
+   * the batches done so far as if that were its last epoch (BN recalibration,
+   * validation, the result), e.g. at a time budget's deadline
+   */
+  stopEarly?: () => boolean;
 }
+
+/** With any hook set, the loop yields to the event loop this often, so a cancel message (IPC) or a timer gets through. */
+const YIELD_EVERY_MS = 100;
 
 export interface TrainResult {
   valAccuracy: number;
@@ -65,6 +101,8 @@ export interface TrainResult {
   resolution: number;
   numClasses: number;
   restarts: number;
+  /** TrainOptions.stopEarly ended it before its last epoch */
+  stoppedEarly?: boolean;
   /** peak LR of the final attempt */
   learningRate: number;
   params: number;
@@ -159,6 +197,8 @@ export async function trainArch(opts: TrainOptions): Promise<TrainResult> {
   let trainedImages = 0;
   let trainMs = 0;
   let restarts = 0;
+  const hooked = opts.onBatch !== undefined || opts.cancel !== undefined || opts.stopEarly !== undefined;
+  let lastYield = performance.now();
 
   for (let attempt = 0; ; attempt++) {
     const peakLr = cfg.learningRate * cfg.restartLrFactor ** attempt;
@@ -178,7 +218,10 @@ export async function trainArch(opts: TrainOptions): Promise<TrainResult> {
     };
     const lossCurve: number[] = [];
     let restart = false;
+    let stopped = false;
     let step = 0;
+    let attemptImages = 0;
+    let attemptMs = 0;
     try {
       for (let epoch = 1; epoch <= cfg.epochs; epoch++) {
         const order = shuffled(train.count, rng);
@@ -187,8 +230,14 @@ export async function trainArch(opts: TrainOptions): Promise<TrainResult> {
         let windowSum = 0;
         let windowN = 0;
         let lr = peakLr;
+        let seen = 0;
         const te = performance.now();
         for (let s = 0; s < stepsPerEpoch; s++, step++) {
+          if (opts.cancel?.cancelled) throw new TrainingCancelledError();
+          if (attemptImages + seen > 0 && opts.stopEarly?.()) {
+            stopped = true;
+            break;
+          }
           const start = s * cfg.batchSize;
           const n = Math.min(cfg.batchSize, train.count - start);
           const idx = order.subarray(start, start + n);
@@ -224,21 +273,39 @@ export async function trainArch(opts: TrainOptions): Promise<TrainResult> {
             windowSum = 0;
             windowN = 0;
           }
+          seen += n;
+          if (hooked) {
+            const t = performance.now();
+            const ms = attemptMs + (t - te);
+            opts.onBatch?.({
+              attempt, epoch, epochs: cfg.epochs, step: s + 1, stepsPerEpoch, images: attemptImages + seen,
+              imagesPerSec: (attemptImages + seen) / (ms / 1000), elapsedMs: t - t0,
+            });
+            if (t - lastYield >= YIELD_EVERY_MS) {
+              await new Promise<void>((r) => setImmediate(r));
+              lastYield = performance.now();
+            }
+          }
         }
         if (windowN > 0) lossCurve.push(windowSum / windowN);
         const epochMs = performance.now() - te;
         trainMs += epochMs;
-        trainedImages += train.count;
-        const validate = epoch === 1 || epoch === cfg.epochs || epoch % cfg.validateEvery === 0;
-        if (validate || epoch === cfg.epochs) recalibrate();
+        attemptMs += epochMs;
+        // a full epoch saw every training image (seen === train.count); an epoch stopped early saw fewer
+        trainedImages += seen;
+        attemptImages += seen;
+        const last = epoch === cfg.epochs || stopped;
+        const validate = epoch === 1 || last || epoch % cfg.validateEvery === 0;
+        if (validate || last) recalibrate();
         const ev = validate ? evaluateModel(model, val.images, val.labels, g, val.count, cfg.evalBatchSize) : { loss: NaN, accuracy: NaN };
         const report: EpochReport = {
-          attempt, epoch, trainLoss: lossSum / train.count, trainAccuracy: correct / train.count,
+          attempt, epoch, trainLoss: seen > 0 ? lossSum / seen : NaN, trainAccuracy: seen > 0 ? correct / seen : NaN,
           valLoss: ev.loss, valAccuracy: ev.accuracy, learningRate: lr,
-          imagesPerSec: train.count / (epochMs / 1000), elapsedMs: performance.now() - t0, numTensors: tf.memory().numTensors,
+          imagesPerSec: seen > 0 ? seen / (epochMs / 1000) : NaN, elapsedMs: performance.now() - t0, numTensors: tf.memory().numTensors,
         };
         epochs.push(report);
         opts.onEpoch?.(report);
+        if (stopped) break;
         const diverged = !Number.isFinite(report.trainLoss);
         if (epoch === 1 && cfg.restartOnChance && attempt < cfg.maxRestarts
             && (diverged || report.valAccuracy <= chanceThreshold(K, val.count))) {
@@ -262,7 +329,7 @@ export async function trainArch(opts: TrainOptions): Promise<TrainResult> {
         epochs, lossCurve,
         imagesPerSec: trainedImages / (trainMs / 1000),
         trainImages: train.count, valImages: val.count, resolution: size, numClasses: K,
-        restarts, learningRate: peakLr, params: model.countParams(),
+        restarts, stoppedEarly: stopped, learningRate: peakLr, params: model.countParams(),
         wallMs: performance.now() - t0, backend: tf.getBackend(),
         preprocessing: { scale: PIXEL_SCALE, offset: PIXEL_OFFSET, resolution: size, channels: m.channels },
       };

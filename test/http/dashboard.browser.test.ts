@@ -1,11 +1,14 @@
 // The dashboard in a real headless Chromium (playwright-core, Debian's
 // /usr/bin/chromium) against `nas serve`'s service on an ephemeral port with
 // a temporary data directory: the key is entered once (kept in
-// localStorage), the whole `nas run` is started from the form on tiny data
-// (synthetic, 2 trials, node-tflite-wasm, generous target) and runs for real
+// localStorage), the device field defaults to the local TFLite device (not
+// the alphabetically first) and then to the user's last choice, the whole
+// `nas run` is started from the form on tiny data (synthetic, 2 trials,
+// node-tflite-wasm, generous target, a 30-minute budget) and runs for real
 // (search, final training, export, measurement); the page follows it live
-// (SSE) until it shows as done, with its trial table, plots and a model
-// whose .tflite downloads from its card. Screenshots go to test-artifacts/ (gitignored); one is copied
+// (SSE) until it shows as done, showing each stage's progress bar, task and
+// stage/job ETA on the way, the time plan, its trial table, plots and a
+// model whose .tflite downloads from its card. Screenshots go to test-artifacts/ (gitignored); one is copied
 // to docs/dashboard.png for the README.
 // Under CI (CI=true) a missing Chromium fails this test instead of skipping it.
 import assert from 'node:assert/strict';
@@ -52,18 +55,53 @@ describe('dashboard (headless Chromium)', () => {
       await page.waitForSelector('#device-rows tr[data-device-id="node-tflite-wasm"]');
       assert.match(await page.textContent('#device-rows tr[data-device-id="node-tflite-wasm"]') ?? '', /32x32x3 \(small-32\): [\d,]+ kernels/);
 
+      // the device field: the local TFLite device by default (the alphabetically first is node-tfjs-wasm), then the user's last choice
+      const deviceValue = async () => {
+        await page.waitForFunction(() => (document.querySelector('#f-device') as HTMLSelectElement).value !== '');
+        return page.inputValue('#f-device');
+      };
+      assert.equal(await page.textContent('#f-device option:first-child'), 'node-tfjs-wasm (tfjs-wasm)');
+      assert.equal(await deviceValue(), 'node-tflite-wasm');
+      await page.selectOption('#f-device', 'node-tfjs-wasm');
+      await page.reload();
+      await page.waitForSelector('#device-rows tr[data-device-id="node-tflite-wasm"]');
+      assert.equal(await deviceValue(), 'node-tfjs-wasm', 'the last choice is remembered');
+
+      // every state the stage line shows, recorded as it changes (a MutationObserver misses none); a string, so
+      // the test's TypeScript transform adds no helper the page lacks
+      await page.evaluate(`(() => {
+        const seen = [];
+        window.stageSeen = seen;
+        const box = document.querySelector('#stage-progress');
+        const bar = document.querySelector('#stage-bar');
+        const text = (id) => document.querySelector(id).textContent;
+        new MutationObserver(() => seen.push({
+          stage: box.dataset.stage, unit: box.dataset.unit, task: text('#stage-task'), eta: text('#stage-eta'), jobEta: text('#job-eta'),
+          message: text('#stage-message'), value: bar.value, max: bar.max, hidden: box.hidden ? 1 : 0,
+        })).observe(box, { subtree: true, childList: true, characterData: true, attributes: true });
+      })()`);
+
       // target device and latency limit first, as the form shows them
       await page.selectOption('#f-device', 'node-tflite-wasm');
       await page.fill('#f-latency', '1000');
       await page.fill('#f-dataset', 'synthetic');
       await page.selectOption('#f-strategy', 'random');
       await page.fill('#f-trials', '2');
+      await page.fill('#f-minutes', '30');
       assert.equal(await page.isChecked('#f-pipeline'), true, 'the whole nas run is the default');
       // a generous target would make compound scaling grow the network to fill it (minutes of training): deliver the searched one
       await page.uncheck('#f-scaleup');
       // int8 verification (top-1 agreement >= 99% with float) is not meaningful on the toy set's few validation images
       await page.uncheck('#f-formats input[value="tflite-int8"]');
-      await page.click('#f-submit');
+      const [created] = await Promise.all([
+        page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/v1/searches'),
+        page.click('#f-submit'),
+      ]);
+      // the 202 body carries the job's time plan: the 30 minutes shared among the stages
+      const accepted = await created.json() as { plan: { budgetMinutes: number; minutes: Record<string, number> } };
+      assert.equal(created.status(), 202);
+      assert.equal(accepted.plan.budgetMinutes, 30);
+      assert.ok(Math.abs(Object.values(accepted.plan.minutes).reduce((a, b) => a + b, 0) - 30) < 1e-9, JSON.stringify(accepted.plan.minutes));
       await page.waitForSelector('#search-detail:not([hidden])');
       const id = (await page.textContent('#detail-id'))!;
       assert.match(id, /^s-/);
@@ -86,6 +124,35 @@ describe('dashboard (headless Chromium)', () => {
       assert.match(log, /trial .*-t000\d: succeeded/, log);
       assert.match(log, /stage final-training/, log);
       assert.match(log, /stage export/, log);
+      assert.match(log, /search: search trials 2\/2 trials/, log);
+      assert.match(log, /final-training: final training 10\/10 epochs, ETA 0s \(job \S+\)/, log);
+      assert.match(log, /export: export and verification 2\/2 formats/, log);
+      // the stage line showed each stage's bar, task and ETAs while it ran, and shows done at the end
+      type Seen = { stage?: string; unit?: string; task: string; eta: string; jobEta: string; message: string; value: number; max: number; hidden: number };
+      const seen = await page.evaluate('window.stageSeen') as Seen[];
+      const duration = /^(\d+s|\d+m\d\ds|\d+h\d\dm)$/;
+      const training = seen.filter((x) => x.stage === 'final-training' && x.unit === 'epoch' && x.hidden === 0);
+      assert.ok(training.length >= 10, `${training.length} final-training states shown for 10 epochs`);
+      for (const x of training) {
+        assert.equal(x.task, 'final training');
+        assert.equal(x.max, 10);
+        assert.match(x.eta, duration, JSON.stringify(x));
+        assert.match(x.jobEta, duration, JSON.stringify(x));
+        assert.match(x.message, /of 10 epochs/);
+      }
+      assert.ok(seen.some((x) => x.stage === 'search' && x.unit === 'trial' && x.value === 2 && x.max === 2), 'the search stage showed its trials');
+      assert.ok(seen.some((x) => x.stage === 'export' && x.unit === 'format' && /verification passed/.test(x.message)), 'the export stage showed each verified format');
+      assert.equal(await page.textContent('#stage-name'), 'done');
+      // the time plan of the 30-minute budget, as the API states it
+      const plan = (api as unknown as { plan: { budgetMinutes: number; minutes: Record<string, number>; actual: Record<string, number> } }).plan;
+      assert.equal(plan.budgetMinutes, 30);
+      assert.ok(Math.abs(Object.values(plan.minutes).reduce((a, b) => a + b, 0) - 30) < 1e-9);
+      assert.match(await page.textContent('#plan-summary') ?? '', /time plan for a 30 min budget/);
+      for (const k of ['search', 'refine', 'final-training', 'measure', 'export']) {
+        const row = await page.textContent(`#plan-rows tr[data-plan-stage="${k}"]`) ?? '';
+        assert.ok(row.includes(plan.minutes[k]!.toFixed(2)), `${k}: ${row}`);
+        assert.ok(row.includes(plan.actual[k]!.toFixed(2)), `${k} spent: ${row}`);
+      }
 
       // the model, its card and a download from the page
       const modelId = (api as unknown as { modelId: string }).modelId;

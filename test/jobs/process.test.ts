@@ -1,7 +1,8 @@
 // Jobs in child processes (the service's default): the real search use case
 // runs in a forked child on a temporary store, its events reach the parent's
 // bus in order and the job row ends with the outcome; cancel reaches the
-// child; a child that dies fails its job with a message saying so.
+// child; a child that dies, with no attempt left to retry it, fails its job
+// with a message saying so (retries and the rows a job owns: test/jobs/run-crash.test.ts).
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,14 +15,14 @@ import { killJobProcesses, processHandlers } from '../../src/jobs/process.ts';
 import { openDb } from '../../src/store/db.ts';
 import { findSearch } from '../../src/store/searches.ts';
 
-async function setup(maxTrials: number) {
+async function setup(maxTrials: number, maxAttempts?: number) {
   const dataDir = mkdtempSync(join(tmpdir(), 'jobs-proc-'));
   const db = openDb(dataPaths(dataDir).store);
   const search = await createSearch(db, {
     dataset: 'synthetic', deviceId: 'node-tflite-wasm', latencyTargetMs: 1000, strategy: 'random', maxTrials, maxParallelTrials: 1,
     proxy: { subset: 48, validationSubset: 24 },
   }, { owner: null, deps: { db, datasetOptions: { cacheDir: join(dataDir, 'datasets') } } });
-  const queue = new InProcessQueue({ db, concurrency: 1, handlers: processHandlers({ dataDir }) });
+  const queue = new InProcessQueue({ db, concurrency: 1, maxAttempts, handlers: processHandlers({ dataDir }) });
   return { dataDir, db, search, queue };
 }
 
@@ -45,7 +46,7 @@ describe('jobs in child processes', () => {
   });
 
   it('delivers cancel to the child (the search stops and keeps its trials) and fails the job of a child that dies', { timeout: 180_000 }, async () => {
-    const { db, search, queue } = await setup(50);
+    const { db, search, queue } = await setup(50, 1);
     const trials: string[] = [];
     queue.events.subscribe(search.id, (e) => { if (e.type === 'trial-finished') trials.push(e.trialId); });
     await queue.start();

@@ -1,13 +1,18 @@
 // The dashboard: searches with live progress (EventSource on the SSE
-// endpoint), the new-search form (target device and latency limit first),
-// the selected search's plots and trial table, models with their cards and
-// downloads, devices with their table coverage. All data comes from the
-// service's JSON API; nothing is computed here that the API does not state.
+// endpoint), the new-search form (target device and latency limit first; the
+// device defaults to the user's last choice, else the calibrated local TFLite
+// device), the selected search's stage progress (bar, task, stage and job
+// ETA from `progress` events), its time plan, plots and trial table, models
+// with their cards and downloads, devices with their table coverage. All data
+// comes from the service's JSON API; nothing is computed here that the API
+// does not state.
 import { api, ApiFailure, download, getKey, searchEvents, setKey } from './api.js';
 import { paretoPlot, rewardPlot } from './plots.js';
 
 const $ = (sel) => document.querySelector(sel);
 const FINAL = new Set(['succeeded', 'failed', 'cancelled']);
+const DEVICE_KEY = 'mobile-nas.deviceId';
+const PLAN_STAGES = ['search', 'refine', 'final-training', 'measure', 'export'];
 let selected = null;
 let source = null;
 let refreshTimer = null;
@@ -18,6 +23,15 @@ const fmt = {
   int: (v) => (v === null || v === undefined ? '–' : Number(v).toLocaleString('en')),
   num: (v, d = 3) => (v === null || v === undefined ? '–' : v.toFixed(d)),
   time: (s) => (s ? new Date(s).toLocaleString() : '–'),
+  /** seconds as 42s, 5m20s, 1h02m */
+  dur: (s) => {
+    if (s === null || s === undefined || !Number.isFinite(s)) return '–';
+    const t = Math.max(0, Math.round(s));
+    if (t < 60) return `${t}s`;
+    if (t < 3600) return `${Math.floor(t / 60)}m${String(t % 60).padStart(2, '0')}s`;
+    return `${Math.floor(t / 3600)}h${String(Math.floor((t % 3600) / 60)).padStart(2, '0')}m`;
+  },
+  units: (x) => (Number.isInteger(x) ? String(x) : x.toFixed(1)),
 };
 
 function el(tag, attrs = {}, ...children) {
@@ -41,13 +55,25 @@ function clearError() {
   $('#banner').hidden = true;
 }
 
+/**
+ * The form's device: the user's last choice (kept in localStorage) while it
+ * exists, else the local TFLite device with a host calibration, else any
+ * local TFLite device, else the first.
+ */
+function defaultDevice(details, remembered) {
+  if (remembered && details.some((d) => d.id === remembered)) return remembered;
+  const local = details.filter((d) => d.profile?.runtime === 'tflite-wasm');
+  const calibrated = local.find((d) => d.predictorAccuracy || d.table?.calibration);
+  return (calibrated ?? local[0] ?? details[0])?.id ?? '';
+}
+
 async function loadDevices() {
   const { items } = await api('/v1/devices');
+  const details = await Promise.all(items.map((d) => api(`/v1/devices/${encodeURIComponent(d.id)}`).catch(() => d)));
   const sel = $('#f-device');
   const current = sel.value;
   sel.replaceChildren(...items.map((d) => el('option', { value: d.id }, `${d.id} (${d.profile.runtime})`)));
-  if (current) sel.value = current;
-  const details = await Promise.all(items.map((d) => api(`/v1/devices/${encodeURIComponent(d.id)}`).catch(() => d)));
+  sel.value = current || defaultDevice(details, localStorage.getItem(DEVICE_KEY));
   $('#device-rows').replaceChildren(...details.map((d) => {
     const t = d.table ?? null;
     const coverage = t ? t.coverage.map((c) => `${c.input} (${c.skeleton}): ${fmt.int(c.kernels)} kernels`).join('; ') : 'no table yet: the regression predicts every kernel';
@@ -102,6 +128,8 @@ function renderDetail(s) {
   const err = $('#detail-error');
   err.hidden = !s.error;
   err.textContent = s.error ?? '';
+  renderStage(s);
+  renderPlan(s.plan);
   const trials = s.trials ?? [];
   paretoPlot($('#pareto-plot'), trials, new Set(s.pareto ?? []), o.latencyTargetMs);
   rewardPlot($('#reward-plot'), trials);
@@ -124,6 +152,58 @@ function scheduleRefresh() {
   }, 250);
 }
 
+/** The stage line of a pipeline from its state: a new stage resets the bar until its first progress event. */
+function renderStage(s) {
+  const box = $('#stage-progress');
+  box.hidden = !s.pipeline;
+  if (!s.pipeline) return;
+  const stage = FINAL.has(s.status) ? (s.status === 'succeeded' ? 'done' : `${s.status} in ${s.stage ?? '–'}`) : (s.stage ?? 'queued');
+  if (box.dataset.stage !== stage) {
+    box.dataset.stage = stage;
+    delete box.dataset.unit;
+    $('#stage-name').textContent = stage;
+    for (const id of ['#stage-task', '#stage-rate', '#stage-message']) $(id).textContent = '';
+    $('#stage-eta').textContent = '–';
+    $('#job-eta').textContent = '–';
+    const bar = $('#stage-bar');
+    bar.max = 1;
+    bar.value = s.status === 'succeeded' ? 1 : 0;
+  }
+}
+
+/** A progress event: the bar, the task, images/s, the stage's and the job's ETA. */
+function showProgress(e) {
+  const box = $('#stage-progress');
+  box.hidden = false;
+  box.dataset.stage = e.stage;
+  box.dataset.unit = e.unit;
+  $('#stage-name').textContent = e.stage;
+  $('#stage-task').textContent = e.task;
+  const bar = $('#stage-bar');
+  bar.max = Math.max(e.total, 1e-9);
+  bar.value = Math.min(e.done, e.total);
+  $('#stage-eta').textContent = fmt.dur(e.etaS);
+  $('#job-eta').textContent = fmt.dur(e.jobEtaS);
+  $('#stage-rate').textContent = e.imagesPerSec ? `${e.imagesPerSec.toFixed(0)} images/s` : '';
+  $('#stage-message').textContent = `${fmt.units(e.done)} of ${fmt.units(e.total)} ${e.unit}${e.total === 1 ? '' : 's'}${e.message ? ` – ${e.message}` : ''}`;
+}
+
+/** The time plan: minutes planned and spent per stage, the cuts planned and made. */
+function renderPlan(plan) {
+  const box = $('#plan');
+  box.hidden = !plan;
+  if (!plan) return;
+  $('#plan-summary').textContent = plan.budgetMinutes === null
+    ? `time estimate (no budget), at ${plan.imagesPerSec.toFixed(0)} images/s (${plan.throughputSource})`
+    : `time plan for a ${plan.budgetMinutes} min budget, at ${plan.imagesPerSec.toFixed(0)} images/s (${plan.throughputSource})`;
+  const spent = plan.actual ?? {};
+  $('#plan-rows').replaceChildren(...PLAN_STAGES.map((k) => el('tr', { 'data-plan-stage': k },
+    el('td', {}, k), el('td', { class: 'num' }, fmt.num(plan.minutes[k], 2)), el('td', { class: 'num' }, spent[k] === undefined ? '–' : fmt.num(spent[k], 2)))));
+  $('#plan-cuts').replaceChildren(
+    ...plan.cuts.map((c) => el('li', {}, `planned: ${c.what} ${c.from} → ${c.to}`)),
+    ...(plan.decisions ?? []).map((d) => el('li', {}, `${d.stage}: ${d.what} ${d.planned} → ${d.actual} (${d.reason})`)));
+}
+
 function logEvent(text) {
   const log = $('#event-log');
   log.prepend(el('li', {}, `${new Date().toLocaleTimeString()} ${text}`));
@@ -134,6 +214,15 @@ function follow(id) {
   source?.close();
   source = searchEvents(id);
   source.addEventListener('state', (m) => renderDetail(JSON.parse(m.data)));
+  source.addEventListener('progress', (m) => {
+    const e = JSON.parse(m.data);
+    showProgress(e);
+    // one log line per unit of work (heartbeats within an epoch only move the bar)
+    if (Number.isInteger(e.done) && !/, batch \d+ of \d+$/.test(e.message ?? '')) {
+      logEvent(`${e.stage}: ${e.task} ${fmt.units(e.done)}/${fmt.units(e.total)} ${e.unit}s` +
+        `${e.etaS !== undefined ? `, ETA ${fmt.dur(e.etaS)}` : ''}${e.jobEtaS !== undefined ? ` (job ${fmt.dur(e.jobEtaS)})` : ''}`);
+    }
+  });
   for (const type of ['trial-finished', 'best-changed', 'stage-changed', 'controller-updated', 'log']) {
     source.addEventListener(type, (m) => {
       const e = JSON.parse(m.data);
@@ -208,11 +297,8 @@ $('#key-form').addEventListener('submit', (ev) => {
   setKey($('#api-key').value.trim());
   $('#api-key').value = '';
   loadAll();
-// other searches' progress (the selected one is followed live over SSE)
-setInterval(() => {
-  if (getKey() && document.visibilityState === 'visible') loadSearches().catch(() => {});
-}, 10_000);
 });
+$('#f-device').addEventListener('change', () => localStorage.setItem(DEVICE_KEY, $('#f-device').value));
 $('#forget-key').addEventListener('click', () => { setKey(''); location.reload(); });
 $('#refresh').addEventListener('click', () => loadAll());
 $('#detail-cancel').addEventListener('click', async () => {

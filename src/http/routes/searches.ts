@@ -12,7 +12,7 @@ import { submitSearch, UnprocessableError } from '../../jobs/submit.ts';
 import type { Db } from '../../store/db.ts';
 import { JobsRepo, TERMINAL_STATUSES, type JobRecord, type JobStatus } from '../../store/jobs.ts';
 import { findSearch, listSearches, SEARCH_STATUSES, type SearchRecord, type SearchStatus } from '../../store/searches.ts';
-import { findModel, latestModelOfSearch } from '../../store/models.ts';
+import { findModel, getModel, latestModelOfSearch } from '../../store/models.ts';
 import type { TrialRecord } from '../../store/trials.ts';
 import { getSearchReport } from '../../search/report.ts';
 import type { SearchOptions } from '../../search/options.ts';
@@ -92,6 +92,8 @@ export function searchView(db: Db, s: SearchRecord, opts: { trials: boolean }): 
     pareto: report.pareto.map((t) => t.id),
     rewardCurve: report.rewardCurve,
     modelId: model?.status === 'succeeded' ? model.id : null,
+    // a pipeline's time plan: minutes per stage (planned at submission), minutes spent, cuts made (src/app/run-budget.ts)
+    plan: (model ? getModel(db, model.id).plan ?? null : null) as components['schemas']['RunPlan'] | null,
     jobId: job?.id ?? null,
     attempts: job?.attempts ?? 0,
     ...(opts.trials ? { trials: report.trials.map(trialView) } : {}),
