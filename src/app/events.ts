@@ -4,7 +4,8 @@
 // State that must survive a crash is written to the store before the event
 // about it is emitted.
 
-export type RunStage = 'queued' | 'search' | 'refine' | 'final-training' | 'export' | 'measure' | 'done';
+/** Stages of a job: a run's, and 'supernet' (training a weight-shared supernet, alone or before a search that needs one). */
+export type RunStage = 'queued' | 'supernet' | 'search' | 'refine' | 'final-training' | 'export' | 'measure' | 'done';
 
 /** What a progress event counts. */
 export type ProgressUnit = 'trial' | 'candidate' | 'step' | 'proposal' | 'epoch' | 'format' | 'network';
@@ -48,18 +49,10 @@ export type NasEvent =
   | { type: 'controller-updated'; searchId: string; update: number; meanReward: number; at: string }
   | { type: 'stage-changed'; searchId: string; stage: RunStage; detail?: string; at: string }
   | { type: 'log'; searchId: string; level: 'info' | 'warn'; message: string; at: string }
-  | { type: 'done'; searchId: string; status: 'succeeded'; bestTrialId: string | null; modelId?: string; at: string }
+  | { type: 'done'; searchId: string; status: 'succeeded'; bestTrialId: string | null; modelId?: string; supernetId?: string; at: string }
   | { type: 'failed'; searchId: string; error: string; at: string }
   | { type: 'cancelled'; searchId: string; message?: string; at: string }
-  | ProgressEvent
-  // supernet training (searchId: the stream's id: the supernet's own, or the search that trains it first)
-  | { type: 'supernet-started'; searchId: string; supernetId: string; dataset: string; step: number; totalSteps: number | null; at: string }
-  | {
-      type: 'supernet-progress'; searchId: string; supernetId: string; step: number; totalSteps: number | null; epoch: number;
-      loss: number; lossEma: number | null; subnetLoss: number; learningRate: number; imagesPerSec: number; etaS: number | null; at: string;
-    }
-  | { type: 'supernet-checkpoint'; searchId: string; supernetId: string; step: number; reason: string; at: string }
-  | { type: 'supernet-done'; searchId: string; supernetId: string; step: number; at: string };
+  | ProgressEvent;
 
 export type NasEventType = NasEvent['type'];
 

@@ -124,7 +124,7 @@ export function supernetForSearch(db: Db, o: SearchOptions, space: SearchSpace, 
 export async function createSearch(db: Db, input: SearchOptionsInput, o: { owner?: string | null; deps?: SearchDeps } = {}): Promise<SearchRecord> {
   let options = resolveSearchOptions(input);
   const { space } = await prepare(options, o.deps, false);
-  if (options.evaluator === 'supernet' && !o.deps?.executor) options = { ...options, supernetId: supernetForSearch(db, options, space, o.owner ?? null).id };
+  if (options.evaluator === 'supernet') options = { ...options, supernetId: supernetForSearch(db, options, space, o.owner ?? null).id };
   // the strategy and its options must construct before the search is stored
   const create = o.deps?.createStrategy ?? defaultCreateStrategy;
   create(options.strategy, { skeleton: space.skeleton, seed: options.seed, ...options.strategyOptions }).dispose();

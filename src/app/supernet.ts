@@ -109,6 +109,11 @@ async function datasetShape(dataset: string, deps?: SupernetDeps): Promise<{ ds:
   return { ds, input: { height: m.height, width: m.width, channels: m.channels }, numClasses: m.classes.length };
 }
 
+/** The input shape of a dataset as a supernet sees it (the dataset is loaded). */
+export async function supernetDatasetShape(dataset: string, deps?: SupernetDeps): Promise<{ height: number; width: number; channels: number }> {
+  return (await datasetShape(dataset, deps)).input;
+}
+
 /** Validate and store a queued supernet row (the dataset is loaded to learn its shape). */
 export async function createSupernet(db: Db, input: SupernetOptionsInput, o: { owner?: string | null; deps?: SupernetDeps } = {}): Promise<SupernetRecord> {
   const options = resolveSupernetOptions(input);
@@ -171,7 +176,7 @@ export async function runStoredSupernet(db: Db, id: string, ctx: SupernetContext
       log(`supernet ${id}: resuming at step ${step} of ${totalSteps} from its last checkpoint`);
     }
     row = updateSupernet(db, id, { status: 'running', error: null, ...(totalSteps !== null ? { totalSteps } : {}) });
-    emit({ type: 'supernet-started', searchId: key, supernetId: id, dataset: row.dataset, step, totalSteps, at: now() });
+    emit({ type: 'stage-changed', searchId: key, stage: 'supernet', detail: `supernet ${id}: training on ${row.dataset} from step ${step}${totalSteps !== null ? ` of ${totalSteps}` : ''}`, at: now() });
     let trainSeconds = Number(metrics.trainSeconds ?? 0);
     let lastCheckpointAt = performance.now();
     let lastEventAt = 0;
@@ -184,7 +189,7 @@ export async function runStoredSupernet(db: Db, id: string, ctx: SupernetContext
       Object.assign(metrics, { trainSeconds, lossEma, epochs: step / trainer.stepsPerEpoch, checkpointBytes: bytes.byteLength });
       replaceSupernetCheckpoint(db, id, a.id, step, metrics);
       lastCheckpointAt = performance.now();
-      emit({ type: 'supernet-checkpoint', searchId: key, supernetId: id, step, reason, at: now() });
+      log(`supernet ${id}: checkpoint at step ${step} (${reason}, ${(bytes.byteLength / 2 ** 20).toFixed(0)} MiB)`);
     };
     for (;;) {
       if (totalSteps !== null && step >= totalSteps) break;
@@ -192,9 +197,11 @@ export async function runStoredSupernet(db: Db, id: string, ctx: SupernetContext
         save('cancelled');
         const msg = `cancelled at step ${step} of ${totalSteps ?? '?'}; the checkpoint is kept, resume continues from it`;
         row = updateSupernet(db, id, { status: 'cancelled', error: msg, finished: true });
-        emit({ type: 'cancelled', searchId: key, at: now() });
+        emit({ type: 'cancelled', searchId: key, message: msg, at: now() });
         return { supernetId: id, status: 'cancelled', step, totalSteps: totalSteps ?? step, error: msg, record: row };
       }
+      // let IPC and timers run between steps (a cancel message from the service arrives here)
+      await new Promise((resolve) => setImmediate(resolve));
       const ts = performance.now();
       const r = trainer.step(step, totalSteps ?? Math.max(MIN_STEPS, step + 1));
       step++;
@@ -212,16 +219,16 @@ export async function runStoredSupernet(db: Db, id: string, ctx: SupernetContext
         lastEventAt = nowMs;
         const rate = (step - startStep) / ((nowMs - t0) / 1000);
         emit({
-          type: 'supernet-progress', searchId: key, supernetId: id, step, totalSteps, epoch: step / trainer.stepsPerEpoch,
-          loss: r.loss, lossEma, subnetLoss: r.subnetLoss, learningRate: r.learningRate,
-          imagesPerSec: (rate * o.recipe.batchSize), etaS: totalSteps === null ? null : (totalSteps - step) / rate, at: now(),
+          type: 'progress', searchId: key, stage: 'supernet', task: `supernet ${id} training`, done: step, total: totalSteps ?? step + 1, unit: 'step',
+          imagesPerSec: rate * o.recipe.batchSize, ...(totalSteps !== null ? { etaS: (totalSteps - step) / rate } : {}),
+          message: `epoch ${(step / trainer.stepsPerEpoch).toFixed(2)}, loss ${(lossEma ?? r.loss).toFixed(3)} (largest subnet), ${r.subnetLoss.toFixed(3)} (others)`, at: now(),
         });
       }
       if (nowMs - lastCheckpointAt > o.checkpointMinutes * 60_000 && (totalSteps === null || step < totalSteps)) save('periodic');
     }
     save('final');
     row = updateSupernet(db, id, { status: 'succeeded', error: null, finished: true });
-    emit({ type: 'supernet-done', searchId: key, supernetId: id, step, at: now() });
+    emit({ type: 'done', searchId: key, status: 'succeeded', bestTrialId: null, supernetId: id, at: now() });
     return { supernetId: id, status: 'succeeded', step, totalSteps: totalSteps ?? step, error: null, record: row };
   } catch (e) {
     const msg = (e as Error)?.message ?? String(e);

@@ -1,19 +1,20 @@
 // `nas supernet train|resume|list|show`: the supernet use case
-// (src/app/supernet.ts) on the command line. A training run prints a
-// progress bar with ETA on a terminal (one line per progress event
-// otherwise) and is checkpointed in the store; `train` on a dataset whose
+// (src/app/supernet.ts) on the command line. A training run shows the same
+// progress view as `nas run` (src/cli/progress.ts: a bar with ETA on a
+// terminal, one line per progress event otherwise) and is checkpointed in the store; `train` on a dataset whose
 // supernet was interrupted continues it (--fresh starts a new one), and
 // `resume <id>` continues a given one.
 
-import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
-import type { NasEvent } from '../app/events.ts';
 import { resumeSupernet, trainSupernet, type SupernetOptionsInput, type SupernetResult } from '../app/supernet.ts';
 import { dataPaths } from '../config/paths.ts';
 import { openDb } from '../store/db.ts';
 import { findSupernet, listSupernets, type SupernetRecord } from '../store/supernets.ts';
 import { CommandFailed, UsageError } from './errors.ts';
 import { numberFlag, positiveIntFlag } from './flags.ts';
+import { cancelOnSigint, runReporter } from './progress.ts';
+
+const SIGINT_NOTE = 'stopping after this step with a checkpoint; nas supernet train (or resume) continues from it';
 
 interface TrainFlags {
   dataset?: string;
@@ -46,39 +47,6 @@ export function supernetInputFromFlags(f: TrainFlags): SupernetOptionsInput {
   };
 }
 
-/** Progress on a terminal: a bar with steps, loss and ETA; elsewhere one line per event. */
-export function supernetReporter(tty: boolean): { onEvent: (e: NasEvent) => void; stop: () => void } {
-  const bar = tty ? new cliProgress.SingleBar({
-    format: 'supernet [{bar}] {value}/{total} steps | epoch {epoch} | loss {loss} | {ips} img/s | ETA {eta_formatted}',
-    hideCursor: true, etaBuffer: 20,
-  }, cliProgress.Presets.shades_classic) : null;
-  let started = false;
-  return {
-    onEvent: (e) => {
-      if (e.type === 'supernet-progress') {
-        const payload = { epoch: e.epoch.toFixed(2), loss: (e.lossEma ?? e.loss).toFixed(3), ips: e.imagesPerSec.toFixed(0) };
-        if (bar) {
-          if (!started) { bar.start(e.totalSteps ?? e.step, e.step, payload); started = true; }
-          bar.setTotal(e.totalSteps ?? e.step);
-          bar.update(e.step, payload);
-        } else {
-          const eta = e.etaS === null ? '?' : `${Math.round(e.etaS)} s`;
-          process.stdout.write(`  step ${e.step}/${e.totalSteps ?? '?'} epoch ${payload.epoch} loss ${payload.loss} ${payload.ips} img/s ETA ${eta}\n`);
-        }
-      } else if (e.type === 'log') {
-        if (bar && started) bar.stop();
-        started = false;
-        process.stdout.write(`${e.level === 'warn' ? 'warning: ' : ''}${e.message}\n`);
-      } else if (e.type === 'supernet-started') {
-        process.stdout.write(`supernet ${e.supernetId}: training on ${e.dataset} from step ${e.step}${e.totalSteps ? ` of ${e.totalSteps}` : ''}\n`);
-      } else if (e.type === 'supernet-checkpoint' && !bar) {
-        process.stdout.write(`  checkpoint at step ${e.step} (${e.reason})\n`);
-      }
-    },
-    stop: () => { if (bar && started) bar.stop(); },
-  };
-}
-
 function summary(s: SupernetRecord): Record<string, unknown> {
   return {
     id: s.id, status: s.status, dataset: s.dataset, skeleton: s.skeleton, input: `${s.input.height}x${s.input.width}x${s.input.channels}`,
@@ -90,19 +58,6 @@ function report(r: SupernetResult, json: boolean | undefined): void {
   if (json) process.stdout.write(JSON.stringify(summary(r.record), null, 2) + '\n');
   else process.stdout.write(`supernet ${r.supernetId}: ${r.status} at step ${r.step} of ${r.totalSteps}${r.error ? ` (${r.error})` : ''}\n`);
   if (r.status !== 'succeeded') throw new CommandFailed(`supernet ${r.supernetId} ${r.status}`);
-}
-
-/** Ctrl-C: stop at the next step with a checkpoint (a second Ctrl-C exits at once). */
-function cancelOnSigint(): { cancelled: boolean; off: () => void } {
-  const signal = { cancelled: false, off: () => {} };
-  const onSigint = () => {
-    if (signal.cancelled) process.exit(130);
-    signal.cancelled = true;
-    process.stderr.write('\nstopping after this step (checkpoint kept); Ctrl-C again to exit at once\n');
-  };
-  process.on('SIGINT', onSigint);
-  signal.off = () => process.off('SIGINT', onSigint);
-  return signal;
 }
 
 export function registerSupernetCommand(program: Command): void {
@@ -123,13 +78,13 @@ export function registerSupernetCommand(program: Command): void {
     .option('--json', 'print the result as JSON')
     .action(async (f: TrainFlags) => {
       const input = supernetInputFromFlags(f);
-      const rep = supernetReporter(Boolean(process.stdout.isTTY) && !f.json);
-      const cancel = cancelOnSigint();
+      const rep = runReporter();
+      const { cancel, off } = cancelOnSigint(SIGINT_NOTE);
       try {
         report(await trainSupernet(input, { onEvent: rep.onEvent, cancel, fresh: f.fresh }), f.json);
       } finally {
         rep.stop();
-        cancel.off();
+        off();
       }
     });
 
@@ -137,13 +92,13 @@ export function registerSupernetCommand(program: Command): void {
     .description('continue a supernet (crashed, cancelled or failed) from its last checkpoint')
     .option('--json', 'print the result as JSON')
     .action(async (id: string, f: { json?: boolean }) => {
-      const rep = supernetReporter(Boolean(process.stdout.isTTY) && !f.json);
-      const cancel = cancelOnSigint();
+      const rep = runReporter();
+      const { cancel, off } = cancelOnSigint(SIGINT_NOTE);
       try {
         report(await resumeSupernet(id, { onEvent: rep.onEvent, cancel }), f.json);
       } finally {
         rep.stop();
-        cancel.off();
+        off();
       }
     });
 

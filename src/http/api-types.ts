@@ -422,6 +422,78 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/supernets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Supernets the caller may use (its own, and those of built-in datasets), newest first */
+        get: operations["listSupernets"];
+        put?: never;
+        /** Train a weight-shared supernet for a dataset (queued job); answers 202 with it and a Location header. An interrupted supernet of the same dataset is continued instead of starting anew. */
+        post: operations["createSupernet"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/supernets/{supernetId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One supernet: status, steps, metrics */
+        get: operations["getSupernet"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/supernets/{supernetId}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Live training progress
+         * @description Server-Sent Events like a search's: `event: state` (the Supernet), then stage-changed (stage supernet), progress (unit step: done/total steps, images/s, ETA, the loss in the message), log (checkpoints), and done, failed or cancelled. The key may be given as `?token=`.
+         */
+        get: operations["supernetEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/supernets/{supernetId}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Ask a queued or running supernet to stop (it keeps its last checkpoint; POST /v1/supernets for the dataset continues it) */
+        post: operations["cancelSupernet"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -720,6 +792,13 @@ export interface components {
             seed?: number;
             /** @description proxy-task recipe (epochs, subset, batch size) */
             proxy?: Record<string, unknown>;
+            /**
+             * @description how candidates are scored: proxy (default) trains each on the proxy task; supernet scores each in about a second with weights inherited from the dataset's trained supernet (POST /v1/supernets trains one; without one the request is a 409 saying so). Stored on every trial.
+             * @enum {unknown}
+             */
+            evaluator?: "proxy" | "supernet";
+            /** @description evaluator supernet: the supernet to use (default: the newest trained one for the dataset) */
+            supernetId?: string;
         };
         /** @description the search as GET /v1/searches/{id} returns it (status queued; with pipeline: true, its time plan) */
         SearchCreated: components["schemas"]["Search"];
@@ -882,7 +961,7 @@ export interface components {
             measuredImagesPerSec?: number | null;
         };
         /** @enum {unknown} */
-        RunStage: "queued" | "search" | "refine" | "final-training" | "export" | "measure" | "done";
+        RunStage: "queued" | "supernet" | "search" | "refine" | "final-training" | "export" | "measure" | "done";
         /** @description Progress within a stage of a pipeline: at least once per unit of work (trial, scaling-grid candidate, NetAdapt proposal and step, training epoch, export format, measurement) and at least every 30 s of training. */
         ProgressEvent: {
             /** @constant */
@@ -976,6 +1055,8 @@ export interface components {
             status: "succeeded";
             bestTrialId: string | null;
             modelId?: string;
+            /** @description the supernet a supernet-training job finished */
+            supernetId?: string;
         } | {
             /** @constant */
             type: "failed";
@@ -989,46 +1070,57 @@ export interface components {
             at: string;
             /** @description a pipeline: the stage it stopped in and the checkpoints kept */
             message?: string;
-        } | {
-            /** @constant */
-            type: "supernet-started";
-            searchId: string;
-            at: string;
-            supernetId: string;
-            dataset: string;
-            step: number;
-            totalSteps: number | null;
-        } | {
-            /** @constant */
-            type: "supernet-progress";
-            searchId: string;
-            at: string;
-            supernetId: string;
-            step: number;
-            totalSteps: number | null;
-            epoch: number;
-            loss: number;
-            lossEma: number | null;
-            subnetLoss: number;
-            learningRate: number;
-            imagesPerSec: number;
-            etaS: number | null;
-        } | {
-            /** @constant */
-            type: "supernet-checkpoint";
-            searchId: string;
-            at: string;
-            supernetId: string;
-            step: number;
-            reason: string;
-        } | {
-            /** @constant */
-            type: "supernet-done";
-            searchId: string;
-            at: string;
-            supernetId: string;
-            step: number;
         } | components["schemas"]["ProgressEvent"];
+        /** @enum {unknown} */
+        SupernetStatus: "queued" | "running" | "succeeded" | "failed" | "cancelled";
+        CreateSupernetRequest: {
+            /**
+             * @description fashion-mnist, mnist, synthetic or dataset:<id> of one of your uploads (POST /v1/datasets), exactly as written; a server folder cannot be named over the API
+             * @example fashion-mnist
+             * @example dataset:ds_0123456789abcdef
+             */
+            dataset: string;
+            /** @description wall-time budget of the training (default 60): once the pace is measured, the step count is fixed to fill it */
+            minutes?: number;
+            /** @description train exactly this many steps instead of a time budget */
+            steps?: number;
+            seed?: number;
+            recipe?: {
+                batchSize?: number;
+                /** @description random subnets per step besides the largest and the smallest (sandwich rule) */
+                randomSubnets?: number;
+                learningRate?: number;
+                /** @description in-place distillation from the largest subnet (default true) */
+                distill?: boolean;
+            };
+        };
+        Supernet: {
+            id: string;
+            status: components["schemas"]["SupernetStatus"];
+            dataset: string;
+            skeleton: string;
+            input: {
+                height: number;
+                width: number;
+                channels: number;
+            };
+            numClasses: number;
+            /** @description steps done as of the last checkpoint */
+            step: number;
+            /** @description fixed once the pace is measured (time budget) or given (steps) */
+            totalSteps: number | null;
+            options?: Record<string, unknown>;
+            /** @description training seconds, epochs, loss (moving average of the largest subnet), checkpoint size */
+            metrics?: Record<string, unknown>;
+            error?: string | null;
+            createdAt: string;
+            updatedAt?: string;
+            finishedAt?: string | null;
+            jobId?: string | null;
+        };
+        SupernetList: {
+            items: components["schemas"]["Supernet"][];
+        };
     };
     responses: {
         /** @description Invalid input: malformed JSON or URL, missing or wrongly typed fields (details name them) */
@@ -1643,6 +1735,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["Unprocessable"];
@@ -1844,6 +1937,135 @@ export interface operations {
                 };
                 content: {
                     "application/zip": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+        };
+    };
+    listSupernets: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SupernetList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+        };
+    };
+    createSupernet: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateSupernetRequest"];
+            };
+        };
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    /** @description /v1/supernets/{id} */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Supernet"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["Unprocessable"];
+        };
+    };
+    getSupernet: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                supernetId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Supernet"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    supernetEvents: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                supernetId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description event stream */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    cancelSupernet: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                supernetId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Cancellation requested */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Supernet"];
                 };
             };
             400: components["responses"]["BadRequest"];

@@ -19,6 +19,7 @@ import * as devices from './routes/devices.ts';
 import * as dashboard from './routes/dashboard.ts';
 import * as models from './routes/models.ts';
 import * as searches from './routes/searches.ts';
+import * as supernets from './routes/supernets.ts';
 import * as health from './routes/health.ts';
 import * as keys from './routes/keys.ts';
 import * as latency from './routes/latency.ts';
@@ -30,7 +31,7 @@ export interface RouteModule {
 }
 
 /** Every route module of the service, in registration order. */
-export const ROUTE_MODULES: RouteModule[] = [health, keys, devices, latency, datasets, profile, searches, models, dashboard];
+export const ROUTE_MODULES: RouteModule[] = [health, keys, devices, latency, datasets, profile, searches, supernets, models, dashboard];
 
 /** The folders an error body must not name: the data directory and the package (as given and as resolved). */
 function serverPathsOf(ctx: AppContext): ServerPaths {

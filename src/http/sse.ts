@@ -11,7 +11,7 @@
 // meanwhile are sent after it, so nothing between the two is lost (an event
 // may repeat what the state already holds; clients key trials by id).
 
-import type { Request, Response } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import type { NasEvent } from '../app/events.ts';
 import { TERMINAL_EVENTS, type EventBus } from '../jobs/bus.ts';
 
@@ -119,3 +119,10 @@ export function streamSearch<S>(_req: Request, res: Response, o: SearchStreamOpt
     }
   });
 }
+
+/** EventSource cannot send headers: the events route also takes the key as ?token= (masked in the logs). */
+export const tokenFromQuery: RequestHandler = (req, _res, next) => {
+  const t = req.query.token;
+  if (req.get('authorization') === undefined && typeof t === 'string' && t !== '') req.headers.authorization = `Bearer ${t}`;
+  next();
+};

@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import { runStoredModel } from '../app/run.ts';
 import { runStoredSearch, type SearchDeps } from '../app/search.ts';
+import { runStoredSupernet } from '../app/supernet.ts';
 import type { Db } from '../store/db.ts';
 import { getModel } from '../store/models.ts';
 import { findSearch } from '../store/searches.ts';
@@ -71,7 +72,19 @@ export function runHandler(env: HandlerEnv): JobHandler {
   };
 }
 
+/** Training a supernet (POST /v1/supernets): the supernet use case on the stored row; a crashed attempt resumes at its last checkpoint. */
+export function supernetHandler(env: HandlerEnv): JobHandler {
+  const datasetOptions = { cacheDir: join(env.dataDir, 'datasets') };
+  return async (job, { onEvent, cancel }): Promise<JobOutcome> => {
+    const p = job.payload as { supernetId?: unknown } | null;
+    if (typeof p?.supernetId !== 'string') throw new Error('supernet job payload has no supernetId');
+    const r = await runStoredSupernet(env.db, p.supernetId, { onEvent, cancel, deps: { db: env.db, datasetOptions } });
+    const result = { supernetId: r.supernetId, step: r.step, totalSteps: r.totalSteps };
+    return r.status === 'failed' ? { status: 'failed', error: r.error ?? 'supernet training failed', result } : { status: r.status, result };
+  };
+}
+
 /** The handlers of the service's queue. */
 export function serviceHandlers(env: HandlerEnv): JobHandlers {
-  return { search: searchHandler(env), run: runHandler(env) };
+  return { search: searchHandler(env), run: runHandler(env), supernet: supernetHandler(env) };
 }

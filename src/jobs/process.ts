@@ -70,7 +70,7 @@ export function processHandler(o: ProcessHandlerOptions): JobHandler {
 }
 
 /** Every kind run in a child process. */
-export function processHandlers(o: ProcessHandlerOptions, kinds: readonly JobKind[] = ['search', 'run']): JobHandlers {
+export function processHandlers(o: ProcessHandlerOptions, kinds: readonly JobKind[] = ['search', 'run', 'supernet']): JobHandlers {
   const h = processHandler(o);
   return Object.fromEntries(kinds.map((k) => [k, h]));
 }

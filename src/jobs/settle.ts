@@ -10,9 +10,16 @@ import { StoreError, type Db } from '../store/db.ts';
 import type { JobRecord } from '../store/jobs.ts';
 import { finishModel, getModel } from '../store/models.ts';
 import { findSearch, finishSearch } from '../store/searches.ts';
+import { findSupernet, updateSupernet } from '../store/supernets.ts';
 
 export function settleJobRows(db: Db, job: JobRecord, status: 'failed' | 'cancelled', error: string): void {
-  const p = (job.payload ?? {}) as { searchId?: unknown; modelId?: unknown };
+  const p = (job.payload ?? {}) as { searchId?: unknown; modelId?: unknown; supernetId?: unknown };
+  if (typeof p.supernetId === 'string') {
+    const sn = findSupernet(db, p.supernetId);
+    // a supernet keeps its checkpoint either way: a later request for the dataset continues it
+    if (sn && (sn.status === 'queued' || sn.status === 'running')) updateSupernet(db, sn.id, { status, error, finished: true });
+    return;
+  }
   const searchId = typeof p.searchId === 'string' ? p.searchId : job.searchId;
   if (searchId) {
     const s = findSearch(db, searchId);

@@ -1,8 +1,9 @@
-// Submitting a search over the service: the HTTP body becomes the search
-// use case's options, the search is created (validated: dataset, device,
-// target against the fastest architecture) and a job is queued for it.
-// The pipeline flag chooses the job kind: 'run' (the whole `nas run`) or
-// 'search' (the search alone).
+// Submitting work over the service: the HTTP body becomes the use case's
+// options, the row is created (validated) and a job is queued for it. A
+// search (validated: dataset, device, target against the fastest
+// architecture, a trained supernet when it scores with one): the pipeline
+// flag chooses the job kind, 'run' (the whole `nas run`) or 'search' (the
+// search alone). A supernet: its training, a 'supernet' job.
 
 import { resolveDatasetRef, type ApiDatasetRef } from '../app/datasets.ts';
 import { insertRunModel, resolveRunOptions, type RunOptionsInput } from '../app/run.ts';
@@ -12,6 +13,10 @@ import type { SearchRecord } from '../store/searches.ts';
 import { TargetBelowFastestError } from '../search/options.ts';
 import { type CreateSearchRequest, searchInputFromRequest } from '../search/request.ts';
 import type { JobQueue } from './queue.ts';
+import { createSupernet, resolveSupernetOptions, supernetDatasetShape, type SupernetDeps, type SupernetOptionsInput, unfinishedSupernetFor } from '../app/supernet.ts';
+import type { components } from '../http/api-types.ts';
+import { JobsRepo } from '../store/jobs.ts';
+import { getSupernet, type SupernetRecord, updateSupernet } from '../store/supernets.ts';
 
 /** A search to submit: the request body with its dataset parsed at the edge (parseApiDatasetRef), never re-read as text. */
 export type SearchSubmission = Omit<CreateSearchRequest, 'dataset'> & { dataset: ApiDatasetRef };
@@ -41,7 +46,7 @@ function runInput(b: SearchSubmission, search: SearchRecord): RunOptionsInput {
   const o = search.options;
   return {
     dataset: o.dataset, deviceId: o.deviceId, latencyTargetMs: o.latencyTargetMs, mode: o.mode, seed: o.seed,
-    search: { strategy: o.strategy, maxTrials: o.maxTrials, w: o.w },
+    search: { strategy: o.strategy, maxTrials: o.maxTrials, w: o.w, evaluator: o.evaluator, supernetId: o.supernetId },
     ...(b.budget.maxWallTimeS !== undefined ? { budgetMinutes: b.budget.maxWallTimeS / 60 } : {}),
     // scale up only below (1 - slack) x T: a slack of 1 never scales up
     ...(b.scaleUp === false ? { scaleUpSlack: 1 } : {}),
@@ -75,4 +80,37 @@ export async function submitSearch(db: Db, queue: JobQueue, body: SearchSubmissi
   }
   const jobId = await queue.enqueue(kind, { searchId: search.id, ...(modelId ? { modelId } : {}) }, owner, { searchId: search.id });
   return { search, jobId, modelId };
+}
+
+/** A supernet to train: the request body with its dataset parsed at the edge. */
+export type SupernetSubmission = Omit<components['schemas']['CreateSupernetRequest'], 'dataset'> & { dataset: ApiDatasetRef };
+
+export interface SupernetSubmitted {
+  supernet: SupernetRecord;
+  jobId: string;
+  /** true when an interrupted supernet of the dataset was continued instead of starting a new one */
+  resumed: boolean;
+}
+
+/**
+ * Queue the training of a supernet. An unfinished supernet of the same
+ * dataset the caller may use is continued (its job, when one is still
+ * queued or running, is returned as is: submitting twice trains once).
+ */
+export async function submitSupernet(db: Db, queue: JobQueue, body: SupernetSubmission, owner: string, deps?: SupernetDeps): Promise<SupernetSubmitted> {
+  if (!queue.kinds.includes('supernet')) throw new BadSubmission('this server trains no supernets');
+  const dataset = resolveDatasetRef(db, body.dataset, owner);
+  const input: SupernetOptionsInput = { dataset, minutes: body.minutes, steps: body.steps, seed: body.seed, recipe: body.recipe };
+  resolveSupernetOptions(input); // a bad option is a 400 before any row or job exists
+  const shape = await supernetDatasetShape(dataset, deps);
+  const unfinished = unfinishedSupernetFor(db, { dataset, input: shape, owner });
+  const jobs = new JobsRepo(db);
+  if (unfinished) {
+    const live = jobs.bySearch(unfinished.id);
+    if (live && (live.status === 'queued' || live.status === 'running')) return { supernet: unfinished, jobId: live.id, resumed: true };
+    updateSupernet(db, unfinished.id, { status: 'queued', error: null });
+  }
+  const supernet = unfinished ?? await createSupernet(db, input, { owner, deps });
+  const jobId = await queue.enqueue('supernet', { supernetId: supernet.id }, owner, { searchId: supernet.id });
+  return { supernet: getSupernet(db, supernet.id), jobId, resumed: unfinished !== null };
 }

@@ -6,9 +6,9 @@
 import { randomBytes } from 'node:crypto';
 import type { Db } from './db.ts';
 
-export type JobKind = 'search' | 'run';
+export type JobKind = 'search' | 'run' | 'supernet';
 export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
-export const JOB_KINDS: readonly JobKind[] = ['search', 'run'];
+export const JOB_KINDS: readonly JobKind[] = ['search', 'run', 'supernet'];
 export const TERMINAL_STATUSES: readonly JobStatus[] = ['succeeded', 'failed', 'cancelled'];
 
 export interface JobRecord {

@@ -95,7 +95,7 @@ export interface SubnetConfig {
 export function subnetConfig(layout: SupernetLayout, spec: ArchSpec): SubnetConfig {
   const sk = layout.skeleton;
   decisionsFromArch(sk, spec); // throws naming the block and value outside the skeleton's space
-  const same = (a: object, b: object) => JSON.stringify(a) === JSON.stringify(b);
+  const same = <T extends object>(a: T, b: T) => (Object.keys(b) as (keyof T)[]).every((k) => a[k] === b[k]) && Object.keys(a).length === Object.keys(b).length;
   if (!same(spec.stem, sk.stem)) throw new SpaceError(`the architecture's stem differs from skeleton ${sk.name}'s; a supernet covers only its skeleton's space`);
   if (!same(spec.head, sk.head)) throw new SpaceError(`the architecture's head differs from skeleton ${sk.name}'s; a supernet covers only its skeleton's space`);
   const layers: SubnetLayer[] = [];

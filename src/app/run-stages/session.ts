@@ -146,7 +146,7 @@ export class RunSession {
   }
 
   /** Enter a stage: the row says so (store first), then the event. */
-  enter(s: Exclude<RunStage, 'queued' | 'done'>, detail?: string): void {
+  enter(s: Exclude<RunStage, 'queued' | 'done' | 'supernet'>, detail?: string): void {
     this.closeStage();
     this.stage = s;
     this.stageStart = { stage: s, at: this.clock() };

@@ -22,7 +22,7 @@ import { authOf, requireKey, requireOwned } from '../auth.ts';
 import { jsonBody } from '../body.ts';
 import type { AppContext } from '../context.ts';
 import { ApiError } from '../errors.ts';
-import { streamSearch } from '../sse.ts';
+import { streamSearch, tokenFromQuery } from '../sse.ts';
 import { validateBody } from '../validate.ts';
 
 export interface TrialView {
@@ -101,13 +101,6 @@ export function searchView(db: Db, s: SearchRecord, opts: { trials: boolean }): 
 }
 
 export type SearchView = ReturnType<typeof searchView>;
-
-/** EventSource cannot send headers: the events route also takes the key as ?token= (masked in the logs). */
-const tokenFromQuery: RequestHandler = (req, _res, next) => {
-  const t = req.query.token;
-  if (req.get('authorization') === undefined && typeof t === 'string' && t !== '') req.headers.authorization = `Bearer ${t}`;
-  next();
-};
 
 function ownedSearch(db: Db, req: Request): SearchRecord {
   const id = req.params.id as string;

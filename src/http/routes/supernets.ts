@@ -1,0 +1,86 @@
+// Supernets over HTTP: POST /v1/supernets (training queued as a job; 202 +
+// Location; an interrupted supernet of the dataset is continued), GET
+// /v1/supernets (those the caller may use: its own, and built-in datasets'),
+// GET /v1/supernets/{id}, GET /v1/supernets/{id}/events (Server-Sent Events:
+// the state, then progress like a search's), POST /v1/supernets/{id}/cancel.
+// Another key's supernet of an uploaded dataset answers 404.
+
+import type { Request, Router } from 'express';
+import { isSharedDataset } from '../../app/supernet.ts';
+import { apiDatasetName, parseApiDatasetRef } from '../../app/datasets.ts';
+import { jobQueueOf } from '../../jobs/queue.ts';
+import { submitSupernet, type SupernetSubmission } from '../../jobs/submit.ts';
+import type { Db } from '../../store/db.ts';
+import { JobsRepo, TERMINAL_STATUSES } from '../../store/jobs.ts';
+import { findSupernet, listSupernets, type SupernetRecord } from '../../store/supernets.ts';
+import type { components } from '../api-types.ts';
+import { authOf, requireKey } from '../auth.ts';
+import { jsonBody } from '../body.ts';
+import type { AppContext } from '../context.ts';
+import { ApiError, notFound } from '../errors.ts';
+import { streamSearch, tokenFromQuery } from '../sse.ts';
+import { validateBody } from '../validate.ts';
+
+export type SupernetView = components['schemas']['Supernet'];
+
+export function supernetView(db: Db, s: SupernetRecord): SupernetView {
+  return {
+    id: s.id, status: s.status, dataset: apiDatasetName(db, s.dataset), skeleton: s.skeleton, input: s.input, numClasses: s.numClasses,
+    step: s.step, totalSteps: s.totalSteps, options: { ...s.options, dataset: apiDatasetName(db, s.dataset) }, metrics: s.metrics,
+    error: s.error, createdAt: s.createdAt, updatedAt: s.updatedAt, finishedAt: s.finishedAt,
+    jobId: new JobsRepo(db).bySearch(s.id)?.id ?? null,
+  };
+}
+
+/** May this key use (see) this supernet? Its own, and any of a built-in dataset (trained on public data). */
+function visible(s: SupernetRecord, keyId: string): boolean {
+  return s.owner === keyId || s.owner === null || isSharedDataset(s.dataset);
+}
+
+function visibleSupernet(db: Db, req: Request): SupernetRecord {
+  const id = req.params.id as string;
+  const s = findSupernet(db, id);
+  if (!s || !visible(s, authOf(req).id)) throw notFound('supernet', id);
+  return s;
+}
+
+export function register(router: Router, ctx: AppContext): void {
+  const auth = requireKey(ctx.db);
+
+  router.post('/v1/supernets', auth, ...jsonBody(ctx.limits.jsonBytes), validateBody('CreateSupernetRequest'), async (req, res) => {
+    const body = req.body as components['schemas']['CreateSupernetRequest'];
+    const submission: SupernetSubmission = { ...body, dataset: parseApiDatasetRef(body.dataset) };
+    const { supernet } = await submitSupernet(ctx.db, jobQueueOf(ctx), submission, authOf(req).id);
+    res.status(202).location(`/v1/supernets/${supernet.id}`).json(supernetView(ctx.db, findSupernet(ctx.db, supernet.id)!));
+  });
+
+  router.get('/v1/supernets', auth, (req, res) => {
+    const key = authOf(req).id;
+    const items = listSupernets(ctx.db).filter((s) => visible(s, key)).reverse().map((s) => supernetView(ctx.db, s));
+    res.json({ items });
+  });
+
+  router.get('/v1/supernets/:id', auth, (req, res) => {
+    res.json(supernetView(ctx.db, visibleSupernet(ctx.db, req)));
+  });
+
+  router.get('/v1/supernets/:id/events', tokenFromQuery, auth, async (req, res) => {
+    const s = visibleSupernet(ctx.db, req);
+    await streamSearch(req, res, {
+      bus: jobQueueOf(ctx).events,
+      key: s.id,
+      snapshot: () => supernetView(ctx.db, findSupernet(ctx.db, s.id)!),
+      isFinal: (v) => (TERMINAL_STATUSES as readonly string[]).includes(v.status),
+    });
+  });
+
+  router.post('/v1/supernets/:id/cancel', auth, async (req, res) => {
+    const s = visibleSupernet(ctx.db, req);
+    if (s.owner !== null && s.owner !== authOf(req).id) throw new ApiError(403, 'forbidden', `supernet ${s.id} belongs to another key: it can be used, not cancelled`);
+    if ((TERMINAL_STATUSES as readonly string[]).includes(s.status)) throw new ApiError(409, 'conflict', `supernet ${s.id} has already ended (${s.status}); nothing to cancel`);
+    const job = new JobsRepo(ctx.db).bySearch(s.id);
+    if (!job) throw new ApiError(409, 'conflict', `supernet ${s.id} has no job to cancel`);
+    await jobQueueOf(ctx).cancel(job.id);
+    res.status(202).json(supernetView(ctx.db, findSupernet(ctx.db, s.id)!));
+  });
+}

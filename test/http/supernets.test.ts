@@ -1,0 +1,110 @@
+// Supernets over HTTP with the real use cases in-process (training on the
+// synthetic set, a few steps): a supernet search before any supernet exists
+// is a 409 that says how to train one; POST /v1/supernets trains one as a
+// job with live progress over SSE; a second POST while it runs (or after an
+// interruption) continues the same supernet; a search with evaluator
+// supernet then scores every candidate with it (stored on each trial); a
+// supernet of another dataset is refused naming the mismatch. Every answer
+// is checked against api/openapi.json.
+
+import assert from 'node:assert/strict';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import request from 'supertest';
+import { serviceHandlers } from '../../src/jobs/handlers.ts';
+import { InProcessQueue } from '../../src/jobs/inprocess.ts';
+import { attachJobQueue } from '../../src/jobs/queue.ts';
+import { listTrials } from '../../src/store/trials.ts';
+import { ADMIN, bearer, conforms, isError, testApp } from './helpers.ts';
+import { readSse, type SseMessage } from './sse-client.ts';
+
+const searchBody = (extra: Record<string, unknown> = {}) => ({
+  dataset: 'synthetic', deviceId: 'node-tflite-wasm', latencyTargetMs: 1000, strategy: 'random', evaluator: 'supernet',
+  budget: { maxTrials: 4 }, ...extra,
+});
+const supernetBody = { dataset: 'synthetic', steps: 3, recipe: { batchSize: 8, randomSubnets: 0 } };
+
+describe('/v1/supernets and supernet-scored searches', () => {
+  const { ctx, app } = testApp();
+  const queue = new InProcessQueue({ db: ctx.db, concurrency: 1, handlers: serviceHandlers({ db: ctx.db, dataDir: ctx.dataDir }) });
+  attachJobQueue(ctx, queue);
+  let server: Server;
+  let base: string;
+  let key: string;
+  let other: string;
+  before(async () => {
+    await queue.start();
+    key = (await request(app).post('/v1/keys').set(bearer(ADMIN)).send({ name: 'a' })).body.token;
+    other = (await request(app).post('/v1/keys').set(bearer(ADMIN)).send({ name: 'b' })).body.token;
+    server = app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(async () => {
+    server.closeAllConnections();
+    server.close();
+    await queue.idle();
+  });
+
+  it('a supernet search with no trained supernet is a 409 saying how to train one; nothing is stored', async () => {
+    const r = await request(app).post('/v1/searches').set(bearer(key)).send(searchBody());
+    isError(r, '/v1/searches', 'post', 409, 'supernet_unavailable');
+    assert.match(r.body.error.message, /no trained supernet for dataset synthetic/);
+    assert.match(r.body.error.message, /POST \/v1\/supernets/);
+    assert.match(r.body.error.message, /nas supernet train --dataset synthetic/);
+    assert.equal((await request(app).get('/v1/searches').set(bearer(key))).body.items.length, 0);
+    isError(await request(app).post('/v1/supernets').set(bearer(key)).send({ ...supernetBody, steps: 0 }), '/v1/supernets', 'post', 400, /steps/);
+    isError(await request(app).post('/v1/supernets').set(bearer(key)).send({ ...supernetBody, dataset: ' folder:/etc' }), '/v1/supernets', 'post', 400);
+  });
+
+  it('trains a supernet as a job: 202 + Location, progress over SSE until done; a second POST meanwhile returns the same one', async () => {
+    const res = await request(app).post('/v1/supernets').set(bearer(key)).send(supernetBody);
+    conforms(res, '/v1/supernets', 'post', 202);
+    const id = res.body.id as string;
+    assert.match(id, /^sn_[0-9a-f]{16}$/);
+    assert.equal(res.headers.location, `/v1/supernets/${id}`);
+    const again = await request(app).post('/v1/supernets').set(bearer(key)).send(supernetBody);
+    conforms(again, '/v1/supernets', 'post', 202);
+    assert.equal(again.body.id, id, 'the unfinished supernet of the dataset is continued, not duplicated');
+    const got: SseMessage[] = [];
+    await readSse(await fetch(`${base}/v1/supernets/${id}/events?token=${key}`), (m) => got.push(m));
+    const types = got.map((m) => m.event);
+    assert.equal(types[0], 'state');
+    assert.equal(types.at(-1), 'done', types.join(','));
+    const progress = got.filter((m) => m.event === 'progress').map((m) => m.data as { stage: string; unit: string; done: number; total: number });
+    assert.ok(progress.length >= 1 && progress.every((p) => p.stage === 'supernet' && p.unit === 'step' && p.total === 3), JSON.stringify(progress));
+    assert.equal(progress.at(-1)!.done, 3);
+    const detail = await request(app).get(`/v1/supernets/${id}`).set(bearer(key));
+    conforms(detail, '/v1/supernets/{supernetId}', 'get', 200);
+    assert.equal(detail.body.status, 'succeeded');
+    assert.equal(detail.body.step, 3);
+    assert.equal(detail.body.dataset, 'synthetic');
+    const list = await request(app).get('/v1/supernets').set(bearer(other));
+    conforms(list, '/v1/supernets', 'get', 200);
+    assert.ok(list.body.items.some((s: { id: string }) => s.id === id), 'a built-in dataset\'s supernet serves every key');
+    isError(await request(app).post(`/v1/supernets/${id}/cancel`).set(bearer(key)), '/v1/supernets/{supernetId}/cancel', 'post', 409, /already ended/);
+    isError(await request(app).get('/v1/supernets/sn_0000000000000000').set(bearer(key)), '/v1/supernets/{supernetId}', 'get', 404);
+  });
+
+  it('a search with evaluator supernet scores every trial with it (stored per trial), skipping nothing', async () => {
+    const res = await request(app).post('/v1/searches').set(bearer(key)).send(searchBody({ objective: 'hard', latencyTargetMs: 0.07 }));
+    conforms(res, '/v1/searches', 'post', 202);
+    const id = res.body.id as string;
+    assert.equal(res.body.options.evaluator, 'supernet');
+    assert.match(res.body.options.supernetId, /^sn_/);
+    await readSse(await fetch(`${base}/v1/searches/${id}/events?token=${key}`), () => {});
+    const s = (await request(app).get(`/v1/searches/${id}`).set(bearer(key))).body;
+    assert.equal(s.status, 'succeeded', JSON.stringify(s.error));
+    const trials = listTrials(ctx.db, id);
+    assert.equal(trials.length, 4);
+    assert.ok(trials.every((t) => t.evaluator === 'supernet' && t.status !== 'skipped' && (t.status === 'cached' || t.accuracy !== null)), JSON.stringify(trials.map((t) => [t.status, t.evaluator])));
+  });
+
+  it('refuses a named supernet of another dataset, naming the mismatch', async () => {
+    const sn = (await request(app).get('/v1/supernets').set(bearer(key))).body.items[0].id as string;
+    const r = await request(app).post('/v1/searches').set(bearer(key)).send(searchBody({ dataset: 'mnist', supernetId: sn }));
+    isError(r, '/v1/searches', 'post', 409, 'supernet_unavailable');
+    assert.match(r.body.error.message, new RegExp(`supernet ${sn} does not match this search: it was trained for dataset synthetic, the search's is mnist`));
+  });
+});
