@@ -14,7 +14,7 @@ import { claimSearch, finishSearch, getSearch, insertSearch, type SearchRecord }
 import { resetInterruptedTrials } from '../store/trials.ts';
 import type { TrialExecutor } from '../search/executor.ts';
 import { fastestArch } from '../search/fastest.ts';
-import { resolveSearchOptions, type SearchOptions, type SearchOptionsInput, TargetBelowFastestError } from '../search/options.ts';
+import { type EvaluatorName, resolveSearchOptions, type SearchOptions, type SearchOptionsInput, TargetBelowFastestError, usesSupernet } from '../search/options.ts';
 import { getSearchReport, type SearchReport } from '../search/report.ts';
 import { SearchRunner, type StopReason } from '../search/runner.ts';
 import { createStrategy as defaultCreateStrategy } from '../search/strategies/index.ts';
@@ -22,11 +22,12 @@ import type { SearchStrategy, StrategyName, StrategyOptions } from '../search/st
 import type { SearchSpace } from '../search/trial_plan.ts';
 import { TrialPool } from '../train/pool.ts';
 import { type CancelSignal, type EventSink, type NasEvent, now } from './events.ts';
-import { SupernetUnavailableError, trainedSupernetFor, isSharedDataset } from './supernet.ts';
+import { SupernetUnavailableError, trainedSupernetFor, isSharedDataset, loadSupernetPredictor } from './supernet.ts';
 import { findSupernet, type SupernetRecord } from '../store/supernets.ts';
 import { readArtifact } from '../store/artifacts.ts';
 import { SupernetEvaluator } from '../supernet/evaluator.ts';
-import { supernetExecutor } from '../supernet/executor.ts';
+import { predictorExecutor, supernetExecutor } from '../supernet/executor.ts';
+import { getSkeleton } from '../space/skeleton.ts';
 import { useTrainingBackend } from '../train/backend.ts';
 
 export interface SearchDeps {
@@ -109,13 +110,20 @@ export function supernetForSearch(db: Db, o: SearchOptions, space: SearchSpace, 
       : s.skeleton !== space.skeleton.name ? `skeleton ${s.skeleton}, the search's space is ${space.skeleton.name}`
         : JSON.stringify(s.input) !== JSON.stringify(space.input) ? `input ${s.input.height}x${s.input.width}x${s.input.channels}, the search's is ${space.input.height}x${space.input.width}x${space.input.channels}` : null;
     if (mismatch) throw new SupernetUnavailableError(`supernet ${s.id} does not match this search: it was trained for ${mismatch}`);
-    return s;
+    return withPredictorIfNeeded(s, o);
   }
   const s = trainedSupernetFor(db, { dataset: o.dataset, input: space.input, owner });
   if (!s) {
     throw new SupernetUnavailableError(
       `no trained supernet for dataset ${o.dataset} (${space.input.height}x${space.input.width}x${space.input.channels}, skeleton ${space.skeleton.name}): ` +
       `train one first with \`nas supernet train --dataset ${o.dataset}\` or POST /v1/supernets {"dataset":"${o.dataset}"}, or search with evaluator proxy`);
+  }
+  return withPredictorIfNeeded(s, o);
+}
+
+function withPredictorIfNeeded(s: SupernetRecord, o: SearchOptions): SupernetRecord {
+  if (o.evaluator === 'predictor' && !(s.metrics.predictor as { artifactId?: string } | undefined)?.artifactId) {
+    throw new SupernetUnavailableError(`supernet ${s.id} has no accuracy predictor (trained with predictorSamples 0): search with evaluator supernet, or train a supernet with a predictor`);
   }
   return s;
 }
@@ -124,7 +132,7 @@ export function supernetForSearch(db: Db, o: SearchOptions, space: SearchSpace, 
 export async function createSearch(db: Db, input: SearchOptionsInput, o: { owner?: string | null; deps?: SearchDeps } = {}): Promise<SearchRecord> {
   let options = resolveSearchOptions(input);
   const { space } = await prepare(options, o.deps, false);
-  if (options.evaluator === 'supernet') options = { ...options, supernetId: supernetForSearch(db, options, space, o.owner ?? null).id };
+  if (usesSupernet(options.evaluator)) options = { ...options, supernetId: supernetForSearch(db, options, space, o.owner ?? null).id };
   // the strategy and its options must construct before the search is stored
   const create = o.deps?.createStrategy ?? defaultCreateStrategy;
   create(options.strategy, { skeleton: space.skeleton, seed: options.seed, ...options.strategyOptions }).dispose();
@@ -156,9 +164,11 @@ export async function runStoredSearch(db: Db, searchId: string, ctx: SearchConte
   const strategy = create(o.strategy, { skeleton: space.skeleton, seed: o.seed, ...o.strategyOptions });
   const ckpt = latestCheckpoint(db, searchId);
   if (ckpt) strategy.setState(ckpt.state);
-  const executor = ctx.deps?.executor ?? (o.evaluator === 'supernet'
-    ? await openSupernetExecutor(db, supernetForSearch(db, o, space, search.owner), ctx.deps)
-    : poolExecutor(Math.min(o.maxParallelTrials, Math.max(1, availableParallelism())), o.trialTimeoutMs));
+  // a supernet-scored search evaluates here, whatever executor trains proxy trials (a pool, BullMQ workers)
+  const ownExecutor = usesSupernet(o.evaluator) || !ctx.deps?.executor;
+  const executor = usesSupernet(o.evaluator)
+    ? await openSupernetExecutor(db, supernetForSearch(db, o, space, search.owner), o.evaluator, ctx.deps)
+    : ctx.deps?.executor ?? poolExecutor(Math.min(o.maxParallelTrials, Math.max(1, availableParallelism())), o.trialTimeoutMs);
   try {
     db.transaction(() => {
       claimSearch(db, searchId);
@@ -166,6 +176,7 @@ export async function runStoredSearch(db: Db, searchId: string, ctx: SearchConte
     })();
     emit({ type: 'search-started', searchId, strategy: o.strategy, trialsBudget: o.maxTrials, resumed: resumed || ckpt !== null, at: now() });
     if (o.evaluator === 'supernet') emit({ type: 'log', searchId, level: 'info', message: `candidates scored with weights inherited from supernet ${o.supernetId} (BN re-estimated per candidate), not trained`, at: now() });
+    if (o.evaluator === 'predictor') emit({ type: 'log', searchId, level: 'info', message: `candidates scored by the accuracy predictor of supernet ${o.supernetId} (fitted on its evaluations), not trained`, at: now() });
     const cal = predictor.calibration;
     emit({ type: 'log', searchId, level: cal.calibration && cal.state !== 'stale' ? 'info' : 'warn', message: `latency on ${o.deviceId}: ${describeCalibration(cal)}`, at: now() });
     let runner: SearchRunner;
@@ -204,13 +215,18 @@ export async function runStoredSearch(db: Db, searchId: string, ctx: SearchConte
     return { searchId, status, stoppedBy, error, report: getSearchReport(db, searchId) };
   } finally {
     strategy.dispose();
-    if (!ctx.deps?.executor) await executor.close();
+    if (ownExecutor) await executor.close();
   }
 }
 
-/** The supernet evaluator of a search: the supernet's checkpoint loaded in this process. */
-async function openSupernetExecutor(db: Db, s: SupernetRecord, deps?: SearchDeps): Promise<TrialExecutor> {
+/** The evaluator of a supernet-scored search: the supernet's checkpoint (or its accuracy predictor) loaded in this process. */
+async function openSupernetExecutor(db: Db, s: SupernetRecord, evaluator: EvaluatorName, deps?: SearchDeps): Promise<TrialExecutor> {
   await useTrainingBackend();
+  if (evaluator === 'predictor') {
+    const p = loadSupernetPredictor(db, s);
+    if (!p) throw new SupernetUnavailableError(`supernet ${s.id} has no accuracy predictor (it was trained with predictorSamples 0)`);
+    return predictorExecutor(p, getSkeleton(s.skeleton), { supernetId: s.id, input: s.input, numClasses: s.numClasses });
+  }
   const ds = await loadDataset(s.dataset, datasetOptionsOf(deps));
   return supernetExecutor(new SupernetEvaluator(readArtifact(db, s.checkpointArtifactId!), ds), { supernetId: s.id });
 }

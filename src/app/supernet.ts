@@ -26,6 +26,10 @@ import { encodeCheckpoint, loadCheckpoint } from '../supernet/checkpoint.ts';
 import { supernetLayout } from '../supernet/layout.ts';
 import { DEFAULT_SUPERNET_RECIPE, type SupernetRecipe, SupernetTrainer } from '../supernet/train.ts';
 import { useTrainingBackend } from '../train/backend.ts';
+import { SupernetEvaluator } from '../supernet/evaluator.ts';
+import { AccuracyPredictor, type PredictorFit, type PredictorSample } from '../supernet/predictor.ts';
+import { createRng } from '../space/rng.ts';
+import { archFromDecisions, sampleDecisions } from '../space/sampler.ts';
 import { type CancelSignal, type EventSink, type NasEvent, now } from './events.ts';
 
 export interface SupernetOptions {
@@ -38,6 +42,8 @@ export interface SupernetOptions {
   recipe: SupernetRecipe;
   /** a checkpoint at least this often (and at the end, and on cancel) */
   checkpointMinutes: number;
+  /** random architectures scored by the trained supernet to fit its accuracy predictor (0: none) */
+  predictorSamples: number;
 }
 
 export type SupernetOptionsInput = Partial<Omit<SupernetOptions, 'recipe'>> & { dataset: string; recipe?: Partial<SupernetRecipe> };
@@ -59,6 +65,9 @@ export class SupernetUnavailableError extends Error {
     this.name = 'SupernetUnavailableError';
   }
 }
+
+/** Architectures the accuracy predictor is fitted on by default (about a second each on 2 cores). */
+export const DEFAULT_PREDICTOR_SAMPLES = 300;
 
 /** Steps measured before a time-budgeted run fixes its total (they are part of warm-up). */
 export const CALIBRATION_STEPS = 6;
@@ -86,7 +95,9 @@ export function resolveSupernetOptions(i: SupernetOptionsInput): SupernetOptions
   check(recipe.subset === null || (Number.isInteger(recipe.subset) && recipe.subset >= 1), `subset must be a positive integer, got ${recipe.subset}`);
   const checkpointMinutes = i.checkpointMinutes ?? 2;
   check(checkpointMinutes > 0, `checkpoint minutes must be > 0, got ${checkpointMinutes}`);
-  return { dataset: i.dataset, minutes, steps, seed, recipe, checkpointMinutes };
+  const predictorSamples = i.predictorSamples ?? DEFAULT_PREDICTOR_SAMPLES;
+  check(Number.isInteger(predictorSamples) && (predictorSamples === 0 || (predictorSamples >= 10 && predictorSamples <= 100_000)), `predictor samples must be 0 or an integer in [10, 100000], got ${predictorSamples}`);
+  return { dataset: i.dataset, minutes, steps, seed, recipe, checkpointMinutes, predictorSamples };
 }
 
 export interface SupernetDeps {
@@ -227,6 +238,17 @@ export async function runStoredSupernet(db: Db, id: string, ctx: SupernetContext
       if (nowMs - lastCheckpointAt > o.checkpointMinutes * 60_000 && (totalSteps === null || step < totalSteps)) save('periodic');
     }
     save('final');
+    if (o.predictorSamples > 0 && !metrics.predictor) {
+      const fitted = await fitPredictor(db, getSupernet(db, id), ds, o, { emit, key, cancel: ctx.cancel });
+      if (fitted === 'cancelled') {
+        const msg = `cancelled while fitting the accuracy predictor (training is done and kept); resume fits it`;
+        row = updateSupernet(db, id, { status: 'cancelled', error: msg, finished: true });
+        emit({ type: 'cancelled', searchId: key, message: msg, at: now() });
+        return { supernetId: id, status: 'cancelled', step, totalSteps: totalSteps ?? step, error: msg, record: row };
+      }
+      metrics.predictor = fitted;
+      updateSupernet(db, id, { metrics });
+    }
     row = updateSupernet(db, id, { status: 'succeeded', error: null, finished: true });
     emit({ type: 'done', searchId: key, status: 'succeeded', bestTrialId: null, supernetId: id, at: now() });
     return { supernetId: id, status: 'succeeded', step, totalSteps: totalSteps ?? step, error: null, record: row };
@@ -238,6 +260,63 @@ export async function runStoredSupernet(db: Db, id: string, ctx: SupernetContext
   } finally {
     trainer.dispose();
   }
+}
+
+export interface PredictorRecord extends PredictorFit {
+  artifactId: string;
+  /** seconds per supernet evaluation while sampling (median) */
+  evaluationSeconds: number;
+  fittedAt: string;
+}
+
+/**
+ * Score `predictorSamples` random architectures with the trained supernet
+ * and fit the accuracy predictor on them; stored as an artifact (the
+ * predictor and its samples). Progress per evaluation; cancel between them.
+ */
+async function fitPredictor(db: Db, row: SupernetRecord, ds: Dataset, o: SupernetOptions, io: { emit: (e: NasEvent) => void; key: string; cancel?: CancelSignal }): Promise<PredictorRecord | 'cancelled'> {
+  const ev = new SupernetEvaluator(readArtifact(db, row.checkpointArtifactId!), ds);
+  const sk = ev.layout.skeleton;
+  const rng = createRng((o.seed * 31 + 7) >>> 0);
+  const samples: PredictorSample[] = [];
+  const seconds: number[] = [];
+  const t0 = performance.now();
+  try {
+    for (let i = 0; i < o.predictorSamples; i++) {
+      if (io.cancel?.cancelled) return 'cancelled';
+      await new Promise((resolve) => setImmediate(resolve));
+      const decisions = sampleDecisions(sk, rng);
+      const r = ev.evaluate(archFromDecisions(sk, decisions));
+      samples.push({ decisions, accuracy: r.accuracy });
+      seconds.push(r.seconds);
+      const per = (performance.now() - t0) / 1000 / (i + 1);
+      io.emit({
+        type: 'progress', searchId: io.key, stage: 'supernet', task: `accuracy predictor: scoring random architectures with supernet ${row.id}`,
+        done: i + 1, total: o.predictorSamples, unit: 'network', etaS: per * (o.predictorSamples - i - 1),
+        message: `${(100 * r.accuracy).toFixed(1)}% in ${r.seconds.toFixed(2)} s`, at: now(),
+      });
+    }
+  } finally {
+    ev.dispose();
+  }
+  const predictor = await AccuracyPredictor.train(sk, samples, { seed: o.seed });
+  try {
+    const a = putArtifact(db, 'supernet-predictor', 'predictor.json', new TextEncoder().encode(JSON.stringify({ predictor: predictor.toJSON(), samples })));
+    seconds.sort((x, y) => x - y);
+    const rec: PredictorRecord = { ...predictor.fit, artifactId: a.id, evaluationSeconds: seconds[Math.floor(seconds.length / 2)]!, fittedAt: now() };
+    io.emit({ type: 'log', searchId: io.key, level: 'info', message: `accuracy predictor of supernet ${row.id}: fitted on ${rec.samples} architectures, Kendall tau ${rec.kendallTau.toFixed(3)} and RMSE ${(100 * rec.rmse).toFixed(2)} points on ${rec.heldOut} held out`, at: now() });
+    return rec;
+  } finally {
+    predictor.dispose();
+  }
+}
+
+/** The accuracy predictor stored with a supernet (the caller disposes it), or null when it has none. */
+export function loadSupernetPredictor(db: Db, s: SupernetRecord): AccuracyPredictor | null {
+  const p = s.metrics.predictor as PredictorRecord | undefined;
+  if (!p?.artifactId) return null;
+  const j = JSON.parse(new TextDecoder().decode(readArtifact(db, p.artifactId))) as { predictor: unknown };
+  return AccuracyPredictor.fromJSON(j.predictor);
 }
 
 /** Create and train (the CLI's path); an unfinished supernet of the same dataset is resumed instead unless `fresh`. */

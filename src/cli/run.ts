@@ -21,6 +21,8 @@ interface RunFlags {
   arch?: string;
   trials?: string;
   strategy?: string;
+  evaluator?: string;
+  supernet?: string;
   epochs?: string;
   proxyEpochs?: string;
   batchSize?: string;
@@ -46,6 +48,8 @@ export function runInputFromFlags(f: RunFlags): RunOptionsInput {
     search: {
       maxTrials: positiveIntFlag('trials')(f.trials),
       ...(f.strategy ? { strategy: f.strategy as NonNullable<RunOptionsInput['search']>['strategy'] } : {}),
+      ...(f.evaluator ? { evaluator: f.evaluator as NonNullable<RunOptionsInput['search']>['evaluator'] } : {}),
+      ...(f.supernet ? { supernetId: f.supernet } : {}),
     },
     proxy: { epochs: positiveIntFlag('proxy-epochs')(f.proxyEpochs), batchSize },
     final: { epochs: positiveIntFlag('epochs')(f.epochs), batchSize },
@@ -75,6 +79,8 @@ export function registerRunCommand(program: Command): void {
     .option('--arch <arch>', 'skip the search: start from this preset, block strings or ArchSpec JSON')
     .option('--trials <n>', 'search trials')
     .option('--strategy <name>', 'search strategy (rl | random | evolution)')
+    .option('--evaluator <name>', 'how candidates are scored: proxy (default) | supernet | predictor; the last two need a trained supernet (nas supernet train) and deliver a model fine-tuned from its weights')
+    .option('--supernet <id>', 'the supernet to use (default: the newest trained for the dataset)')
     .option('--proxy-epochs <n>', 'proxy training epochs (NetAdapt base, scaling grid)')
     .option('--epochs <n>', 'final training epochs')
     .option('--batch-size <n>', 'batch size for proxy and final training')

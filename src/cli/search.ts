@@ -27,6 +27,8 @@ interface StartOpts {
   mode: string;
   w?: string;
   strategy: string;
+  evaluator: string;
+  supernet?: string;
   trials: string;
   budgetMinutes?: string;
   maxFailed?: string;
@@ -60,7 +62,8 @@ export function searchInputFromFlags(o: StartOpts): SearchOptionsInput {
   const early = positiveIntFlag('early-stop-epochs')(o.earlyStopEpochs);
   return {
     dataset: o.dataset, deviceId: o.device, latencyTargetMs: targetMs, mode: o.mode, w: numberFlag({ name: 'w' })(o.w),
-    strategy: o.strategy as SearchOptionsInput['strategy'], maxTrials: positiveIntFlag('trials')(o.trials),
+    strategy: o.strategy as SearchOptionsInput['strategy'], evaluator: o.evaluator as SearchOptionsInput['evaluator'],
+    ...(o.supernet !== undefined ? { supernetId: o.supernet } : {}), maxTrials: positiveIntFlag('trials')(o.trials),
     maxWallMs: minutes === undefined ? undefined : minutes * 60_000,
     maxFailedTrials: positiveIntFlag('max-failed')(o.maxFailed),
     maxParallelTrials: positiveIntFlag('parallel')(o.parallel),
@@ -183,6 +186,8 @@ export function registerSearchCommand(program: Command): void {
     .option('--mode <mode>', 'soft | hard reward (MnasNet)', 'soft')
     .option('--w <w>', 'reward exponent (soft: alpha = beta = w, default -0.07; hard: beta, default -1)')
     .option('--strategy <name>', 'rl | random | evolution', 'random')
+    .option('--evaluator <name>', 'proxy (train each candidate briefly) | supernet (inherited weights, about a second each) | predictor (the supernet\'s accuracy predictor, microseconds)', 'proxy')
+    .option('--supernet <id>', 'evaluators supernet and predictor: the supernet to use (default: the newest trained for the dataset)')
     .option('--trials <n>', 'max trials that train (cached repeats and hard-mode skips cost nothing)', '20')
     .option('--budget-minutes <m>', 'wall-time budget (over all runs of the search)')
     .option('--max-failed <n>', 'stop after this many failed trials')

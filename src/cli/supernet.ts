@@ -26,6 +26,7 @@ interface TrainFlags {
   lr?: string;
   distill: boolean;
   checkpointMinutes?: string;
+  predictorSamples?: string;
   fresh?: boolean;
   json?: boolean;
 }
@@ -38,6 +39,7 @@ export function supernetInputFromFlags(f: TrainFlags): SupernetOptionsInput {
   return {
     dataset: f.dataset, minutes, steps, seed: numberFlag({ name: 'seed', integer: true, min: 0 })(f.seed),
     checkpointMinutes: numberFlag({ name: 'checkpoint-minutes', greaterThan: 0 })(f.checkpointMinutes),
+    predictorSamples: numberFlag({ name: 'predictor-samples', integer: true, min: 0, max: 100_000 })(f.predictorSamples),
     recipe: {
       batchSize: numberFlag({ name: 'batch-size', integer: true, min: 2, max: 1024 })(f.batchSize),
       randomSubnets: numberFlag({ name: 'random-subnets', integer: true, min: 0, max: 8 })(f.randomSubnets),
@@ -72,6 +74,7 @@ export function registerSupernetCommand(program: Command): void {
     .option('--batch-size <n>', 'images per step (default 64)')
     .option('--random-subnets <n>', 'random subnets per step besides the largest and the smallest (default 2)')
     .option('--lr <x>', 'AdamW peak learning rate (default 0.002)')
+    .option('--predictor-samples <n>', 'random architectures the trained supernet scores to fit its accuracy predictor (default 300; 0: none)')
     .option('--checkpoint-minutes <m>', 'store a checkpoint at least this often (default 2; also at the end and on Ctrl-C)')
     .option('--no-distill', 'train every subnet on the labels (no in-place distillation from the largest)')
     .option('--fresh', 'start a new supernet even if an interrupted one exists for the dataset')

@@ -793,11 +793,11 @@ export interface components {
             /** @description proxy-task recipe (epochs, subset, batch size) */
             proxy?: Record<string, unknown>;
             /**
-             * @description how candidates are scored: proxy (default) trains each on the proxy task; supernet scores each in about a second with weights inherited from the dataset's trained supernet (POST /v1/supernets trains one; without one the request is a 409 saying so). Stored on every trial.
+             * @description how candidates are scored: proxy (default) trains each on the proxy task; supernet scores each in about a second with weights inherited from the dataset's trained supernet; predictor scores each in microseconds with that supernet's accuracy predictor (an MLP fitted on its evaluations). The last two need a trained supernet (POST /v1/supernets; without one the request is a 409 saying so). Stored on every trial.
              * @enum {unknown}
              */
-            evaluator?: "proxy" | "supernet";
-            /** @description evaluator supernet: the supernet to use (default: the newest trained one for the dataset) */
+            evaluator?: "proxy" | "supernet" | "predictor";
+            /** @description evaluators supernet and predictor: the supernet to use (default: the newest trained one for the dataset) */
             supernetId?: string;
         };
         /** @description the search as GET /v1/searches/{id} returns it (status queued; with pipeline: true, its time plan) */

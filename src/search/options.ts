@@ -9,9 +9,15 @@ import { isStrategyName, STRATEGY_NAMES } from './strategies/index.ts';
 
 export type RewardMode = 'soft' | 'hard';
 
-/** How a candidate is scored: a short training run (proxy) or inherited supernet weights (supernet). */
-export type EvaluatorName = 'proxy' | 'supernet';
-export const EVALUATOR_NAMES: readonly EvaluatorName[] = ['proxy', 'supernet'];
+/**
+ * How a candidate is scored: a short training run (proxy), inherited supernet
+ * weights (supernet: about a second), or the supernet's accuracy predictor
+ * (predictor: microseconds; an MLP fitted on supernet evaluations).
+ */
+export type EvaluatorName = 'proxy' | 'supernet' | 'predictor';
+export const EVALUATOR_NAMES: readonly EvaluatorName[] = ['proxy', 'supernet', 'predictor'];
+/** Evaluators that score from a trained supernet (they need one, and skip nothing). */
+export const usesSupernet = (e: EvaluatorName): boolean => e !== 'proxy';
 
 /** The proxy task each trial trains on (MnasNet trains 5 epochs on a subset; here seconds per trial). */
 export interface ProxyRecipe {
@@ -49,9 +55,9 @@ export interface SearchOptions {
   /** hard mode: architectures predicted over skipFactor x target are scored without training */
   skipFactor: number;
   strategy: StrategyName;
-  /** proxy: each candidate trains on the proxy task; supernet: scored with weights inherited from the dataset's trained supernet */
+  /** proxy: each candidate trains on the proxy task; supernet: scored with weights inherited from the dataset's trained supernet; predictor: by that supernet's accuracy predictor */
   evaluator: EvaluatorName;
-  /** the supernet that scores (evaluator supernet): fixed when the search is created, so a resumed search uses the same one */
+  /** the supernet that scores (evaluators supernet and predictor): fixed when the search is created, so a resumed search uses the same one */
   supernetId: string | null;
   /** max trials that train (cached repeats and hard-mode skips cost nothing; proposals capped at 50x) */
   maxTrials: number;
@@ -151,7 +157,7 @@ export function resolveSearchOptions(input: SearchOptionsInput): SearchOptions {
   check((EVALUATOR_NAMES as readonly unknown[]).includes(evaluator), `unknown evaluator ${JSON.stringify(evaluator)} (known: ${EVALUATOR_NAMES.join(', ')})`);
   const supernetId = input.supernetId ?? null;
   check(supernetId === null || (typeof supernetId === 'string' && /^sn_[0-9a-f]{16}$/.test(supernetId)), `supernet id must look like sn_<16 hex digits>, got ${JSON.stringify(supernetId)}`);
-  check(supernetId === null || evaluator === 'supernet', 'a supernet id applies to evaluator supernet only');
+  check(supernetId === null || evaluator !== 'proxy', 'a supernet id applies to the supernet and predictor evaluators only');
   const maxTrials = input.maxTrials ?? DEFAULT_MAX_TRIALS;
   check(isInt(maxTrials, 1, 100000), `max trials must be an integer in [1, 100000], got ${maxTrials}`);
   const maxWallMs = input.maxWallMs ?? null;

@@ -19,7 +19,7 @@ import { saveCheckpoint } from '../store/checkpoints.ts';
 import { addSearchElapsed, setSearchBest } from '../store/searches.ts';
 import { countTrials, finishTrial, insertTrial, listTrials, markTrialRunning, type TrialCounts, type TrialRecord, type TrialResultUpdate } from '../store/trials.ts';
 import type { TrialExecutor, TrialOutcome } from './executor.ts';
-import type { SearchOptions } from './options.ts';
+import { type SearchOptions, usesSupernet } from './options.ts';
 import { SKIPPED_REWARD, skipReason, trialReward } from './reward.ts';
 import type { Proposal, SearchStrategy } from './strategy.ts';
 import { planTrial, type SearchSpace, trialRequest } from './trial_plan.ts';
@@ -191,8 +191,8 @@ export class SearchRunner {
 
   private async evaluate(t: TrialRecord, settle: (s: Settled) => void): Promise<void> {
     const o = this.c.options;
-    // a supernet scores any candidate in about a second: nothing needs skipping
-    const reason = o.evaluator === 'supernet' ? null : skipReason(t.latencyMs, o);
+    // a supernet (or its predictor) scores any candidate in a second or less: nothing needs skipping
+    const reason = usesSupernet(o.evaluator) ? null : skipReason(t.latencyMs, o);
     if (reason !== null) {
       await Promise.resolve();
       this.finalize(t, { status: 'skipped', accuracy: null, reward: SKIPPED_REWARD, wallMs: 0, reason });

@@ -26,7 +26,7 @@ export interface TrialRecord {
   status: TrialStatus;
   /** validation accuracy as the evaluator measured it (null until scored, and for failed/skipped) */
   accuracy: number | null;
-  /** what scored it: 'proxy' (a short training run) or 'supernet' (inherited weights) */
+  /** what scored it: 'proxy' (a short training run), 'supernet' (inherited weights) or 'predictor' (the supernet's accuracy predictor) */
   evaluator: TrialEvaluator;
   /** predicted latency on the search's device */
   latencyMs: number;
@@ -47,7 +47,7 @@ export interface TrialRecord {
 
 const T = 'trials';
 
-export const TRIAL_EVALUATORS = ['proxy', 'supernet'] as const;
+export const TRIAL_EVALUATORS = ['proxy', 'supernet', 'predictor'] as const;
 export type TrialEvaluator = (typeof TRIAL_EVALUATORS)[number];
 
 function decisionsOf(v: unknown): Decisions {

@@ -13,6 +13,7 @@ import { updateModel } from '../../store/models.ts';
 import { CancelledError } from '../events.ts';
 import { createSearch, runStoredSearch } from '../search.ts';
 import type { RunSession } from './session.ts';
+import { rescoreWithSupernet } from './refine-inherit.ts';
 
 export async function searchStage(s: RunSession): Promise<ModelCheckpoint> {
   const done = s.last('search');
@@ -46,8 +47,16 @@ export async function searchStage(s: RunSession): Promise<ModelCheckpoint> {
     if (sr.status === 'cancelled') throw new CancelledError('search cancelled');
     const best = sr.report.best;
     if (sr.status !== 'succeeded' || !best) throw new Error(`search ${searchId} found no trained architecture: ${sr.error ?? 'no best trial'}`);
-    spec = fromWire(best.spec);
-    detail = { source: 'search', searchId, trialId: best.id, proxyAccuracy: best.accuracy, predictedLatencyMs: best.latencyMs };
+    const so = sr.report.search.options;
+    if (so.evaluator === 'predictor') {
+      // the predictor ranked them; the supernet scores the best few before one is chosen
+      const r = await rescoreWithSupernet(s, sr.report.trials, so);
+      spec = r.spec;
+      detail = { source: 'search', searchId, trialId: r.best.trialId, evaluator: so.evaluator, supernetId: so.supernetId, predictedAccuracy: r.best.predicted, supernetAccuracy: r.best.supernet, rescored: r.rescored, predictedLatencyMs: s.predict(spec, s.dsInput) };
+    } else {
+      spec = fromWire(best.spec);
+      detail = { source: 'search', searchId, trialId: best.id, evaluator: so.evaluator, ...(so.supernetId ? { supernetId: so.supernetId } : {}), proxyAccuracy: best.accuracy, predictedLatencyMs: best.latencyMs };
+    }
   }
   const ck = s.checkpoint({ stage: 'search', spec, input: s.dsInput, weightsArtifactId: null, detail });
   s.log(`base architecture ${archId(spec)} (${String(detail.source)}), predicted ${s.predict(spec, s.dsInput).toFixed(4)} ms for a ${s.Tms} ms target`);
