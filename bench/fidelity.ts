@@ -1,5 +1,5 @@
 // npm run bench:fidelity [-- --archs 30 --pool 400 --arch-seed 7 --final-seeds 1,2 --final-epochs 4 --final-subset 20000
-//                          --max-table-ms 8 --workers 2 --supernet <dataset> --reuse --no-write --no-final]
+//                          --seed2-every 3 --max-table-ms 8 --workers 2 --supernet --no-train --reuse --no-write --no-final]
 //
 // How well does each cheap score rank architectures the way final training
 // does? Random architectures of the small-input space on Fashion-MNIST,
@@ -8,11 +8,14 @@
 //   - proxy: the search's default proxy task today (src/search/options.ts
 //     DEFAULT_PROXY through the search's own trialRequest),
 //   - proxy-big: a bigger proxy (5,000 images x 2 epochs, validated on 2,000),
-//   - supernet (with --supernet): the subnet's accuracy with weights
-//     inherited from the trained supernet of the dataset, BN recalibrated,
+//   - supernet, predictor (with --supernet): the subnet's accuracy with
+//     weights inherited from the dataset's trained supernet (BN
+//     re-estimated), and that supernet's accuracy predictor; --no-train adds
+//     them (and writes the report) without running the trainings,
 //   - final: bench:pipeline's final recipe (4 epochs on 20,000 images, Adam,
-//     crop augmentation), test accuracy on the 10,000 test images, for two
-//     seeds: the seed-to-seed agreement is the noise ceiling of any score.
+//     crop augmentation), test accuracy on the 10,000 test images; seed 1 for
+//     every architecture, and a second seed for every k-th (--seed2-every):
+//     their agreement is the noise ceiling of any score.
 // Kendall tau and Spearman of each score against the mean final accuracy,
 // seconds per evaluation, and a scatter plot. Finished parts are kept in
 // bench/results/fidelity.json (--reuse skips them), so the expensive final
@@ -33,6 +36,12 @@ import { SKELETON_SMALL } from '../src/space/skeleton.ts';
 import type { ArchSpec, InputShape } from '../src/space/types.ts';
 import { defaultTrainConfig, type TrainConfig } from '../src/train/config.ts';
 import { TrialPool } from '../src/train/pool.ts';
+import { loadSupernetPredictor, trainedSupernetFor } from '../src/app/supernet.ts';
+import { loadDataset } from '../src/data/registry.ts';
+import { readArtifact } from '../src/store/artifacts.ts';
+import { openDb } from '../src/store/db.ts';
+import { SupernetEvaluator } from '../src/supernet/evaluator.ts';
+import { useTrainingBackend } from '../src/train/backend.ts';
 import type { TrialRequest } from '../src/train/protocol.ts';
 import { arg, commandLine, machineLine, writeBenchmarksSection } from './common.ts';
 import { kendallTau, mean, sd, spearman } from './stats.ts';
@@ -99,9 +108,11 @@ interface Recipe {
   name: string;
   config: TrainConfig;
   evaluateTest: boolean;
+  /** train it for the architecture of this index (default: all) */
+  only?: (index: number) => boolean;
 }
 
-function recipes(o: { finalSeeds: number[]; finalEpochs: number; finalSubset: number; final: boolean }): Recipe[] {
+function recipes(o: { finalSeeds: number[]; finalEpochs: number; finalSubset: number; final: boolean; seed2Every: number }): Recipe[] {
   // today's proxy: exactly what a search trains (its options' defaults, its seed)
   const searchDefaults = resolveSearchOptions({ dataset: 'fashion-mnist', deviceId: 'node-tflite-wasm', latencyTargetMs: 1 });
   const proxy = trialRequest('x', sampleArch(SKELETON_SMALL, createRng(1)), searchDefaults).config;
@@ -110,9 +121,9 @@ function recipes(o: { finalSeeds: number[]; finalEpochs: number; finalSubset: nu
     { name: 'proxy-big', config: defaultTrainConfig({ ...proxy, subset: 5000, epochs: 2, validationSubset: 2000 }), evaluateTest: false },
   ];
   if (o.final) {
-    for (const seed of o.finalSeeds) {
+    for (const [k, seed] of o.finalSeeds.entries()) {
       out.push({
-        name: `final-s${seed}`, evaluateTest: true,
+        name: `final-s${seed}`, evaluateTest: true, ...(k > 0 ? { only: (i: number) => i % o.seed2Every === 0 } : {}),
         // bench:pipeline's final recipe (its `finalRecipe`)
         config: defaultTrainConfig({ epochs: o.finalEpochs, subset: o.finalSubset, optimizer: 'adam', cropPadding: 2, seed }),
       });
@@ -121,9 +132,9 @@ function recipes(o: { finalSeeds: number[]; finalEpochs: number; finalSubset: nu
   return out;
 }
 
-export function finalAccuracy(a: ArchRow): number {
-  const f = Object.entries(a.scores).filter(([k]) => k.startsWith('final-')).map(([, v]) => v.accuracy);
-  return f.length ? mean(f) : NaN;
+/** The reference: the first seed's final test accuracy (every architecture has it; the second seed only every k-th). */
+export function finalAccuracy(a: ArchRow, reference = 'final-s1'): number {
+  return a.scores[reference]?.accuracy ?? NaN;
 }
 
 async function main(): Promise<void> {
@@ -137,8 +148,9 @@ async function main(): Promise<void> {
   const finalEpochs = Number(arg('final-epochs', '4'));
   const finalSubset = Number(arg('final-subset', '20000'));
   const workers = Number(arg('workers', String(Math.min(2, availableParallelism()))));
+  const seed2Every = Number(arg('seed2-every', '3'));
   const write = !flag('no-write');
-  const rs = recipes({ finalSeeds, finalEpochs, finalSubset, final: !flag('no-final') });
+  const rs = recipes({ finalSeeds, finalEpochs, finalSubset, final: !flag('no-final'), seed2Every });
   const key = JSON.stringify({ n, poolSize, archSeed, deviceId, maxTableMs, input: INPUT });
   const load0 = loadavg()[0];
 
@@ -146,14 +158,25 @@ async function main(): Promise<void> {
   const prior: FidelityResults | null = flag('reuse') && existsSync(RESULTS) ? JSON.parse(readFileSync(RESULTS, 'utf8')) as FidelityResults : null;
   const res: FidelityResults = prior && prior.key === key ? prior : { key, archs: selectArchs(n, poolSize, archSeed, deviceId, maxTableMs) };
   if (prior && prior.key !== key) log('settings changed since bench/results/fidelity.json: nothing reused');
-  const save = () => { if (write) writeFileSync(RESULTS, JSON.stringify(res, null, 2) + '\n'); };
+  // another bench:fidelity process may add scores meanwhile (--no-train --supernet while the trainings run): merge, never overwrite
+  const save = () => {
+    if (!write) return;
+    const onDisk: FidelityResults | null = existsSync(RESULTS) ? JSON.parse(readFileSync(RESULTS, 'utf8')) as FidelityResults : null;
+    if (onDisk && onDisk.key === res.key) {
+      onDisk.archs.forEach((a, i) => { res.archs[i]!.scores = { ...a.scores, ...res.archs[i]!.scores }; });
+      res.supernet ??= onDisk.supernet;
+    }
+    writeFileSync(RESULTS, JSON.stringify(res, null, 2) + '\n');
+  };
   save();
   log(`${res.archs.length} architectures, predicted ${res.archs[0]!.predictedTableMs.toFixed(2)}-${res.archs.at(-1)!.predictedTableMs.toFixed(2)} ms (table units)`);
 
   // 1. Trained scores, in a pool of worker processes (cheap scores first, then the final trainings).
+  // architectures in an interleaved order of latency, so that a partial run still spans the range
+  const order = res.archs.map((_, i) => i).sort((a, b) => ((a * 7) % res.archs.length) - ((b * 7) % res.archs.length));
   const todo: { arch: ArchRow; recipe: Recipe }[] = [];
-  for (const recipe of rs) for (const arch of res.archs) if (!arch.scores[recipe.name]) todo.push({ arch, recipe });
-  if (todo.length) {
+  for (const recipe of rs) for (const i of order) if (!res.archs[i]!.scores[recipe.name] && (recipe.only?.(i) ?? true)) todo.push({ arch: res.archs[i]!, recipe });
+  if (todo.length && !flag('no-train')) {
     const pool = new TrialPool({ size: workers, threadsPerWorker: Math.max(1, Math.floor(availableParallelism() / workers)) });
     let done = 0;
     try {
@@ -175,15 +198,51 @@ async function main(): Promise<void> {
     }
   }
 
+  // 2. Scores from the dataset's trained supernet: inherited weights, and its accuracy predictor.
+  if (flag('supernet')) await addSupernetScores(res, save);
+
   if (!write) { log('--no-write: BENCHMARKS.md untouched'); return; }
-  writeReport(res, { load0, load1: loadavg()[0], workers, rs });
+  writeReport(res, { load0, load1: loadavg()[0], workers, rs, seed2Every });
 }
 
-function writeReport(res: FidelityResults, o: { load0: number; load1: number; workers: number; rs: Recipe[] }): void {
+/** scores.supernet (the subnet's accuracy with inherited weights, BN re-estimated) and scores.predictor for every architecture. */
+async function addSupernetScores(res: FidelityResults, save: () => void): Promise<void> {
+  await useTrainingBackend();
+  const db = openDb(dataPaths().store);
+  try {
+    const sn = trainedSupernetFor(db, { dataset: 'fashion-mnist', input: INPUT, owner: null });
+    if (!sn) throw new Error('no trained supernet for fashion-mnist: run `nas supernet train --dataset fashion-mnist` first');
+    const ds = await loadDataset('fashion-mnist', { cacheDir: dataPaths().datasets });
+    const ev = new SupernetEvaluator(readArtifact(db, sn.checkpointArtifactId!), ds);
+    const predictor = loadSupernetPredictor(db, sn);
+    try {
+      for (const a of res.archs) {
+        const r = ev.evaluate(a.spec);
+        a.scores.supernet = { accuracy: r.accuracy, seconds: r.seconds, at: new Date().toISOString(), concurrency: 1 };
+        if (predictor) {
+          const t0 = performance.now();
+          const acc = predictor.predict(SKELETON_SMALL, a.spec);
+          a.scores.predictor = { accuracy: acc, seconds: (performance.now() - t0) / 1000, at: new Date().toISOString(), concurrency: 1 };
+        }
+        log(`${a.archId} supernet: ${(100 * r.accuracy).toFixed(2)}% in ${r.seconds.toFixed(2)} s${predictor ? `, predictor ${(100 * a.scores.predictor!.accuracy).toFixed(2)}%` : ''}`);
+      }
+      res.supernet = { id: sn.id, step: sn.step, metrics: sn.metrics, summary: `${sn.id}, ${sn.step} steps (${Number(sn.metrics.epochs ?? 0).toFixed(2)} epochs, ${(Number(sn.metrics.trainSeconds ?? 0) / 60).toFixed(0)} min of training)` };
+      save();
+    } finally {
+      ev.dispose();
+      predictor?.dispose();
+    }
+  } finally {
+    db.close();
+  }
+}
+
+function writeReport(res: FidelityResults, o: { load0: number; load1: number; workers: number; rs: Recipe[]; seed2Every: number }): void {
   const archs = res.archs;
-  const finals = Object.keys(archs[0]!.scores).filter((k) => k.startsWith('final-')).sort();
-  const complete = archs.filter((a) => finals.length > 0 && finals.every((f) => a.scores[f]));
-  const final = complete.map(finalAccuracy);
+  const finals = [...new Set(archs.flatMap((a) => Object.keys(a.scores)).filter((k) => k.startsWith('final-')))].sort();
+  const reference = finals[0] ?? 'final-s1';
+  const complete = archs.filter((a) => a.scores[reference]);
+  const final = complete.map((a) => finalAccuracy(a, reference));
   const cheap = ['proxy', 'proxy-big', 'supernet', 'predictor'].filter((s) => complete.some((a) => a.scores[s]));
   const L = [SECTION, ''];
   L.push(`Command: \`${commandLine('bench:fidelity')}\` (${new Date().toISOString().slice(0, 16)}Z).`);
@@ -199,11 +258,14 @@ function writeReport(res: FidelityResults, o: { load0: number; load1: number; wo
     if (r.name === 'proxy') L.push(`- **proxy**: the search's default proxy task today: ${rdesc(r)} (validation accuracy).`);
     if (r.name === 'proxy-big') L.push(`- **proxy-big**: ${rdesc(r)} (validation accuracy).`);
   }
-  if (res.supernet) L.push(`- **supernet**: weights inherited from the trained supernet (${String(res.supernet.summary ?? '')}), BN statistics recalibrated, validation accuracy.`);
+  if (res.supernet) {
+    L.push(`- **supernet**: weights inherited from the trained supernet (${String(res.supernet.summary ?? '')}), BN statistics re-estimated on 512 training images, validation accuracy on 2,000 images.`);
+    L.push(`- **predictor**: that supernet's accuracy predictor (an MLP on the architecture encoding, fitted on its evaluations of random architectures).`);
+  }
   const f0 = o.rs.find((r) => r.name.startsWith('final-'));
-  if (f0) L.push(`- **final**: bench:pipeline's final recipe, ${f0.config.epochs} epochs on the first ${f0.config.subset} training images, Adam, crop padding ${f0.config.cropPadding}; test accuracy on the 10,000 test images; seeds ${finals.map((f) => f.slice(7)).join(' and ')}, the figure is their mean.`);
+  if (f0) L.push(`- **final**: bench:pipeline's final recipe, ${f0.config.epochs} epochs on the first ${f0.config.subset} training images, Adam, crop padding ${f0.config.cropPadding}; test accuracy on the 10,000 test images. The reference is ${reference} for every architecture; ${finals.slice(1).join(', ') || 'no second seed'} for every ${o.seed2Every}rd architecture, so that the seed-to-seed agreement (the noise ceiling of any score) is known.`);
   L.push('');
-  L.push(`Architectures with every final training done: ${complete.length} of ${archs.length}.`);
+  L.push(`Architectures with the reference final training done: ${complete.length} of ${archs.length}.`);
   L.push('');
   L.push('| score | Kendall tau vs final | Spearman vs final | seconds per evaluation (median) | accuracy range |');
   L.push('|---|---|---|---|---|');
@@ -213,11 +275,13 @@ function writeReport(res: FidelityResults, o: { load0: number; load1: number; wo
     const ok = xs.every(Number.isFinite);
     L.push(`| ${c} | ${ok ? kendallTau(xs, final).toFixed(3) : 'n/a'} | ${ok ? spearman(xs, final).toFixed(3) : 'n/a'} | ${secs(c).toFixed(2)} | ${(100 * Math.min(...xs)).toFixed(1)}-${(100 * Math.max(...xs)).toFixed(1)}% |`);
   }
-  if (finals.length >= 2) {
-    const a = complete.map((x) => x.scores[finals[0]!]!.accuracy), b = complete.map((x) => x.scores[finals[1]!]!.accuracy);
+  const both = finals.length >= 2 ? complete.filter((x) => x.scores[finals[1]!]) : [];
+  if (both.length >= 3) {
+    const a = both.map((x) => x.scores[finals[0]!]!.accuracy), b = both.map((x) => x.scores[finals[1]!]!.accuracy);
     const diffs = a.map((x, i) => x - b[i]!);
-    L.push(`| ${finals[0]} vs ${finals[1]} (noise ceiling) | ${kendallTau(a, b).toFixed(3)} | ${spearman(a, b).toFixed(3)} | ${secs(finals[0]!).toFixed(0)} | ${(100 * Math.min(...final)).toFixed(1)}-${(100 * Math.max(...final)).toFixed(1)}% (mean of seeds) |`);
+    L.push(`| ${finals[1]} vs ${finals[0]} (noise ceiling, ${both.length} architectures) | ${kendallTau(b, a).toFixed(3)} | ${spearman(b, a).toFixed(3)} | ${secs(finals[0]!).toFixed(0)} | ${(100 * Math.min(...final)).toFixed(1)}-${(100 * Math.max(...final)).toFixed(1)}% |`);
     L.push('');
+    L.push(`On the same ${both.length} architectures: ${cheap.map((c) => { const xs = both.map((x) => x.scores[c]?.accuracy ?? NaN); return xs.every(Number.isFinite) ? `${c} tau ${kendallTau(xs, a).toFixed(3)}` : null; }).filter(Boolean).join(', ')} (against ${finals[0]}).`);
     L.push(`Seed-to-seed difference of final test accuracy: mean ${(100 * mean(diffs)).toFixed(2)} pts, sd ${(100 * sd(diffs)).toFixed(2)} pts (so one final training ranks two architectures closer than ~${(100 * sd(diffs) * Math.SQRT2).toFixed(1)} pts apart by chance).`);
   }
   L.push('');

@@ -141,3 +141,22 @@ export function replaceSupernetCheckpoint(db: Db, id: string, artifactId: string
     rmSync(dirname(artifactFile(rec, root)), { recursive: true, force: true });
   }
 }
+
+/**
+ * Copy a supernet's row and the artifact rows it points to (checkpoint,
+ * accuracy predictor) into another store of the same data directory (a
+ * benchmark's scratch store): the files are shared, not copied.
+ */
+export function copySupernet(from: Db, to: Db, id: string): void {
+  const row = from.prepare(`SELECT * FROM ${T} WHERE id = ?`).get(id) as Record<string, unknown> | undefined;
+  if (!row) throw new StoreError(`no supernet with id ${JSON.stringify(id)}`, 404);
+  const s = fromRow(row);
+  const ids = [s.checkpointArtifactId, (s.metrics.predictor as { artifactId?: string } | undefined)?.artifactId].filter((x): x is string => typeof x === 'string');
+  to.transaction(() => {
+    for (const a of ids) {
+      const r = from.prepare('SELECT * FROM artifacts WHERE id = ?').get(a) as Record<string, unknown>;
+      to.prepare(`INSERT OR REPLACE INTO artifacts (${Object.keys(r).join(', ')}) VALUES (${Object.keys(r).map(() => '?').join(', ')})`).run(...Object.values(r));
+    }
+    to.prepare(`INSERT OR REPLACE INTO ${T} (${Object.keys(row).join(', ')}) VALUES (${Object.keys(row).map(() => '?').join(', ')})`).run(...Object.values(row));
+  })();
+}
