@@ -12,7 +12,7 @@
 //     weights inherited from the dataset's trained supernet (BN
 //     re-estimated), and that supernet's accuracy predictor; --no-train adds
 //     them (and writes the report) without running the trainings,
-//   - final: bench:pipeline's final recipe (4 epochs on 20,000 images, Adam,
+//   - final: bench:run's final recipe (4 epochs on 20,000 images, Adam,
 //     crop augmentation), test accuracy on the 10,000 test images; seed 1 for
 //     every architecture, and a second seed for every k-th (--seed2-every):
 //     their agreement is the noise ceiling of any score.
@@ -124,7 +124,7 @@ function recipes(o: { finalSeeds: number[]; finalEpochs: number; finalSubset: nu
     for (const [k, seed] of o.finalSeeds.entries()) {
       out.push({
         name: `final-s${seed}`, evaluateTest: true, ...(k > 0 ? { only: (i: number) => i % o.seed2Every === 0 } : {}),
-        // bench:pipeline's final recipe (its `finalRecipe`)
+        // bench:run's final recipe (its `finalRecipe`)
         config: defaultTrainConfig({ epochs: o.finalEpochs, subset: o.finalSubset, optimizer: 'adam', cropPadding: 2, seed }),
       });
     }
@@ -263,7 +263,7 @@ function writeReport(res: FidelityResults, o: { load0: number; load1: number; wo
     L.push(`- **predictor**: that supernet's accuracy predictor (an MLP on the architecture encoding, fitted on its evaluations of random architectures).`);
   }
   const f0 = o.rs.find((r) => r.name.startsWith('final-'));
-  if (f0) L.push(`- **final**: bench:pipeline's final recipe, ${f0.config.epochs} epochs on the first ${f0.config.subset} training images, Adam, crop padding ${f0.config.cropPadding}; test accuracy on the 10,000 test images. The reference is ${reference} for every architecture; ${finals.slice(1).join(', ') || 'no second seed'} for every ${o.seed2Every}rd architecture, so that the seed-to-seed agreement (the noise ceiling of any score) is known.`);
+  if (f0) L.push(`- **final**: bench:run's final recipe, ${f0.config.epochs} epochs on the first ${f0.config.subset} training images, Adam, crop padding ${f0.config.cropPadding}; test accuracy on the 10,000 test images. The reference is ${reference} for every architecture; ${finals.slice(1).join(', ') || 'no second seed'} for every ${o.seed2Every}rd architecture, so that the seed-to-seed agreement (the noise ceiling of any score) is known.`);
   L.push('');
   L.push(`Architectures with the reference final training done: ${complete.length} of ${archs.length}.`);
   L.push('');

@@ -11,7 +11,7 @@
 // the default: microseconds each, which makes >= 1,000 evaluations x 5 seeds
 // x 4 strategies and a hyper-parameter sweep affordable on 2 cores). Then
 // each search's winner is re-scored by the supernet itself and, with
-// --final, trained with bench:pipeline's final recipe (test accuracy). Mean
+// --final, trained with bench:run's final recipe (test accuracy). Mean
 // +- sd over seeds per strategy, and Welch's t and Mann-Whitney U tests
 // against random search. --sweep first runs a grid of learning rate, batch
 // and entropy weight for the PPO controller and uses the best setting.
@@ -169,7 +169,7 @@ async function main(): Promise<void> {
     ev.dispose();
   }
 
-  // 4. Winners trained with the final recipe (bench:pipeline's), test accuracy.
+  // 4. Winners trained with the final recipe (bench:run's), test accuracy.
   if (flag('final')) {
     const workers = Number(arg('final-workers', String(Math.min(2, availableParallelism()))));
     const pool = new TrialPool({ size: workers, threadsPerWorker: Math.max(1, Math.floor(availableParallelism() / workers)) });
@@ -233,7 +233,7 @@ function writeReport(r: Report): void {
   L.push('');
   L.push(`Fashion-MNIST, device node-tflite-wasm (${r.calibration}), ${r.mode} reward with T = ${r.targetMs.toFixed(3)} ms (the predicted latency of the small-input MobileNetV2-0.35). ` +
     `Each candidate is scored by ${r.evaluator === 'predictor' ? `the accuracy predictor of supernet ${r.supernet} (${r.supernetSteps} steps; held-out Kendall tau against the supernet ${r.predictorTau?.toFixed(3) ?? 'n/a'})` : `supernet ${r.supernet} (inherited weights, BN re-estimated)`}: ` +
-    `${r.evals} evaluations per search (cached repeats free, nothing skipped), ${r.seeds} seeds per strategy. The winner of each search is then scored by the supernet itself${r.rows.some((x) => x.finalTestAccuracy !== undefined) ? ' and trained with bench:pipeline\'s final recipe (4 epochs on 20,000 images, Adam; test accuracy on 10,000 images)' : ''}.`);
+    `${r.evals} evaluations per search (cached repeats free, nothing skipped), ${r.seeds} seeds per strategy. The winner of each search is then scored by the supernet itself${r.rows.some((x) => x.finalTestAccuracy !== undefined) ? ' and trained with bench:run\'s final recipe (4 epochs on 20,000 images, Adam; test accuracy on 10,000 images)' : ''}.`);
   L.push(`Strategies: rl-ppo and rl-reinforce (the LSTM controller, ${JSON.stringify(r.rlOptions)}${r.sweep.length ? ', the sweep\'s best setting' : ''}; PPO: 4 clipped steps per batch, clip 0.2), random (uniform), evolution (aging, population 32, tournament 8).`);
   L.push('');
   L.push('| strategy | mean ± sd best reward (search\'s evaluator) | mean ± sd winner\'s supernet accuracy | mean ± sd winner\'s reward on the supernet | mean ± sd winner\'s final test accuracy | evaluations + cached per search | wall time per search |');
