@@ -1,5 +1,5 @@
 // npm run bench:run [-- --seeds 1,2,3 --widths 0.35,0.5,0.75,1.0 --target-widths 0.35,0.75 --rows family,supernet,proxy,long
-//                      --proxy-seeds 1 --budget-minutes 18 --supernet-trials 2000 --long-epochs 15 --reuse --no-write]
+//                      (rows: family,supernet,scratch,proxy,long) --proxy-seeds 1 --budget-minutes 18 --supernet-trials 2000 --long-epochs 15 --reuse --no-write]
 //
 // The product's headline, measured with error bars: `nas run` (search ->
 // refine -> final training -> verified export -> measured latency) against
@@ -12,6 +12,8 @@
 //             supernet (search with its accuracy predictor, the best 8
 //             re-scored by the supernet, weights inherited and fine-tuned
 //             with the final recipe) - the "new target in minutes" path;
+//   scratch:  the supernet row's architecture trained from scratch with the
+//             same recipe (inherited weights against none, equal epochs);
 //   proxy:    `nas run` with the proxy evaluator (evolution search with a
 //             --budget-minutes wall budget, NetAdapt or compound scaling);
 //   long:     the supernet run's architecture and MobileNetV2-1.0 trained
@@ -93,7 +95,7 @@ async function main(): Promise<void> {
   const proxySeeds = arg('proxy-seeds', seeds.join(',')).split(',').map(Number);
   const widths = arg('widths', '0.35,0.5,0.75,1.0').split(',').map(Number);
   const targetWidths = arg('target-widths', '0.35,0.75').split(',').map(Number);
-  const rows = new Set(arg('rows', 'family,supernet,proxy,long').split(','));
+  const rows = new Set(arg('rows', 'family,supernet,scratch,proxy,long').split(','));
   const budgetMinutes = Number(arg('budget-minutes', '18'));
   const supernetTrials = Number(arg('supernet-trials', '2000'));
   const longEpochs = Number(arg('long-epochs', '15'));
@@ -204,6 +206,13 @@ async function main(): Promise<void> {
     }
   };
   if (rows.has('supernet')) for (const seed of seeds) for (const t of targets) await timed(`supernet:${t.width}:${seed}`, () => nasRun('predictor', t, seed));
+  // the supernet run's architecture trained from scratch with the same recipe: what inheriting the weights is worth
+  if (rows.has('scratch')) {
+    for (const seed of seeds) for (const t of targets) {
+      const p = res.parts[`supernet:${t.width}:${seed}`];
+      if (p?.spec && p.status === 'succeeded') await timed(`scratch:${t.width}:${seed}`, trainPart(`the same architecture from scratch @ MobileNetV2-${t.width}`, fromWire(p.spec), final(seed), p.measuredLatencyMs));
+    }
+  }
   if (rows.has('proxy')) for (const seed of proxySeeds) for (const t of targets) await timed(`proxy:${t.width}:${seed}`, () => nasRun('proxy', t, seed));
 
   // 4. Long recipe: the supernet run's architecture (seed 1) and MobileNetV2-1.0, all training images.
@@ -254,6 +263,18 @@ function writeReport(res: Results, o: ReportOptions): void {
       const ok = ps.filter((p) => p.status === 'succeeded');
       const stages = ok.length ? Object.entries(ok[0]!.stagesS ?? {}).map(([k]) => `${k} ${(mean(ok.map((p) => p.stagesS?.[k] ?? 0)) / 60).toFixed(1)} min`).join(', ') : '';
       L.push(`| **nas run (${kind})** @ T = ${t.targetMs.toFixed(3)} ms | ${ps.length} | **${accs(ok)}** | ${ms(ok.map((p) => p.measuredLatencyMs))} | ${ms(ok.map((p) => p.macs / 1e6))} | ${(mean(ps.map((p) => p.wallS)) / 60).toFixed(1)} min | ${ps.length - ok.length ? `${ps.length - ok.length} not delivered (${ps.filter((p) => p.status !== 'succeeded').map((p) => p.error).join('; ')}); ` : ''}${[...new Set(ok.map((p) => p.refinement))].join(', ')}; mean stage times: ${stages} |`);
+    }
+  }
+  const scratch = runsOf('scratch');
+  if (scratch.length) {
+    L.push('');
+    L.push('Fine-tuning from inherited weights against training from scratch, same architecture, same recipe (4 epochs on 20,000 images), same seeds:');
+    L.push('');
+    L.push('| target | from the supernet\'s weights | from scratch | difference (points), per seed |');
+    L.push('|---|---|---|---|');
+    for (const { t, ps } of scratch) {
+      const inh = ps.map((p) => res.parts[`supernet:${t.width}:${p.seed}`]!);
+      L.push(`| T = ${t.targetMs.toFixed(3)} ms | ${accs(inh)} | ${accs(ps)} | ${ps.map((p, i) => `${((inh[i]!.testAccuracy - p.testAccuracy) * 100).toFixed(2)}`).join(', ')} |`);
     }
   }
   const longs = group(res, 'long:');
