@@ -1093,6 +1093,8 @@ export interface components {
                 /** @description in-place distillation from the largest subnet (default true) */
                 distill?: boolean;
             };
+            /** @description random architectures the trained supernet scores to fit its accuracy predictor (default 300; 0: no predictor, and no predictor evaluator for it) */
+            predictorSamples?: number;
         };
         Supernet: {
             id: string;

@@ -23,7 +23,7 @@ const searchBody = (extra: Record<string, unknown> = {}) => ({
   dataset: 'synthetic', deviceId: 'node-tflite-wasm', latencyTargetMs: 1000, strategy: 'random', evaluator: 'supernet',
   budget: { maxTrials: 4 }, ...extra,
 });
-const supernetBody = { dataset: 'synthetic', steps: 3, recipe: { batchSize: 8, randomSubnets: 0 } };
+const supernetBody = { dataset: 'synthetic', steps: 3, recipe: { batchSize: 8, randomSubnets: 0 }, predictorSamples: 10 };
 
 describe('/v1/supernets and supernet-scored searches', () => {
   const { ctx, app } = testApp();
@@ -73,13 +73,18 @@ describe('/v1/supernets and supernet-scored searches', () => {
     assert.equal(types[0], 'state');
     assert.equal(types.at(-1), 'done', types.join(','));
     const progress = got.filter((m) => m.event === 'progress').map((m) => m.data as { stage: string; unit: string; done: number; total: number });
-    assert.ok(progress.length >= 1 && progress.every((p) => p.stage === 'supernet' && p.unit === 'step' && p.total === 3), JSON.stringify(progress));
-    assert.equal(progress.at(-1)!.done, 3);
+    const steps = progress.filter((p) => p.unit === 'step');
+    const nets = progress.filter((p) => p.unit === 'network');
+    assert.ok(progress.every((p) => p.stage === 'supernet'), JSON.stringify(progress));
+    assert.ok(steps.length >= 1 && steps.every((p) => p.total === 3) && steps.at(-1)!.done === 3, JSON.stringify(steps));
+    // then the accuracy predictor: one event per architecture the supernet scores
+    assert.deepEqual(nets.map((p) => p.done), Array.from({ length: 10 }, (_, i) => i + 1));
     const detail = await request(app).get(`/v1/supernets/${id}`).set(bearer(key));
     conforms(detail, '/v1/supernets/{supernetId}', 'get', 200);
     assert.equal(detail.body.status, 'succeeded');
     assert.equal(detail.body.step, 3);
     assert.equal(detail.body.dataset, 'synthetic');
+    assert.equal(detail.body.metrics.predictor.samples, 10);
     const list = await request(app).get('/v1/supernets').set(bearer(other));
     conforms(list, '/v1/supernets', 'get', 200);
     assert.ok(list.body.items.some((s: { id: string }) => s.id === id), 'a built-in dataset\'s supernet serves every key');
