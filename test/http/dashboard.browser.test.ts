@@ -34,7 +34,7 @@ const skip = !existsSync(CHROMIUM) && process.env.CI !== 'true' && `${CHROMIUM} 
 type Service = Awaited<ReturnType<typeof startService>>;
 type Page = import('playwright-core').Page;
 
-/** `nas serve` on an ephemeral port with a fresh data directory, a user key and a Chromium page recording errors. */
+/** `nas serve` on an ephemeral port with a fresh data directory, a user key entered in a Chromium page that records errors. */
 async function withDashboard(fn: (x: { svc: Service; page: Page; userKey: string; pageErrors: string[] }) => Promise<void>): Promise<void> {
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is not installed (apt-get install chromium; listed in scripts/apt-packages.txt)`);
   const { chromium } = await import('playwright-core');
@@ -52,6 +52,11 @@ async function withDashboard(fn: (x: { svc: Service; page: Page; userKey: string
     const page = await browser.newPage({ viewport: { width: 1280, height: 1400 } });
     page.on('pageerror', (e) => pageErrors.push(e.message));
     page.on('response', (r) => { if (r.status() >= 400) pageErrors.push(`${r.status()} ${r.url()}`); });
+    // the key is entered once in the page's form
+    await page.goto(svc.url);
+    await page.fill('#api-key', userKey);
+    await page.click('#save-key');
+    await page.waitForSelector('#key-status:text("key accepted")');
     await fn({ svc, page, userKey, pageErrors });
   } finally {
     await browser.close();
@@ -64,10 +69,6 @@ describe('dashboard (headless Chromium)', () => {
   it('enters the key, starts a whole run from the form, follows it live until done, shows trials, plots and a downloadable model', {
     skip, timeout: 300_000,
   }, () => withDashboard(async ({ svc, page, userKey, pageErrors }) => {
-    await page.goto(svc.url);
-    await page.fill('#api-key', userKey);
-    await page.click('#save-key');
-    await page.waitForSelector('#key-status:text("key accepted")');
     // the key is kept: a reload needs no typing
     await page.reload();
     await page.waitForSelector('#key-status:text("key accepted")');
@@ -212,10 +213,6 @@ describe('dashboard (headless Chromium)', () => {
   it('evaluator field: supernet choices disabled with a how-to-train hint without a trained supernet; offered with one; the choice is sent; a 409 supernet_unavailable is shown', {
     skip, timeout: 120_000,
   }, () => withDashboard(async ({ svc, page, userKey, pageErrors }) => {
-    await page.goto(svc.url);
-    await page.fill('#api-key', userKey);
-    await page.click('#save-key');
-    await page.waitForSelector('#key-status:text("key accepted")');
     const hint = async () => (await page.isHidden('#f-supernet-hint')) ? null : page.textContent('#f-supernet-hint');
     // no supernet at all: both supernet choices disabled, the hint says how to train one for the chosen dataset
     assert.equal(await page.inputValue('#f-dataset'), 'fashion-mnist');
