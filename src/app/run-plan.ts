@@ -1,4 +1,4 @@
-// The time plan of a whole `nas run` job (HTTP `pipeline: true`), made when
+// The time plan of a whole `nas run` job (HTTP `run: true`), made when
 // the job is submitted: minutes per stage (search, refine, final training,
 // measurement, export with verification) from the user's budget, the run's
 // options and a training-throughput estimate, and the work that fits in them.

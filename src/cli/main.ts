@@ -9,7 +9,7 @@ import { registerLatencyCommand } from './latency.ts';
 import { registerProfileCommand } from './profile.ts';
 import { reportError, UsageError } from './errors.ts';
 import { registerTrainCommand } from './train.ts';
-import { registerPipelineCommand } from './pipeline.ts';
+import { registerTrainExportCommand } from './train-export.ts';
 import { registerServeCommand } from './serve.ts';
 import { registerModelsCommand } from './models.ts';
 import { registerSearchCommand } from './search.ts';
@@ -41,7 +41,7 @@ export function buildProgram(): Command {
   registerLatencyCommand(program);
   registerProfileCommand(program);
   registerTrainCommand(program);
-  registerPipelineCommand(program);
+  registerTrainExportCommand(program);
   registerServeCommand(program);
   registerModelsCommand(program);
   registerSearchCommand(program);

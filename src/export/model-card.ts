@@ -58,6 +58,7 @@ export interface ModelCardInput {
   normalization?: InputNormalization;
   /** where the weights came from: a weights directory, or "initial (seed N)" */
   weightsSource: string;
+  /** name: a built-in set, `dataset:<id>` for an upload to the service (never its server folder), or a CLI user's folder:<path> */
   dataset?: { name: string; split?: string; samples?: number };
   accuracy?: { top1: number; split: string };
   predictedLatency?: LatencyFigure;

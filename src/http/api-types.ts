@@ -306,7 +306,7 @@ export interface paths {
         };
         /**
          * Live progress
-         * @description Server-Sent Events: one `event: <NasEvent type>` + `data: <NasEvent JSON>` per event (schema NasEvent, src/app/events.ts); the stream starts with `event: state` (the Search, read from the store: a late joiner gets the whole state, a pipeline's plan included), then the live events (trial-finished, best-changed, stage-changed, progress, controller-updated, log), heartbeat comments while idle, and ends after done, failed or cancelled (at once when the search has already ended). A pipeline sends `progress` at least once per unit of work and at least every 30 s of training, with the stage's and the whole job's ETA. EventSource cannot send headers: the key may be given as `?token=`.
+         * @description Server-Sent Events: one `event: <NasEvent type>` + `data: <NasEvent JSON>` per event (schema NasEvent, src/app/events.ts); the stream starts with `event: state` (the Search, read from the store: a late joiner gets the whole state, a whole run's plan included), then the live events (trial-finished, best-changed, stage-changed, progress, controller-updated, log), heartbeat comments while idle, and ends after done, failed or cancelled (at once when the search has already ended). A whole run sends `progress` at least once per unit of work and at least every 30 s of training, with the stage's and the whole job's ETA. EventSource cannot send headers: the key may be given as `?token=`.
          */
         get: operations["searchEvents"];
         put?: never;
@@ -760,7 +760,7 @@ export interface components {
             maxTrials: number;
             maxParallelTrials?: number;
             maxFailedTrials?: number;
-            /** @description wall-time budget in seconds: of the search alone, or with pipeline: true of the whole job, shared among its stages by the plan (Search.plan) and held within +10% by cutting work in a stated order */
+            /** @description wall-time budget in seconds: of the search alone, or with run: true of the whole job, shared among its stages by the plan (Search.plan) and held within +10% by cutting work in a stated order */
             maxWallTimeS?: number;
         };
         CreateSearchRequest: {
@@ -780,10 +780,15 @@ export interface components {
             /** @description the reward exponent (soft: both sides, default -0.07; hard: above the target, default -1) */
             w?: number;
             /** @description true: the whole `nas run` (search, then scaling/NetAdapt to the target, final training, export, measurement), ending in a downloadable model; false (default): the search alone */
+            run?: boolean;
+            /**
+             * @deprecated
+             * @description deprecated: the old name of `run` (same meaning); giving both with different values is a 400
+             */
             pipeline?: boolean;
-            /** @description pipeline only: the exports to make and verify (default all: tflite, tflite-int8, tfjs); the run fails if one fails its verification */
+            /** @description run: true only: the exports to make and verify (default all: tflite, tflite-int8, tfjs); the run fails if one fails its verification */
             formats?: components["schemas"]["ModelFormat"][];
-            /** @description pipeline only: grow the searched architecture by compound scaling when it is predicted well under the target (default true); false delivers it at its own size (NetAdapt still shrinks one over the target) */
+            /** @description run: true only: grow the searched architecture by compound scaling when it is predicted well under the target (default true); false delivers it at its own size (NetAdapt still shrinks one over the target) */
             scaleUp?: boolean;
             /** @enum {unknown} */
             strategy?: "rl" | "random" | "evolution";
@@ -800,7 +805,7 @@ export interface components {
             /** @description evaluators supernet and predictor: the supernet to use (default: the newest trained one for the dataset) */
             supernetId?: string;
         };
-        /** @description the search as GET /v1/searches/{id} returns it (status queued; with pipeline: true, its time plan) */
+        /** @description the search as GET /v1/searches/{id} returns it (status queued; with run: true, its time plan) */
         SearchCreated: components["schemas"]["Search"];
         Trial: {
             id: string;
@@ -815,6 +820,13 @@ export interface components {
             macs?: number;
             params?: number;
             error?: string | null;
+            /**
+             * @description what scored it: proxy (a short training run), supernet (weights inherited from the supernet) or predictor (the supernet's accuracy predictor)
+             * @enum {unknown}
+             */
+            evaluator: "proxy" | "supernet" | "predictor";
+            /** @description why it was skipped (e.g. predicted far over the target in hard mode) or cached (the trial it repeats); null otherwise */
+            reason?: string | null;
         };
         Search: {
             id: string;
@@ -828,10 +840,10 @@ export interface components {
             best?: null | components["schemas"]["Trial"];
             trials?: components["schemas"]["Trial"][];
             modelId?: string | null;
-            /** @description queued, search, refine, final-training, export, measure, done (a pipeline's model stage; null when it failed or was cancelled before any) */
+            /** @description queued, search, refine, final-training, export, measure, done (a whole run's model stage; null when it failed or was cancelled before any) */
             stage?: string | null;
-            /** @description true: the whole nas run (search, refine, train, export) */
-            pipeline?: boolean;
+            /** @description true: the whole nas run (search, refine, final training, measurement, export); false: the search alone */
+            run?: boolean;
             progress?: {
                 trialsDone: number;
                 trialsBudget: number;
@@ -849,7 +861,7 @@ export interface components {
             jobId?: string | null;
             /** @description times its job was started (2 or more: resumed after an interruption) */
             attempts?: number;
-            /** @description a pipeline's time plan (null for a search alone) */
+            /** @description a whole run's time plan (null for a search alone) */
             plan?: null | components["schemas"]["RunPlan"];
         };
         SearchList: {
@@ -905,7 +917,7 @@ export interface components {
             /** @description GET /v1/datasets/{datasetId}/archive?token=... */
             url: string;
         };
-        /** @description A pipeline's time plan (src/app/run-plan.ts, run-budget.ts): minutes per stage planned at submission from budget.maxWallTimeS (the whole job's budget), the run's options and a training-throughput estimate; the work that fits; the cuts planned and decided while it ran; minutes spent. Without a budget the minutes are estimates and nothing is cut. Cut order: scaling-grid candidates, the proxy recipe per grid candidate / NetAdapt training (fewer NetAdapt steps), final-training epochs, final-training images; verification, export and measurement are never cut. */
+        /** @description A whole run's time plan (src/app/run-plan.ts, run-budget.ts): minutes per stage planned at submission from budget.maxWallTimeS (the whole job's budget), the run's options and a training-throughput estimate; the work that fits; the cuts planned and decided while it ran; minutes spent. Without a budget the minutes are estimates and nothing is cut. Cut order: scaling-grid candidates, the proxy recipe per grid candidate / NetAdapt training (fewer NetAdapt steps), final-training epochs, final-training images; verification, export and measurement are never cut. */
         RunPlan: {
             /** @description the whole job's budget (null: none) */
             budgetMinutes: number | null;
@@ -962,7 +974,7 @@ export interface components {
         };
         /** @enum {unknown} */
         RunStage: "queued" | "supernet" | "search" | "refine" | "final-training" | "export" | "measure" | "done";
-        /** @description Progress within a stage of a pipeline: at least once per unit of work (trial, scaling-grid candidate, NetAdapt proposal and step, training epoch, export format, measurement) and at least every 30 s of training. */
+        /** @description Progress within a stage of a whole run (or a supernet's training): at least once per unit of work (trial, scaling-grid candidate, NetAdapt proposal and step, training epoch, export format, measurement) and at least every 30 s of training. */
         ProgressEvent: {
             /** @constant */
             type: "progress";
@@ -1068,7 +1080,7 @@ export interface components {
             type: "cancelled";
             searchId: string;
             at: string;
-            /** @description a pipeline: the stage it stopped in and the checkpoints kept */
+            /** @description a whole run: the stage it stopped in and the checkpoints kept */
             message?: string;
         } | components["schemas"]["ProgressEvent"];
         /** @enum {unknown} */

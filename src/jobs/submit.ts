@@ -1,9 +1,10 @@
 // Submitting work over the service: the HTTP body becomes the use case's
 // options, the row is created (validated) and a job is queued for it. A
 // search (validated: dataset, device, target against the fastest
-// architecture, a trained supernet when it scores with one): the pipeline
-// flag chooses the job kind, 'run' (the whole `nas run`) or 'search' (the
-// search alone). A supernet: its training, a 'supernet' job.
+// architecture, a trained supernet when it scores with one): the `run` flag
+// (its deprecated old name: `pipeline`) chooses the job kind, 'run' (the
+// whole `nas run`) or 'search' (the search alone). A supernet: its
+// training, a 'supernet' job.
 
 import { resolveDatasetRef, type ApiDatasetRef } from '../app/datasets.ts';
 import { insertRunModel, resolveRunOptions, type RunOptionsInput } from '../app/run.ts';
@@ -37,7 +38,7 @@ class BadSubmission extends Error {
 export interface Submitted {
   search: SearchRecord;
   jobId: string;
-  /** the model a pipeline job is producing */
+  /** the model a whole run's job is producing */
   modelId: string | null;
 }
 
@@ -54,13 +55,22 @@ function runInput(b: SearchSubmission, search: SearchRecord): RunOptionsInput {
   };
 }
 
+/** Whether the request asks for the whole `nas run`: `run`, or its deprecated old name `pipeline` (both given: they must agree). */
+function wantsWholeRun(b: Pick<CreateSearchRequest, 'run' | 'pipeline'>): boolean {
+  if (b.run !== undefined && b.pipeline !== undefined && b.run !== b.pipeline) {
+    throw new BadSubmission(`run: ${b.run} and pipeline: ${b.pipeline} disagree; pipeline is the deprecated name of run: send run alone`);
+  }
+  return b.run ?? b.pipeline ?? false;
+}
+
 export async function submitSearch(db: Db, queue: JobQueue, body: SearchSubmission, owner: string, deps?: Omit<SearchDeps, 'db'>): Promise<Submitted> {
-  const kind = body.pipeline ? 'run' : 'search';
+  const whole = wantsWholeRun(body);
+  const kind = whole ? 'run' : 'search';
   for (const k of ['scaleUp', 'formats'] as const) {
-    if (body[k] !== undefined && !body.pipeline) throw new BadSubmission(`${k} applies to pipeline: true only (a search alone exports nothing)`);
+    if (body[k] !== undefined && !whole) throw new BadSubmission(`${k} applies to run: true only (a search alone exports nothing)`);
   }
   if (!queue.kinds.includes(kind)) {
-    throw new BadSubmission(kind === 'run' ? 'pipeline: true (the whole nas run) is not available on this server yet; submit the search alone' : 'this server runs no searches');
+    throw new BadSubmission(kind === 'run' ? 'run: true (the whole nas run) is not available on this server yet; submit the search alone' : 'this server runs no searches');
   }
   let search: SearchRecord;
   try {

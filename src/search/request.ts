@@ -20,7 +20,7 @@ export const OPTIONS_NOT_IN_REQUEST = ['skipFactor', 'trialTimeoutMs', 'earlySto
 /**
  * The request's search options as the use case takes them, with `dataset`
  * the data layer's name of the request's dataset reference (the caller
- * parses and resolves that); the pipeline fields are the caller's too.
+ * parses and resolves that); the whole run's fields (run, scaleUp, formats) are the caller's too.
  */
 export function searchInputFromRequest(b: Omit<CreateSearchRequest, 'dataset'>, dataset: string): SearchOptionsInput {
   const proxy = { ...(b.proxy ?? {}) } as Partial<ProxyRecipe>;

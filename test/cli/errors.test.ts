@@ -74,16 +74,16 @@ describe('CLI user errors are one line and exit 2', { concurrency: 4 }, () => {
     assert.equal(readFileSync(file, 'utf8'), 'keep me');
   });
 
-  it('export --out under a file, --verify-tolerance without --verify, pipeline --verify-tolerance x', async () => {
+  it('export --out under a file, --verify-tolerance without --verify, train-export --verify-tolerance x', async () => {
     const file = join(dir, 'b-file');
     writeFileSync(file, '');
     assertUserError(await nas(['export', '--arch', ARCH, '--input', '12x12x1', '--classes', '3', '--out', join(file, 'x')], { env }), /ENOTDIR/);
     assertUserError(await nas(['export', '--arch', ARCH, '--input', '12x12x1', '--classes', '3', '--verify-tolerance', '0'], { env }), /--verify-tolerance applies to --format tflite with --verify/);
-    assertUserError(await nas(['pipeline', '--arch', ARCH, '--dataset', 'synthetic', '--verify-tolerance', 'x'], { env }), /--verify-tolerance must be a number >= 0, got "x"/);
+    assertUserError(await nas(['train-export', '--arch', ARCH, '--dataset', 'synthetic', '--verify-tolerance', 'x'], { env }), /--verify-tolerance must be a number >= 0, got "x"/);
   });
 
-  it('pipeline checks training options before anything slow (data, device, calibration)', async () => {
-    assertUserError(await nas(['pipeline', '--arch', ARCH, '--dataset', 'synthetic', '--device', 'pixel-99', '--epochs', '0'], { env }), /--epochs must be a positive integer, got "0"/);
+  it('train-export checks training options before anything slow (data, device, calibration)', async () => {
+    assertUserError(await nas(['train-export', '--arch', ARCH, '--dataset', 'synthetic', '--device', 'pixel-99', '--epochs', '0'], { env }), /--epochs must be a positive integer, got "0"/);
   });
 
   it('--data-dir with an empty value', async () => {

@@ -38,15 +38,15 @@ describe('exit codes', () => {
     assert.equal(JSON.parse(r.out.slice(r.out.indexOf('{'))).verification.passed, true);
   });
 
-  it('nas pipeline: a failed verification exits 1 after writing the summary', async () => {
-    const out = join(dir, 'pipeline-fail');
-    // default data dir (like test/cli/pipeline.test.ts): the host's latency calibration cached there is reused
-    const r = await nas(['pipeline', '--arch', ARCH, '--dataset', 'synthetic', '--epochs', '1', '--out', out, '--verify-tolerance', '0']);
+  it('nas train-export: a failed verification exits 1 after writing the summary', async () => {
+    const out = join(dir, 'train-export-fail');
+    // default data dir (like test/cli/train-export.test.ts): the host's latency calibration cached there is reused
+    const r = await nas(['train-export', '--arch', ARCH, '--dataset', 'synthetic', '--epochs', '1', '--out', out, '--verify-tolerance', '0']);
     assert.equal(r.code, 1, r.err + r.out);
     assert.match(r.out, /tflite: .*FAILED/);
     assert.match(errorLines(r.err).join('\n'), /^error: verification failed for at least one export/);
     const [id] = readdirSync(out);
-    const s = JSON.parse(readFileSync(join(out, id, 'pipeline.json'), 'utf8'));
+    const s = JSON.parse(readFileSync(join(out, id, 'train-export.json'), 'utf8'));
     assert.equal(s.exports.tflite.verification.passed, false);
     assert.equal(s.exports['tflite-int8'].verification.passed, true, 'the other exports are still verified and reported');
   });

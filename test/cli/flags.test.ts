@@ -77,7 +77,7 @@ describe('CLI number flags: one error line naming the flag, exit 2', { concurren
     [[...run, '--epochs', '2.5'], '--epochs must be a positive integer, got "2.5"'],
     [['arch', 'sample', '--seed', '2.5'], '--seed must be a non-negative integer, got "2.5"'],
     [['serve', '--port', 'abc'], '--port must be an integer in [0, 65535], got "abc"'],
-    [['pipeline', '--dataset', 'synthetic', '--seed', '-1'], '--seed must be a non-negative integer, got "-1"'],
+    [['train-export', '--dataset', 'synthetic', '--seed', '-1'], '--seed must be a non-negative integer, got "-1"'],
     [['export', '--arch', 'proxy-small', '--input', '32x32x3', '--classes', '1e999', '--format', 'tflite'], '--classes must be a positive integer, got "1e999"'],
     [['worker', '--redis', 'redis://127.0.0.1:1', '--concurrency', '2.5'], '--concurrency must be a positive integer, got "2.5"'],
   ];

@@ -269,7 +269,7 @@ describe('fuzzing every operation of api/openapi.json', () => {
     const ds = await send(base, 'POST', '/v1/datasets?name=fuzz', { 'content-type': 'application/zip', authorization: `Bearer ${key.token}` }, zip);
     assert.ok(ds.status < 300, ds.body);
     ids.datasetId = [JSON.parse(ds.body).id];
-    // a model row of the user's (a pipeline that has not run yet) and a finished one without files
+    // a model row of the user's (a whole run that has not started yet) and a finished one without files
     const opts = resolveRunOptions({ dataset: 'synthetic', deviceId: 'node-tflite-wasm', latencyTargetMs: 1000 });
     const queued = insertModel(ctx.db, { owner: key.id, searchId: ids.searchId[0], options: opts, stage: 'queued', status: 'queued' });
     const done = insertModel(ctx.db, { owner: key.id, options: opts, stage: 'done' });

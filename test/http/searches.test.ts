@@ -113,7 +113,10 @@ describe('/v1/searches', () => {
     assert.ok(s.pareto.length >= 1 && s.pareto.every((t: string) => s.trials.some((x: { id: string }) => x.id === t)));
     assert.ok(s.trials.every((t: { params: number; macs: number }) => t.params > 0 && t.macs > 0));
     assert.equal(s.options.deviceId, 'node-tflite-wasm');
-    assert.equal(s.options.pipeline, false);
+    assert.equal(s.run, false);
+    assert.equal(s.options.run, false);
+    assert.equal(s.options.pipeline, undefined, 'the deprecated name is not echoed');
+    assert.ok(s.trials.every((t: { evaluator: string }) => t.evaluator === 'proxy'), 'each trial says what scored it');
     // a late joiner of a finished search gets the state and the end
     const late: SseMessage[] = [];
     await readSse(await fetch(`${base}/v1/searches/${id}/events?token=${keyA}`), (m) => late.push(m));
@@ -157,18 +160,18 @@ describe('/v1/searches', () => {
     executor.current = new FakeExecutor();
   });
 
-  it('pipeline: true queues the whole nas run: a model owned by the key follows the search; cancelling stops both', async () => {
+  it('run: true queues the whole nas run: a model owned by the key follows the search; cancelling stops both', async () => {
     const gate = new GateExecutor();
     executor.current = gate;
-    isError(await request(app).post('/v1/searches').set(bearer(keyA)).send(body({ scaleUp: false })), '/v1/searches', 'post', 400, /pipeline: true only/);
-    isError(await request(app).post('/v1/searches').set(bearer(keyA)).send(body({ pipeline: true, formats: ['onnx'] })), '/v1/searches', 'post', 400, /formats/);
-    const res = await request(app).post('/v1/searches').set(bearer(keyA)).send(body({ pipeline: true, objective: 'hard', scaleUp: false, formats: ['tflite', 'tfjs'] }));
+    isError(await request(app).post('/v1/searches').set(bearer(keyA)).send(body({ scaleUp: false })), '/v1/searches', 'post', 400, /scaleUp applies to run: true only/);
+    isError(await request(app).post('/v1/searches').set(bearer(keyA)).send(body({ run: true, formats: ['onnx'] })), '/v1/searches', 'post', 400, /formats/);
+    const res = await request(app).post('/v1/searches').set(bearer(keyA)).send(body({ run: true, objective: 'hard', scaleUp: false, formats: ['tflite', 'tfjs'] }));
     conforms(res, '/v1/searches', 'post', 202);
     const id = res.body.id as string;
     for (let i = 0; i < 400 && gate.started === 0; i++) await new Promise((r) => setTimeout(r, 10));
     const s = (await request(app).get(`/v1/searches/${id}`).set(bearer(keyA))).body;
-    assert.equal(s.pipeline, true);
-    assert.equal(s.options.pipeline, true);
+    assert.equal(s.run, true);
+    assert.equal(s.options.run, true);
     assert.equal(s.options.scaleUp, false);
     assert.deepEqual(s.options.formats, ['tflite', 'tfjs']);
     assert.equal(s.options.objective, 'hard');
@@ -176,7 +179,7 @@ describe('/v1/searches', () => {
     assert.equal(s.stage, 'search');
     const models = (await request(app).get('/v1/models').set(bearer(keyA))).body.items as { id: string; searchId: string; status: string; formats: unknown[] }[];
     const m = models.find((x) => x.searchId === id);
-    assert.ok(m, 'a model row for the pipeline, owned by the key');
+    assert.ok(m, 'a model row for the run, owned by the key');
     assert.ok(['queued', 'running'].includes(m.status), m.status);
     assert.deepEqual(m.formats, []);
     assert.equal((await request(app).get('/v1/models').set(bearer(keyB))).body.items.length, 0);
@@ -187,6 +190,39 @@ describe('/v1/searches', () => {
     assert.equal(after.status, 'cancelled');
     assert.equal(after.modelId, null, 'no model is offered for a cancelled run');
     assert.equal((await request(app).get(`/v1/models/${m.id}`).set(bearer(keyA))).body.status, 'cancelled');
+    executor.current = new FakeExecutor();
+  });
+  it('pipeline (the deprecated name of run) still queues the whole nas run; run and pipeline disagreeing is a 400 naming both', async () => {
+    const before = (await request(app).get('/v1/searches').set(bearer(keyA))).body.items.length as number;
+    for (const conflict of [{ run: true, pipeline: false }, { run: false, pipeline: true }]) {
+      const r = await request(app).post('/v1/searches').set(bearer(keyA)).send(body(conflict));
+      isError(r, '/v1/searches', 'post', 400);
+      assert.match(r.body.error.message, /run: (true|false) and pipeline: (true|false) disagree/);
+    }
+    // scaleUp/formats with the old name alone are the whole run's, as with run: true
+    isError(await request(app).post('/v1/searches').set(bearer(keyA)).send(body({ pipeline: false, scaleUp: false })), '/v1/searches', 'post', 400, /run: true only/);
+    assert.equal((await request(app).get('/v1/searches').set(bearer(keyA))).body.items.length, before, 'nothing stored for a refused request');
+    const gate = new GateExecutor();
+    executor.current = gate;
+    const ids: string[] = [];
+    for (const flags of [{ pipeline: true }, { run: true, pipeline: true }]) {
+      const res = await request(app).post('/v1/searches').set(bearer(keyA)).send(body({ ...flags, scaleUp: false, formats: ['tflite'] }));
+      conforms(res, '/v1/searches', 'post', 202);
+      assert.equal(res.body.run, true, JSON.stringify(flags));
+      assert.equal(res.body.options.run, true);
+      assert.equal(res.body.pipeline, undefined, 'the view names it run only');
+      assert.ok(res.body.plan, 'a whole run has a time plan');
+      ids.push(res.body.id);
+    }
+    const models = (await request(app).get('/v1/models').set(bearer(keyA))).body.items as { searchId: string }[];
+    for (const id of ids) assert.ok(models.some((m) => m.searchId === id), `a model row for ${id}`);
+    // pipeline: false is a search alone
+    const alone = await request(app).post('/v1/searches').set(bearer(keyA)).send(body({ pipeline: false }));
+    conforms(alone, '/v1/searches', 'post', 202);
+    assert.equal(alone.body.run, false);
+    for (const id of [...ids, alone.body.id]) await request(app).post(`/v1/searches/${id}/cancel`).set(bearer(keyA)).expect(202);
+    gate.open();
+    await queue.idle();
     executor.current = new FakeExecutor();
   });
 });

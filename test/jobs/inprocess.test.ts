@@ -120,7 +120,7 @@ describe('InProcessQueue', () => {
     db.close();
   });
 
-  it('in a pipeline (run) job, the search stage\'s done is a log line; only the run\'s done (with its model) ends the stream', async () => {
+  it('in a whole-run (kind run) job, the search stage\'s done is a log line; only the run\'s done (with its model) ends the stream', async () => {
     const db = openDb(tempStore());
     const types: string[] = [];
     const q = new InProcessQueue({ db, concurrency: 1, handlers: {

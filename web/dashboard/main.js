@@ -1,12 +1,14 @@
 // The dashboard: searches with live progress (EventSource on the SSE
 // endpoint), the new-search form (target device and latency limit first; the
 // device defaults to the user's last choice, else the calibrated local TFLite
-// device), the selected search's stage progress (bar, task, stage and job
+// device; the evaluator field, evaluator.js; a whole run or the search
+// alone), the selected search's stage progress (bar, task, stage and job
 // ETA from `progress` events), its time plan, plots and trial table, models
 // with their cards and downloads, devices with their table coverage. All data
 // comes from the service's JSON API; nothing is computed here that the API
 // does not state.
 import { api, ApiFailure, download, getKey, searchEvents, setKey } from './api.js';
+import { initEvaluatorField, loadSupernets, supernetRefusal } from './evaluator.js';
 import { paretoPlot, rewardPlot } from './plots.js';
 
 const $ = (sel) => document.querySelector(sel);
@@ -53,6 +55,12 @@ function showError(e) {
 
 function clearError() {
   $('#banner').hidden = true;
+}
+
+/** What scores a search's candidates, as its options state it. */
+function evaluatorName(o) {
+  const e = o.evaluator ?? 'proxy';
+  return e === 'proxy' ? 'proxy training' : `${e === 'predictor' ? 'the accuracy predictor of supernet' : 'supernet'} ${o.supernetId ?? ''}`.trim();
 }
 
 /**
@@ -119,7 +127,7 @@ function renderDetail(s) {
   $('#detail-cancel').hidden = FINAL.has(s.status);
   const o = s.options;
   $('#detail-summary').textContent = `${o.dataset} on ${o.deviceId}, target ${o.latencyTargetMs} ms (${o.objective}, w=${o.w}), ${o.strategy}` +
-    `${s.pipeline ? ', then refine/train/export' : ''}; stage ${s.stage ?? '–'}; ${s.progress.trialsDone} of ${s.progress.trialsBudget ?? '∞'} trials` +
+    `, scored by ${evaluatorName(o)}${s.run ? ', then refine/train/export' : ''}; stage ${s.stage ?? '–'}; ${s.progress.trialsDone} of ${s.progress.trialsBudget ?? '∞'} trials` +
     `${s.progress.failedTrials ? `, ${s.progress.failedTrials} failed` : ''}` +
     `${s.best ? `; best ${fmt.pct(s.best.accuracy)} at ${fmt.ms(s.best.latencyMs)} ms` : ''}${s.modelId ? `; model ${s.modelId}` : ''}`;
   const p = $('#detail-progress');
@@ -135,7 +143,7 @@ function renderDetail(s) {
   rewardPlot($('#reward-plot'), trials);
   $('#trial-rows').replaceChildren(...trials.map((t) => el('tr', { 'data-trial-id': t.id },
     el('td', {}, t.seq), el('td', {}, el('code', {}, t.archId)), el('td', {}, el('span', { class: `status ${t.status}` }, t.status)),
-    el('td', { class: 'num' }, fmt.pct(t.accuracy)), el('td', { class: 'num' }, fmt.ms(t.latencyMs)),
+    el('td', { class: 'evaluator' }, t.evaluator), el('td', { class: 'num' }, fmt.pct(t.accuracy)), el('td', { class: 'num' }, fmt.ms(t.latencyMs)),
     el('td', { class: 'num' }, fmt.int(t.params)), el('td', { class: 'num' }, fmt.int(t.macs)),
     el('td', { class: 'num' }, fmt.num(t.reward)), el('td', { class: 'muted' }, t.error ?? t.reason ?? ''))));
 }
@@ -152,11 +160,11 @@ function scheduleRefresh() {
   }, 250);
 }
 
-/** The stage line of a pipeline from its state: a new stage resets the bar until its first progress event. */
+/** The stage line of a whole run from its state: a new stage resets the bar until its first progress event. */
 function renderStage(s) {
   const box = $('#stage-progress');
-  box.hidden = !s.pipeline;
-  if (!s.pipeline) return;
+  box.hidden = !s.run;
+  if (!s.run) return;
   const stage = FINAL.has(s.status) ? (s.status === 'succeeded' ? 'done' : `${s.status} in ${s.stage ?? '–'}`) : (s.stage ?? 'queued');
   if (box.dataset.stage !== stage) {
     box.dataset.stage = stage;
@@ -284,7 +292,7 @@ async function loadAll() {
     return;
   }
   try {
-    await Promise.all([loadDevices(), loadSearches(), loadModels(), loadDatasets()]);
+    await Promise.all([loadDevices(), loadSearches(), loadModels(), loadDatasets(), loadSupernets()]);
     $('#key-status').textContent = 'key accepted';
   } catch (e) {
     $('#key-status').textContent = e instanceof ApiFailure && e.status === 401 ? 'key refused' : '';
@@ -299,6 +307,12 @@ $('#key-form').addEventListener('submit', (ev) => {
   loadAll();
 });
 $('#f-device').addEventListener('change', () => localStorage.setItem(DEVICE_KEY, $('#f-device').value));
+// scaling and exports belong to the whole run only
+$('#f-run').addEventListener('change', () => {
+  $('#f-scaleup').disabled = !$('#f-run').checked;
+  $('#f-formats').disabled = !$('#f-run').checked;
+});
+initEvaluatorField();
 $('#forget-key').addEventListener('click', () => { setKey(''); location.reload(); });
 $('#refresh').addEventListener('click', () => loadAll());
 $('#detail-cancel').addEventListener('click', async () => {
@@ -315,9 +329,10 @@ $('#search-form').addEventListener('submit', async (ev) => {
     objective: $('#f-mode').value,
     dataset: $('#f-dataset').value.trim(),
     strategy: $('#f-strategy').value,
+    evaluator: $('#f-evaluator').value,
     budget: { maxTrials: Number($('#f-trials').value), ...(minutes ? { maxWallTimeS: Number(minutes) * 60 } : {}) },
-    pipeline: $('#f-pipeline').checked,
-    ...($('#f-pipeline').checked ? {
+    run: $('#f-run').checked,
+    ...($('#f-run').checked ? {
       scaleUp: $('#f-scaleup').checked,
       formats: [...document.querySelectorAll('#f-formats input:checked')].map((i) => i.value),
     } : {}),
@@ -329,8 +344,12 @@ $('#search-form').addEventListener('submit', async (ev) => {
     await loadSearches();
     await select(s.id);
   } catch (e) {
-    $('#form-status').textContent = '';
-    showError(e);
+    const refusal = supernetRefusal(e);
+    $('#form-status').textContent = refusal ? 'not started: no usable supernet' : '';
+    if (refusal) {
+      showError(new Error(refusal));
+      loadSupernets().catch(() => {});
+    } else showError(e);
   }
 });
 

@@ -2,15 +2,19 @@
 // (.tflite float32 / int8, TF.js), each verified, with a model card; files
 // stored as artifacts, then the row finished with the card (store first,
 // then the events). Never cut by a budget; cancel is checked between formats.
-// Progress: each format's start and its verified end.
+// Progress: each format's start and its verified end. The cards name no
+// server path: an uploaded dataset is `dataset:<id>` (as the API names it),
+// the weights are the model's checkpoint, not a folder.
 
 import { join } from 'node:path';
 import { dataPaths } from '../../config/paths.ts';
 import { type InputResize, type ModelCard, type RunCardInfo, writeModelCard } from '../../export/model-card.ts';
 import { deliver, readFileBytes } from '../../refine/deliver.ts';
+import type { Dataset } from '../../data/types.ts';
 import { archId } from '../../space/archspec.ts';
 import { putArtifact } from '../../store/artifacts.ts';
 import { addModelFile, finishModel, type ModelCheckpoint, updateModel } from '../../store/models.ts';
+import { apiDatasetName } from '../datasets.ts';
 import { now } from '../events.ts';
 import type { Measured } from './measure.ts';
 import type { RunResult, RunSession } from './session.ts';
@@ -20,6 +24,17 @@ export interface ExportInput {
   refined: ModelCheckpoint;
   trained: ModelCheckpoint;
   measured: Measured;
+}
+
+/**
+ * The dataset as the cards name it (their `dataset.name` and the sources of
+ * their verification and calibration samples): an upload as `dataset:<id>`,
+ * never its folder on the server; a built-in set or a CLI user's own folder
+ * as given.
+ */
+function datasetAsNamed(s: RunSession): Dataset {
+  const name = apiDatasetName(s.db, s.o.dataset);
+  return name === s.o.dataset ? s.dataset : { ...s.dataset, manifest: { ...s.dataset.manifest, name } };
 }
 
 export async function exportStage(s: RunSession, x: ExportInput): Promise<RunResult> {
@@ -32,7 +47,7 @@ export async function exportStage(s: RunSession, x: ExportInput): Promise<RunRes
   const progress = s.progress();
   const t0 = s.clock();
   const delivered = await deliver({
-    spec, input: inp, numClasses: s.K, weights, dataset: s.dataset, outDir, formats: o.formats, cancel: s.ctx.cancel,
+    spec, input: inp, numClasses: s.K, weights, dataset: datasetAsNamed(s), outDir, formats: o.formats, cancel: s.ctx.cancel,
     accuracy: detail.testAccuracy === null ? { top1: detail.validationAccuracy, split: 'validation' } : { top1: detail.testAccuracy, split: 'test' },
     predictedLatency: { latencyMs: predictedMs, device: o.deviceId },
     onFormat: (e) => {
@@ -63,6 +78,8 @@ export async function exportStage(s: RunSession, x: ExportInput): Promise<RunRes
   for (const d of delivered) {
     const c: ModelCard = {
       ...d.result.card, run: runInfo, ...(resize ? { inputResize: resize } : {}),
+      // the exported weights are this checkpoint's (deliver's weights folder is a server path)
+      weightsSource: `model ${s.modelId}, ${x.trained.stage} checkpoint${x.trained.weightsArtifactId ? ` (weights artifact ${x.trained.weightsArtifactId})` : ''}`,
       measuredLatency: measuredMs === null ? d.result.card.measuredLatency : { latencyMs: measuredMs, device: o.deviceId, runtime: meas.measured ? meas.runtime : undefined },
     };
     writeModelCard(join(outDir, d.format), c);

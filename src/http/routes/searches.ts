@@ -25,26 +25,22 @@ import { ApiError } from '../errors.ts';
 import { streamSearch, tokenFromQuery } from '../sse.ts';
 import { validateBody } from '../validate.ts';
 
-export interface TrialView {
-  id: string; seq: number; archId: string; status: TrialRecord['status'];
-  accuracy: number | null; latencyMs: number; coverage: number; reward: number | null;
-  macs: number; params: number; error: string | null; reason: string | null;
-}
+export type TrialView = components['schemas']['Trial'];
 
 function trialView(t: TrialRecord): TrialView {
   return {
-    id: t.id, seq: t.seq, archId: t.archId, status: t.status, accuracy: t.accuracy, latencyMs: t.latencyMs,
+    id: t.id, seq: t.seq, archId: t.archId, status: t.status, evaluator: t.evaluator, accuracy: t.accuracy, latencyMs: t.latencyMs,
     coverage: t.coverage, reward: t.reward, macs: t.macs, params: t.params, error: t.error, reason: t.reason,
   };
 }
 
 /** The stored options in the request's shape (CreateSearchRequest): an uploaded dataset as `dataset:<id>`, never its folder. */
-function optionsView(db: Db, o: SearchOptions, pipeline: boolean, run: Pick<CreateSearchRequest, 'scaleUp' | 'formats'>): CreateSearchRequest {
-  return { ...searchRequestFromOptions(o), dataset: apiDatasetName(db, o.dataset), pipeline, ...run };
+function optionsView(db: Db, o: SearchOptions, wholeRun: boolean, runOptions: Pick<CreateSearchRequest, 'scaleUp' | 'formats'>): CreateSearchRequest {
+  return { ...searchRequestFromOptions(o), dataset: apiDatasetName(db, o.dataset), run: wholeRun, ...runOptions };
 }
 
 /**
- * The overall status: a pipeline's job outlives its search stage, so its
+ * The overall status: a whole run's job outlives its search stage, so its
  * job's status is the answer; a plain search's row is, unless its job ended
  * without the search getting to record it (e.g. it failed before starting).
  */
@@ -56,7 +52,7 @@ function overallStatus(s: SearchRecord, job: JobRecord | undefined): SearchStatu
   return s.status;
 }
 
-/** a pipeline's run options as the request gave them: scaleUp, formats */
+/** a whole run's options as the request gave them: scaleUp, formats */
 function runOptionsView(db: Db, modelId: string | undefined): Pick<CreateSearchRequest, 'scaleUp' | 'formats'> {
   if (!modelId) return {};
   const o = (findModel(db, modelId)?.options ?? {}) as { scaleUpSlack?: unknown; formats?: unknown };
@@ -72,15 +68,15 @@ export function searchView(db: Db, s: SearchRecord, opts: { trials: boolean }): 
   const report = getSearchReport(db, s.id);
   const model = latestModelOfSearch(db, s.id);
   const status = overallStatus(s, job);
-  const pipeline = job?.kind === 'run';
+  const wholeRun = job?.kind === 'run';
   const c = report.counts;
   const stage = model?.stage ?? (status === 'queued' ? 'queued' : status === 'running' ? 'search' : status === 'succeeded' ? 'done' : null);
   return {
     id: s.id,
     status,
     stage,
-    pipeline,
-    options: optionsView(db, s.options, pipeline, pipeline ? runOptionsView(db, model?.id) : {}),
+    run: wholeRun,
+    options: optionsView(db, s.options, wholeRun, wholeRun ? runOptionsView(db, model?.id) : {}),
     createdAt: s.createdAt,
     updatedAt: s.updatedAt,
     finishedAt: job?.kind === 'run' ? job.finishedAt : s.finishedAt,
@@ -92,7 +88,7 @@ export function searchView(db: Db, s: SearchRecord, opts: { trials: boolean }): 
     pareto: report.pareto.map((t) => t.id),
     rewardCurve: report.rewardCurve,
     modelId: model?.status === 'succeeded' ? model.id : null,
-    // a pipeline's time plan: minutes per stage (planned at submission), minutes spent, cuts made (src/app/run-budget.ts)
+    // a whole run's time plan: minutes per stage (planned at submission), minutes spent, cuts made (src/app/run-budget.ts)
     plan: (model ? getModel(db, model.id).plan ?? null : null) as components['schemas']['RunPlan'] | null,
     jobId: job?.id ?? null,
     attempts: job?.attempts ?? 0,
@@ -127,7 +123,7 @@ export function register(router: Router, ctx: AppContext): void {
     if (status !== undefined && !(SEARCH_STATUSES as readonly unknown[]).includes(status)) {
       throw new ApiError(400, 'invalid_request', `query status must be one of ${SEARCH_STATUSES.join(', ')}`);
     }
-    // filtered on the overall status (a pipeline's job may still run after its search stage)
+    // filtered on the overall status (a whole run's job may still run after its search stage)
     const items = listSearches(ctx.db, { owner: authOf(req).id }).map((s) => searchView(ctx.db, s, { trials: false }));
     res.json({ items: status === undefined ? items : items.filter((s) => s.status === status) });
   });

@@ -1,8 +1,11 @@
-// `nas pipeline`: the end-to-end job on embedded defaults. One architecture
-// goes through every stage the product has today: latency predicted on a
-// device profile and checked against the target, proxy training on a real
-// dataset, export to .tflite float32 and int8 (verified in the TFLite
-// interpreter, latency measured there) and TF.js, model cards beside each.
+// `nas train-export`: one GIVEN architecture (no search) through training and
+// delivery on embedded defaults: latency predicted on a device profile and
+// checked against the target, training on a real dataset, export to .tflite
+// float32 and int8 (verified in the TFLite interpreter, latency measured
+// there) and TF.js, model cards beside each. (The whole search-to-model job
+// is `nas run`.) `nas pipeline` is its old name: a hidden, deprecated alias
+// that warns once and keeps the old output layout (out/pipeline/<arch id>/
+// pipeline.json), so scripts written for it keep working.
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,7 +26,7 @@ import { CommandFailed, UsageError } from './errors.ts';
 import { numberFlag, positiveIntFlag } from './flags.ts';
 import { formatEpoch } from './train.ts';
 
-interface PipelineOpts {
+interface TrainExportOpts {
   arch: string;
   dataset: string;
   device: string;
@@ -38,9 +41,28 @@ interface PipelineOpts {
   verifyTolerance?: string;
 }
 
-export function registerPipelineCommand(program: Command): void {
-  program.command('pipeline')
-    .description('end-to-end job: predict latency on a device, train on a dataset, export .tflite (float32, int8) and TF.js, verified')
+/** Where a command of this use case writes: `<data dir>/out/<folder>/<arch id>/<summary>`. */
+interface Layout {
+  folder: string;
+  summary: string;
+}
+
+const TRAIN_EXPORT: Layout = { folder: 'train-export', summary: 'train-export.json' };
+/** `nas pipeline`'s layout, kept for scripts that read it */
+const PIPELINE: Layout = { folder: 'pipeline', summary: 'pipeline.json' };
+
+export const PIPELINE_DEPRECATION = 'warning: nas pipeline is now nas train-export';
+
+export function registerTrainExportCommand(program: Command): void {
+  defineTrainExport(program.command('train-export'), TRAIN_EXPORT)
+    .description('train a given architecture (no search) and export it: predict latency on a device, train on a dataset, export .tflite (float32, int8) and TF.js, verified');
+  // the old name: hidden from the help, one warning line, then the same job
+  defineTrainExport(program.command('pipeline', { hidden: true }), PIPELINE, () => process.stderr.write(`${PIPELINE_DEPRECATION}\n`))
+    .description('deprecated: nas train-export');
+}
+
+function defineTrainExport(cmd: Command, layout: Layout, before?: () => void): Command {
+  return cmd
     .option('--arch <arch>', 'preset name, block strings (quoted), ArchSpec JSON or a .json file', 'proxy-small')
     .option('--dataset <name>', 'fashion-mnist | mnist | folder:<path> | synthetic', 'fashion-mnist')
     .option('--device <id>', 'device profile whose latency table predicts latency', 'node-tflite-wasm')
@@ -51,9 +73,10 @@ export function registerPipelineCommand(program: Command): void {
     .option('--optimizer <name>', 'sgd | adam', 'sgd')
     .option('--seed <n>', 'seed for weights, data order and augmentation', '1')
     .option('--width <multiplier>', 'width multiplier (presets only)')
-    .option('--out <dir>', 'output directory (default: <data dir>/out/pipeline)')
+    .option('--out <dir>', `output directory (default: <data dir>/out/${layout.folder})`)
     .option('--verify-tolerance <x>', 'float32 .tflite verification: largest max abs difference from tfjs that passes (default 1e-4)')
-    .action(async (o: PipelineOpts) => {
+    .action(async (o: TrainExportOpts) => {
+      before?.();
       const optimizer = o.optimizer as OptimizerName;
       if (optimizer !== 'sgd' && optimizer !== 'adam') throw new UsageError(`--optimizer must be sgd or adam, got "${o.optimizer}"`);
       const targetMs = numberFlag({ name: 'latency-target-ms', greaterThan: 0 })(o.latencyTargetMs);
@@ -90,7 +113,7 @@ export function registerPipelineCommand(program: Command): void {
       const trained = await trainArch({
         arch, dataset, config, evaluateTest: true, keepModel: true, onEpoch: (r) => log(formatEpoch(r, config.epochs)),
       });
-      const outDir = join(o.out ?? join(dataPaths().outputs, 'pipeline'), id);
+      const outDir = join(o.out ?? join(dataPaths().outputs, layout.folder), id);
       const weightsDir = join(outDir, 'weights');
       mkdirSync(weightsDir, { recursive: true });
       await saveTrainedModel(trained.model!, weightsDir);
@@ -127,8 +150,9 @@ export function registerPipelineCommand(program: Command): void {
         latencyTargetMs: targetMs ?? null, predictedLatency: prediction, accuracy: { validation: trained.valAccuracy, test: trained.testAccuracy },
         training: { backend: backend.name, config, imagesPerSec: trained.imagesPerSec }, exports,
       };
-      writeFileSync(join(outDir, 'pipeline.json'), JSON.stringify(summary, (k, v) => (k === 'kernels' ? undefined : v), 2) + '\n');
-      log(`wrote ${join(outDir, 'pipeline.json')}`);
-      if (failed) throw new CommandFailed(`verification failed for at least one export (see above); summary in ${join(outDir, 'pipeline.json')}`);
+      const summaryPath = join(outDir, layout.summary);
+      writeFileSync(summaryPath, JSON.stringify(summary, (k, v) => (k === 'kernels' ? undefined : v), 2) + '\n');
+      log(`wrote ${summaryPath}`);
+      if (failed) throw new CommandFailed(`verification failed for at least one export (see above); summary in ${summaryPath}`);
     });
 }
