@@ -4,7 +4,7 @@
 #
 #   docker build -t mobile-nas .
 #   docker run --rm -p 8080:8080 -v nas-data:/data mobile-nas         # the service; prints the admin key on first start
-#   docker run --rm -v nas-data:/data mobile-nas pipeline --dataset fashion-mnist --latency-target-ms 5 --out /data/out/pipeline
+#   docker run --rm -v nas-data:/data mobile-nas train-export --dataset fashion-mnist --latency-target-ms 5 --out /data/out/train-export
 #   docker run --rm mobile-nas arch show mnasnet-a1                   # any other `nas` command
 #
 # Build arguments:

@@ -1,4 +1,4 @@
-// The terminal view of a `nas run` (local, or a pipeline followed over the
+// The terminal view of a `nas run` (local, or a whole run followed over the
 // service's events): one line per stage change and log line, and the stage's
 // progress events as a live bar on a TTY (task, done/total, images/s, the
 // stage's and the whole job's ETA) or as plain lines otherwise. It reads

@@ -1,4 +1,4 @@
-// The export pipeline: ArchSpec (+ weights) -> .tflite float32 / int8 or
+// The export path: ArchSpec (+ weights) -> .tflite float32 / int8 or
 // TF.js layers format in a directory, a model card beside it, and an
 // optional verification in the TFLite interpreter. Used by `nas export`
 // and by the service's final stage.

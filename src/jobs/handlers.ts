@@ -1,7 +1,7 @@
 // What each kind of job runs: the same use-case functions the CLI calls,
 // with the service's store and data directory. A 'search' job runs a stored
 // search (resumeSearch's path after an interruption); a 'run' job is the
-// whole `nas run` pipeline (search, refine, train, export).
+// whole `nas run` (search, refine, train, export).
 
 import { join } from 'node:path';
 import { runStoredModel } from '../app/run.ts';

@@ -166,7 +166,7 @@ export class InProcessQueue implements JobQueue {
     // client that reads the store after seeing the event sees the end too.
     const onEvent = (raw: NasEvent): void => {
       if (this.abandoned) return;
-      let e = pipelineView(job.kind, raw);
+      let e = runJobView(job.kind, raw);
       if (TERMINAL_EVENTS.has(e.type)) {
         // a shutdown's stop signal is an interruption, not the user's cancel: the job resumes at the next start
         if (e.type === 'cancelled' && this.closing && !entry.userCancelled) return;
@@ -256,12 +256,12 @@ export class InProcessQueue implements JobQueue {
 }
 
 /**
- * A pipeline ('run') job drives a search and then refines, trains and
+ * A run job drives a search and then refines, trains and
  * exports; the search stage's own 'done' (no model yet) is not the job's end,
  * so subscribers get it as a log line and the stream stays open until the
  * run's 'done' (with its modelId), 'failed' or 'cancelled'.
  */
-function pipelineView(kind: JobKind, e: NasEvent): NasEvent {
+function runJobView(kind: JobKind, e: NasEvent): NasEvent {
   if (kind !== 'run' || e.type !== 'done' || e.modelId !== undefined) return e;
   return { type: 'log', searchId: e.searchId, level: 'info', message: `search finished${e.bestTrialId ? `; best trial ${e.bestTrialId}` : ''}`, at: e.at };
 }

@@ -1,5 +1,5 @@
 // The job queue interface. Everything long-running that the service starts
-// (a search, or a whole `nas run` pipeline) is a job with an id, a state and
+// (a search, or a whole `nas run`) is a job with an id, a state and
 // an owner. The in-process runner (src/jobs/inprocess.ts) is the embedded
 // default; a BullMQ/Redis implementation sits behind the same interface.
 //

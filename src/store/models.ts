@@ -96,7 +96,7 @@ export function findModel(db: Db, id: string): ModelRecord | null {
   return v === undefined ? null : fromRow(v);
 }
 
-/** The latest model a search's pipeline produced (or is producing); null: none. */
+/** The latest model a search's whole run produced (or is producing); null: none. */
 export function latestModelOfSearch(db: Db, searchId: string): ModelRecord | null {
   const v = db.prepare(`SELECT * FROM ${T} WHERE search_id = ? ORDER BY created_at DESC, rowid DESC LIMIT 1`).get(searchId);
   return v === undefined ? null : fromRow(v);
