@@ -96,7 +96,7 @@ export function registerExportCommand(program: Command): void {
       const outDir = o.out ?? join(dataPaths().outputs, 'export', archId(arch), format);
       const data = o.dataset ? datasetSamples(await loadDataset(o.dataset), input, numClasses, positiveIntFlag('calib')(o.calib)) : undefined;
       const r = await exportModel({
-        arch, input, numClasses, format, outDir, weightsDir: o.weights, seed: positiveIntFlag('seed')(o.seed),
+        arch, input, numClasses, format, outDir, weightsDir: o.weights, seed: numberFlag({ name: 'seed', integer: true, min: 0 })(o.seed),
         verify: o.verify, int8Io, representative: data?.representative, validation: data?.validation,
         labels: data?.labels, dataset: data?.dataset, predictedLatency,
         measure: o.measure ? { warmup: 5, runs: 20 } : undefined, floatTolerance, cardHostname: o.cardHostname,

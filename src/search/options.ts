@@ -165,7 +165,7 @@ export function resolveSearchOptions(input: SearchOptionsInput): SearchOptions {
   const maxFailedTrials = input.maxFailedTrials ?? null;
   check(maxFailedTrials === null || isInt(maxFailedTrials, 1), `max failed trials must be a positive integer, got ${maxFailedTrials}`);
   const maxParallelTrials = input.maxParallelTrials ?? 2;
-  check(isInt(maxParallelTrials, 1, 256), `max parallel trials must be an integer in [1, 256], got ${maxParallelTrials}`);
+  check(isInt(maxParallelTrials, 1, 64), `max parallel trials must be an integer in [1, 64], got ${maxParallelTrials}`);
   const trialTimeoutMs = input.trialTimeoutMs ?? DEFAULT_TRIAL_TIMEOUT_MS;
   check(isNum(trialTimeoutMs) && trialTimeoutMs >= 1000, `trial timeout must be at least 1000 ms, got ${trialTimeoutMs}`);
   const seed = input.seed ?? 1;
