@@ -12,17 +12,18 @@
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { applyMapping, describeCalibration, fitMapping, tableNetworkMs, type CalibrationMapping, type HostCalibration } from '../src/latency/calibration.ts';
+import { applyMapping, describeCalibration, fitMapping, tableNetworkMs, type CalibrationMapping, type HostCalibration, type ReferenceTiming } from '../src/latency/calibration.ts';
 import { ensureHostCalibration } from '../src/latency/calibration-run.ts';
 import { measureWallClock } from '../src/latency/calibration-wall.ts';
 import { loadDevice } from '../src/latency/device.ts';
 import { calibrationIds } from '../src/latency/evaluate.ts';
-import { calibratePredictor } from '../src/latency/index.ts';
+import { calibratePredictor, tableInForce } from '../src/latency/index.ts';
+import { measureReference } from '../src/latency/reference.ts';
 import { createPredictor } from '../src/latency/predictor.ts';
 import { MeasurementError } from '../src/latency/runtime.ts';
 import { createRuntime } from '../src/latency/runtimes/index.ts';
 import { accuracy, median } from '../src/latency/stats.ts';
-import { loadTable } from '../src/latency/table.ts';
+import { loadTable, loadTableFile } from '../src/latency/table.ts';
 import { archId } from '../src/space/archspec.ts';
 import { expandNetwork } from '../src/space/network.ts';
 import { parseInputShape, resolveArch } from '../src/space/resolve.ts';
@@ -87,20 +88,23 @@ export async function wallClockSection(o: WallOptions): Promise<string> {
   log(`calibration: ${describeCalibration(status)}`);
   const cal: HostCalibration | undefined = status.calibration;
   const base = createPredictor(table);
-  const predictor = calibratePredictor(base, device, status);
+  const inForce = tableInForce(table, loadTableFile(o.device).shipped);
+  const predictorAt = (reference?: ReferenceTiming) => calibratePredictor(base, device, status, { tableReferenceMs: table.measure.referenceMs, table: inForce, reference });
   const targets = table.inputs.map((t) => ({ input: parseInputShape(t.input), text: t.input, numClasses: t.numClasses }));
   const exclude = calibrationIds(targets.map((t) => ({ skeleton: skeletonFor(t.input), input: t.input })), table.calibration?.networks ?? 0, table.calibration?.seed ?? 1);
   for (const p of cal?.points ?? []) exclude.add(p.name);
   // The previous method for comparison, on the same measured calibration points: one scale, no preset networks.
   const randomPoints = (cal?.points ?? []).filter((p) => !p.name.includes('@'));
-  const oneScale: CalibrationMapping | undefined = randomPoints.length >= 3 ? fitMapping(randomPoints.map((p) => ({ tableMs: p.tableMs, measuredMs: p.measuredMs }))) : undefined;
+  const oneScale: CalibrationMapping | undefined = randomPoints.length >= 3 ? fitMapping(randomPoints.map((p) => ({ table: p.tableRatio, host: p.measuredRatio }))) : undefined;
   const rows: Row[] = [];
   const t0 = Date.now();
   const measureRow = async (spec: ArchSpec, t: { input: InputShape; text: string; numClasses: number }, id: string, deadline: number): Promise<Row> => {
-    const p = predictor.predict(spec, t.input, t.numClasses);
+    // ratios to ms with the reference network's wall time measured right now
+    const ref = cal ? await measureReference(runtime) : undefined;
+    const p = predictorAt(ref).predict(spec, t.input, t.numClasses);
     const raw = base.predict(spec, t.input, t.numClasses);
     const tn = tableNetworkMs(raw);
-    const oneScaleMs = oneScale ? applyMapping(oneScale, tn.tableMs) : Number.NaN;
+    const oneScaleMs = oneScale && ref ? applyMapping(oneScale, tn.tableMs / table.measure.referenceMs) * ref.ms : Number.NaN;
     const model = await runtime.prepare(expandNetwork(spec, t.input, t.numClasses));
     try {
       // plain harness: every call counts, no agreement check (what the independent check ran)
@@ -167,7 +171,7 @@ export async function wallClockSection(o: WallOptions): Promise<string> {
   lines.push('same predictor without the calibration (the reference-network unit of the profiling machine); "previous method" = the calibration before format 3,');
   lines.push('refitted on the same measured points: one scale for every kernel, fitted on the reference and random networks only (no MobileNetV2 presets).');
   lines.push('');
-  lines.push(`Calibration in force: ${describeCalibration(status)}` + (cal ? `; measured in ${cal.wallS.toFixed(1)} s on ${cal.points.length} networks (${cal.points.map((p) => `${p.input} ${p.tableMs.toFixed(2)}->${p.measuredMs.toFixed(2)} ms`).join(', ')}).` : '.'));
+  lines.push(`Calibration in force: ${describeCalibration(status)}` + (cal ? `; measured in ${cal.wallS.toFixed(1)} s on ${cal.points.length} networks (${cal.points.map((p) => `${p.input} ${p.tableRatio.toFixed(2)}->${p.measuredRatio.toFixed(2)}`).join(', ')} in reference units).` : '.'));
   lines.push('');
   lines.push('| predictor | truth | networks | within ±10% | within ±5% | median measured/predicted | ratio range | Kendall tau |');
   lines.push('|---|---|---|---|---|---|---|---|');

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { readBundleManifest, writeBundle, type BundleManifest, type BundleOptions } from '../latency/bundle.ts';
 import { validateDeviceProfile, type DeviceProfile } from '../latency/device.ts';
 import { calibrationStatus, hostFingerprint, isLocalRuntime, type CalibrationStatus } from '../latency/calibration.ts';
-import { calibratePredictor, type CalibratedPredictor } from '../latency/index.ts';
+import { calibratePredictor, tableInForce, type CalibratedPredictor } from '../latency/index.ts';
 import { createPredictor, type LatencyPredictor } from '../latency/predictor.ts';
 import { dataPaths } from '../config/paths.ts';
 import type { LatencyTable } from '../latency/table.ts';
@@ -185,7 +185,7 @@ export function storeMeasurements(store: DeviceStore, id: string, manifest: Bund
 
 // ---- prediction ----
 
-const predictors = new WeakMap<Db, Map<string, { predictor: LatencyPredictor; table: LatencyTable }>>();
+const predictors = new WeakMap<Db, Map<string, { predictor: LatencyPredictor; table: LatencyTable; shipped: boolean }>>();
 
 /**
  * The latency predictor of a device's current (or given) table version, as
@@ -205,7 +205,7 @@ export function loadDevicePredictor(store: DeviceStore, id: string, version?: nu
   let v = want;
   if (!hit) {
     const t = getLatencyTable(store, id, version);
-    hit = { predictor: createPredictor(t.table), table: t.table };
+    hit = { predictor: createPredictor(t.table), table: t.table, shipped: t.source === 'shipped' };
     if (m.size >= 16) m.delete(m.keys().next().value!);
     m.set(`${id}@${t.version}`, hit);
     v = t.version;
@@ -213,7 +213,7 @@ export function loadDevicePredictor(store: DeviceStore, id: string, version?: nu
   const status: CalibrationStatus = isLocalRuntime(d.profile.runtime)
     ? calibrationStatus(hostFingerprint(d.profile, hit.table), dataPaths(store.dataDir).calibrations)
     : { state: 'remote', reasons: [] };
-  return { predictor: calibratePredictor(hit.predictor, d.profile, status), version: v! };
+  return { predictor: calibratePredictor(hit.predictor, d.profile, status, { tableReferenceMs: hit.table.measure.referenceMs, table: tableInForce(hit.table, hit.shipped) }), version: v! };
 }
 
 export interface PredictInput {
