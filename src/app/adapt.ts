@@ -71,6 +71,8 @@ export interface AdaptResult {
   calibration: HostCalibration;
   /** seconds this call took */
   wallS: number;
+  /** what the table was built from (benchmarks rebuild it with each transfer method) */
+  measurements: { kernels: ReadonlyMap<string, TableEntry>; host: HostMeasurements; measure: LatencyTable['measure'] };
 }
 
 export class AdaptInterrupted extends Error {
@@ -179,6 +181,7 @@ export async function adaptDevice(o: AdaptOptions): Promise<AdaptResult> {
       partial.add({ t: 'baseline', latencyMs: b.medianMs, rawMs: b.medianMs, relIqr: b.relIqr, repeats: b.repeats, s: (performance.now() - t1) / 1000 });
     }
     const allMeasured = () => order.every((k) => partial.kernels.has(k.key));
+    const measurements = (host: HostMeasurements): AdaptResult['measurements'] => ({ kernels: partial.kernels, host, measure: tableMeasure(partial.baseline!.latencyMs) });
     const build = (host: HostMeasurements): { table: LatencyTable; calibration: HostCalibration } => {
       const measure = tableMeasure(partial.baseline!.latencyMs);
       const networks = host.networks.map((n) => ({ kernels: n.kernels, measuredMs: n.measuredRatio * measure.referenceMs }));
@@ -217,13 +220,13 @@ export async function adaptDevice(o: AdaptOptions): Promise<AdaptResult> {
       if (!already) {
         const built = build(host);
         const w = write('transferred', built);
-        result = { kind: 'transferred', table: built.table, tablePath: w.path, calibration: w.calibration, wallS: (performance.now() - t0) / 1000 };
+        result = { kind: 'transferred', table: built.table, tablePath: w.path, calibration: w.calibration, wallS: (performance.now() - t0) / 1000, measurements: measurements(host) };
       }
       if (o.quickOnly) {
         emit({ type: 'adapt-done', deviceId: device.id, kind: 'transferred', wallS: (performance.now() - t0) / 1000, at: now() });
         if (result) return result;
         const t = loadTableFile(device.id, paths.latencyTables);
-        return { kind: 'transferred', table: t.table, tablePath: t.path, calibration: fitCalibration(device, t.table, host), wallS: (performance.now() - t0) / 1000 };
+        return { kind: 'transferred', table: t.table, tablePath: t.path, calibration: fitCalibration(device, t.table, host), wallS: (performance.now() - t0) / 1000, measurements: measurements(host) };
       }
       await measureRange('full', order);
     }
@@ -232,7 +235,7 @@ export async function adaptDevice(o: AdaptOptions): Promise<AdaptResult> {
     const w = write('full', built);
     partial.remove();
     emit({ type: 'adapt-done', deviceId: device.id, kind: 'full', wallS: (performance.now() - t0) / 1000, at: now() });
-    return { kind: 'full', table: built.table, tablePath: w.path, calibration: w.calibration, wallS: (performance.now() - t0) / 1000 };
+    return { kind: 'full', table: built.table, tablePath: w.path, calibration: w.calibration, wallS: (performance.now() - t0) / 1000, measurements: measurements(host) };
   } catch (e) {
     emit({ type: 'adapt-failed', deviceId: device.id, error: (e as Error).message, partial: path, at: now() });
     throw e;

@@ -145,12 +145,13 @@ export function registerLatencyCommand(program: Command): void {
     .option('--quick-only', 'stop after the transferred table')
     .option('--fraction <f>', 'share of each stratum measured in the quick subset (default 0.08)')
     .option('--events', 'print the progress events as JSON lines on stdout (for the service)')
+    .option('--reason <text>', 'why, for the started event (the service says)')
     .option('--devices <dir>', 'device profile folder (default: <data dir>/device-profiles, then the shipped profiles)')
-    .action(async (o: { device: string; quickOnly?: boolean; fraction?: string; events?: boolean; devices?: string }) => {
+    .action(async (o: { device: string; quickOnly?: boolean; fraction?: string; events?: boolean; reason?: string; devices?: string }) => {
       const device = loadDevice(o.device, o.devices);
       if (!isLocalRuntime(device.runtime)) throw new UsageError(`device ${device.id} runs ${device.runtime}, which cannot run on this host; profile it in its browser (nas profile --serve --device ${device.id})`);
       const fraction = numberFlag({ name: 'fraction', greaterThan: 0, max: 1 })(o.fraction);
-      await runAdaptation(device, { quickOnly: o.quickOnly, events: o.events, reason: 'requested (nas latency adapt)', fraction });
+      await runAdaptation(device, { quickOnly: o.quickOnly, events: o.events, reason: o.reason ?? 'requested (nas latency adapt)', fraction });
     });
   lat.command('table')
     .description('summary of a device latency table')

@@ -54,8 +54,8 @@ export function startupLatency(deviceId: string, dataDir: string, log: (m: strin
     const c = await checkHostLatency(deviceId, { onProgress: log });
     log(`${when}${formatHostLatencyCheck(c)}`);
   };
-  const adapt = () => new Promise<void>((resolve) => {
-    child = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin', 'nas.js'), '--data-dir', dataDir, 'latency', 'adapt', '--device', deviceId, '--events'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const adapt = (reason: string) => new Promise<void>((resolve) => {
+    child = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin', 'nas.js'), '--data-dir', dataDir, 'latency', 'adapt', '--device', deviceId, '--events', '--reason', reason], { stdio: ['ignore', 'pipe', 'pipe'] });
     const state = { tenth: {} as Record<string, number> };
     const checks: Promise<void>[] = [];
     let stderr = '';
@@ -83,7 +83,7 @@ export function startupLatency(deviceId: string, dataDir: string, log: (m: strin
       const device = loadDevice(deviceId);
       const { table, shipped } = loadTableFile(deviceId);
       const need = adaptationNeeded(table, shipped, calibrationStatus(hostFingerprint(device, table)));
-      if (need && !stopped) await adapt();
+      if (need && !stopped) await adapt(need.reason);
     } catch (e) {
       log(`latency check on ${deviceId} failed: ${(e as Error).message}`);
     }

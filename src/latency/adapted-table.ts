@@ -15,7 +15,7 @@ import { fitOverhead, type CalibrationPoint } from './profile.ts';
 import { median } from './stats.ts';
 import { classCoverage, tableKernels } from './strata.ts';
 import { LATENCY_SPACE_VERSION, TABLE_FORMAT, TABLE_FORMAT_VERSION, type LatencyTable, type MachineInfo, type TableEntry, type TableProvenance } from './table.ts';
-import { chooseTransfer, transferPairs } from './transfer.ts';
+import { chooseTransfer, transferPairs, type TransferMethod } from './transfer.ts';
 import { MeasurementError } from './runtime.ts';
 
 export interface AdaptedTableInput {
@@ -31,6 +31,8 @@ export interface AdaptedTableInput {
   /** expected accuracy on unmeasured networks, as the caller estimated it */
   expectedAccuracy?: TableProvenance['expectedAccuracy'];
   measuredS: number;
+  /** use this transfer method instead of the one that cross-validates best (benchmarks compare both) */
+  method?: TransferMethod;
 }
 
 /** Own time of each network's kernels, for the overhead fit and the fusion check. */
@@ -55,7 +57,7 @@ export function adaptedTable(o: AdaptedTableInput): LatencyTable {
   } else {
     const src = (key: string) => o.source.entries[key]?.latencyMs;
     const latencies = new Map([...o.measured].map(([k, e]) => [k, e.latencyMs]));
-    const chosen = chooseTransfer(transferPairs(kernels, src, o.source.measure.baselineMs, latencies, o.measure.baselineMs));
+    const chosen = chooseTransfer(transferPairs(kernels, src, o.source.measure.baselineMs, latencies, o.measure.baselineMs), o.method);
     transfer = { method: chosen.method, crossValidation: chosen.crossValidation.map((c) => ({ method: c.method, weightedErr: c.weightedErr, within10: c.within10 })) };
     for (const k of kernels) {
       const m = o.measured.get(k.key);

@@ -10,8 +10,10 @@
 //
 // The stratified subset takes from every stratum a few kernels spread over
 // the stratum's range of table latencies (evenly spaced quantiles), more in
-// large strata, and lists them round-robin over the strata, so that any
-// prefix of it (a profile cut short) still covers every stratum it reached.
+// large strata, and lists them round-robin over the strata, the strata
+// themselves interleaved over the classes: the first kernels cover every
+// class, the first pass every stratum, so a prefix of it (a profile cut
+// short, a capped suite) covers as much as its length allows.
 
 import { enumerateSpaceKernels } from './enumerate.ts';
 import type { Kernel } from './kernels.ts';
@@ -85,13 +87,17 @@ function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]
 /**
  * The stratified subset: per stratum max(minPerStratum, fraction x size) kernels (all of a
  * smaller stratum) at evenly spaced quantiles of `latencyOf`, listed round-robin over the strata
- * (strata in name order, each stratum's picks from its middle outwards).
+ * (strata interleaved over the classes, each stratum's picks from its middle outwards).
  */
 export function stratifiedSubset(kernels: readonly TableKernel[], latencyOf: (key: string) => number, opts: SubsetOptions = {}): TableKernel[] {
   const o = { ...DEFAULT_SUBSET, ...opts };
   if (!(o.fraction > 0 && o.fraction <= 1)) throw new RangeError(`subset fraction must be in (0, 1], got ${o.fraction}`);
   if (!Number.isInteger(o.minPerStratum) || o.minPerStratum < 1) throw new RangeError(`minPerStratum must be an integer >= 1, got ${o.minPerStratum}`);
-  const strata = [...groupBy(kernels, stratumOf).entries()].sort(([a], [b]) => (a < b ? -1 : 1));
+  const byName = [...groupBy(kernels, stratumOf).entries()].sort(([a], [b]) => (a < b ? -1 : 1));
+  // strata interleaved over the classes: class A's first stratum, class B's first, ..., A's second, ...
+  const perClass = [...groupBy(byName, ([, ks]) => classOf(ks[0])).entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, list]) => list);
+  const strata: [string, TableKernel[]][] = [];
+  for (let i = 0; perClass.some((l) => l.length > i); i++) for (const l of perClass) if (i < l.length) strata.push(l[i]);
   const picks = strata.map(([, ks]) => {
     const sorted = [...ks].sort((a, b) => latencyOf(a.key) - latencyOf(b.key) || (a.key < b.key ? -1 : 1));
     const n = Math.min(sorted.length, Math.max(o.minPerStratum, Math.round(o.fraction * sorted.length)));

@@ -110,6 +110,8 @@ export interface TableProvenance {
   expectedAccuracy?: { within10: number; networks: number; method: string };
   /** seconds spent measuring (over all sessions of a resumed profile) */
   measuredS: number;
+  /** kernels of an upload left out because their repeats disagreed (mapped like the unmeasured ones) */
+  dropped?: string[];
 }
 
 export class TableError extends Error {

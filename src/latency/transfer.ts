@@ -177,15 +177,15 @@ export interface ChosenTransfer {
   crossValidation: CrossValidation[];
 }
 
-/** Both methods cross-validated on the measured kernels; the better one fitted on all of them. */
-export function chooseTransfer(pairs: readonly TransferPair[]): ChosenTransfer {
+/** Both methods cross-validated on the measured kernels; the better one (or `forced`, for comparisons) fitted on all of them. */
+export function chooseTransfer(pairs: readonly TransferPair[], forced?: TransferMethod): ChosenTransfer {
   let cv: CrossValidation[] = [];
   try {
     cv = TRANSFER_METHODS.map((m) => crossValidate(m, pairs));
   } catch (e) {
     if (!(e instanceof MeasurementError)) throw e;
   }
-  const method = cv.length === 0 ? 'per-class' : cv.reduce((a, b) => (b.weightedErr < a.weightedErr ? b : a)).method;
+  const method = forced ?? (cv.length === 0 ? 'per-class' : cv.reduce((a, b) => (b.weightedErr < a.weightedErr ? b : a)).method);
   return { method, map: fitTransfer(method, pairs), crossValidation: cv };
 }
 

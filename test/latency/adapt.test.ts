@@ -57,7 +57,9 @@ describe('strata and transfer', async () => {
     assert.deepEqual(new Set(sub.map(stratumOf)), strata);
     assert.deepEqual(missingClasses(ks, new Set(sub.map((k) => k.key))), []);
     assert.ok(sub.length < 0.2 * ks.length, `${sub.length} of ${ks.length}`);
-    // round-robin: the first |strata| picks are one per stratum
+    // round-robin: the first |classes| picks are one per class, the first |strata| one per stratum
+    const classes = new Set(ks.map(classOf));
+    assert.equal(new Set(sub.slice(0, classes.size).map(classOf)).size, classes.size);
     assert.equal(new Set(sub.slice(0, strata.size).map(stratumOf)).size, strata.size);
     // within a stratum of 10+ kernels, the picks span its range: its cheapest and dearest kernels are in
     const big = [...strata].find((s) => ks.filter((k) => stratumOf(k) === s).length >= 10)!;
