@@ -254,13 +254,22 @@ export async function foreignHostSection(o: ForeignOptions): Promise<string> {
   const rows: Row[] = [];
   const loads: number[] = [];
   const sampler = setInterval(() => loads.push(loadavg()[0]), 10_000);
-  let browser: BrowserResult | undefined;
+  // each part on its own: a part that fails is reported as such, the others still run
+  const part = async (name: string, run: () => Promise<void>) => {
+    try {
+      await run();
+    } catch (e) {
+      log(`${name} failed: ${(e as Error).stack ?? e}`);
+      rows.push({ device: name, stage: `FAILED: ${(e as Error).message.split('\n')[0]}`, table: '-', minutes: null, points: [] });
+    }
+  };
   try {
-    await tfliteRows(o, rows);
-    if (!o.skipTfjs) await tfjsRows(o, rows);
+    await part('node-tflite-wasm', () => tfliteRows(o, rows));
+    if (!o.skipTfjs) await part('node-tfjs-wasm', () => tfjsRows(o, rows));
     if (!o.skipBrowser) {
-      browser = await throttledBrowserRun({ rate: o.rate, heldOut: o.browserHeldOut, seed: SEED + 77, log });
-      browserRows(browser, rows);
+      await part(`Chromium ${o.rate}x throttled`, async () => {
+        browserRows(await throttledBrowserRun({ rate: o.rate, heldOut: o.browserHeldOut, seed: SEED + 77, log }), rows);
+      });
     }
   } finally {
     clearInterval(sampler);

@@ -45,7 +45,7 @@ import { measureReference } from './reference.ts';
 import { createMeasurer, MeasurementError, REFERENCE_ID, referencePlan, type LatencyRuntime } from './runtime.ts';
 import { createRuntime } from './runtimes/index.ts';
 import { median } from './stats.ts';
-import { classOf, tableKernels, type TableKernel } from './strata.ts';
+import { classOf, kernelClass, tableKernels, type TableKernel } from './strata.ts';
 import { loadavg } from 'node:os';
 import type { LatencyTable } from './table.ts';
 
@@ -283,16 +283,23 @@ export function networkPoints(table: LatencyTable, networks: HostMeasurements['n
   });
 }
 
-/** Per class: the median of host/table over its measured check kernels (each less its side's baseline), against the mapping's scale. */
-export function classChecks(table: LatencyTable, m: Pick<HostMeasurements, 'kernels' | 'baselineRatio'>, mapping: CalibrationMapping): ClassCheck[] {
+/** A class's share of the calibration networks' table time under which its error does not count (a class that costs nothing cannot spoil a prediction). */
+export const MIN_CLASS_SHARE = 0.01;
+
+/**
+ * Per class: the median of host/table over its measured check kernels (each less its side's
+ * baseline), against the mapping's scale, and the class's share of the calibration networks'
+ * table time.
+ */
+export function classChecks(table: LatencyTable, m: Pick<HostMeasurements, 'kernels' | 'baselineRatio' | 'networks'>, mapping: CalibrationMapping): ClassCheck[] {
   const ref = table.measure.referenceMs;
   const byKey = new Map(tableKernels(table).map((k) => [k.key, k]));
+  const netOf = (key: string) => netKernelMs(table.entries[key]?.latencyMs ?? 0, table.measure.baselineMs) / ref;
   const groups = new Map<string, number[]>();
   for (const k of m.kernels) {
     const tk = byKey.get(k.key);
-    const e = table.entries[k.key];
-    if (!tk || !e) continue;
-    const tableNet = netKernelMs(e.latencyMs, table.measure.baselineMs) / ref;
+    if (!tk || !table.entries[k.key]) continue;
+    const tableNet = netOf(k.key);
     const hostNet = netKernelMs(k.measuredRatio, m.baselineRatio);
     if (!(tableNet > 0 && hostNet > 0)) continue;
     const c = classOf(tk);
@@ -300,10 +307,21 @@ export function classChecks(table: LatencyTable, m: Pick<HostMeasurements, 'kern
     if (!g) groups.set(c, (g = []));
     g.push(hostNet / tableNet);
   }
+  // each class's share of the calibration networks' kernel time (classes of a network: at its input)
+  const time = new Map<string, number>();
+  let total = 0;
+  for (const n of m.networks) {
+    for (const key of n.kernels) {
+      const t = netOf(key);
+      const c = `${kernelClass(parseKernelKey(key))}@${n.input}`;
+      time.set(c, (time.get(c) ?? 0) + t);
+      total += t;
+    }
+  }
   return [...groups.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([cls, rs]) => {
     const hostOverTable = median(rs);
     const scale = cls.startsWith('conv1x1@') ? mapping.conv1x1Scale : mapping.scale;
-    return { cls, kernels: rs.length, hostOverTable, error: hostOverTable / scale - 1 };
+    return { cls, kernels: rs.length, hostOverTable, error: hostOverTable / scale - 1, share: total > 0 ? (time.get(cls) ?? 0) / total : 0 };
   });
 }
 
@@ -314,11 +332,12 @@ export function fitCalibration(device: DeviceProfile, table: LatencyTable, m: Ho
   const errs = mappingErrors(mapping, pts);
   const classes = classChecks(table, m, mapping);
   const worstNet = errs.reduce((w, e, i) => (Math.abs(e) > Math.abs(errs[w]) ? i : w), 0);
-  const worstClass = classes.length === 0 ? undefined : classes.reduce((a, b) => (Math.abs(b.error) > Math.abs(a.error) ? b : a));
+  const counted = classes.filter((c) => c.share >= MIN_CLASS_SHARE);
+  const worstClass = counted.length === 0 ? undefined : counted.reduce((a, b) => (Math.abs(b.error) > Math.abs(a.error) ? b : a));
   const reasons: string[] = [];
   if (Math.abs(errs[worstNet]) > FIT_LIMIT) reasons.push(`network ${pts[worstNet].input} ${pts[worstNet].name} off the fit by ${(100 * errs[worstNet]).toFixed(0)}%`);
   if (worstClass && Math.abs(worstClass.error) > FIT_LIMIT) {
-    const off = classes.filter((c) => Math.abs(c.error) > FIT_LIMIT);
+    const off = counted.filter((c) => Math.abs(c.error) > FIT_LIMIT);
     reasons.push(`per-class error over ${100 * FIT_LIMIT}%: ${off.map((c) => `${c.cls} ${c.error >= 0 ? '+' : ''}${(100 * c.error).toFixed(0)}%`).join(', ')}`);
   }
   const fingerprint = hostFingerprint(device, table);

@@ -25,7 +25,8 @@
 // Whether the table's relative costs fit this host: the mapping's worst
 // error on its own networks, and per operator class (strata.ts) the median
 // of (host / table) over a few kernels of that class measured the same way,
-// against the mapping's scale for the class. Either over FIT_LIMIT (10%)
+// against the mapping's scale for the class (classes with under 1% of the
+// calibration networks' time do not count). Either over FIT_LIMIT (10%)
 // marks the calibration `fits: false`: it stays in force (it is the best
 // there is) and the device is re-profiled on this host (adapt.ts). A
 // calibration is never refused because the host changed speed.
@@ -139,6 +140,8 @@ export interface ClassCheck {
   hostOverTable: number;
   /** hostOverTable / the mapping's scale for the class - 1 */
   error: number;
+  /** the class's share of the calibration networks' table time: under 1% its error does not count */
+  share: number;
 }
 
 export interface HostCalibration {

@@ -145,6 +145,11 @@ describe('host calibration (relative units)', async () => {
     assert.match(c.misfit!, /per-class error over 10%: .*dwconv@28x28x1 \+\d+%/);
     assert.ok(c.classes.find((k) => k.cls === 'dwconv@28x28x1')!.error > 0.1);
     assert.ok(c.classes.filter((k) => !k.cls.startsWith('dwconv')).every((k) => k.error < 0.1), JSON.stringify(c.classes));
+    // a class that costs next to nothing in networks (the classifier) cannot spoil a prediction: its error is recorded, not counted
+    const denseOff = await calibrateHost({ device, table, runtime: fakeHost({ scale: 0.6, distort: { dense: 3 } }), ...FAST });
+    const dense = denseOff.classes.find((k) => k.cls === 'dense@28x28x1')!;
+    assert.ok(dense.error > 1 && dense.share < 0.01, JSON.stringify(dense));
+    assert.equal(denseOff.fits, true, denseOff.misfit);
     const dir = tmp('cal-');
     saveCalibration(c, dir);
     const s = calibrationStatus(hostFingerprint(device, table), dir);
