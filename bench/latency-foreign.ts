@@ -94,6 +94,13 @@ interface Row {
 }
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+
+/** "fits", or how it does not: the worst network and the classes off by more than 10% (the worst named). */
+function fitNote(c: HostCalibration): string {
+  if (c.fits) return 'fits';
+  const off = c.classes.filter((k) => k.share >= 0.01 && Math.abs(k.error) > 0.1).sort((a, b) => Math.abs(b.error) - Math.abs(a.error));
+  return `does not fit: worst network ${pct(c.fit.maxAbsRelErr)} off; ${off.length} classes off by > 10%${off.length > 0 ? ` (worst ${off[0].cls} ${off[0].error > 0 ? '+' : ''}${pct(off[0].error)})` : ''}`;
+}
 const log = (m: string) => process.stderr.write(`[foreign] ${m}\n`);
 
 /** Random networks of each input not among the excluded ids, measured by both truths. */
@@ -192,7 +199,7 @@ async function tfliteRows(o: ForeignOptions, rows: Row[]): Promise<void> {
   const quickMin = (Date.now() - tq) / 60_000;
   for (const c of calibrationNetworks(quick.table)) exclude.add(c.name);
   const truth1 = await measureTruths(runtime, shipped, o.perInput, exclude, 'held-out after the quick profile');
-  rows.push({ device: device.id, stage: 'before adaptation: shipped table + relative calibration', table: 'shipped', minutes: calMin, points: predictRatios(shipped, before, truth1), note: before.fits ? 'fits' : `does not fit: ${before.misfit}` });
+  rows.push({ device: device.id, stage: 'before adaptation: shipped table + relative calibration', table: 'shipped', minutes: calMin, points: predictRatios(shipped, before, truth1), note: fitNote(before) });
   const prov = quick.table.provenance!;
   rows.push({
     device: device.id, stage: `after the quick subset (${prov.measuredKernels} of ${prov.totalKernels} kernels, ${prov.transfer?.method} transfer, chosen by cross-validation)`, table: 'transferred',
@@ -232,9 +239,9 @@ async function tfjsRows(o: ForeignOptions, rows: Row[]): Promise<void> {
   const exclude = new Set([...excludedIds(source), ...excludedIds(shippedTfjs)]);
   const truth = await measureTruths(runtime, shippedTfjs, o.tfjsPerInput, exclude, 'tfjs-wasm held-out');
   const prov = quick.table.provenance!;
-  rows.push({ device: device.id, stage: 'the tflite-wasm table + relative calibration on tfjs-wasm', table: 'shipped (another runtime)', minutes: calMin, points: predictRatios(source, asIs, truth), note: asIs.fits ? 'fits' : `does not fit: ${asIs.misfit}` });
+  rows.push({ device: device.id, stage: 'the tflite-wasm table + relative calibration on tfjs-wasm', table: 'shipped (another runtime)', minutes: calMin, points: predictRatios(source, asIs, truth), note: fitNote(asIs) });
   rows.push({ device: device.id, stage: `quick transfer from the tflite-wasm table (${prov.measuredKernels} of ${prov.totalKernels} kernels, ${prov.transfer?.method})`, table: 'transferred', minutes: calMin + quickMin, points: predictRatios(quick.table, quick.calibration, truth), note: `expected ${pct(prov.expectedAccuracy?.within10 ?? Number.NaN)}` });
-  rows.push({ device: device.id, stage: "its own shipped table (the table machine's) + relative calibration", table: 'shipped', minutes: null, points: predictRatios(shippedTfjs, own, truth), note: own.fits ? 'fits' : `does not fit: ${own.misfit}` });
+  rows.push({ device: device.id, stage: "its own shipped table (the table machine's) + relative calibration", table: 'shipped', minutes: null, points: predictRatios(shippedTfjs, own, truth), note: fitNote(own) });
   await runtime.close();
 }
 
