@@ -1,4 +1,5 @@
-// Wall-clock truth for bench:latency: the host-calibrated predictor against
+// Wall-clock truth for bench:latency: the host-calibrated predictor (ratios x
+// the reference's wall time measured right before each network) against
 // wall-clock medians of plain Invoke() loops (10 warm-up calls, then 2 passes
 // of 60 single timed calls; 1 thread; src/latency/calibration-wall.ts) for
 // held-out random networks at every input of the device's table. Two truths
@@ -32,6 +33,7 @@ import { createRng } from '../src/space/rng.ts';
 import { sampleArch } from '../src/space/sampler.ts';
 import { skeletonFor } from '../src/space/skeleton.ts';
 import { machineLine } from './common.ts';
+import { describeCpu, describeMachine } from '../src/latency/machine.ts';
 
 export const WALL_SECTION = '## Latency prediction vs wall clock on this host (bench:latency)';
 const WALL_SEED = 20261130;
@@ -160,16 +162,17 @@ export async function wallClockSection(o: WallOptions): Promise<string> {
   if (rows.length === 0) throw new Error('wall-clock bench: no network could be measured');
   const lines = [WALL_SECTION, ''];
   lines.push(`Command: \`${o.command}\` (${new Date().toISOString().slice(0, 16)}Z).`);
-  lines.push(machineLine(load0, load1) + `; load average during the measurements ${Math.min(...rows.map((r) => r.load)).toFixed(2)}-${Math.max(...rows.map((r) => r.load)).toFixed(2)} (median ${median(rows.map((r) => r.load)).toFixed(2)}).`);
+  lines.push(machineLine(load0, load1) + `; CPU ${describeCpu(describeMachine())}, table measured on ${describeCpu(table.machine)}; load average during the measurements ${Math.min(...rows.map((r) => r.load)).toFixed(2)}-${Math.max(...rows.map((r) => r.load)).toFixed(2)} (median ${median(rows.map((r) => r.load)).toFixed(2)}).`);
   lines.push('');
   lines.push(`What an independent harness sees: ${device.id} (${table.device.runtimeVersion}), held-out random networks of the space (none among the table's or the host calibration's`);
   lines.push('networks), each exported as float .tflite (random weights) and timed by WALL CLOCK with single Invoke() calls, 1 thread. Two truths:');
   lines.push('**plain** = 10 warm-up calls, then the median of 120 timed calls, every call counted (what a plain harness reports); **ran through** = then 2 passes');
-  lines.push('of 60 calls that were not preempted by other processes (wall time <= 1.1 x process CPU time + 10 us; the method of the host calibration and of the');
+  lines.push('of 60 calls that were not preempted by other processes (wall time <= 1.1 x process CPU time + 10 us; the method of the');
   lines.push("pipeline's measured figure; the same as plain on a quiet machine); pass medians more than 5% apart are re-measured with passes twice as long");
-  lines.push('(3 attempts), then that truth is refused for the network. "host-calibrated" = the predictor as `loadPredictor` serves it on this host; "table units" = the');
-  lines.push('same predictor without the calibration (the reference-network unit of the profiling machine); "previous method" = the calibration before format 3,');
-  lines.push('refitted on the same measured points: one scale for every kernel, fitted on the reference and random networks only (no MobileNetV2 presets).');
+  lines.push('(3 attempts), then that truth is refused for the network. "host-calibrated" = the predictor as `loadPredictor` serves it on this host (calibration');
+  lines.push("format 4: ratios to the reference network, converted to ms with the reference's wall time measured right before each network); \"table units\" = the");
+  lines.push('same predictor without the calibration (the reference-network unit of the profiling machine); "previous method" = one scale for every kernel,');
+  lines.push('refitted on the same measured ratio points of the reference and random networks only (no MobileNetV2 presets).');
   lines.push('');
   lines.push(`Calibration in force: ${describeCalibration(status)}` + (cal ? `; measured in ${cal.wallS.toFixed(1)} s on ${cal.points.length} networks (${cal.points.map((p) => `${p.input} ${p.tableRatio.toFixed(2)}->${p.measuredRatio.toFixed(2)}`).join(', ')} in reference units).` : '.'));
   lines.push('');
