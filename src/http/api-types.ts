@@ -1188,6 +1188,14 @@ export interface components {
                     weightedErr?: number;
                     within10?: number;
                 }[];
+                /** @description how the method was chosen */
+                chosenBy?: string;
+                /** @description per method: the share of the device's measured networks within ±10%, each predicted without itself (null: too few) */
+                networks?: {
+                    /** @enum {unknown} */
+                    method?: "per-class" | "features";
+                    within10?: number | null;
+                }[];
             };
             expectedAccuracy?: {
                 /** @description fraction of networks expected within ±10% */

@@ -15,7 +15,7 @@ import { fitOverhead, type CalibrationPoint } from './profile.ts';
 import { median } from './stats.ts';
 import { classCoverage, tableKernels } from './strata.ts';
 import { LATENCY_SPACE_VERSION, TABLE_FORMAT, TABLE_FORMAT_VERSION, type LatencyTable, type MachineInfo, type TableEntry, type TableProvenance } from './table.ts';
-import { chooseTransfer, transferPairs, type TransferMethod } from './transfer.ts';
+import { chooseTransfer, TRANSFER_METHODS, transferPairs, type TransferMethod } from './transfer.ts';
 import { MeasurementError } from './runtime.ts';
 
 export interface AdaptedTableInput {
@@ -106,4 +106,25 @@ export function overheadLeaveOneOut(table: LatencyTable, networks: AdaptedTableI
     if (Math.abs(pred / p.measuredMs - 1) <= 0.1) ok++;
   }
   return { within10: ok / points.length, networks: points.length, method: 'leave-one-out over the networks measured on the device (table overhead model)' };
+}
+
+/**
+ * A transferred table built with each transfer method, the one whose networks come out best
+ * (`score`: the share of the device's measured networks within ±10%, each predicted without
+ * itself; null when there are too few) kept; ties go to the lower cross-validated kernel error.
+ * The provenance records both methods' scores. A full measurement has nothing to transfer.
+ */
+export function bestAdaptedTable(o: Omit<AdaptedTableInput, 'method'>, score: (t: LatencyTable) => number | null): LatencyTable {
+  const built = TRANSFER_METHODS.map((method) => {
+    const table = adaptedTable({ ...o, method });
+    return { method, table, score: score(table) };
+  });
+  if (built[0].table.provenance!.kind === 'full') return built[0].table;
+  const cvErr = (b: (typeof built)[number]) => b.table.provenance!.transfer?.crossValidation.find((c) => c.method === b.method)?.weightedErr ?? Number.POSITIVE_INFINITY;
+  const best = built.reduce((a, b) => ((b.score ?? -1) > (a.score ?? -1) || ((b.score ?? -1) === (a.score ?? -1) && cvErr(b) < cvErr(a)) ? b : a));
+  const p = best.table.provenance!;
+  return {
+    ...best.table,
+    provenance: { ...p, transfer: { ...p.transfer!, chosenBy: 'the share of networks measured on the device within ±10% (leave-one-out), then the cross-validated kernel error', networks: built.map((b) => ({ method: b.method, within10: b.score })) } },
+  };
 }

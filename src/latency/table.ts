@@ -105,7 +105,15 @@ export interface TableProvenance {
   /** per operator class at each input (strata.ts): kernels measured on this device / in the table */
   classes: { cls: string; measured: number; total: number }[];
   /** the transfer method used and the cross-validation of both on the measured kernels */
-  transfer?: { method: 'per-class' | 'features'; crossValidation: { method: 'per-class' | 'features'; weightedErr: number; within10: number }[] };
+  transfer?: {
+    method: 'per-class' | 'features';
+    /** kernels held out in 5 folds: time-weighted mean |error|, share within ±10% */
+    crossValidation: { method: 'per-class' | 'features'; weightedErr: number; within10: number }[];
+    /** how the method was chosen */
+    chosenBy?: string;
+    /** per method: the share of the device's measured networks within ±10%, each predicted without itself (null: too few) */
+    networks?: { method: 'per-class' | 'features'; within10: number | null }[];
+  };
   /** fraction of networks within ±10% expected on networks not measured: leave-one-out over those measured on the device */
   expectedAccuracy?: { within10: number; networks: number; method: string };
   /** seconds spent measuring (over all sessions of a resumed profile) */

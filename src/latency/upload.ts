@@ -21,7 +21,7 @@
 // measured kernels as measured, the rest mapped, with the per-class coverage
 // and the accuracy to expect on networks it has not measured.
 
-import { adaptedTable, overheadLeaveOneOut } from './adapted-table.ts';
+import { bestAdaptedTable, overheadLeaveOneOut } from './adapted-table.ts';
 import { tableHash } from './calibration.ts';
 import { validateDeviceProfile, type DeviceProfile } from './device.ts';
 import { kernelsOfInputs, missingClasses } from './strata.ts';
@@ -61,6 +61,15 @@ export class UploadError extends TableError {
 
 /** A model whose rounds (ratios to the reference) disagree beyond the limit. */
 class InconsistentRepeats extends UploadError {}
+
+/** A model's latency from its rounds with no limit on how much they disagree (finite, positive values only). */
+function lenientLatency(m: ModelResult, refMs: number): { ms: number } {
+  if (!Array.isArray(m.referenceMs) || m.referenceMs.length !== m.samplesMs.length) throw new UploadError('model baseline: referenceMs must list one reference time per round');
+  const ratios = m.samplesMs.map((s, i) => (s / m.referenceMs![i]) * refMs);
+  const p = sampleProblems(ratios, Infinity);
+  if (p.length > 0) throw new UploadError(`model baseline: ${p.join('; ')}`);
+  return { ms: median(ratios) };
+}
 
 /** Networks a quick upload keeps at least (the overhead model and its leave-one-out check need them). */
 const MIN_QUICK_NETWORKS = 6;
@@ -130,7 +139,9 @@ export function resultsToTable(manifest: BundleManifest, input: unknown, o: Resu
     }
     entries[k.id] = { latencyMs: l.ms, rawMs: l.ms, relIqr: l.relIqr, repeats: l.n };
   }
-  const baseline = latencyOf('baseline');
+  // quick: the empty model's rounds may disagree more (a call of nothing, timed by a coarse clock on a
+  // busy or throttled page); its median is still kept, as only kernels' own times are mapped
+  const baseline = quick ? lenientLatency(r.models.baseline, refMs) : latencyOf('baseline');
   if (quick) return quickTable(manifest, r, device, entries, dropped, baseline.ms, refMs, (id) => latencyOf(id).ms, o);
   const table: LatencyTable = {
     format: TABLE_FORMAT, formatVersion: TABLE_FORMAT_VERSION, spaceVersion: LATENCY_SPACE_VERSION,
@@ -195,7 +206,8 @@ function quickTable(manifest: BundleManifest, r: ProfileResults, device: DeviceP
     useReference: true, reference: manifest.measure.reference, referenceMs: refMs, baselineMs,
   };
   const measuredS = typeof r.elapsedS === 'number' && Number.isFinite(r.elapsedS) && r.elapsedS >= 0 ? r.elapsedS : 0;
-  const table = adaptedTable({ source, device, machine: remoteMachine(device), measure, measured: new Map(Object.entries(measured)), networks, measuredS });
+  // the transfer method whose table predicts the device's measured networks best, each without itself
+  const table = bestAdaptedTable({ source, device, machine: remoteMachine(device), measure, measured: new Map(Object.entries(measured)), networks, measuredS }, (t) => overheadLeaveOneOut(t, networks)?.within10 ?? null);
   const expected = overheadLeaveOneOut(table, networks);
   return { ...table, provenance: { ...table.provenance!, ...(expected ? { expectedAccuracy: expected } : {}), ...(dropped.length > 0 ? { dropped } : {}) } };
 }

@@ -120,6 +120,10 @@ describe('a foreign CPU: adapt, do not refuse', () => {
     const prov = quick.table.provenance!;
     assert.ok(prov.measuredKernels < 0.2 * prov.totalKernels && prov.classes.every((c) => c.measured > 0), JSON.stringify(prov.classes));
     assert.equal(prov.transfer!.crossValidation.length, 2);
+    // the method kept is the one whose table predicts the calibration networks best (each without itself)
+    const scores = prov.transfer!.networks!;
+    assert.equal(scores.length, 2);
+    assert.equal(scores.find((x) => x.method === prov.transfer!.method)!.within10, Math.max(...scores.map((x) => x.within10 ?? -1)));
     assert.ok(prov.expectedAccuracy && prov.expectedAccuracy.networks >= 5);
     assert.equal(quick.calibration.fits, true, quick.calibration.misfit);
     const quickShare = within10(quick.table, quick.calibration.mapping, plans, FOREIGN);

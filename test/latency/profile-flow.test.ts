@@ -28,6 +28,7 @@ describe('remote profiling flow', () => {
     manifest = writeBundle(dir, { targets: [{ skeleton: SKELETON_SMALL, input }], numClasses: 10, maxKernelsPerTarget: 10, calibrationNetworks: 5, repeats: 5 });
   });
 
+  const fakeUploadAll = (): ProfileResults => fakeUpload(() => 0.5);
   const fakeUpload = (ms: (id: string, round: number) => number): ProfileResults => {
     const models: ProfileResults['models'] = {};
     const all = [manifest.reference, manifest.baseline, ...manifest.kernels, ...manifest.networks];
@@ -125,6 +126,9 @@ describe('remote profiling flow', () => {
       assert.ok(dense.length === 1 && conv.length >= 2, `${dense} / ${conv}`);
       assert.deepEqual(resultsToTable(quick, wild(quickUpload(), conv[0]), { transferFrom }).provenance!.dropped, [conv[0]]);
       assert.throws(() => resultsToTable(quick, wild(quickUpload(), dense[0]), { transferFrom }), new RegExp(`no kernel measured for dense@28x28x1 .*; left out for repeats that disagree: ${dense[0]}; no table written`));
+      // the empty model's rounds may disagree (a call of nothing on a coarse clock): its median is kept
+      assert.equal(resultsToTable(quick, wild(quickUpload(), 'baseline'), { transferFrom }).provenance!.kind, 'transferred');
+      assert.throws(() => resultsToTable(manifest, wild(fakeUploadAll(), 'baseline')), /model baseline: repeats are inconsistent/, 'the full suite keeps the limit');
       // networks too, while 6 remain (this suite has 6: refused; a suite of 8 keeps 7)
       assert.throws(() => resultsToTable(quick, wild(quickUpload(), 'net2'), { transferFrom }), /model net2: repeats are inconsistent/);
       const eight = writeBundle(mkdtempSync(join(tmpdir(), 'bundle-quick8-')), { targets: [{ skeleton: SKELETON_SMALL, input }], numClasses: 10, calibrationNetworks: 8, repeats: 5, quick: { transferFrom, maxKernels: 7, presets: false } });
