@@ -1,4 +1,5 @@
-// Wall-clock truth for bench:latency: the host-calibrated predictor against
+// Wall-clock truth for bench:latency: the host-calibrated predictor (ratios x
+// the reference's wall time measured right before each network) against
 // wall-clock medians of plain Invoke() loops (10 warm-up calls, then 2 passes
 // of 60 single timed calls; 1 thread; src/latency/calibration-wall.ts) for
 // held-out random networks at every input of the device's table. Two truths
@@ -12,17 +13,18 @@
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { applyMapping, describeCalibration, fitMapping, tableNetworkMs, type CalibrationMapping, type HostCalibration } from '../src/latency/calibration.ts';
+import { applyMapping, describeCalibration, fitMapping, tableNetworkMs, type CalibrationMapping, type HostCalibration, type ReferenceTiming } from '../src/latency/calibration.ts';
 import { ensureHostCalibration } from '../src/latency/calibration-run.ts';
 import { measureWallClock } from '../src/latency/calibration-wall.ts';
 import { loadDevice } from '../src/latency/device.ts';
 import { calibrationIds } from '../src/latency/evaluate.ts';
-import { calibratePredictor } from '../src/latency/index.ts';
+import { calibratePredictor, tableInForce } from '../src/latency/index.ts';
+import { measureReference } from '../src/latency/reference.ts';
 import { createPredictor } from '../src/latency/predictor.ts';
 import { MeasurementError } from '../src/latency/runtime.ts';
 import { createRuntime } from '../src/latency/runtimes/index.ts';
 import { accuracy, median } from '../src/latency/stats.ts';
-import { loadTable } from '../src/latency/table.ts';
+import { loadTable, loadTableFile } from '../src/latency/table.ts';
 import { archId } from '../src/space/archspec.ts';
 import { expandNetwork } from '../src/space/network.ts';
 import { parseInputShape, resolveArch } from '../src/space/resolve.ts';
@@ -31,6 +33,7 @@ import { createRng } from '../src/space/rng.ts';
 import { sampleArch } from '../src/space/sampler.ts';
 import { skeletonFor } from '../src/space/skeleton.ts';
 import { machineLine } from './common.ts';
+import { describeCpu, describeMachine } from '../src/latency/machine.ts';
 
 export const WALL_SECTION = '## Latency prediction vs wall clock on this host (bench:latency)';
 const WALL_SEED = 20261130;
@@ -87,20 +90,23 @@ export async function wallClockSection(o: WallOptions): Promise<string> {
   log(`calibration: ${describeCalibration(status)}`);
   const cal: HostCalibration | undefined = status.calibration;
   const base = createPredictor(table);
-  const predictor = calibratePredictor(base, device, status);
+  const inForce = tableInForce(table, loadTableFile(o.device).shipped);
+  const predictorAt = (reference?: ReferenceTiming) => calibratePredictor(base, device, status, { tableReferenceMs: table.measure.referenceMs, table: inForce, reference });
   const targets = table.inputs.map((t) => ({ input: parseInputShape(t.input), text: t.input, numClasses: t.numClasses }));
   const exclude = calibrationIds(targets.map((t) => ({ skeleton: skeletonFor(t.input), input: t.input })), table.calibration?.networks ?? 0, table.calibration?.seed ?? 1);
   for (const p of cal?.points ?? []) exclude.add(p.name);
   // The previous method for comparison, on the same measured calibration points: one scale, no preset networks.
   const randomPoints = (cal?.points ?? []).filter((p) => !p.name.includes('@'));
-  const oneScale: CalibrationMapping | undefined = randomPoints.length >= 3 ? fitMapping(randomPoints.map((p) => ({ tableMs: p.tableMs, measuredMs: p.measuredMs }))) : undefined;
+  const oneScale: CalibrationMapping | undefined = randomPoints.length >= 3 ? fitMapping(randomPoints.map((p) => ({ table: p.tableRatio, host: p.measuredRatio }))) : undefined;
   const rows: Row[] = [];
   const t0 = Date.now();
   const measureRow = async (spec: ArchSpec, t: { input: InputShape; text: string; numClasses: number }, id: string, deadline: number): Promise<Row> => {
-    const p = predictor.predict(spec, t.input, t.numClasses);
+    // ratios to ms with the reference network's wall time measured right now
+    const ref = cal ? await measureReference(runtime) : undefined;
+    const p = predictorAt(ref).predict(spec, t.input, t.numClasses);
     const raw = base.predict(spec, t.input, t.numClasses);
     const tn = tableNetworkMs(raw);
-    const oneScaleMs = oneScale ? applyMapping(oneScale, tn.tableMs) : Number.NaN;
+    const oneScaleMs = oneScale && ref ? applyMapping(oneScale, tn.tableMs / table.measure.referenceMs) * ref.ms : Number.NaN;
     const model = await runtime.prepare(expandNetwork(spec, t.input, t.numClasses));
     try {
       // plain harness: every call counts, no agreement check (what the independent check ran)
@@ -156,18 +162,19 @@ export async function wallClockSection(o: WallOptions): Promise<string> {
   if (rows.length === 0) throw new Error('wall-clock bench: no network could be measured');
   const lines = [WALL_SECTION, ''];
   lines.push(`Command: \`${o.command}\` (${new Date().toISOString().slice(0, 16)}Z).`);
-  lines.push(machineLine(load0, load1) + `; load average during the measurements ${Math.min(...rows.map((r) => r.load)).toFixed(2)}-${Math.max(...rows.map((r) => r.load)).toFixed(2)} (median ${median(rows.map((r) => r.load)).toFixed(2)}).`);
+  lines.push(machineLine(load0, load1) + `; CPU ${describeCpu(describeMachine())}, table measured on ${describeCpu(table.machine)}; load average during the measurements ${Math.min(...rows.map((r) => r.load)).toFixed(2)}-${Math.max(...rows.map((r) => r.load)).toFixed(2)} (median ${median(rows.map((r) => r.load)).toFixed(2)}).`);
   lines.push('');
   lines.push(`What an independent harness sees: ${device.id} (${table.device.runtimeVersion}), held-out random networks of the space (none among the table's or the host calibration's`);
   lines.push('networks), each exported as float .tflite (random weights) and timed by WALL CLOCK with single Invoke() calls, 1 thread. Two truths:');
   lines.push('**plain** = 10 warm-up calls, then the median of 120 timed calls, every call counted (what a plain harness reports); **ran through** = then 2 passes');
-  lines.push('of 60 calls that were not preempted by other processes (wall time <= 1.1 x process CPU time + 10 us; the method of the host calibration and of the');
+  lines.push('of 60 calls that were not preempted by other processes (wall time <= 1.1 x process CPU time + 10 us; the method of the');
   lines.push("pipeline's measured figure; the same as plain on a quiet machine); pass medians more than 5% apart are re-measured with passes twice as long");
-  lines.push('(3 attempts), then that truth is refused for the network. "host-calibrated" = the predictor as `loadPredictor` serves it on this host; "table units" = the');
-  lines.push('same predictor without the calibration (the reference-network unit of the profiling machine); "previous method" = the calibration before format 3,');
-  lines.push('refitted on the same measured points: one scale for every kernel, fitted on the reference and random networks only (no MobileNetV2 presets).');
+  lines.push('(3 attempts), then that truth is refused for the network. "host-calibrated" = the predictor as `loadPredictor` serves it on this host (calibration');
+  lines.push("format 4: ratios to the reference network, converted to ms with the reference's wall time measured right before each network); \"table units\" = the");
+  lines.push('same predictor without the calibration (the reference-network unit of the profiling machine); "previous method" = one scale for every kernel,');
+  lines.push('refitted on the same measured ratio points of the reference and random networks only (no MobileNetV2 presets).');
   lines.push('');
-  lines.push(`Calibration in force: ${describeCalibration(status)}` + (cal ? `; measured in ${cal.wallS.toFixed(1)} s on ${cal.points.length} networks (${cal.points.map((p) => `${p.input} ${p.tableMs.toFixed(2)}->${p.measuredMs.toFixed(2)} ms`).join(', ')}).` : '.'));
+  lines.push(`Calibration in force: ${describeCalibration(status)}` + (cal ? `; measured in ${cal.wallS.toFixed(1)} s on ${cal.points.length} networks (${cal.points.map((p) => `${p.input} ${p.tableRatio.toFixed(2)}->${p.measuredRatio.toFixed(2)}`).join(', ')} in reference units).` : '.'));
   lines.push('');
   lines.push('| predictor | truth | networks | within ±10% | within ±5% | median measured/predicted | ratio range | Kendall tau |');
   lines.push('|---|---|---|---|---|---|---|---|');

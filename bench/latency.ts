@@ -1,5 +1,6 @@
 // npm run bench:latency [-- --networks 200 --devices node-tflite-wasm,node-tfjs-wasm --budget-s 420]
 //                       [--wall-only] [--wall-networks 60 --wall-device node-tflite-wasm --wall-budget-s 900 --recalibrate --no-wall-presets]
+//                       [--foreign-only] [--foreign-per-input 20 --foreign-tfjs-per-input 20 --foreign-browser 40 --throttle 4 --no-full --no-tfjs --no-browser]
 //
 // Accuracy of the latency predictor against end-to-end measurements of random
 // architectures of the space that were never used in fitting (the profile's
@@ -10,11 +11,17 @@
 // Replaces the "## Latency predictor accuracy (bench:latency)" section of
 // BENCHMARKS.md. Then the wall-clock truth (bench/latency-wall.ts): the
 // host-calibrated predictor against plain wall-clock Invoke() loops, its own
-// section; `--wall-only` runs just that part.
+// section; `--wall-only` runs just that part. Then the foreign-host section
+// (bench/latency-foreign.ts): the shipped table on this host before
+// adaptation, after the quick subset, after the full profile; the tfjs-wasm
+// transfer; the throttled-Chromium device; `--foreign-only` runs just that.
 
+import { loadavg } from 'node:os';
 import { loadDevice } from '../src/latency/device.ts';
+import { describeCpu, describeMachine, sameCpu } from '../src/latency/machine.ts';
 import { arg, commandLine, writeBenchmarksSection } from './common.ts';
 import { WALL_SECTION, wallClockSection } from './latency-wall.ts';
+import { FOREIGN_SECTION, foreignHostSection } from './latency-foreign.ts';
 import { calibrationIds, evaluatePredictor, type EvaluatedNetwork } from '../src/latency/evaluate.ts';
 import { fewShotTable } from '../src/latency/fewshot.ts';
 import { createPredictor } from '../src/latency/predictor.ts';
@@ -144,8 +151,19 @@ async function wallMain(): Promise<void> {
   writeBenchmarksSection(WALL_SECTION, section);
 }
 
+async function foreignMain(): Promise<void> {
+  const section = await foreignHostSection({
+    perInput: Number(arg('foreign-per-input', '20')), tfjsPerInput: Number(arg('foreign-tfjs-per-input', '20')), browserHeldOut: Number(arg('foreign-browser', '40')),
+    rate: Number(arg('throttle', '4')), skipFull: process.argv.includes('--no-full'), skipTfjs: process.argv.includes('--no-tfjs'), skipBrowser: process.argv.includes('--no-browser'),
+    command: commandLine('bench:latency'),
+  });
+  process.stdout.write(section);
+  writeBenchmarksSection(FOREIGN_SECTION, section);
+}
+
 async function main(): Promise<void> {
   if (process.argv.includes('--wall-only')) return wallMain();
+  if (process.argv.includes('--foreign-only')) return foreignMain();
   const networks = Number(arg('networks', '200'));
   const devices = arg('devices', 'node-tflite-wasm,node-tfjs-wasm').split(',');
   const budgetS = Number(arg('budget-s', '420'));
@@ -157,7 +175,9 @@ async function main(): Promise<void> {
   const lines: string[] = [SECTION, ''];
   lines.push(`Command: \`npm run bench:latency -- --networks ${networks}\` (${new Date().toISOString().slice(0, 16)}Z).`);
   const anyT = [...results.values()][0].table;
-  lines.push(`Machine: ${anyT.machine.cpu}, ${anyT.machine.cores} vCPUs shared with other jobs, ${anyT.machine.os}, Node ${anyT.machine.node}. One thread per runtime.`);
+  const here = describeMachine();
+  lines.push(`Machine: ${describeCpu(here)}, ${here.cores} vCPUs shared with other jobs, ${here.os}, Node ${here.node}; 1-minute load average ${loadavg()[0].toFixed(2)}. One thread per runtime. ` +
+    `Tables measured on ${describeCpu(anyT.machine)}${sameCpu(here, anyT.machine) ? '' : ' (another CPU: see the foreign-host section)'}.`);
   lines.push('');
   lines.push('Random architectures of the search space (uniform samples of the skeleton for each table input, 10 classes), none of them among the');
   lines.push("calibration networks the table's overhead model was fitted on. Predicted = table kernels (+ regression for misses) + fitted per-network overhead;");
@@ -216,6 +236,7 @@ async function main(): Promise<void> {
   process.stdout.write(section);
   writeBenchmarksSection(SECTION, section);
   await wallMain();
+  await foreignMain();
 }
 
 await main();

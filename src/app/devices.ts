@@ -5,13 +5,13 @@
 
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { readBundleManifest, writeBundle, type BundleManifest, type BundleOptions } from '../latency/bundle.ts';
+import { readBundleManifest, writeBundle, type BundleManifest, type BundleMode, type BundleOptions } from '../latency/bundle.ts';
 import { validateDeviceProfile, type DeviceProfile } from '../latency/device.ts';
-import { calibrationStatus, hostFingerprint, isLocalRuntime, type CalibrationStatus } from '../latency/calibration.ts';
-import { calibratePredictor, type CalibratedPredictor } from '../latency/index.ts';
+import { calibrationStatus, hostFingerprint, isLocalRuntime, tableHash, type CalibrationStatus } from '../latency/calibration.ts';
+import { calibratePredictor, tableInForce, type CalibratedPredictor } from '../latency/index.ts';
 import { createPredictor, type LatencyPredictor } from '../latency/predictor.ts';
 import { dataPaths } from '../config/paths.ts';
-import type { LatencyTable } from '../latency/table.ts';
+import { loadTable, tableKind, type LatencyTable, type TableKind } from '../latency/table.ts';
 import { resultsToTable, UploadError } from '../latency/upload.ts';
 import { archId } from '../space/archspec.ts';
 import { archCost } from '../space/cost.ts';
@@ -93,12 +93,18 @@ export interface DeviceDetail extends DeviceView {
     measure: LatencyTable['measure'];
     overhead: LatencyTable['overhead'];
     calibration: LatencyTable['calibration'] | null;
+    /** shipped, transferred (a subset measured on the device, the rest mapped) or full */
+    kind: TableKind;
+    /** transferred and adapted tables: what was measured per class, how the rest was mapped, the accuracy to expect */
+    provenance: LatencyTable['provenance'] | null;
+    /** the machine it was measured on */
+    machine: LatencyTable['machine'];
   };
   /**
    * Measured accuracy of the predictor on this host when known: a local-runtime
    * device's host calibration (predicted vs wall-clock measured networks).
    */
-  predictorAccuracy: null | { source: 'host-calibration'; state: CalibrationStatus['state']; createdAt: string; networks: number; within10: number; maxAbsRelErr: number };
+  predictorAccuracy: null | { source: 'host-calibration'; state: CalibrationStatus['state']; createdAt: string; networks: number; within10: number; maxAbsRelErr: number; fits: boolean };
 }
 
 export function describeDevice(store: DeviceStore, id: string): DeviceDetail {
@@ -113,6 +119,7 @@ export function describeDevice(store: DeviceStore, id: string): DeviceDetail {
       version: cur.info.version, entries: cur.info.entries,
       coverage: cur.table.inputs.map((i) => ({ input: i.input, skeleton: i.skeleton, numClasses: i.numClasses, kernels: i.kernels })),
       measure: cur.table.measure, overhead: cur.table.overhead, calibration: cur.table.calibration ?? null,
+      kind: tableKind(cur.table, cur.info.source === 'shipped'), provenance: cur.table.provenance ?? null, machine: cur.table.machine,
     },
     predictorAccuracy: cur ? accuracyOf(store, d.profile, cur.table) : null,
   };
@@ -123,7 +130,7 @@ function accuracyOf(store: DeviceStore, profile: DeviceProfile, table: LatencyTa
   const st = calibrationStatus(hostFingerprint(profile, table), dataPaths(store.dataDir).calibrations);
   const c = st.calibration;
   if (!c) return null;
-  return { source: 'host-calibration', state: st.state, createdAt: c.createdAt, networks: c.points.length, within10: c.fit.within10, maxAbsRelErr: c.fit.maxAbsRelErr };
+  return { source: 'host-calibration', state: st.state, createdAt: c.createdAt, networks: c.points.length, within10: c.fit.within10, maxAbsRelErr: c.fit.maxAbsRelErr, fits: c.fits };
 }
 
 export function getLatencyTable(store: DeviceStore, id: string, version?: number): { deviceId: string; version: number; source: string; current: boolean; table: LatencyTable } {
@@ -146,16 +153,54 @@ export function isDeviceToken(store: DeviceStore, id: string, token: string): bo
   return checkUploadToken(store.db, id, token);
 }
 
-/** The default suite: every kernel of the small-input space for 28x28x1 and 32x32x3, 10 classes, 40 calibration networks. */
+/**
+ * The default suite: every kernel of the small-input space for 28x28x1 and 32x32x3, 10 classes,
+ * 40 calibration networks; its quick mode: the stratified subset of those kernels, 20 random
+ * networks and MobileNetV2 at widths 0.5 and 1.0 per input.
+ */
 export const DEFAULT_BUNDLE_OPTIONS: BundleOptions = {
   targets: [parseInputShape('28x28x1'), parseInputShape('32x32x3')].map((input) => ({ skeleton: SKELETON_SMALL, input })),
-  numClasses: 10, calibrationNetworks: 40, seed: 1,
+  numClasses: 10, calibrationNetworks: 40, seed: 1, quickSuite: { calibrationNetworks: 20 },
 };
 
-/** The suite's manifest, writing the bundle on first use. */
-export function benchmarkSuite(bundleDir: string, options: BundleOptions = DEFAULT_BUNDLE_OPTIONS): BundleManifest {
-  if (!existsSync(join(bundleDir, 'manifest.json'))) writeBundle(bundleDir, options);
-  return readBundleManifest(bundleDir);
+/** The shipped table a quick suite's upload is transferred from: the same TFLite + XNNPACK WASM runtime, measured in full. */
+export const QUICK_TRANSFER_DEVICE = 'node-tflite-wasm';
+
+/** Where the quick suite beside a full suite's folder lives. */
+export const quickBundleDir = (bundleDir: string): string => `${bundleDir}-quick`;
+
+export interface SuiteOptions {
+  bundleDir: string;
+  options?: BundleOptions;
+  /** the quick suite's transfer table (default: the shipped QUICK_TRANSFER_DEVICE table) */
+  transferFrom: () => LatencyTable;
+}
+
+/** The suite's manifest, writing the bundle on first use (the quick one again when its transfer table changed). */
+export function benchmarkSuite(s: SuiteOptions, mode: BundleMode = 'full'): BundleManifest {
+  const options = s.options ?? DEFAULT_BUNDLE_OPTIONS;
+  if (mode === 'full') {
+    if (!existsSync(join(s.bundleDir, 'manifest.json'))) writeBundle(s.bundleDir, options);
+    return readBundleManifest(s.bundleDir);
+  }
+  const dir = quickBundleDir(s.bundleDir);
+  const transferFrom = s.transferFrom();
+  if (existsSync(join(dir, 'manifest.json'))) {
+    const m = readBundleManifest(dir);
+    if (m.transfer?.tableHash === tableHash(transferFrom) && m.transfer.deviceId === transferFrom.device.id) return m;
+  }
+  const { quickSuite, ...rest } = options;
+  return writeBundle(dir, { ...rest, calibrationNetworks: quickSuite?.calibrationNetworks ?? rest.calibrationNetworks, quick: { ...quickSuite, transferFrom } });
+}
+
+/** The full and quick suites' manifest an upload's bundleId names, or a 422 naming both. */
+export function suiteOfUpload(s: SuiteOptions, upload: unknown): BundleManifest {
+  const id = (upload as { bundleId?: unknown } | null)?.bundleId;
+  const full = benchmarkSuite(s, 'full');
+  if (id === full.bundleId) return full;
+  const quick = benchmarkSuite(s, 'quick');
+  if (id === quick.bundleId) return quick;
+  throw new UploadError(`results are for bundle ${String(id)}, not the full suite ${full.bundleId} nor the quick suite ${quick.bundleId}; reload the profiling page`);
 }
 
 export interface StoredMeasurements {
@@ -164,6 +209,10 @@ export interface StoredMeasurements {
   version: number;
   entries: number;
   overhead: LatencyTable['overhead'];
+  /** full: every kernel measured; transferred: a quick suite's subset, the rest mapped */
+  kind: 'full' | 'transferred';
+  /** transferred tables: what was measured per class, the transfer method, the accuracy to expect */
+  provenance: LatencyTable['provenance'] | null;
 }
 
 /**
@@ -171,21 +220,30 @@ export interface StoredMeasurements {
  * table version. The upload must name this device; the stored table carries
  * the device's registered profile. Nothing is stored when anything is wrong.
  */
-export function storeMeasurements(store: DeviceStore, id: string, manifest: BundleManifest, upload: unknown): StoredMeasurements {
+export function storeMeasurements(store: DeviceStore, id: string, suite: SuiteOptions, upload: unknown): StoredMeasurements {
   const d = requireDevice(store.db, id);
   const uploadedId = (upload as { device?: { id?: unknown } } | null)?.device?.id;
   if (uploadedId !== id) throw new UploadError(`results are for device "${String(uploadedId)}", uploaded to device "${id}"`);
-  const table = resultsToTable(manifest, upload);
+  const manifest = suiteOfUpload(suite, upload);
+  const table = resultsToTable(manifest, upload, manifest.mode === 'quick' ? { transferFrom: suite.transferFrom() } : {});
   const stored: LatencyTable = { ...table, device: d.profile };
   importLocalTable(store, id);
   const version = addVersion(store.db, id, stored);
   materializeDevice(store, id);
-  return { ok: true, device: id, version, entries: Object.keys(stored.entries).length, overhead: stored.overhead };
+  return {
+    ok: true, device: id, version, entries: Object.keys(stored.entries).length, overhead: stored.overhead,
+    kind: stored.provenance?.kind === 'transferred' ? 'transferred' : 'full', provenance: stored.provenance ?? null,
+  };
+}
+
+/** The suite options of a device store: the shipped quick-transfer table. */
+export function suiteOf(store: DeviceStore, bundleDir: string, options?: BundleOptions): SuiteOptions {
+  return { bundleDir, options, transferFrom: () => loadTable(QUICK_TRANSFER_DEVICE, store.shippedTablesDir) };
 }
 
 // ---- prediction ----
 
-const predictors = new WeakMap<Db, Map<string, { predictor: LatencyPredictor; table: LatencyTable }>>();
+const predictors = new WeakMap<Db, Map<string, { predictor: LatencyPredictor; table: LatencyTable; shipped: boolean }>>();
 
 /**
  * The latency predictor of a device's current (or given) table version, as
@@ -205,7 +263,7 @@ export function loadDevicePredictor(store: DeviceStore, id: string, version?: nu
   let v = want;
   if (!hit) {
     const t = getLatencyTable(store, id, version);
-    hit = { predictor: createPredictor(t.table), table: t.table };
+    hit = { predictor: createPredictor(t.table), table: t.table, shipped: t.source === 'shipped' };
     if (m.size >= 16) m.delete(m.keys().next().value!);
     m.set(`${id}@${t.version}`, hit);
     v = t.version;
@@ -213,7 +271,7 @@ export function loadDevicePredictor(store: DeviceStore, id: string, version?: nu
   const status: CalibrationStatus = isLocalRuntime(d.profile.runtime)
     ? calibrationStatus(hostFingerprint(d.profile, hit.table), dataPaths(store.dataDir).calibrations)
     : { state: 'remote', reasons: [] };
-  return { predictor: calibratePredictor(hit.predictor, d.profile, status), version: v! };
+  return { predictor: calibratePredictor(hit.predictor, d.profile, status, { tableReferenceMs: hit.table.measure.referenceMs, table: tableInForce(hit.table, hit.shipped) }), version: v! };
 }
 
 export interface PredictInput {

@@ -178,7 +178,7 @@ export async function runStoredSearch(db: Db, searchId: string, ctx: SearchConte
     if (o.evaluator === 'supernet') emit({ type: 'log', searchId, level: 'info', message: `candidates scored with weights inherited from supernet ${o.supernetId} (BN re-estimated per candidate), not trained`, at: now() });
     if (o.evaluator === 'predictor') emit({ type: 'log', searchId, level: 'info', message: `candidates scored by the accuracy predictor of supernet ${o.supernetId} (fitted on its evaluations), not trained`, at: now() });
     const cal = predictor.calibration;
-    emit({ type: 'log', searchId, level: cal.calibration && cal.state !== 'stale' ? 'info' : 'warn', message: `latency on ${o.deviceId}: ${describeCalibration(cal)}`, at: now() });
+    emit({ type: 'log', searchId, level: cal.calibration && cal.state !== 'stale' ? 'info' : 'warn', message: `latency on ${o.deviceId}: table ${predictor.table.summary}; calibration ${describeCalibration(cal)}`, at: now() });
     let runner: SearchRunner;
     let stoppedBy: StopReason;
     try {

@@ -1,5 +1,6 @@
 // `nas profile`: measure a device's latency table on a local runtime (and
-// write it only when the whole profile succeeded), build the remote
+// write it only when the whole profile succeeded; an interrupted one resumes
+// from <tables dir>/partial/<device>.jsonl), build the remote
 // profiling bundle, import uploaded measurements, serve the browser page.
 //   nas profile --device node-tflite-wasm [--input 28x28x1,32x32x3]
 //   nas profile --write-bundle --bundle out/suite [--max-kernels N]
@@ -14,10 +15,12 @@ import { startProfilingServer } from '../http/profiling-server.ts';
 import { createLogger } from '../http/logger.ts';
 import { resultsToTable } from '../latency/upload.ts';
 import { loadDevice } from '../latency/device.ts';
-import { profileDevice, recalibrate, type ProfileTarget } from '../latency/profile.ts';
+import { describeCpu, describeMachine } from '../latency/machine.ts';
+import { PARTIAL_FORMAT, PartialProfile, partialPath, planHash } from '../latency/partial.ts';
+import { profileDevice, profileKernels, recalibrate, type ProfileTarget } from '../latency/profile.ts';
 import { createMeasurer, LOCAL_RUNTIME_IDS } from '../latency/runtime.ts';
 import { createRuntime } from '../latency/runtimes/index.ts';
-import { loadTable, saveTable } from '../latency/table.ts';
+import { defaultTablesDir, loadTable, saveTable } from '../latency/table.ts';
 import { parseInputShape } from '../space/resolve.ts';
 import { skeletonFor } from '../space/skeleton.ts';
 import { UsageError } from './errors.ts';
@@ -138,17 +141,28 @@ export function registerProfileCommand(program: Command): void {
         }
         return;
       }
-      const measurer = await createMeasurer(runtime, { repeats: count('repeats')(o.repeats) });
+      const plan = {
+        targets: parseTargets(o.input), numClasses, maxKernelsPerTarget: count('max-kernels')(o.maxKernels), seed: count('seed')(o.seed),
+      };
+      // An interrupted profile (Ctrl-C, kill -9, a full disk) keeps its measurements here and the next run resumes.
+      const keys = profileKernels(plan).map((k) => k.key);
+      const want = {
+        format: PARTIAL_FORMAT as typeof PARTIAL_FORMAT, formatVersion: 1 as const, deviceId: device.id, runtimeVersion: runtime.version, cpu: describeCpu(describeMachine()),
+        sourceTableHash: `nas profile --repeats ${o.repeats}`, planHash: planHash(keys), kernels: keys.length,
+      };
+      const partialFile = partialPath(o.tables ?? defaultTablesDir(), device.id);
+      const resumed = PartialProfile.readHeader(partialFile, want);
+      const measurer = await createMeasurer(runtime, { repeats: count('repeats')(o.repeats), ...(resumed ? { referenceMs: resumed.referenceMs } : {}) });
       const log = o.quiet ? () => {} : (m: string) => process.stderr.write(`[profile ${device.id}] ${m}\n`);
       log(`${runtime.version}; reference network ${measurer.referenceMs.toFixed(4)} ms`);
       try {
+        const partial = PartialProfile.open(partialFile, { ...want, referenceMs: measurer.referenceMs, startedAt: resumed?.startedAt ?? new Date().toISOString() });
         const table = await profileDevice({
-          device, measurer, targets: parseTargets(o.input), numClasses,
-          calibrationNetworks: count('calibration')(o.calibration),
-          maxKernelsPerTarget: count('max-kernels')(o.maxKernels),
-          seed: count('seed')(o.seed), timeBudgetMs: count('time-budget')(o.timeBudget) * 1000, onProgress: log,
+          device, measurer, ...plan, calibrationNetworks: count('calibration')(o.calibration),
+          timeBudgetMs: count('time-budget')(o.timeBudget) * 1000, onProgress: log, partial,
         });
         const path = saveTable(table, o.tables);
+        partial.remove();
         process.stdout.write(JSON.stringify({ device: device.id, table: path, entries: Object.keys(table.entries).length, overhead: table.overhead, calibration: table.calibration }, null, 2) + '\n');
       } finally {
         measurer.close();

@@ -17,9 +17,9 @@ import { InProcessQueue } from '../jobs/inprocess.ts';
 import { killJobProcesses, processHandlers } from '../jobs/process.ts';
 import { registerJobMetrics } from '../jobs/metrics.ts';
 import { attachJobQueue } from '../jobs/queue.ts';
-import { checkHostLatency, formatHostLatencyCheck } from '../latency/host-check.ts';
 import { UsageError } from './errors.ts';
 import { numberFlag } from './flags.ts';
+import { startupLatency, type StartupLatency } from './startup-latency.ts';
 
 export interface ServeOptions {
   dataDir: string;
@@ -98,7 +98,7 @@ export function registerServeCommand(program: Command): void {
     .option('--host <addr>', 'address to listen on (0.0.0.0: all interfaces)', '127.0.0.1')
     .option('--data-dir <dir>', 'data directory: store, artifacts, dataset cache (default: $NAS_DATA_DIR or ~/.mobile-nas)')
     .option('--jobs <n>', 'jobs run at once (default: 1 per 8 cores, at least 1; each search already uses all cores)')
-    .option('--latency-check <device>', 'after start: calibrate this local device to the host and print predicted vs measured latency of a check network ("none" to skip)', 'node-tflite-wasm')
+    .option('--latency-check <device>', 'after start: calibrate this local device to the host and print predicted vs measured latency of a check network; re-profile it here when its table does not fit this host ("none" to skip)', 'node-tflite-wasm')
     .action(async (o: { port: string; host: string; dataDir?: string; jobs?: string; latencyCheck: string }) => {
       if (o.dataDir !== undefined) {
         if (o.dataDir.trim() === '') throw new UsageError('--data-dir needs a directory');
@@ -116,15 +116,14 @@ export function registerServeCommand(program: Command): void {
       if (svc.newAdminToken) {
         process.stdout.write(`admin API key (shown once, keep it): ${svc.newAdminToken}\n`);
       }
+      let latency: StartupLatency | undefined;
       if (o.latencyCheck !== 'none') {
-        // in the background: the service answers meanwhile; searches read the calibration it caches
-        const log = (m: string) => process.stdout.write(`${m}\n`);
-        checkHostLatency(o.latencyCheck, { onProgress: log })
-          .then((c) => log(formatHostLatencyCheck(c)))
-          .catch((e: Error) => log(`latency check on ${o.latencyCheck} failed: ${e.message}`));
+        // in the background: the service answers meanwhile; searches read the calibration and tables it writes
+        latency = startupLatency(o.latencyCheck, svc.ctx.dataDir, (m) => process.stdout.write(`${m}\n`));
       }
       await new Promise<void>((resolve) => {
         const stop = (sig: string) => {
+          latency?.stop();
           process.stdout.write(`${sig}: stopping; running jobs resume at the next start\n`);
           void svc.close().then(resolve);
         };

@@ -98,7 +98,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A device: table versions, coverage per input, calibration (predictor accuracy) */
+        /** A device: table versions, the current table's kind (shipped / transferred / full), coverage per input and per class, the accuracy to expect, calibration (predictor accuracy); any API key or the device's upload token */
         get: operations["getDevice"];
         put?: never;
         post?: never;
@@ -166,7 +166,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The profiling bundle's manifest (any API key, or the device's upload token); models under ./benchmark-suite/{file} */
+        /** The profiling bundle's manifest, full or quick (any API key, or the device's upload token); models under ./benchmark-suite/models/{file}?mode=... */
         get: operations["getBenchmarkSuite"];
         put?: never;
         post?: never;
@@ -607,8 +607,21 @@ export interface components {
                     /** @description predictor accuracy on the calibration networks: median of (kernel sum / measured); 1 = exact */
                     medianSumOverMeasured: number;
                 };
+                /**
+                 * @description shipped with the package, transferred (a subset measured on the device, the rest mapped from another table) or full (every kernel measured)
+                 * @enum {unknown}
+                 */
+                kind: "shipped" | "transferred" | "full";
+                provenance: components["schemas"]["TableProvenance"];
+                /** @description the machine the table was measured on (CPU name, and vendor, family and model where recorded) */
+                machine: {
+                    cpu: string;
+                    cpuVendor?: string;
+                    cpuFamily?: number;
+                    cpuModel?: number;
+                };
             };
-            /** @description measured accuracy of the predictor on this host, when known: a local-runtime device's host calibration (predicted vs wall-clock measured networks); null otherwise */
+            /** @description measured accuracy of the predictor on this host, when known: a local-runtime device's host calibration (predicted vs measured calibration networks, in units of the reference network timed interleaved with them); null otherwise */
             predictorAccuracy: null | {
                 /** @constant */
                 source: "host-calibration";
@@ -619,6 +632,8 @@ export interface components {
                 /** @description fraction of calibration networks predicted within ±10% */
                 within10: number;
                 maxAbsRelErr: number;
+                /** @description the table's relative costs fit this host (every calibration network and operator class within ±10%); false: the device is re-profiled here (nas latency adapt) */
+                fits?: boolean;
             };
         } & components["schemas"]["Device"];
         LatencyTableVersion: {
@@ -671,6 +686,15 @@ export interface components {
                 /** @description canonical ArchSpec JSON (version 1) */
                 arch: Record<string, unknown>;
             } & components["schemas"]["BundleModel"])[];
+            /** @enum {unknown} */
+            mode?: "full" | "quick";
+            /** @description quick suites: the table the unmeasured kernels are transferred from */
+            transfer?: {
+                deviceId: string;
+                tableHash: string;
+            };
+            /** @description quick suites: every class of the suite's inputs; an upload must measure a kernel of each */
+            classes?: string[];
         };
         ModelResult: {
             /** @description per-inference ms of each round */
@@ -685,10 +709,12 @@ export interface components {
             formatVersion: 1;
             bundleId: string;
             device: components["schemas"]["DeviceProfile"];
-            /** @description one entry per manifest model id: reference, baseline, every kernel, every network */
+            /** @description one entry per manifest model id: reference, baseline, every kernel, every network (a quick suite's upload may leave kernels out, as long as every class keeps one) */
             models: {
                 [key: string]: components["schemas"]["ModelResult"];
             };
+            /** @description seconds the device spent measuring */
+            elapsedS?: number;
         };
         MeasurementsStored: {
             /** @constant */
@@ -698,6 +724,12 @@ export interface components {
             version: number;
             entries: number;
             overhead: null | Record<string, unknown>;
+            /**
+             * @description full suite: every kernel measured; quick suite: a transferred table
+             * @enum {unknown}
+             */
+            kind: "full" | "transferred";
+            provenance: components["schemas"]["TableProvenance"];
         };
         /** @description a preset name, block strings (one string or an array), or a canonical ArchSpec object */
         ArchInput: string | string[] | Record<string, unknown>;
@@ -1135,6 +1167,60 @@ export interface components {
         SupernetList: {
             items: components["schemas"]["Supernet"][];
         };
+        SuiteModeQuery: {
+            /**
+             * @description full (default): every kernel of the suite's inputs; quick: a stratified subset covering every class, kernel size, stride, activation and input, plus the calibration networks; its upload becomes a transferred table
+             * @enum {unknown}
+             */
+            mode?: "full" | "quick";
+        };
+        /** @description how an adapted table came about: kernels measured on the device per class, the transfer method (with both methods' cross-validation), the accuracy to expect on networks not measured; null for a table measured in full on its machine */
+        TableProvenance: null | {
+            /** @enum {unknown} */
+            kind: "transferred" | "full";
+            /** @description the table the unmeasured kernels were mapped from */
+            source?: {
+                deviceId?: string;
+                tableHash?: string;
+                createdAt?: string;
+                cpu?: string;
+            };
+            measuredKernels: number;
+            totalKernels: number;
+            classes: {
+                /** @description operator class at one input, e.g. dwconv@32x32x3 */
+                cls: string;
+                measured: number;
+                total: number;
+            }[];
+            transfer?: {
+                /** @enum {unknown} */
+                method?: "per-class" | "features";
+                crossValidation?: {
+                    /** @enum {unknown} */
+                    method?: "per-class" | "features";
+                    weightedErr?: number;
+                    within10?: number;
+                }[];
+                /** @description how the method was chosen */
+                chosenBy?: string;
+                /** @description per method: the share of the device's measured networks within ±10%, each predicted without itself (null: too few) */
+                networks?: {
+                    /** @enum {unknown} */
+                    method?: "per-class" | "features";
+                    within10?: number | null;
+                }[];
+            };
+            expectedAccuracy?: {
+                /** @description fraction of networks expected within ±10% */
+                within10: number;
+                networks: number;
+                method: string;
+            };
+            measuredS: number;
+            /** @description kernels of an upload left out because their repeats disagreed (mapped like the unmeasured ones) */
+            dropped?: string[];
+        };
     };
     responses: {
         /** @description Invalid input: malformed JSON or URL, missing or wrongly typed fields (details name them) */
@@ -1507,7 +1593,10 @@ export interface operations {
     };
     getBenchmarkSuite: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description which suite (default full) */
+                mode?: "full" | "quick";
+            };
             header?: never;
             path: {
                 deviceId: string;
@@ -1532,7 +1621,10 @@ export interface operations {
     };
     getBenchmarkModel: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description which suite (default full) */
+                mode?: "full" | "quick";
+            };
             header?: never;
             path: {
                 deviceId: string;

@@ -2,6 +2,13 @@
 // this process (phones, browsers): one .tflite per kernel, the reference and
 // empty-model networks, and whole calibration networks, with a manifest.
 // Devices measure it with any TFLite runtime and upload results (upload.ts).
+//
+// Two modes. full: every kernel of the space at the suite's inputs (an hour
+// and more on a phone). quick: the stratified subset of those kernels
+// (strata.ts: every class, kernel size, stride, activation and input) plus
+// the calibration networks and MobileNetV2 presets, measured networks first;
+// the upload becomes a table transferred from a reference table of the same
+// runtime family (transfer.ts), named in the manifest.
 
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -10,11 +17,14 @@ import { toWire } from '../space/archspec.ts';
 import { expandNetwork } from '../space/network.ts';
 import { createRng } from '../space/rng.ts';
 import { sampleArch } from '../space/sampler.ts';
-import { kernelPlan } from './kernels.ts';
+import { resolveArch } from '../space/resolve.ts';
+import { tableHash } from './calibration.ts';
+import { kernelMacs, kernelPlan, parseKernelKey } from './kernels.ts';
+import { classCoverage, kernelsOfInputs, stratifiedSubset, type SubsetOptions, type TableKernel } from './strata.ts';
 import { BASELINE_KERNEL, profileKernels, type ProfileTarget } from './profile.ts';
 import { REFERENCE_ID, referencePlan } from './runtime.ts';
 import { planToTflite } from './runtimes/tflite-wasm.ts';
-import { LATENCY_SPACE_VERSION, TableError } from './table.ts';
+import { LATENCY_SPACE_VERSION, TableError, type LatencyTable } from './table.ts';
 
 export const BUNDLE_FORMAT = 'nas-profile-bundle';
 
@@ -40,6 +50,25 @@ export interface BundleManifest {
   baseline: BundleModel;
   kernels: BundleModel[];
   networks: (BundleModel & { arch: ReturnType<typeof toWire> })[];
+  /** absent: full */
+  mode?: BundleMode;
+  /** quick: the table the unmeasured kernels are transferred from */
+  transfer?: { deviceId: string; tableHash: string };
+  /** quick: every class of the suite's inputs (strata.ts); an upload must measure a kernel of each */
+  classes?: string[];
+}
+
+export type BundleMode = 'full' | 'quick';
+export const BUNDLE_MODES: readonly BundleMode[] = ['full', 'quick'];
+
+export interface QuickBundleOptions {
+  /** the table of a device of the same runtime family that the unmeasured kernels are transferred from */
+  transferFrom: LatencyTable;
+  subset?: SubsetOptions;
+  /** at most this many kernels: a prefix of the stratified order (which reaches every class first) */
+  maxKernels?: number;
+  /** MobileNetV2 at widths 0.5 and 1.0 per input among the networks (default true) */
+  presets?: boolean;
 }
 
 export interface BundleOptions {
@@ -49,6 +78,20 @@ export interface BundleOptions {
   calibrationNetworks?: number;
   seed?: number;
   repeats?: number;
+  /** write the quick suite (default: the full one) */
+  quick?: QuickBundleOptions;
+  /** settings of the quick suite served beside this full one (its transfer table comes from the service) */
+  quickSuite?: Omit<QuickBundleOptions, 'transferFrom'> & { calibrationNetworks?: number };
+}
+
+const inputText = (t: ProfileTarget) => `${t.input.height}x${t.input.width}x${t.input.channels}`;
+
+/** The quick suite's kernels: the stratified subset of the inputs' kernels, by the transfer table's latencies (MACs for a kernel it lacks). */
+function quickKernels(opts: BundleOptions, q: QuickBundleOptions): { kernels: TableKernel[]; classes: string[] } {
+  const all = kernelsOfInputs(opts.targets.map((t) => ({ input: inputText(t), numClasses: opts.numClasses })));
+  const latency = (key: string) => q.transferFrom.entries[key]?.latencyMs ?? kernelMacs(parseKernelKey(key)) * 1e-9;
+  const sub = stratifiedSubset(all, latency, q.subset);
+  return { kernels: q.maxKernels === undefined ? sub : sub.slice(0, q.maxKernels), classes: classCoverage(all, new Set()).map((c) => c.cls) };
 }
 
 /** Writes the bundle into `dir` and returns its manifest. */
@@ -62,7 +105,8 @@ export function writeBundle(dir: string, opts: BundleOptions): BundleManifest {
   };
   const reference = write('reference', referencePlan());
   const baseline = write('baseline', kernelPlan({ ...BASELINE_KERNEL }));
-  const kernels = profileKernels(opts).map((k) => write(k.key, kernelPlan(k.kernel, opts.numClasses)));
+  const quick = opts.quick ? quickKernels(opts, opts.quick) : undefined;
+  const kernels = (quick?.kernels ?? profileKernels(opts)).map((k) => write(k.key, kernelPlan(k.kernel, opts.numClasses)));
   const rng = createRng((opts.seed ?? 1) + 1_000_003);
   const networks: BundleManifest['networks'] = [];
   const nNet = opts.calibrationNetworks ?? 30;
@@ -72,11 +116,21 @@ export function writeBundle(dir: string, opts: BundleOptions): BundleManifest {
     const m = write(`net${i}`, expandNetwork(spec, t.input, opts.numClasses));
     networks.push({ ...m, arch: toWire(spec) });
   }
+  if (opts.quick && (opts.quick.presets ?? true)) {
+    for (const t of opts.targets) {
+      for (const w of [0.5, 1]) {
+        const spec = resolveArch('mobilenet-v2', { input: t.input, widthMultiplier: w });
+        networks.push({ ...write(`mobilenet-v2@${w}@${inputText(t)}`, expandNetwork(spec, t.input, opts.numClasses)), arch: toWire(spec) });
+      }
+    }
+  }
   const body = {
     format: BUNDLE_FORMAT as typeof BUNDLE_FORMAT, formatVersion: 1 as const, spaceVersion: LATENCY_SPACE_VERSION, createdAt: new Date().toISOString(), numClasses: opts.numClasses,
-    inputs: opts.targets.map((t) => ({ skeleton: t.skeleton.name, input: `${t.input.height}x${t.input.width}x${t.input.channels}`, kernels: kernels.length })),
-    measure: { warmup: 5, repeats: opts.repeats ?? 9, batchMs: 2, reference: REFERENCE_ID },
+    inputs: opts.targets.map((t) => ({ skeleton: t.skeleton.name, input: inputText(t), kernels: kernels.length })),
+    // quick: fewer rounds of longer batches (4 ms): a throttled or busy phone pauses the page now and then
+    measure: { warmup: 5, repeats: opts.repeats ?? (opts.quick ? 7 : 9), batchMs: opts.quick ? 4 : 2, reference: REFERENCE_ID },
     reference, baseline, kernels, networks,
+    ...(opts.quick && quick ? { mode: 'quick' as const, transfer: { deviceId: opts.quick.transferFrom.device.id, tableHash: tableHash(opts.quick.transferFrom) }, classes: quick.classes } : { mode: 'full' as const }),
   };
   const bundleId = createHash('sha256').update(JSON.stringify({ ...body, createdAt: '' })).digest('hex').slice(0, 16);
   const manifest: BundleManifest = { ...body, bundleId };

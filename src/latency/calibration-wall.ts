@@ -1,7 +1,7 @@
 // Wall-clock latency the way a plain harness measures it: load the model,
 // run `warmup` untimed Invoke() calls, then time `calls` single calls one by
 // one with the wall clock (1 thread) and take the median. Host calibration,
-// the pipeline's "measured" figure and the benchmark's wall-clock section all
+// the run's and train-export's "measured" figure and the benchmark's wall-clock section all
 // use this one function, so their figures agree.
 //
 // Preemption: on a machine shared with other jobs a call can be switched out
@@ -160,7 +160,7 @@ export async function prepareTfliteBytes(bytesOrPath: Uint8Array | string): Prom
   };
 }
 
-/** Wall-clock median latency of a .tflite file on this host (the pipeline's "measured"). */
+/** Wall-clock median latency of a .tflite file on this host (the run's and train-export's "measured"). */
 export async function measureTfliteWallClock(bytesOrPath: Uint8Array | string, opts: WallClockOptions = {}): Promise<WallClockMeasurement> {
   const model = await prepareTfliteBytes(bytesOrPath);
   try {

@@ -1,53 +1,65 @@
-// Host calibration of a local device's latency table: tables store kernel
-// latencies in the unit of a reference network as profiled on the profiling
-// machine; this host's wall clock differs (a fresh machine measured 0.64-0.96
-// x the predictions). A calibration maps table units to this host's
-// wall-clock milliseconds,
+// Host calibration of a local device's latency table, in RELATIVE units
+// (format 4). Tables store kernel latencies as ratios to a fixed reference
+// network (ref-v1) times the reference's latency on the profiling machine.
+// This host runs at its own speed, and that speed swings (1.0-2.0x within a
+// minute on the 2-core build hosts), so a fit of wall-clock times taken over
+// 20-60 s saw different speeds for different networks and was refused by the
+// minute. Format 4 measures every calibration network the way the profiler
+// measures kernels: rounds of a batch of the network and right after it a
+// batch of the reference network, by process CPU time; a round's sample is
+// the ratio network/reference, and the median ratio is the network's cost in
+// reference units on this host. A phase where the whole host is slower or
+// faster cancels out of the ratio. The mapping
 //
-//   hostMs = scale x otherTableMs + conv1x1Scale x conv1x1TableMs + overheadMs
+//   hostRatio = scale x otherTableRatio + conv1x1Scale x conv1x1TableRatio + overheadRatio
 //
-// where conv1x1TableMs is the table-unit sum of the network's 1x1
-// convolutions, otherTableMs the sum of all its other kernels, and their
-// total is the network's KERNEL SUM in table units (each entry less the
-// empty-model baseline it carries, plus one baseline): the table's own
-// per-network overhead model (fitted on the profiling machine) is replaced by
-// this host's overheadMs, which matters most for small networks (version 2;
-// version 1 mapped the table's total and under-predicted small networks by
-// up to 10% here). 1x1 convolutions get a scale of their own (version 3):
-// on the 2-core build hosts they ran 7-12% slower relative to the table than
-// the other kernels, so one scale fitted on the random networks of the space
-// (1x1 convs 5-54% of the kernel sum) under-predicted hand-designed networks
-// (MobileNetV2, MnasNet: 67-85%) by up to 14%. Fitted on the reference
-// network, a few random calibration networks and a few MobileNetV2 presets,
-// measured by wall clock (src/latency/calibration-wall.ts); when the
-// calibration networks do not tell the two classes apart, one scale is fitted
-// and used for both. It is valid for one host fingerprint (CPU model, cores,
-// runtime version, Node, table hash) and kept as JSON under
-// dataPaths().calibrations, one file per device and fingerprint, written only
-// when complete and consistent.
-// Status of a prediction's calibration: fresh (fingerprint matches, recent),
-// stale (the last good one of another fingerprint, or too old: in force but
-// flagged), none, off (disabled), injected (tests), remote (a device profiled
+// is fitted on those ratios, where tableRatio is the network's table time
+// (kernel sum: each entry less the empty-model baseline it carries, plus one
+// baseline; the table's own per-network overhead model is replaced by
+// overheadRatio) divided by the table's reference latency. Milliseconds come
+// last: hostMs = hostRatio x the reference network's wall-clock latency on
+// this host, measured when the calibration was made and re-measured cheaply
+// (0.1-0.3 ms a call) wherever a prediction in ms is shown or checked
+// (reference.ts); the factor and when it was measured are reported.
+//
+// Whether the table's relative costs fit this host: the mapping's worst
+// error on its own networks, and per operator class (strata.ts) the median
+// of (host / table) over a few kernels of that class measured the same way,
+// against the mapping's scale for the class (classes with under 1% of the
+// calibration networks' time do not count). Either over FIT_LIMIT (10%)
+// marks the calibration `fits: false`: it stays in force (it is the best
+// there is) and the device is re-profiled on this host (adapt.ts). A
+// calibration is never refused because the host changed speed.
+//
+// Kept as JSON under dataPaths().calibrations, one file per device and host
+// fingerprint (CPU, cores, runtime version, Node, table hash), written only
+// when complete. Status: fresh (fingerprint matches, recent), stale (the
+// last good one of another fingerprint, or too old: in force but flagged),
+// none, off (disabled), injected (tests), remote (a device profiled
 // elsewhere keeps its upload's own unit: no host calibration applies).
 
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { MultivariateLinearRegression } from 'ml-regression';
 import { join } from 'node:path';
 import { dataPaths } from '../config/paths.ts';
 import type { DeviceProfile } from './device.ts';
-import { describeMachine } from './machine.ts';
-import { LOCAL_RUNTIME_IDS, MeasurementError, type RuntimeId } from './runtime.ts';
+import { describeCpu, describeMachine } from './machine.ts';
+import { LOCAL_RUNTIME_IDS, MeasurementError, type Clock, type RuntimeId } from './runtime.ts';
 import type { LatencyTable } from './table.ts';
 
 export const CALIBRATION_FORMAT = 'nas-host-calibration';
-export const CALIBRATION_FORMAT_VERSION = 3;
+/** 4: relative units (reference-interleaved ratios), per-class fit check, the reference's wall time. Older files are ignored and redone. */
+export const CALIBRATION_FORMAT_VERSION = 4;
 /** A calibration older than this is flagged stale (and redone automatically). */
 export const MAX_CALIBRATION_AGE_DAYS = 30;
+/** Largest relative error, per calibration network and per operator class, for the table's relative costs to fit this host. */
+export const FIT_LIMIT = 0.1;
 
 export interface HostFingerprint {
   deviceId: string;
+  /** CPU name with vendor, family and model (machine.ts describeCpu) */
   cpu: string;
   cores: number;
   runtimeVersion: string;
@@ -56,12 +68,22 @@ export interface HostFingerprint {
   tableHash: string;
 }
 
+/** Table ratio -> host ratio, both in units of the reference network's latency (on the profiling machine / on this host). */
 export interface CalibrationMapping {
-  /** host ms per table ms of every kernel but the 1x1 convolutions */
+  /** host ratio per table ratio of every kernel but the 1x1 convolutions */
   scale: number;
-  /** host ms per table ms of the 1x1 convolutions (equal to scale when the calibration could not tell them apart) */
+  /** host ratio per table ratio of the 1x1 convolutions (equal to scale when the calibration could not tell them apart) */
   conv1x1Scale: number;
-  overheadMs: number;
+  /** per-network overhead, in reference-network units of this host */
+  overheadRatio: number;
+}
+
+/** The reference network's wall-clock latency on this host: converts ratios to milliseconds. */
+export interface ReferenceTiming {
+  /** median wall-clock ms of single Invoke() calls of the reference network */
+  ms: number;
+  measuredAt: string;
+  calls: number;
 }
 
 /** A kernel key of a 1x1 convolution (the class with a scale of its own). */
@@ -69,7 +91,7 @@ export function isConv1x1Key(key: string): boolean {
   return key.startsWith('conv_k1_');
 }
 
-/** The host scale of one kernel (table ms -> host ms, before the per-network overhead). */
+/** The host scale of one kernel (table ratio -> host ratio, before the per-network overhead). */
 export function kernelScale(m: CalibrationMapping, key: string): number {
   return isConv1x1Key(key) ? m.conv1x1Scale : m.scale;
 }
@@ -98,15 +120,28 @@ export interface CalibrationPointRecord {
   /** "ref-v1" or the architecture id */
   name: string;
   input: string;
-  /** the network's table time (tableNetworkMs: the kernels' own times plus one empty-model baseline; table units, before the table's overhead model) */
-  tableMs: number;
-  /** the part of tableMs spent in 1x1 convolutions */
-  conv1x1TableMs: number;
-  /** wall-clock median on this host */
-  measuredMs: number;
-  /** spread of the pass medians, (max - min) / median */
-  spread: number;
-  calls: number;
+  /** the network's table time (tableNetworkMs) over the table's reference latency */
+  tableRatio: number;
+  /** the part of tableRatio spent in 1x1 convolutions */
+  conv1x1TableRatio: number;
+  /** median of the rounds' network/reference ratios on this host */
+  measuredRatio: number;
+  /** interquartile range / median of those ratios */
+  relIqr: number;
+  rounds: number;
+}
+
+/** One operator class's relative cost on this host against the table (kernels measured like the networks). */
+export interface ClassCheck {
+  /** operator class and input, e.g. "dwconv@32x32x3" (strata.ts) */
+  cls: string;
+  kernels: number;
+  /** median over the class's kernels of (host ratio / table ratio), each less the baseline */
+  hostOverTable: number;
+  /** hostOverTable / the mapping's scale for the class - 1 */
+  error: number;
+  /** the class's share of the calibration networks' table time: under 1% its error does not count */
+  share: number;
 }
 
 export interface HostCalibration {
@@ -117,15 +152,26 @@ export interface HostCalibration {
   /** hash of the fingerprint (also in the file name) */
   fingerprintId: string;
   createdAt: string;
+  /** the table's unit: its reference network latency (ms on the profiling machine) */
+  tableReferenceMs: number;
   mapping: CalibrationMapping;
+  /** the reference network's wall time on this host when the calibration was made */
+  reference: ReferenceTiming;
   points: CalibrationPointRecord[];
-  /** calibration networks left out (did not fit the time bound, or did not reproduce) */
+  classes: ClassCheck[];
+  /** calibration networks left out (did not fit the time bound, or could not be measured) */
   skipped?: string[];
-  /** networks measured a second time because they were off the fit (first -> second median) */
+  /** networks measured a second time because they were off the fit (first -> second ratio) */
   remeasured?: string[];
-  /** the mapping on its own calibration points: fraction within ±10%, worst |relative error| */
-  fit: { within10: number; maxAbsRelErr: number };
-  method: { warmup: number; calls: number; passes: number; tolerance: number; clock: 'wall'; threads: number };
+  /** the mapping on its own calibration points: fraction within ±10%, worst |relative error|; worst |class error| (null: no class checked) */
+  fit: { within10: number; maxAbsRelErr: number; maxClassErr: number | null };
+  /** the table's relative costs fit this host: every network and every class within FIT_LIMIT */
+  fits: boolean;
+  /** why not, when fits is false */
+  misfit?: string;
+  /** the reference network's per-round time (ms per call, by `method.clock`) seen while measuring: how much the host's speed moved */
+  speed: { referenceMinMs: number; referenceMaxMs: number };
+  method: { clock: Clock; interleaved: true; rounds: number; batchMs: number; threads: number };
   /** 1-minute load average before and after measuring */
   loadAvg: [number, number];
   wallS: number;
@@ -137,6 +183,8 @@ export interface CalibrationStatus {
   state: CalibrationState;
   /** the calibration in force (fresh, stale or injected) */
   calibration?: HostCalibration;
+  /** the latest measurement of the reference network's wall time for this fingerprint (the calibration's own when none is newer) */
+  reference?: ReferenceTiming;
   /** why it is stale / absent */
   reasons: string[];
   /** the latest refused attempt for this fingerprint, newer than the calibration in force */
@@ -176,29 +224,37 @@ export function installedRuntimeVersion(runtime: RuntimeId): string {
 
 export function hostFingerprint(device: DeviceProfile, table: LatencyTable): HostFingerprint {
   const m = describeMachine();
-  return { deviceId: device.id, cpu: m.cpu, cores: m.cores, runtimeVersion: installedRuntimeVersion(device.runtime), node: m.node, tableHash: tableHash(table) };
+  return { deviceId: device.id, cpu: describeCpu(m), cores: m.cores, runtimeVersion: installedRuntimeVersion(device.runtime), node: m.node, tableHash: tableHash(table) };
 }
 
 export function fingerprintId(f: HostFingerprint): string {
   return sha16(JSON.stringify([f.deviceId, f.cpu, f.cores, f.runtimeVersion, f.node, f.tableHash]));
 }
 
-/** Table units -> host ms. Never below half the scaled table time (a negative intercept must not zero a tiny network). */
-export function applyMapping(m: CalibrationMapping, tableMs: number, conv1x1Ms = 0): number {
-  const scaled = m.scale * (tableMs - conv1x1Ms) + m.conv1x1Scale * conv1x1Ms;
-  return Math.max(scaled + m.overheadMs, 0.5 * scaled);
+/** Table ratio -> host ratio. Never below half the scaled table ratio (a negative intercept must not zero a tiny network). */
+export function applyMapping(m: CalibrationMapping, tableRatio: number, conv1x1Ratio = 0): number {
+  const scaled = m.scale * (tableRatio - conv1x1Ratio) + m.conv1x1Scale * conv1x1Ratio;
+  return Math.max(scaled + m.overheadRatio, 0.5 * scaled);
 }
 
+/** Host milliseconds per table millisecond of the non-1x1 kernels, with the reference's wall time: the factor reported beside a calibration. */
+export function hostMsPerTableMs(c: Pick<HostCalibration, 'mapping' | 'tableReferenceMs'>, referenceMs: number): number {
+  return (c.mapping.scale * referenceMs) / c.tableReferenceMs;
+}
+
+/** A network's table time and its measured cost on this host, in reference units of each side. */
 export interface MappingPoint {
-  tableMs: number;
-  /** default 0 */
-  conv1x1TableMs?: number;
-  measuredMs: number;
+  table: number;
+  /** the part of `table` spent in 1x1 convolutions (default 0) */
+  conv1x1?: number;
+  host: number;
 }
 
-/** Least squares on relative error (each row divided by its measured time, as fitOverhead does): the weights of the features. */
-function fitRelative(rows: number[][], measuredMs: number[]): number[] {
-  const mlr = new MultivariateLinearRegression(rows.map((r, i) => r.map((v) => v / measuredMs[i])), measuredMs.map(() => [1]), { intercept: false, statistics: false });
+export const pointOf = (p: CalibrationPointRecord): MappingPoint => ({ table: p.tableRatio, conv1x1: p.conv1x1TableRatio, host: p.measuredRatio });
+
+/** Least squares on relative error (each row divided by its measured value, as fitOverhead does): the weights of the features. */
+function fitRelative(rows: number[][], host: number[]): number[] {
+  const mlr = new MultivariateLinearRegression(rows.map((r, i) => r.map((v) => v / host[i])), host.map(() => [1]), { intercept: false, statistics: false });
   return mlr.weights.map((w) => w[0]);
 }
 
@@ -206,35 +262,59 @@ function fitRelative(rows: number[][], measuredMs: number[]): number[] {
 export const CONV1X1_RATIO_BOUNDS: readonly [number, number] = [0.5, 2];
 
 /**
- * Least squares on relative error of hostMs = scale x other + conv1x1Scale x conv1x1 + overheadMs.
+ * Least squares on relative error of host = scale x other + conv1x1Scale x conv1x1 + overhead.
  * When the points' 1x1 share does not vary enough to tell the classes apart, or the per-class fit
- * is implausible, one scale is fitted for both (hostMs = scale x tableMs + overheadMs).
+ * is implausible, one scale is fitted for both (host = scale x table + overhead).
  */
 export function fitMapping(points: MappingPoint[]): CalibrationMapping {
   if (points.length < 3) throw new MeasurementError(`calibration needs at least 3 measured networks, got ${points.length}`);
   for (const p of points) {
-    if (!(p.tableMs > 0 && p.measuredMs > 0)) throw new MeasurementError(`calibration point with a non-positive latency (table ${p.tableMs} ms, measured ${p.measuredMs} ms)`);
+    if (!(p.table > 0 && p.host > 0)) throw new MeasurementError(`calibration point with a non-positive cost (table ${p.table}, measured ${p.host})`);
   }
-  const y = points.map((p) => p.measuredMs);
-  const c1 = points.map((p) => Math.min(Math.max(p.conv1x1TableMs ?? 0, 0), p.tableMs));
-  const shares = points.map((p, i) => c1[i] / p.tableMs);
+  const y = points.map((p) => p.host);
+  const c1 = points.map((p) => Math.min(Math.max(p.conv1x1 ?? 0, 0), p.table));
+  const shares = points.map((p, i) => c1[i] / p.table);
   if (points.length >= 4 && Math.max(...shares) - Math.min(...shares) >= 0.2) {
-    const [scale, conv1x1Scale, overheadMs] = fitRelative(points.map((p, i) => [p.tableMs - c1[i], c1[i], 1]), y);
+    const [scale, conv1x1Scale, overheadRatio] = fitRelative(points.map((p, i) => [p.table - c1[i], c1[i], 1]), y);
     const ratio = conv1x1Scale / scale;
-    if (scale > 0 && conv1x1Scale > 0 && Number.isFinite(overheadMs) && ratio >= CONV1X1_RATIO_BOUNDS[0] && ratio <= CONV1X1_RATIO_BOUNDS[1]) {
-      return { scale, conv1x1Scale, overheadMs };
+    if (scale > 0 && conv1x1Scale > 0 && Number.isFinite(overheadRatio) && ratio >= CONV1X1_RATIO_BOUNDS[0] && ratio <= CONV1X1_RATIO_BOUNDS[1]) {
+      return { scale, conv1x1Scale, overheadRatio };
     }
   }
-  const t = points.map((p) => p.tableMs);
+  const t = points.map((p) => p.table);
   if (Math.max(...t) - Math.min(...t) <= 1e-9 * Math.max(...t)) throw new MeasurementError('calibration fit failed: the calibration networks do not span a range of latencies');
-  const [scale, overheadMs] = fitRelative(points.map((p) => [p.tableMs, 1]), y);
-  if (!(scale > 0) || !Number.isFinite(overheadMs)) throw new MeasurementError(`calibration fit failed: scale ${scale.toFixed(4)} is not a positive number`);
-  return { scale, conv1x1Scale: scale, overheadMs };
+  const [scale, overheadRatio] = fitRelative(points.map((p) => [p.table, 1]), y);
+  if (!(scale > 0) || !Number.isFinite(overheadRatio)) throw new MeasurementError(`calibration fit failed: scale ${scale.toFixed(4)} is not a positive number`);
+  return { scale, conv1x1Scale: scale, overheadRatio };
 }
 
-export function mappingFit(m: CalibrationMapping, points: MappingPoint[]): HostCalibration['fit'] {
-  const rel = points.map((p) => applyMapping(m, p.tableMs, p.conv1x1TableMs ?? 0) / p.measuredMs - 1);
+/** Relative error of the mapping on each point (predicted / measured - 1). */
+export function mappingErrors(m: CalibrationMapping, points: MappingPoint[]): number[] {
+  return points.map((p) => applyMapping(m, p.table, p.conv1x1 ?? 0) / p.host - 1);
+}
+
+export function mappingFit(m: CalibrationMapping, points: MappingPoint[]): { within10: number; maxAbsRelErr: number } {
+  const rel = mappingErrors(m, points);
   return { within10: rel.filter((r) => Math.abs(r) <= 0.1).length / rel.length, maxAbsRelErr: Math.max(...rel.map(Math.abs)) };
+}
+
+/**
+ * Expected accuracy of the mapping on networks it was not fitted on: each point predicted by the
+ * mapping fitted on the others (leave-one-out); the fraction within ±10%. Null with fewer than 5 points.
+ */
+export function leaveOneOutWithin10(points: MappingPoint[]): number | null {
+  if (points.length < 5) return null;
+  let ok = 0;
+  for (let i = 0; i < points.length; i++) {
+    const rest = points.filter((_, j) => j !== i);
+    try {
+      const m = fitMapping(rest);
+      if (Math.abs(mappingErrors(m, [points[i]])[0]) <= 0.1) ok++;
+    } catch (e) {
+      if (!(e instanceof MeasurementError)) throw e;
+    }
+  }
+  return ok / points.length;
 }
 
 export class CalibrationFileError extends Error {
@@ -252,34 +332,51 @@ export function validateCalibration(input: unknown, where = 'calibration'): Host
   if (typeof c.createdAt !== 'string' || Number.isNaN(Date.parse(c.createdAt))) throw fail('createdAt is not a date');
   const m = c.mapping;
   const positive = (x: unknown) => typeof x === 'number' && x > 0 && Number.isFinite(x);
-  if (typeof m !== 'object' || m === null || !positive(m.scale) || !positive(m.conv1x1Scale) || typeof m.overheadMs !== 'number' || !Number.isFinite(m.overheadMs)) {
-    throw fail('mapping must be {scale > 0, conv1x1Scale > 0, overheadMs finite}');
+  if (typeof m !== 'object' || m === null || !positive(m.scale) || !positive(m.conv1x1Scale) || typeof m.overheadRatio !== 'number' || !Number.isFinite(m.overheadRatio)) {
+    throw fail('mapping must be {scale > 0, conv1x1Scale > 0, overheadRatio finite}');
   }
+  if (!positive(c.tableReferenceMs)) throw fail('tableReferenceMs must be a positive number');
+  if (typeof c.reference !== 'object' || c.reference === null || !positive(c.reference.ms) || Number.isNaN(Date.parse(c.reference.measuredAt))) throw fail('reference must be {ms > 0, measuredAt}');
   if (!Array.isArray(c.points) || c.points.length < 3) throw fail('needs at least 3 calibration points');
+  if (!Array.isArray(c.classes) || typeof c.fits !== 'boolean') throw fail('missing the class check or the fits flag');
   return c;
 }
 
-function fileName(deviceId: string, fpId: string, kind: 'calibration' | 'refused'): string {
-  return `${deviceId}--${fpId}${kind === 'refused' ? '.refused' : ''}.json`;
+type FileKind = 'calibration' | 'refused' | 'reference';
+function fileName(deviceId: string, fpId: string, kind: FileKind): string {
+  return `${deviceId}--${fpId}${kind === 'calibration' ? '' : `.${kind}`}.json`;
 }
 
-function writeAtomic(path: string, obj: unknown): void {
+/** Write a JSON file whole or not at all: a temp file renamed over the target (a failed write removes the temp file). */
+export function writeJsonAtomic(path: string, obj: unknown): void {
   const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, JSON.stringify(obj, null, 1) + '\n');
-  renameSync(tmp, path);
+  try {
+    writeFileSync(tmp, JSON.stringify(obj, null, 1) + '\n');
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
 }
 
 export function saveCalibration(c: HostCalibration, dir = calibrationsDir()): string {
   validateCalibration(c);
   mkdirSync(dir, { recursive: true });
   const path = join(dir, fileName(c.deviceId, c.fingerprintId, 'calibration'));
-  writeAtomic(path, c);
+  writeJsonAtomic(path, c);
   return path;
 }
 
 export function saveRefusal(deviceId: string, fpId: string, reason: string, dir = calibrationsDir()): void {
   mkdirSync(dir, { recursive: true });
-  writeAtomic(join(dir, fileName(deviceId, fpId, 'refused')), { deviceId, fingerprintId: fpId, at: new Date().toISOString(), reason });
+  writeJsonAtomic(join(dir, fileName(deviceId, fpId, 'refused')), { deviceId, fingerprintId: fpId, at: new Date().toISOString(), reason });
+}
+
+/** Record a newer measurement of the reference network's wall time for this fingerprint (used by every later prediction in ms). */
+export function saveReferenceTiming(deviceId: string, fpId: string, r: ReferenceTiming, dir = calibrationsDir()): void {
+  if (!(r.ms > 0) || !Number.isFinite(r.ms)) throw new MeasurementError(`reference timing must be a positive number of ms, got ${r.ms}`);
+  mkdirSync(dir, { recursive: true });
+  writeJsonAtomic(join(dir, fileName(deviceId, fpId, 'reference')), r);
 }
 
 function readJson(path: string): unknown {
@@ -290,12 +387,12 @@ function readJson(path: string): unknown {
   }
 }
 
-/** Every valid calibration of a device in the folder, newest first (unreadable files are left alone and skipped). */
+/** Every valid calibration of a device in the folder, newest first (unreadable files, and files of an older format, are left alone and skipped). */
 export function listCalibrations(deviceId: string, dir = calibrationsDir()): HostCalibration[] {
   if (!existsSync(dir)) return [];
   const out: HostCalibration[] = [];
   for (const f of readdirSync(dir)) {
-    if (!f.startsWith(`${deviceId}--`) || !f.endsWith('.json') || f.endsWith('.refused.json')) continue;
+    if (!f.startsWith(`${deviceId}--`) || !/--[0-9a-f]{16}\.json$/.test(f)) continue;
     try {
       const c = validateCalibration(readJson(join(dir, f)), f);
       if (c.deviceId === deviceId) out.push(c);
@@ -311,6 +408,13 @@ function differences(a: HostFingerprint, b: HostFingerprint): string[] {
   return (Object.keys(names) as (keyof HostFingerprint)[]).filter((k) => a[k] !== b[k]).map((k) => `${names[k]} changed (${String(a[k])} -> ${String(b[k])})`);
 }
 
+/** The newer of the calibration's reference timing and the latest one recorded for its fingerprint. */
+function latestReference(c: HostCalibration, dir: string): ReferenceTiming {
+  const r = readJson(join(dir, fileName(c.deviceId, c.fingerprintId, 'reference'))) as ReferenceTiming | undefined;
+  const ok = r && typeof r.ms === 'number' && r.ms > 0 && Number.isFinite(r.ms) && typeof r.measuredAt === 'string' && !Number.isNaN(Date.parse(r.measuredAt));
+  return ok && Date.parse(r.measuredAt) > Date.parse(c.reference.measuredAt) ? r : c.reference;
+}
+
 /** The calibration in force for a local device on this host, and whether it is fresh. Reads only. */
 export function calibrationStatus(fp: HostFingerprint, dir = calibrationsDir(), now = Date.now()): CalibrationStatus {
   const fpId = fingerprintId(fp);
@@ -324,26 +428,32 @@ export function calibrationStatus(fp: HostFingerprint, dir = calibrationsDir(), 
   const reasons = exact ? [] : differences(inForce.fingerprint, fp);
   const ageDays = (now - Date.parse(inForce.createdAt)) / 86_400_000;
   if (ageDays > MAX_CALIBRATION_AGE_DAYS) reasons.push(`made ${ageDays.toFixed(0)} days ago (limit ${MAX_CALIBRATION_AGE_DAYS})`);
-  return { state: reasons.length === 0 ? 'fresh' : 'stale', calibration: inForce, reasons, ...(refused ? { refused } : {}) };
+  return { state: reasons.length === 0 ? 'fresh' : 'stale', calibration: inForce, reference: latestReference(inForce, dir), reasons, ...(refused ? { refused } : {}) };
 }
 
-/** The mapping as a formula (one scale when both classes share it). */
+/** The mapping as a formula in reference units (one scale when both classes share it). */
 export function describeMapping(m: CalibrationMapping): string {
-  const sign = `${m.overheadMs >= 0 ? '+' : '-'} ${Math.abs(m.overheadMs).toFixed(4)} ms`;
+  const sign = `${m.overheadRatio >= 0 ? '+' : '-'} ${Math.abs(m.overheadRatio).toFixed(4)}`;
   return m.conv1x1Scale === m.scale
-    ? `host ms = ${m.scale.toFixed(4)} x table ms ${sign}`
-    : `host ms = ${m.scale.toFixed(4)} x table ms (1x1 convs: ${m.conv1x1Scale.toFixed(4)} x) ${sign}`;
+    ? `host ratio = ${m.scale.toFixed(4)} x table ratio ${sign}`
+    : `host ratio = ${m.scale.toFixed(4)} x table ratio (1x1 convs: ${m.conv1x1Scale.toFixed(4)} x) ${sign}`;
 }
 
-/** One line for humans: which calibration is in force and when it was made. */
+/** "reference 0.1234 ms (measured 2026-...Z): 1 table ms = 1.2345 host ms" */
+export function describeReference(c: HostCalibration, r: ReferenceTiming = c.reference): string {
+  return `reference ${r.ms.toFixed(4)} ms (wall clock, measured ${r.measuredAt.slice(0, 19)}Z): 1 table ms = ${hostMsPerTableMs(c, r.ms).toFixed(4)} host ms`;
+}
+
+/** One line for humans: which calibration is in force, its factor and when it and the reference were measured, whether the table fits this host. */
 export function describeCalibration(s: CalibrationStatus): string {
   const c = s.calibration;
-  const map = c ? describeMapping(c.mapping) : '';
+  const map = c ? `${describeMapping(c.mapping)}; ${describeReference(c, s.reference ?? c.reference)}` : '';
   const made = c ? `made ${c.createdAt.slice(0, 19)}Z on ${c.fingerprint.cpu} (${c.fingerprint.cores} cores), ${c.points.length} networks, load ${c.loadAvg[0].toFixed(2)}` : '';
+  const fit = c && !c.fits ? `; relative costs do NOT fit this host (${c.misfit}): re-profile with nas latency adapt --device ${c.deviceId}` : '';
   let line: string;
   switch (s.state) {
-    case 'fresh': line = `fresh: ${map}; ${made}`; break;
-    case 'stale': line = `STALE (${s.reasons.join('; ')}): ${map}; ${made}`; break;
+    case 'fresh': line = `fresh: ${map}; ${made}${fit}`; break;
+    case 'stale': line = `STALE (${s.reasons.join('; ')}): ${map}; ${made}${fit}`; break;
     case 'injected': line = `injected: ${map}`; break;
     case 'off': line = 'off: predictions in table units (reference-network unit of the profiling machine)'; break;
     case 'remote': line = 'none applied: remote device, predictions in the unit of its own upload'; break;

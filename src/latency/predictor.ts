@@ -19,6 +19,10 @@ export interface LatencyPrediction {
   latencyMs: number;
   /** the table-unit prediction, present when a host calibration mapped latencyMs */
   tableLatencyMs?: number;
+  /** under a host calibration: the prediction in units of the reference network's latency on this host (latencyMs / referenceMs) */
+  referenceRatio?: number;
+  /** under a host calibration: the reference network's wall time on this host used for latencyMs */
+  referenceMs?: number;
   /** fraction of the network's kernels found in the table (1 = all measured) */
   coverage: number;
   /** sum of kernel times before the per-network overhead model */

@@ -3,7 +3,8 @@
 // baseline recorded), then measure a sample of whole networks to fit the per-network
 // overhead and to check how well kernel sums add up (fusion check). Returns a
 // complete table; the caller saves it. Any failure throws, so a partial
-// profile never reaches disk.
+// table never reaches disk; with a PartialProfile (partial.ts) each kernel
+// is appended to it as it is measured, and a rerun skips what it holds.
 
 import { MultivariateLinearRegression } from 'ml-regression';
 import { expandNetwork } from '../space/network.ts';
@@ -15,6 +16,7 @@ import type { DeviceProfile } from './device.ts';
 import { enumerateSpaceKernels } from './enumerate.ts';
 import { decomposePlan, kernelPlan, type DecomposedKernel } from './kernels.ts';
 import { describeMachine } from './machine.ts';
+import type { PartialProfile } from './partial.ts';
 import { createPredictor } from './predictor.ts';
 import { MeasurementError, REFERENCE_ID, type Measurer } from './runtime.ts';
 import { median } from './stats.ts';
@@ -38,6 +40,8 @@ export interface ProfileOptions {
   /** abort (throw) when profiling takes longer than this */
   timeBudgetMs?: number;
   onProgress?: (message: string) => void;
+  /** measurements kept on disk as they are made; those it already holds are not measured again */
+  partial?: PartialProfile;
 }
 
 export function shuffled<T>(items: readonly T[], seed: number): T[] {
@@ -117,12 +121,29 @@ export async function profileDevice(opts: ProfileOptions): Promise<LatencyTable>
     }
   };
   const log = opts.onProgress ?? (() => {});
-  const baseline = await measurer.measure(kernelPlan({ ...BASELINE_KERNEL }));
-  log(`baseline (empty model) ${baseline.medianMs.toFixed(4)} ms`);
+  const partial = opts.partial;
+  let baselineMs: number;
+  if (partial?.baseline) {
+    baselineMs = partial.baseline.latencyMs;
+  } else {
+    const tb = performance.now();
+    const b = await measurer.measure(kernelPlan({ ...BASELINE_KERNEL }));
+    baselineMs = b.medianMs;
+    partial?.add({ t: 'baseline', latencyMs: b.medianMs, rawMs: b.medianMs, relIqr: b.relIqr, repeats: b.repeats, s: (performance.now() - tb) / 1000 });
+  }
+  log(`baseline (empty model) ${baselineMs.toFixed(4)} ms`);
   const kernels = profileKernels(opts);
   const entries: Record<string, TableEntry> = {};
+  if (partial && partial.kernels.size > 0) log(`resuming: ${partial.kernels.size} of ${kernels.length} kernels measured before (${partial.path})`);
   let i = 0;
   for (const k of kernels) {
+    const kept = partial?.kernels.get(k.key);
+    if (kept) {
+      entries[k.key] = kept;
+      i++;
+      continue;
+    }
+    const tk = performance.now();
     let r;
     // A kernel whose repeats disagree (a burst of load) is measured afresh, up to 3 more times.
     for (let attempt = 1; !r; attempt++) {
@@ -135,6 +156,7 @@ export async function profileDevice(opts: ProfileOptions): Promise<LatencyTable>
       }
     }
     entries[k.key] = { latencyMs: r.medianMs, rawMs: r.medianMs, relIqr: r.relIqr, repeats: r.repeats };
+    partial?.add({ t: 'kernel', key: k.key, ...entries[k.key], s: (performance.now() - tk) / 1000 });
     if (++i % 200 === 0) {
       log(`kernels ${i}/${kernels.length} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
       checkTime();
@@ -153,7 +175,7 @@ export async function profileDevice(opts: ProfileOptions): Promise<LatencyTable>
     })),
     measure: {
       ...measurer.options, reference: measurer.options.useReference ? REFERENCE_ID : null,
-      referenceMs: measurer.referenceMs, baselineMs: baseline.medianMs,
+      referenceMs: measurer.referenceMs, baselineMs,
     },
     overhead: null,
     entries,
@@ -165,7 +187,7 @@ export async function profileDevice(opts: ProfileOptions): Promise<LatencyTable>
     table.calibration = {
       networks: points.length,
       seed: opts.seed ?? 1,
-      medianSumOverMeasured: median(points.map((p) => (p.kernelSumMs - (p.nKernels - 1) * baseline.medianMs) / p.measuredMs)),
+      medianSumOverMeasured: median(points.map((p) => (p.kernelSumMs - (p.nKernels - 1) * baselineMs) / p.measuredMs)),
     };
     log(`overhead fitted on ${points.length} networks: ${JSON.stringify(table.overhead)}`);
   }

@@ -104,6 +104,8 @@ export interface MeasureOptions {
 export interface Measurement extends SampleSummary {
   /** per-round latency in ms (ratio x referenceMs when a reference is used) */
   samplesMs: number[];
+  /** per-round time of one reference call, by the measurer's clock (empty without a reference): how fast the host ran meanwhile */
+  referenceRoundMs: number[];
 }
 
 export interface Measurer {
@@ -177,12 +179,15 @@ export async function createMeasurer(runtime: LatencyRuntime, opts: MeasurerOpti
       try {
         if (options.warmup > 0) await model.timeBatch(options.warmup, 'wall');
         const b = await batchSize(model, options.batchMs);
+        let refRounds: number[] = [];
         const rounds = async (n: number, scale: number) => {
           const out: number[] = [];
+          refRounds = [];
           for (let i = 0; i < n; i++) {
             const t = await model.timeBatch(b * scale, options.clock);
             if (ref) {
               const r = await ref.timeBatch(refBatch * scale, options.clock);
+              refRounds.push(r);
               out.push(r > 0 ? (t / r) * referenceMs : Number.NaN);
             } else {
               out.push(t);
@@ -202,7 +207,7 @@ export async function createMeasurer(runtime: LatencyRuntime, opts: MeasurerOpti
         if (problems.length > 0) {
           throw new MeasurementError(`unusable measurement on ${runtime.id}: ${problems.join('; ')} (samples ms: ${samples.map((x) => x.toFixed(4)).join(' ')})`);
         }
-        return { ...summarize(samples), samplesMs: samples };
+        return { ...summarize(samples), samplesMs: samples, referenceRoundMs: refRounds };
       } finally {
         model.dispose();
       }

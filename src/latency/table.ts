@@ -8,12 +8,13 @@
 // shipped with the package (PACKAGE_ROOT/latency-tables) come second when
 // looking one up. Never the working directory.
 
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { dataPaths, shippedPaths } from '../config/paths.ts';
 import { ARCH_SPEC_VERSION } from '../space/types.ts';
 import { validateDeviceProfile, type DeviceProfile } from './device.ts';
 import { parseKernelKey } from './kernels.ts';
+import { describeCpu } from './machine.ts';
 import type { Clock } from './runtime.ts';
 import { MAX_REL_IQR } from './stats.ts';
 
@@ -51,6 +52,10 @@ export interface OverheadModel {
 
 export interface MachineInfo {
   cpu: string;
+  /** /proc/cpuinfo vendor_id, cpu family and model (absent in tables that did not record them) */
+  cpuVendor?: string;
+  cpuFamily?: number;
+  cpuModel?: number;
   cores: number;
   os: string;
   node: string;
@@ -83,7 +88,38 @@ export interface LatencyTable {
   overhead: OverheadModel | null;
   /** fusion check on the calibration networks: median of (kernel sum - (n-1) x baseline) / measured */
   calibration?: { networks: number; seed: number; medianSumOverMeasured: number };
+  /** how an adapted table came about (absent: a table profiled in full on its machine, e.g. a shipped one) */
+  provenance?: TableProvenance;
   entries: Record<string, TableEntry>;
+}
+
+/** What kind of table is in force: shipped with the package, transferred (a subset measured here, the rest mapped), or fully measured. */
+export type TableKind = 'shipped' | 'transferred' | 'full';
+
+export interface TableProvenance {
+  kind: 'transferred' | 'full';
+  /** the table the unmeasured kernels were mapped from */
+  source?: { deviceId: string; tableHash: string; createdAt: string; cpu: string };
+  measuredKernels: number;
+  totalKernels: number;
+  /** per operator class at each input (strata.ts): kernels measured on this device / in the table */
+  classes: { cls: string; measured: number; total: number }[];
+  /** the transfer method used and the cross-validation of both on the measured kernels */
+  transfer?: {
+    method: 'per-class' | 'features';
+    /** kernels held out in 5 folds: time-weighted mean |error|, share within ±10% */
+    crossValidation: { method: 'per-class' | 'features'; weightedErr: number; within10: number }[];
+    /** how the method was chosen */
+    chosenBy?: string;
+    /** per method: the share of the device's measured networks within ±10%, each predicted without itself (null: too few) */
+    networks?: { method: 'per-class' | 'features'; within10: number | null }[];
+  };
+  /** fraction of networks within ±10% expected on networks not measured: leave-one-out over those measured on the device */
+  expectedAccuracy?: { within10: number; networks: number; method: string };
+  /** seconds spent measuring (over all sessions of a resumed profile) */
+  measuredS: number;
+  /** kernels of an upload left out because their repeats disagreed (mapped like the unmeasured ones) */
+  dropped?: string[];
 }
 
 export class TableError extends Error {
@@ -133,6 +169,10 @@ export function validateTable(input: unknown, where = 'latency table'): LatencyT
     if (!isPosFinite(e?.latencyMs) || !isPosFinite(e?.rawMs)) throw new TableError(`${where}: entry ${key} has a latency that is not a positive number`);
     if (typeof e.relIqr !== 'number' || !(e.relIqr >= 0) || e.relIqr > MAX_REL_IQR) throw new TableError(`${where}: entry ${key} has inconsistent repeats (relIqr ${String(e.relIqr)})`);
   }
+  const p = t.provenance;
+  if (p !== undefined && (typeof p !== 'object' || p === null || (p.kind !== 'transferred' && p.kind !== 'full') || !Number.isInteger(p.measuredKernels) || !Number.isInteger(p.totalKernels) || !Array.isArray(p.classes))) {
+    throw new TableError(`${where}: "provenance" must be {kind: transferred | full, measuredKernels, totalKernels, classes}`);
+  }
   const o = t.overhead;
   if (o !== null && (typeof o !== 'object' || ![o.slope, o.perKernelMs, o.interceptMs].every((v) => typeof v === 'number' && Number.isFinite(v)))) {
     throw new TableError(`${where}: "overhead" must be null or {slope, perKernelMs, interceptMs} numbers`);
@@ -142,6 +182,11 @@ export function validateTable(input: unknown, where = 'latency table'): LatencyT
 
 /** A device's table from `dir`, or (no dir) from the first of tableSearchDirs() that has one. */
 export function loadTable(deviceId: string, dir?: string): LatencyTable {
+  return loadTableFile(deviceId, dir).table;
+}
+
+/** The table with where it was found: `shipped` when it came from the package's own tables. */
+export function loadTableFile(deviceId: string, dir?: string): { table: LatencyTable; path: string; shipped: boolean } {
   const candidates = (dir === undefined ? tableSearchDirs() : [dir]).map((d) => tablePath(deviceId, d));
   const path = candidates.find((p) => existsSync(p));
   if (path === undefined) throw new TableError(`no latency table for device "${deviceId}" (looked for ${candidates.join(', ')}); run: nas profile --device ${deviceId}`, 404);
@@ -153,7 +198,24 @@ export function loadTable(deviceId: string, dir?: string): LatencyTable {
   }
   const t = validateTable(raw, path);
   if (t.device.id !== deviceId) throw new TableError(`${path}: table is for device "${t.device.id}", not "${deviceId}"`);
-  return t;
+  return { table: t, path, shipped: dirname(path) === shippedPaths.latencyTables };
+}
+
+/** The kind of a table: its provenance's, else shipped (from the package) or full (profiled in full, e.g. by nas profile). */
+export function tableKind(t: LatencyTable, shipped: boolean): TableKind {
+  return t.provenance?.kind ?? (shipped ? 'shipped' : 'full');
+}
+
+/** "transferred (made 2026-12-01T10:00Z on <cpu>; 533 of 5878 kernels measured there, per-class transfer)" and the like. */
+export function describeTable(t: LatencyTable, shipped: boolean): string {
+  const kind = tableKind(t, shipped);
+  const p = t.provenance;
+  const when = `${t.createdAt.slice(0, 16)}Z on ${describeCpu(t.machine)}`;
+  if (kind === 'transferred' && p) {
+    return `transferred (made ${when}; ${p.measuredKernels} of ${p.totalKernels} kernels measured there, the rest mapped from ${p.source?.deviceId ?? 'the source table'} by the ${p.transfer?.method ?? 'per-class'} fit` +
+      `${p.expectedAccuracy ? `; expected ${(100 * p.expectedAccuracy.within10).toFixed(0)}% of networks within ±10%` : ''})`;
+  }
+  return `${kind} (measured ${when}${p ? `, ${p.measuredKernels} kernels` : ''})`;
 }
 
 /** Validate, then write atomically. A table that does not validate never reaches the target path. */
@@ -164,7 +226,13 @@ export function saveTable(table: LatencyTable, dir = defaultTablesDir()): string
   mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.tmp-${process.pid}`;
   const sorted = Object.fromEntries(Object.entries(table.entries).sort(([a], [b]) => (a < b ? -1 : 1)));
-  writeFileSync(tmp, JSON.stringify({ ...table, entries: sorted }, null, 1) + '\n');
-  renameSync(tmp, path);
+  try {
+    writeFileSync(tmp, JSON.stringify({ ...table, entries: sorted }, null, 1) + '\n');
+    renameSync(tmp, path);
+  } catch (e) {
+    // a full disk or a kill between the two leaves the previous table in force, and no temp file behind
+    rmSync(tmp, { force: true });
+    throw e;
+  }
   return path;
 }

@@ -108,11 +108,14 @@ describe('http: predictor accuracy and host calibration', () => {
     const table = loadTable('node-tflite-wasm', shippedPaths.latencyTables);
     const device = loadDevice('node-tflite-wasm', shippedPaths.deviceProfiles);
     const fingerprint = hostFingerprint(device, table);
-    const points = [1, 2, 3].map((i) => ({ name: `n${i}`, input: '28x28x1', tableMs: i, conv1x1TableMs: 0, measuredMs: 2 * i + 0.1, spread: 0.01, calls: 10 }));
-    const mapping = fitMapping(points);
+    const points = [1, 2, 3].map((i) => ({ name: `n${i}`, input: '28x28x1', tableRatio: 10 * i, conv1x1TableRatio: 0, measuredRatio: 20 * i + 1, relIqr: 0.01, rounds: 21 }));
+    const pts = points.map((p) => ({ table: p.tableRatio, host: p.measuredRatio }));
+    const mapping = fitMapping(pts);
+    const reference = { ms: 0.25, measuredAt: new Date().toISOString(), calls: 80 };
     saveCalibration({
       format: CALIBRATION_FORMAT, formatVersion: CALIBRATION_FORMAT_VERSION, deviceId: device.id, fingerprint, fingerprintId: fingerprintId(fingerprint), createdAt: new Date().toISOString(),
-      mapping, points, fit: mappingFit(mapping, points), method: { warmup: 1, calls: 10, passes: 3, tolerance: 0.1, clock: 'wall', threads: 1 }, loadAvg: [0, 0], wallS: 1,
+      tableReferenceMs: table.measure.referenceMs, mapping, reference, points, classes: [], fit: { ...mappingFit(mapping, pts), maxClassErr: null }, fits: true,
+      speed: { referenceMinMs: 0.2, referenceMaxMs: 0.3 }, method: { clock: 'cpu', interleaved: true, rounds: 21, batchMs: 1, threads: 1 }, loadAvg: [0, 0], wallS: 1,
     }, dataPaths(dataDir).calibrations);
     const d = await request(app).get('/v1/devices/node-tflite-wasm').set(bearer(ADMIN));
     conforms(d, '/v1/devices/{deviceId}', 'get', 200);
@@ -123,7 +126,7 @@ describe('http: predictor accuracy and host calibration', () => {
     conforms(r, '/v1/latency/predict', 'post', 200);
     assert.equal(r.body.calibration, 'fresh');
     // the calibration maps the table's kernel sum (reported host-scaled) and adds this host's own overhead
-    assert.ok(Math.abs(r.body.latencyMs - (r.body.kernelSumMs + mapping.overheadMs)) < 1e-9, JSON.stringify(r.body));
+    assert.ok(Math.abs(r.body.latencyMs - (r.body.kernelSumMs + mapping.overheadRatio * reference.ms)) < 1e-9, JSON.stringify(r.body));
     assert.notEqual(r.body.latencyMs, r.body.tableLatencyMs);
     ctx.db.close();
   });

@@ -34,11 +34,12 @@ function nasLatency(args: string[], dataDir: string) {
 
 function calibrationFor(createdAt: string): HostCalibration {
   const fp = hostFingerprint(loadDevice(DEVICE), loadTable(DEVICE));
-  const points = [0.16, 2, 6, 30].map((t, i) => ({ name: `n${i}`, input: '28x28x1', tableMs: t, conv1x1TableMs: 0, measuredMs: 0.66 * t + 0.01, spread: 0.01, calls: 120 }));
+  const points = [1, 20, 60, 300].map((t, i) => ({ name: `n${i}`, input: '28x28x1', tableRatio: t, conv1x1TableRatio: 0, measuredRatio: 0.66 * t + 0.1, relIqr: 0.01, rounds: 21 }));
   return {
     format: CALIBRATION_FORMAT, formatVersion: CALIBRATION_FORMAT_VERSION, deviceId: DEVICE, fingerprint: fp, fingerprintId: fingerprintId(fp), createdAt,
-    mapping: { scale: 0.66, conv1x1Scale: 0.66, overheadMs: 0.01 }, points, fit: { within10: 1, maxAbsRelErr: 0 },
-    method: { warmup: 10, calls: 60, passes: 2, tolerance: 0.05, clock: 'wall', threads: 1 }, loadAvg: [0.1, 0.1], wallS: 12,
+    tableReferenceMs: loadTable(DEVICE).measure.referenceMs, mapping: { scale: 0.66, conv1x1Scale: 0.66, overheadRatio: 0.1 },
+    reference: { ms: 0.2, measuredAt: createdAt, calls: 80 }, points, classes: [], fit: { within10: 1, maxAbsRelErr: 0, maxClassErr: null }, fits: true,
+    speed: { referenceMinMs: 0.1, referenceMaxMs: 0.2 }, method: { clock: 'cpu', interleaved: true, rounds: 21, batchMs: 1, threads: 1 }, loadAvg: [0.1, 0.1], wallS: 12,
   };
 }
 
@@ -52,9 +53,11 @@ describe('calibration on the command line', () => {
     const out = JSON.parse(r.stdout);
     assert.equal(out.unit, 'host-ms');
     assert.equal(out.calibration.state, 'fresh');
-    // the mapping applies to the table's kernel sum (printed host-scaled: scale x sum) and adds the host's own overhead
-    assert.ok(Math.abs(out.latencyMs - (out.kernelSumMs + c.mapping.overheadMs)) < 1e-3, JSON.stringify(out).slice(0, 300));
-    assert.match(r.stderr, /calibration: fresh: host ms = 0\.6600 x table ms \+ 0\.0100 ms; made 20\d\d-/);
+    // the mapping applies to the table's kernel sum (printed host-scaled: scale x sum) and adds the host's own overhead, in ms of the reference timing
+    assert.ok(Math.abs(out.latencyMs - (out.kernelSumMs + c.mapping.overheadRatio * c.reference.ms)) < 1e-3, JSON.stringify(out).slice(0, 300));
+    assert.match(r.stderr, /calibration: fresh: host ratio = 0\.6600 x table ratio \+ 0\.1000; reference 0\.2000 ms \(wall clock, measured 20\d\d-.*\): 1 table ms = \d+\.\d{4} host ms; made 20\d\d-/);
+    assert.match(r.stderr, /table: shipped \(measured 2026-11-23T20:30Z on AMD EPYC/);
+    assert.equal(out.table.kind, 'shipped');
     const off = JSON.parse(nasLatency(['latency', 'predict', '--device', DEVICE, '--arch', 'mnasnet-a1', '--input', '32x32x3', '--calibration', 'off'], data).stdout);
     assert.equal(off.unit, 'table');
     assert.equal(off.latencyMs, out.tableLatencyMs);
@@ -91,7 +94,7 @@ describe('calibration on the command line', () => {
       assert.ok(row, JSON.stringify(rows));
       assert.equal(row.state, 'fresh');
       assert.equal(row.createdAt, c.createdAt);
-      assert.match(row.summary, /^fresh: host ms = 0\.6600/);
+      assert.match(row.summary, /^fresh: host ratio = 0\.6600/);
       const other = rows.find((x) => x.device === 'node-tfjs-wasm');
       assert.equal(other?.state, 'none', JSON.stringify(rows));
     } finally {

@@ -1,5 +1,7 @@
 // The start-up latency check of `nas serve`: predicted and measured latency of
-// one check network on a local device, side by side with their ratio.
+// one check network on a local device, both truths (reference-interleaved x
+// the reference's wall time now, plain wall clock) with their ratios, and
+// the table in force.
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -17,13 +19,16 @@ describe('host latency check (nas serve start-up)', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('node-tflite-wasm: predicts and measures the proxy-small check network and prints both with the ratio', async () => {
+  it('node-tflite-wasm: predicts and measures the proxy-small check network and prints both truths with their ratios', async () => {
     const c = await checkHostLatency('node-tflite-wasm');
     assert.ok(c.predictedMs > 0 && Number.isFinite(c.predictedMs));
     assert.ok(c.measuredMs > 0 && Number.isFinite(c.measuredMs));
+    assert.ok(c.referenceMs > 0 && Math.abs(c.measuredMs - c.measuredRatio * c.referenceMs) < 1e-12);
     assert.equal(c.ratio, c.measuredMs / c.predictedMs);
+    assert.ok(c.wallMs === null ? typeof c.wallRefused === 'string' : c.wallRatio === c.wallMs / c.predictedMs);
+    assert.equal(c.table.kind, 'shipped');
     const line = formatHostLatencyCheck(c);
-    assert.match(line, /^latency check on node-tflite-wasm \(proxy-small 28x28x1\): predicted \d+\.\d{3} ms, measured \d+\.\d{3} ms, ratio \d+\.\d{3} /);
+    assert.match(line, /^latency check on node-tflite-wasm \(proxy-small 28x28x1; table: shipped \(measured .*\)\): predicted \d+\.\d{3} ms, measured \d+\.\d{3} ms \(\d+\.\d{3} x the reference network, interleaved; reference \d\.\d{4} ms now\), ratio \d+\.\d{3} \((NOT )?within 10%\); plain wall clock /);
     // the suite runs with NAS_HOST_CALIBRATION=cached and a fresh data dir: no calibration, and the line says so
     if (process.env.NAS_HOST_CALIBRATION === 'cached') assert.match(line, /calibration: NONE/);
   });

@@ -1,6 +1,11 @@
-// Browser side of device profiling: download the bundle manifest, time every
-// model in the TFLite WASM runtime (warm-up, then rounds of a batch of the
-// model followed by a batch of the reference network), post the samples.
+// Browser side of device profiling: download the suite's manifest (quick or
+// full), time every model in the TFLite WASM runtime (warm-up, then rounds
+// of a batch of the model followed by a batch of the reference network),
+// post the samples, and show the device's table: its kind, what was
+// measured per class, and the accuracy to expect. The quick suite measures
+// its networks first, then its kernels in the stratified order (every class
+// early). `window.nasProfile.measureSuite` lets a harness measure any suite
+// (e.g. held-out networks) on this page the same way, without uploading.
 /* global tf, tflite */
 (function () {
   'use strict';
@@ -26,14 +31,15 @@
     return med > 0 ? (q(0.75) - q(0.25)) / med : 0;
   }
 
-  // Browsers coarsen performance.now() (100 us without cross-origin isolation):
-  // size batches from a >= 20 ms probe so that one batch spans many ticks.
+  // Browsers coarsen performance.now() (100 us without cross-origin isolation)
+  // and a throttled or busy CPU pauses the page now and then: double the batch
+  // until the fastest of 3 batches lasts batchMs, so that a batch that runs
+  // through spans many ticks.
   function batchSize(model, x, batchMs) {
-    let n = 0;
-    const t0 = performance.now();
-    while (performance.now() - t0 < 20 || n < 3) { timeBatch(model, x, 1); n++; }
-    const one = (performance.now() - t0) / n;
-    return Math.min(5000, Math.max(1, Math.ceil(batchMs / Math.max(one, 0.001))));
+    for (let n = 1; ; n = Math.min(5000, n * 2)) {
+      const t = n * Math.min(timeBatch(model, x, n), timeBatch(model, x, n), timeBatch(model, x, n));
+      if (t >= batchMs || n >= 5000) return n;
+    }
   }
 
   // Served by the service (`nas serve`, `nas profile --serve`), the page talks
@@ -43,7 +49,7 @@
   let deviceId = '';
   let token = '';
   const authHeaders = () => (token ? { Authorization: 'Bearer ' + token } : {});
-  const suiteUrl = () => API + '/devices/' + encodeURIComponent(deviceId) + '/benchmark-suite';
+  const deviceUrl = () => API + '/devices/' + encodeURIComponent(deviceId);
 
   async function fetchOk(url, init) {
     const res = await fetch(url, init);
@@ -55,87 +61,163 @@
     return res;
   }
 
-  async function load(m) {
-    const buf = await (await fetchOk(suiteUrl() + '/' + m.file, { headers: authHeaders() })).arrayBuffer();
-    return tflite.loadTFLiteModel(buf, { numThreads: 1 });
-  }
-
-  async function run() {
-    tflite.setWasmPath('tflite-wasm/');
-    await tf.setBackend('cpu');
-    const manifest = await (await fetchOk(suiteUrl(), { headers: authHeaders() })).json();
+  /**
+   * Time every model of a manifest. opts.fileUrl(model) -> its URL; opts.headers for the fetches;
+   * opts.onProgress(done, total, elapsedS); networks first when opts.networksFirst.
+   * Returns { models: { id: { samplesMs, referenceMs? } }, elapsedS }.
+   */
+  async function measureSuite(manifest, opts) {
+    const t0 = performance.now();
+    const load = async (m) => {
+      const buf = await (await fetchOk(opts.fileUrl(m), { headers: opts.headers || {} })).arrayBuffer();
+      return tflite.loadTFLiteModel(buf, { numThreads: 1 });
+    };
     const ms = manifest.measure;
     const ref = await load(manifest.reference);
     const refX = tf.randomUniform([1].concat(manifest.reference.input));
     timeBatch(ref, refX, ms.warmup + 5);
     const refBatch = batchSize(ref, refX, ms.batchMs);
     const models = {};
+    let remeasured = 0;
     const refSamples = [];
     for (let i = 0; i < Math.max(15, ms.repeats * 2); i++) refSamples.push(timeBatch(ref, refX, refBatch));
     models.reference = { samplesMs: refSamples };
-    const todo = [manifest.baseline].concat(manifest.kernels, manifest.networks);
-    $('progress').max = todo.length;
+    const todo = [manifest.baseline].concat(opts.networksFirst ? manifest.networks.concat(manifest.kernels) : manifest.kernels.concat(manifest.networks));
     for (let j = 0; j < todo.length; j++) {
       const m = todo[j];
       const model = await load(m);
       const x = tf.randomUniform([1].concat(m.input));
       timeBatch(model, x, ms.warmup);
       const b = batchSize(model, x, ms.batchMs);
-      let samples = [];
-      let refs = [];
-      // A burst of load makes rounds disagree: measure again with more rounds
-      // and batches twice as long each time (bounded: 4 attempts).
-      for (let attempt = 1; attempt <= 4; attempt++) {
-        samples = [];
-        refs = [];
-        const scale = 1 << (attempt - 1);
-        const mb = b * scale;
-        const rb = refBatch * scale;
-        // Best of 3 short batches per round filters preemption by other processes.
-        for (let r = 0; r < ms.repeats * Math.min(attempt, 2); r++) {
-          samples.push(Math.min(timeBatch(model, x, mb), timeBatch(model, x, mb), timeBatch(model, x, mb)));
-          refs.push(Math.min(timeBatch(ref, refX, rb), timeBatch(ref, refX, rb), timeBatch(ref, refX, rb)));
+      const samples = [];
+      const refs = [];
+      // Each round: model and reference batches alternately, 5 of each, the fastest of each kept
+      // (a pause of the page, a throttled stretch, a burst of other work, hits some batches, not
+      // all). Rounds that disagree: more rounds, kept with the first ones (3 times as many at most).
+      for (let attempt = 1; attempt <= 3; attempt++) {
+        for (let r = 0; r < ms.repeats; r++) {
+          let tm = Infinity, tr = Infinity;
+          for (let k = 0; k < 5; k++) {
+            tm = Math.min(tm, timeBatch(model, x, b));
+            tr = Math.min(tr, timeBatch(ref, refX, refBatch));
+          }
+          samples.push(tm);
+          refs.push(tr);
         }
-        if (relIqr(samples.map((s, i) => s / refs[i])) <= 0.2) break;
+        if (samples.concat(refs).every((v) => v > 0) && relIqr(samples.map((s, i) => s / refs[i])) <= 0.2) break;
+        if (attempt === 1) remeasured++;
       }
       models[m.id] = { samplesMs: samples, referenceMs: refs };
       x.dispose();
       if (model.modelRunner && model.modelRunner.cleanUp) model.modelRunner.cleanUp();
-      $('progress').value = j + 1;
-      if (j % 50 === 0) setStatus('running', 'measured ' + (j + 1) + ' / ' + todo.length);
+      if (opts.onProgress) opts.onProgress(j + 1, todo.length, (performance.now() - t0) / 1000);
     }
+    refX.dispose();
+    return { models: models, elapsedS: (performance.now() - t0) / 1000, remeasured: remeasured };
+  }
+
+  const pct = (x) => (100 * x).toFixed(0) + '%';
+
+  /** The device's current table: kind, coverage per class, expected accuracy. */
+  function showTable(d) {
+    const t = d && d.table;
+    if (!t) return;
+    const p = t.provenance;
+    let text = 'table version ' + t.version + ' (' + t.kind + '), ' + t.entries + ' kernels';
+    if (p && p.kind === 'transferred') {
+      text += ': ' + p.measuredKernels + ' of ' + p.totalKernels + ' measured on this device, the rest transferred from ' + (p.source ? p.source.deviceId : 'a measured table') +
+        ' by the ' + (p.transfer ? p.transfer.method : 'per-class') + ' fit';
+    }
+    if (p && p.expectedAccuracy) text += '; expected accuracy: ' + pct(p.expectedAccuracy.within10) + ' of networks within ±10% (' + p.expectedAccuracy.networks + ' networks measured here, leave-one-out)';
+    $('table-summary').textContent = text;
+    const rows = $('coverage-rows');
+    rows.replaceChildren();
+    for (const c of (p ? p.classes : [])) {
+      const tr = document.createElement('tr');
+      for (const [v, cls] of [[c.cls, ''], [String(c.measured), 'num'], [String(c.total), 'num']]) {
+        const td = document.createElement('td');
+        td.textContent = v;
+        if (cls) td.className = cls;
+        tr.append(td);
+      }
+      rows.append(tr);
+    }
+    $('device-table').hidden = false;
+  }
+
+  async function refreshDevice() {
+    try {
+      showTable(await (await fetchOk(deviceUrl(), { headers: authHeaders() })).json());
+    } catch (e) { /* the table is shown when there is one */ }
+  }
+
+  async function run(mode) {
+    tflite.setWasmPath('tflite-wasm/');
+    await tf.setBackend('cpu');
+    const suite = deviceUrl() + '/benchmark-suite';
+    const manifest = await (await fetchOk(suite + '?mode=' + mode, { headers: authHeaders() })).json();
+    const n = 1 + manifest.networks.length + manifest.kernels.length;
+    $('progress').max = n;
+    setStatus('running', mode + ' suite: ' + manifest.kernels.length + ' kernels, ' + manifest.networks.length + ' networks');
+    const r = await measureSuite(manifest, {
+      fileUrl: (m) => suite + '/' + m.file + '?mode=' + mode, headers: authHeaders(), networksFirst: mode === 'quick',
+      onProgress: (done, total, elapsedS) => {
+        $('progress').value = done;
+        if (done % 10 === 0 || done === total) {
+          setStatus('running', 'measured ' + done + ' / ' + total + ' (' + Math.round(elapsedS) + ' s, about ' + Math.round((elapsedS / done) * (total - done)) + ' s left)');
+        }
+      },
+    });
     const body = {
-      format: 'nas-profile-results', formatVersion: 1, bundleId: manifest.bundleId,
+      format: 'nas-profile-results', formatVersion: 1, bundleId: manifest.bundleId, elapsedS: r.elapsedS,
       device: {
         id: deviceId, name: navigator.userAgent.slice(0, 200), runtime: 'tflite-browser',
         runtimeVersion: '@tensorflow/tfjs-tflite (browser WASM, ' + (self.crossOriginIsolated ? 'isolated' : 'single-threaded') + ')',
         threads: 1, cpu: (navigator.hardwareConcurrency || 0) + ' logical cores; ' + (navigator.platform || 'unknown platform'),
       },
-      models: models,
+      models: r.models,
     };
-    const url = API + '/devices/' + encodeURIComponent(deviceId) + '/measurements';
-    const res = await fetchOk(url, { method: 'POST', headers: Object.assign({ 'Content-Type': 'application/json' }, authHeaders()), body: JSON.stringify(body) });
+    log('measured ' + n + ' models in ' + Math.round(r.elapsedS) + ' s; ' + r.remeasured + ' given more rounds (their rounds disagreed)');
+    const res = await fetchOk(deviceUrl() + '/measurements', { method: 'POST', headers: Object.assign({ 'Content-Type': 'application/json' }, authHeaders()), body: JSON.stringify(body) });
     return res.json();
+  }
+
+  function doneText(a) {
+    if (a.kind !== 'transferred') return 'done: ' + a.entries + ' kernels stored for ' + a.device + ' (table version ' + a.version + ')';
+    const p = a.provenance;
+    return 'done: transferred table version ' + a.version + ' stored for ' + a.device + ': ' + p.measuredKernels + ' of ' + p.totalKernels + ' kernels measured here' +
+      (p.expectedAccuracy ? '; expected ' + pct(p.expectedAccuracy.within10) + ' of networks within ±10%' : '');
   }
 
   function start() {
     deviceId = ($('device').value || new URLSearchParams(location.search).get('device') || '').trim();
     token = ($('token') ? $('token').value : '').trim();
+    const mode = $('mode-full').checked ? 'full' : 'quick';
     if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(deviceId)) { setStatus('error', 'give a device id (lowercase letters, digits, . _ -)'); return; }
     if (!token) { setStatus('error', "give the device's upload token (from POST /v1/devices)"); return; }
-    setStatus('running', 'loading the suite');
-    run().then((a) => { log(JSON.stringify(a)); setStatus('done', 'done: ' + a.entries + ' kernels stored for ' + a.device + ' (table version ' + a.version + ')'); },
-      (e) => { log(String(e && e.stack || e)); setStatus('error', 'error: ' + (e && e.message || e)); });
+    setStatus('running', 'loading the ' + mode + ' suite');
+    $('start').disabled = true;
+    run(mode).then((a) => { log(JSON.stringify(a)); setStatus('done', doneText(a)); return refreshDevice(); },
+      (e) => { log(String(e && e.stack || e)); setStatus('error', 'error: ' + (e && e.message || e)); })
+      .finally(() => { $('start').disabled = false; });
   }
 
+  window.nasProfile = { measureSuite: measureSuite };
   $('start').addEventListener('click', start);
   const q = new URLSearchParams(location.search);
   if (q.get('device')) $('device').value = q.get('device');
+  if (q.get('mode') === 'full') $('mode-full').checked = true;
+  if (q.get('mode') === 'quick') $('mode-quick').checked = true;
   if (q.get('token')) {
     $('token').value = q.get('token');
     // keep the token out of the address bar, history and referrers
     q.delete('token');
     history.replaceState(null, '', location.pathname + '?' + q.toString());
+  }
+  if ($('device').value && $('token').value) {
+    deviceId = $('device').value.trim();
+    token = $('token').value.trim();
+    void refreshDevice();
   }
   if (q.get('autostart') === '1') start();
 })();

@@ -1,0 +1,109 @@
+// The throttled-Chromium device for bench:latency's foreign-host section: a
+// phone-class stand-in (Chromium with DevTools CPU throttling,
+// Emulation.setCPUThrottlingRate through playwright-core's CDP session)
+// opens the service's profiling page in quick mode, measures the quick suite
+// and uploads it (a transferred table version); then the same throttled page
+// measures held-out random networks the same way (window.nasProfile
+// .measureSuite, files served by page.route), and the transferred table's
+// predictions are scored against both truths: the reference-interleaved
+// ratio x the reference's time on that page, and the plain median of the
+// page's best-of-3 batch times.
+
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DEFAULT_BUNDLE_OPTIONS, registerDevice } from '../src/app/devices.ts';
+import { createApp } from '../src/http/app.ts';
+import { createContext, deviceStoreOf } from '../src/http/context.ts';
+import { createLogger } from '../src/http/logger.ts';
+import { writeBundle, type BundleManifest } from '../src/latency/bundle.ts';
+import { createPredictor } from '../src/latency/predictor.ts';
+import { median } from '../src/latency/stats.ts';
+import { getTableVersion } from '../src/store/tableVersions.ts';
+import type { LatencyTable } from '../src/latency/table.ts';
+import { fromWire } from '../src/space/archspec.ts';
+
+export const CHROMIUM = '/usr/bin/chromium';
+
+export interface BrowserNetwork {
+  id: string;
+  input: string;
+  /** reference-interleaved: median of (network / reference) over the rounds */
+  ratio: number;
+  /** plain: median of the rounds' best-of-3 batch times (ms per inference) */
+  plainMs: number;
+  /** the reference's median ms per inference on the page during the held-out run */
+  referenceMs: number;
+  predictedRatio: number;
+}
+
+export interface BrowserResult {
+  rate: number;
+  quickMinutes: number;
+  status: string;
+  table: LatencyTable;
+  networks: BrowserNetwork[];
+  userAgent: string;
+}
+
+/** Quick-mode profiling on a throttled page, then held-out networks measured on the same page. */
+export async function throttledBrowserRun(o: { rate: number; heldOut: number; seed: number; log: (m: string) => void; timeoutMin?: number }): Promise<BrowserResult> {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is not installed (apt-get install chromium)`);
+  const dataDir = mkdtempSync(join(tmpdir(), 'bench-browser-'));
+  const { ctx } = createContext({ dataDir, storeFile: ':memory:', logger: createLogger({ level: 'silent' }), adminToken: 'nas_bench-admin-token-0123456789', bundleOptions: DEFAULT_BUNDLE_OPTIONS });
+  const server = await new Promise<Server>((ok) => { const s = createApp(ctx).listen(0, '127.0.0.1', () => ok(s)); });
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const deviceId = `chromium-${o.rate}x`;
+  const reg = registerDevice(deviceStoreOf(ctx), { id: deviceId, name: `Chromium, ${o.rate}x CPU throttling`, runtime: 'tflite-browser', runtimeVersion: '@tensorflow/tfjs-tflite (browser WASM)', threads: 1, cpu: `this host, ${o.rate}x throttled` }, null);
+  // held-out networks: random networks of the suite's inputs (other seeds than the suite's), no kernels
+  const evalDir = mkdtempSync(join(tmpdir(), 'bench-browser-eval-'));
+  const evalManifest: BundleManifest = writeBundle(evalDir, { ...DEFAULT_BUNDLE_OPTIONS, quickSuite: undefined, maxKernelsPerTarget: 0, calibrationNetworks: o.heldOut, seed: o.seed });
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+  try {
+    const page = await browser.newPage();
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('Emulation.setCPUThrottlingRate', { rate: o.rate });
+    page.on('console', (m) => { if (m.type() === 'error') o.log(`page: ${m.text()}`); });
+    const t0 = Date.now();
+    await page.goto(`${base}${reg.profileUrl}&mode=quick&autostart=1`);
+    let last = '';
+    const timer = setInterval(() => {
+      void page.textContent('#status').then((s) => { if (s && s !== last) o.log(`page: ${(last = s)}`); }, () => {});
+    }, 30_000);
+    try {
+      await page.waitForSelector('#status[data-state="done"], #status[data-state="error"]', { timeout: (o.timeoutMin ?? 40) * 60_000 });
+    } finally {
+      clearInterval(timer);
+    }
+    const quickMinutes = (Date.now() - t0) / 60_000;
+    const status = (await page.textContent('#status')) ?? '';
+    o.log(`quick mode on ${o.rate}x throttled Chromium: ${status} (${quickMinutes.toFixed(1)} min)`);
+    if (!status.startsWith('done')) throw new Error(`quick profiling failed: ${status}\n${await page.textContent('#log')}`);
+    const table = getTableVersion(ctx.db, deviceId, ctx.shipped.latencyTables)!.table;
+    // held-out networks on the same page, measured the same way
+    await page.route(`${base}/bench-eval/**`, (route) => route.fulfill({ body: readFileSync(join(evalDir, new URL(route.request().url()).pathname.replace('/bench-eval/', ''))) }));
+    o.log(`measuring ${evalManifest.networks.length} held-out networks on the same page`);
+    // (a string: the bench runs through tsx, whose helpers do not exist in the page)
+    const r = await page.evaluate(`window.nasProfile.measureSuite(${JSON.stringify(evalManifest)}, { fileUrl: (x) => '/bench-eval/' + x.file })`) as { models: Record<string, { samplesMs: number[]; referenceMs?: number[] }> };
+    const refMs = median(r.models.reference.samplesMs);
+    const predictor = createPredictor(table);
+    const networks = evalManifest.networks.map((n): BrowserNetwork => {
+      const m = r.models[n.id];
+      const [h, w, c] = n.input;
+      const input = { height: h, width: w, channels: c };
+      const p = predictor.predict(fromWire(n.arch), input, evalManifest.numClasses);
+      return {
+        id: n.id, input: `${h}x${w}x${c}`, ratio: median(m.samplesMs.map((s, i) => s / m.referenceMs![i])), plainMs: median(m.samplesMs), referenceMs: refMs,
+        predictedRatio: p.latencyMs / table.measure.referenceMs,
+      };
+    });
+    return { rate: o.rate, quickMinutes, status, table, networks, userAgent: String(await page.evaluate('navigator.userAgent')) };
+  } finally {
+    await browser.close();
+    server.close();
+    ctx.db.close();
+  }
+}
