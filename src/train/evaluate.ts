@@ -46,6 +46,28 @@ export function evaluateModel(
   return { accuracy: correct / count, loss: lossSum / count, count };
 }
 
+/** Bytes of activations a training-mode forward keeps alive, per batch, at most (see recalibrationBatch). */
+export const RECALIBRATION_ACTIVATION_BYTES = 384 * 2 ** 20;
+
+/**
+ * The batch for a training-mode forward of `model`: `requested`, or fewer
+ * images when every layer's output (all kept until the batch ends) would pass
+ * RECALIBRATION_ACTIVATION_BYTES (measured: the largest small-32 subnet grew
+ * the heap by about 2/3 of this estimate). A wide network
+ * at 256 images needs gigabytes, and the WASM backend's heap then fails to
+ * grow: it corrupted memory instead of throwing (the largest supernet subnet
+ * crashed, or scored garbage, at 256 and at 32).
+ */
+export function recalibrationBatch(model: tf.LayersModel, requested: number): number {
+  let floats = 0;
+  for (const l of model.layers) {
+    const shapes = (Array.isArray(l.outputShape[0]) ? l.outputShape : [l.outputShape]) as (number | null)[][];
+    for (const s of shapes) floats += s.slice(1).reduce<number>((a, d) => a * (d ?? 1), 1);
+  }
+  const perImageBytes = floats * 4;
+  return Math.max(1, Math.min(requested, Math.floor(RECALIBRATION_ACTIVATION_BYTES / perImageBytes)));
+}
+
 /**
  * Batch-norm recalibration (as in Once-for-All): re-estimates every BN
  * layer's moving mean/variance for the current weights as the plain average
@@ -54,9 +76,10 @@ export function evaluateModel(
  * moving averages that lag the weights, and inference-mode accuracy
  * collapses although training-mode accuracy is fine.
  */
-export function recalibrateBatchNorm(model: tf.LayersModel, images: Uint8Array, g: ImageGeometry, count: number, batchSize: number): void {
+export function recalibrateBatchNorm(model: tf.LayersModel, images: Uint8Array, g: ImageGeometry, count: number, requestedBatch: number): void {
   const bns = model.layers.filter((l) => l.getClassName() === 'BatchNormalization') as unknown as Array<{ momentum: number }>;
   if (bns.length === 0 || count === 0) return;
+  const batchSize = recalibrationBatch(model, requestedBatch);
   const saved = bns.map((l) => l.momentum);
   const px = g.height * g.width * g.channels;
   const buf = new Float32Array(Math.min(batchSize, count) * px);
