@@ -41,6 +41,7 @@ import { loadDataset } from '../src/data/registry.ts';
 import { readArtifact } from '../src/store/artifacts.ts';
 import { openDb } from '../src/store/db.ts';
 import { SupernetEvaluator } from '../src/supernet/evaluator.ts';
+import { getSupernet } from '../src/store/supernets.ts';
 import { useTrainingBackend } from '../src/train/backend.ts';
 import type { TrialRequest } from '../src/train/protocol.ts';
 import { arg, commandLine, machineLine, writeBenchmarksSection } from './common.ts';
@@ -210,8 +211,11 @@ async function addSupernetScores(res: FidelityResults, save: () => void): Promis
   await useTrainingBackend();
   const db = openDb(dataPaths().store);
   try {
-    const sn = trainedSupernetFor(db, { dataset: 'fashion-mnist', input: INPUT, owner: null });
-    if (!sn) throw new Error('no trained supernet for fashion-mnist: run `nas supernet train --dataset fashion-mnist` first');
+    // --supernet-id: a given supernet's latest checkpoint, finished or not (its predictor only if fitted)
+    const id = arg('supernet-id', '');
+    const sn = id ? getSupernet(db, id) : trainedSupernetFor(db, { dataset: 'fashion-mnist', input: INPUT, owner: null });
+    if (!sn) throw new Error('no trained supernet for fashion-mnist: run `nas supernet train --dataset fashion-mnist` first (or name one with --supernet-id)');
+    if (!sn.checkpointArtifactId) throw new Error(`supernet ${sn.id} has no checkpoint yet`);
     const ds = await loadDataset('fashion-mnist', { cacheDir: dataPaths().datasets });
     const ev = new SupernetEvaluator(readArtifact(db, sn.checkpointArtifactId!), ds);
     const predictor = loadSupernetPredictor(db, sn);
@@ -226,7 +230,7 @@ async function addSupernetScores(res: FidelityResults, save: () => void): Promis
         }
         log(`${a.archId} supernet: ${(100 * r.accuracy).toFixed(2)}% in ${r.seconds.toFixed(2)} s${predictor ? `, predictor ${(100 * a.scores.predictor!.accuracy).toFixed(2)}%` : ''}`);
       }
-      res.supernet = { id: sn.id, step: sn.step, metrics: sn.metrics, summary: `${sn.id}, ${sn.step} steps (${Number(sn.metrics.epochs ?? 0).toFixed(2)} epochs, ${(Number(sn.metrics.trainSeconds ?? 0) / 60).toFixed(0)} min of training)` };
+      res.supernet = { id: sn.id, step: sn.step, metrics: sn.metrics, summary: `${sn.id} (${sn.status}), ${sn.step} steps (${Number(sn.metrics.epochs ?? 0).toFixed(2)} epochs, ${(Number(sn.metrics.trainSeconds ?? 0) / 60).toFixed(0)} min of training)` };
       save();
     } finally {
       ev.dispose();
@@ -260,10 +264,10 @@ function writeReport(res: FidelityResults, o: { load0: number; load1: number; wo
   }
   if (res.supernet) {
     L.push(`- **supernet**: weights inherited from the trained supernet (${String(res.supernet.summary ?? '')}), BN statistics re-estimated on 512 training images, validation accuracy on 2,000 images.`);
-    L.push(`- **predictor**: that supernet's accuracy predictor (an MLP on the architecture encoding, fitted on its evaluations of random architectures).`);
+    if (archs.some((a) => a.scores.predictor)) L.push(`- **predictor**: that supernet's accuracy predictor (an MLP on the architecture encoding, fitted on its evaluations of random architectures).`);
   }
   const f0 = o.rs.find((r) => r.name.startsWith('final-'));
-  if (f0) L.push(`- **final**: bench:run's final recipe, ${f0.config.epochs} epochs on the first ${f0.config.subset} training images, Adam, crop padding ${f0.config.cropPadding}; test accuracy on the 10,000 test images. The reference is ${reference} for every architecture; ${finals.slice(1).join(', ') || 'no second seed'} for every ${o.seed2Every}rd architecture, so that the seed-to-seed agreement (the noise ceiling of any score) is known.`);
+  if (f0) L.push(`- **final**: bench:run's final recipe, ${f0.config.epochs} epochs on the first ${f0.config.subset} training images, Adam, crop padding ${f0.config.cropPadding}; test accuracy on the 10,000 test images. The reference is ${reference} for every architecture; ${finals.slice(1).join(', ') || 'the second seed (none done yet)'} for every ${o.seed2Every}rd architecture, so that the seed-to-seed agreement (the noise ceiling of any score) is known.`);
   L.push('');
   L.push(`Architectures with the reference final training done: ${complete.length} of ${archs.length}.`);
   L.push('');
@@ -284,16 +288,42 @@ function writeReport(res: FidelityResults, o: { load0: number; load1: number; wo
     L.push(`On the same ${both.length} architectures: ${cheap.map((c) => { const xs = both.map((x) => x.scores[c]?.accuracy ?? NaN); return xs.every(Number.isFinite) ? `${c} tau ${kendallTau(xs, a).toFixed(3)}` : null; }).filter(Boolean).join(', ')} (against ${finals[0]}).`);
     L.push(`Seed-to-seed difference of final test accuracy: mean ${(100 * mean(diffs)).toFixed(2)} pts, sd ${(100 * sd(diffs)).toFixed(2)} pts (so one final training ranks two architectures closer than ~${(100 * sd(diffs) * Math.SQRT2).toFixed(1)} pts apart by chance).`);
   }
+  // Agreement among the cheap scores themselves, on every architecture that has both (useful while final trainings are pending)
+  const allCheap = ['proxy', 'proxy-big', 'supernet', 'predictor'].filter((s) => archs.some((a) => a.scores[s]));
+  const pairs = allCheap.flatMap((x, i) => allCheap.slice(i + 1).map((y) => [x, y] as const));
+  if (pairs.length) {
+    L.push('');
+    L.push('Agreement among the cheap scores (every architecture that has both; proxy-big is the most expensive, so the nearest to final training):');
+    L.push('');
+    L.push('| scores | architectures | Kendall tau | Spearman | median seconds per evaluation (first / second) |');
+    L.push('|---|---|---|---|---|');
+    const med = (k: string, as: ArchRow[]) => { const v = as.map((a) => a.scores[k]!.seconds).sort((p, q) => p - q); return v[Math.floor(v.length / 2)]!; };
+    for (const [x, y] of pairs) {
+      const as = archs.filter((a) => a.scores[x] && a.scores[y]);
+      if (as.length < 3) continue;
+      const xs = as.map((a) => a.scores[x]!.accuracy), ys = as.map((a) => a.scores[y]!.accuracy);
+      L.push(`| ${x} vs ${y} | ${as.length} | ${kendallTau(xs, ys).toFixed(3)} | ${spearman(xs, ys).toFixed(3)} | ${med(x, as).toFixed(2)} / ${med(y, as).toFixed(2)} |`);
+    }
+  }
   L.push('');
-  L.push(`Plot: \`bench/results/${SVG}\` (each cheap score against the mean final test accuracy); raw figures: \`bench/results/fidelity.json\`.`);
+  L.push(`Plot: \`bench/results/${SVG}\` (each cheap score against ${complete.length ? "the mean final test accuracy" : "proxy-big, while the final trainings are pending"}); raw figures: \`bench/results/fidelity.json\`.`);
   L.push('');
   L.push(`![cheap scores vs final accuracy](bench/results/${SVG})`);
   L.push('');
-  writeFileSync(join(import.meta.dirname, 'results', SVG), chartSvg({
-    title: 'Cheap scores vs final test accuracy (Fashion-MNIST, random architectures)',
-    xLabel: 'final test accuracy (mean of seeds)', yLabel: 'cheap score (validation accuracy)',
-    series: cheap.map((c) => ({ name: c, style: 'points' as const, points: complete.filter((a) => a.scores[c]).map((a) => ({ x: finalAccuracy(a), y: a.scores[c]!.accuracy })) })),
-  }));
+  // x: the mean final test accuracy; while no final training is done, proxy-big (the most expensive cheap score) stands in, and says so
+  const xKey = complete.length ? null : 'proxy-big';
+  const xOf = (a: ArchRow) => (xKey ? a.scores[xKey]?.accuracy : a.scores[reference] ? finalAccuracy(a) : undefined);
+  const plotted = (xKey ? allCheap.filter((c) => c !== xKey) : cheap).map((c) => ({
+    name: c, style: 'points' as const,
+    points: archs.filter((a) => a.scores[c] && xOf(a) !== undefined).map((a) => ({ x: xOf(a)!, y: a.scores[c]!.accuracy })),
+  })).filter((sr) => sr.points.length > 0);
+  if (plotted.length) {
+    writeFileSync(join(import.meta.dirname, 'results', SVG), chartSvg({
+      title: xKey ? `Cheap scores vs ${xKey} (Fashion-MNIST, random architectures; final trainings pending)` : 'Cheap scores vs final test accuracy (Fashion-MNIST, random architectures)',
+      xLabel: xKey ? `${xKey} validation accuracy` : 'final test accuracy (mean of seeds)', yLabel: 'cheap score (validation accuracy)',
+      series: plotted,
+    }));
+  }
   writeBenchmarksSection(SECTION, L.join('\n') + '\n');
   log('wrote BENCHMARKS.md section');
 }
