@@ -150,6 +150,11 @@ export class Throughput {
     return this.last !== null;
   }
 
+  /** whether the last measurement was of a network of exactly `macs` (no extrapolation needed) */
+  measuredFor(macs: number): boolean {
+    return this.last !== null && this.last.macs === macs;
+  }
+
   imagesPerSec(macs: number): number {
     if (!this.last) return this.assumed;
     return this.last.imagesPerSec * Math.min(1, this.last.macs / macs);

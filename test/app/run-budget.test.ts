@@ -116,3 +116,17 @@ describe('cancel inside a training run', () => {
     assert.equal(r2.status, 'succeeded', r2.error ?? '');
   });
 });
+
+describe('throughput for the final training', () => {
+  it('a figure measured on another network is an extrapolation: measuredFor says so, and the network\'s own figure replaces it', async () => {
+    const { Throughput } = await import('../../src/app/run-budget.ts');
+    const t = new Throughput(200);
+    assert.equal(t.measuredFor(2e6), false);
+    t.record(1e6, 100); // a proxy training of a smaller network
+    assert.equal(t.measuredFor(2e6), false, 'the final network (twice the MACs) is not measured yet: the stage probes it');
+    assert.equal(t.imagesPerSec(2e6), 50, 'the extrapolation scales by MACs');
+    t.record(2e6, 180); // the probe of the final network itself
+    assert.equal(t.measuredFor(2e6), true);
+    assert.equal(t.imagesPerSec(2e6), 180);
+  });
+});

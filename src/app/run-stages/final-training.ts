@@ -19,7 +19,7 @@ async function probeThroughput(s: RunSession, refined: ModelCheckpoint): Promise
   const batch = s.cfg(s.o.final, refined.input.height).batchSize;
   const r = await trainArch({
     arch: refined.spec, dataset: s.dataset, cancel: s.ctx.cancel,
-    config: s.cfg({ ...s.o.final, epochs: 1, subset: batch * 3, validationSubset: batch, bnRecalibrationImages: 0, restartOnChance: false }, refined.input.height),
+    config: s.cfg({ ...s.o.final, epochs: 1, subset: batch * 6, validationSubset: batch, bnRecalibrationImages: 0, restartOnChance: false }, refined.input.height),
   });
   s.throughput.record(s.macs(refined.spec, refined.input), r.imagesPerSec);
 }
@@ -34,7 +34,9 @@ export async function finalTrainingStage(s: RunSession, refined: ModelCheckpoint
   const decisions: BudgetDecision[] = [];
   const budget = s.budget?.enforced ? s.budget : null;
   if (budget) {
-    if (!s.throughput.measured) await probeThroughput(s, refined);
+    // the refined network's own pace: an extrapolation by MACs from the proxy trainings (small runs, their
+    // overheads) underestimated a scaled network's final training 2.3x in bench:budget, which cut 10 epochs to 1
+    if (!s.throughput.measuredFor(s.macs(refined.spec, refined.input))) await probeThroughput(s, refined);
     const ips = s.throughput.imagesPerSec(s.macs(refined.spec, refined.input));
     const leftMin = Math.max(0, budget.remainingMs('final-training') / 60_000);
     recipe = fitRecipe(full, leftMin, ips);
