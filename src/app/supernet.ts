@@ -24,7 +24,7 @@ import {
 } from '../store/supernets.ts';
 import { encodeCheckpoint, loadCheckpoint } from '../supernet/checkpoint.ts';
 import { supernetLayout } from '../supernet/layout.ts';
-import { DEFAULT_SUPERNET_RECIPE, type SupernetRecipe, SupernetTrainer } from '../supernet/train.ts';
+import { DEFAULT_SUPERNET_RECIPE, type SupernetRecipe, SupernetTrainer, subnetsPerStep } from '../supernet/train.ts';
 import { useTrainingBackend } from '../train/backend.ts';
 import { SupernetEvaluator } from '../supernet/evaluator.ts';
 import { AccuracyPredictor, type PredictorFit, type PredictorSample } from '../supernet/predictor.ts';
@@ -166,6 +166,9 @@ export async function runStoredSupernet(db: Db, id: string, ctx: SupernetContext
   let row = getSupernet(db, id);
   if (row.status === 'succeeded') return { supernetId: id, status: 'succeeded', step: row.step, totalSteps: row.totalSteps ?? row.step, error: null, record: row };
   const o = resolveSupernetOptions(row.options as unknown as SupernetOptionsInput);
+  // a supernet recorded before smallestPerOp existed trained the ds smallest only: it continues so (an exact resume)
+  const storedRecipe = (row.options.recipe ?? {}) as Record<string, unknown>;
+  if (!('smallestPerOp' in storedRecipe)) o.recipe = { ...o.recipe, smallestPerOp: false };
   const key = ctx.streamId ?? id;
   const emit = (e: NasEvent) => ctx.onEvent?.(e);
   const log = (message: string, level: 'info' | 'warn' = 'info') => emit({ type: 'log', searchId: key, level, message, at: now() });
@@ -223,7 +226,7 @@ export async function runStoredSupernet(db: Db, id: string, ctx: SupernetContext
         const perStep = (performance.now() - t0) / 1000 / (step - startStep);
         totalSteps = Math.max(MIN_STEPS, step + Math.floor((o.minutes * 60 - (performance.now() - t0) / 1000) / perStep));
         updateSupernet(db, id, { totalSteps });
-        log(`supernet ${id}: ${perStep.toFixed(2)} s per step of ${o.recipe.batchSize} images x ${2 + o.recipe.randomSubnets} subnets; ${totalSteps} steps (${(totalSteps / trainer.stepsPerEpoch).toFixed(2)} epochs) fill ${o.minutes} min`);
+        log(`supernet ${id}: ${perStep.toFixed(2)} s per step of ${o.recipe.batchSize} images x ${subnetsPerStep(o.recipe)} subnets; ${totalSteps} steps (${(totalSteps / trainer.stepsPerEpoch).toFixed(2)} epochs) fill ${o.minutes} min`);
       }
       const nowMs = performance.now();
       if (nowMs - lastEventAt > 5000 || step === totalSteps) {

@@ -1136,6 +1136,8 @@ export interface components {
                 learningRate?: number;
                 /** @description in-place distillation from the largest subnet (default true) */
                 distill?: boolean;
+                /** @description the smallest subnet of every operator type (conv, ds, ir) each step, not only the ds one, so each operator's weights have their small end trained (default true) */
+                smallestPerOp?: boolean;
             };
             /** @description random architectures the trained supernet scores to fit its accuracy predictor (default 300; 0: no predictor, and no predictor evaluator for it) */
             predictorSamples?: number;

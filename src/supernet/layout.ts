@@ -122,9 +122,9 @@ export function largestDecisions(layout: SupernetLayout): number[][] {
   return layout.skeleton.blocks.map(() => [2, 2, 2, 1, 0, 2, 2, 0]);
 }
 
-/** The smallest: every block ds, 3x3, narrowest, shallowest, no SE. */
-export function smallestDecisions(layout: SupernetLayout): number[][] {
-  return layout.skeleton.blocks.map(() => [1, 0, 0, 0, 0, 0, 0, 0]);
+/** The smallest: every block ds (or the operator of index `op` in OPS), 3x3, smallest expansion, narrowest, shallowest, no SE. */
+export function smallestDecisions(layout: SupernetLayout, op = 1): number[][] {
+  return layout.skeleton.blocks.map(() => [op, 0, 0, 0, 0, 0, 0, 0]);
 }
 
 /** Per-slot maximum channels of the SE bottleneck (ratio of the layer's largest input). */

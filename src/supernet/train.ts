@@ -11,6 +11,7 @@
 
 import * as tf from '@tensorflow/tfjs';
 import { type Dataset, DatasetError, getSplit } from '../data/types.ts';
+import { OPS } from '../space/grammar.ts';
 import { archFromDecisions, sampleDecisions } from '../space/sampler.ts';
 import { createRng } from '../space/rng.ts';
 import type { ArchSpec, InputShape } from '../space/types.ts';
@@ -36,12 +37,23 @@ export interface SupernetRecipe {
   distill: boolean;
   /** train on the first N training images (null: all) */
   subset: number | null;
+  /**
+   * the smallest subnet of every operator type each step (ir and conv besides ds), so that each
+   * operator's own weights have their small end trained; a supernet recorded without it trains
+   * the ds one only (its resume stays exact)
+   */
+  smallestPerOp?: boolean;
 }
 
 export const DEFAULT_SUPERNET_RECIPE: SupernetRecipe = {
   batchSize: 64, randomSubnets: 2, learningRate: 0.002, weightDecay: 0.01, warmupSteps: 50,
-  labelSmoothing: 0.1, cropPadding: 2, distill: true, subset: null,
+  labelSmoothing: 0.1, cropPadding: 2, distill: true, subset: null, smallestPerOp: true,
 };
+
+/** Subnets trained per step: the largest, the smallest (one per operator type with smallestPerOp) and the random ones. */
+export function subnetsPerStep(r: SupernetRecipe): number {
+  return 1 + (r.smallestPerOp ? OPS.length : 1) + r.randomSubnets;
+}
 
 export interface StepReport {
   step: number;
@@ -107,6 +119,7 @@ export class SupernetTrainer {
     return [
       archFromDecisions(sk, largestDecisions(this.layout)),
       archFromDecisions(sk, smallestDecisions(this.layout)),
+      ...(this.recipe.smallestPerOp ? OPS.map((_, i) => i).filter((i) => OPS[i] !== 'ds').map((i) => archFromDecisions(sk, smallestDecisions(this.layout, i))) : []),
       ...Array.from({ length: this.recipe.randomSubnets }, () => archFromDecisions(sk, sampleDecisions(sk, rng))),
     ];
   }
@@ -158,7 +171,7 @@ export class SupernetTrainer {
       labels.dispose();
       (teacher as tf.Tensor | null)?.dispose();
     }
-    return { step, loss, subnetLoss: subLoss / Math.max(1, this.recipe.randomSubnets + 1), learningRate: lr, images: B };
+    return { step, loss, subnetLoss: subLoss / Math.max(1, subnetsPerStep(this.recipe) - 1), learningRate: lr, images: B };
   }
 
   dispose(): void {

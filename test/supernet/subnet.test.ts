@@ -10,7 +10,7 @@ import { initBackend } from '../../src/engine/backend.ts';
 import { buildModel } from '../../src/space/builder.ts';
 import { createRng } from '../../src/space/rng.ts';
 import { archFromDecisions, sampleArch } from '../../src/space/sampler.ts';
-import type { Skeleton } from '../../src/space/skeleton.ts';
+import { TINY_SKELETON } from './fixtures.ts';
 import { SKELETON_SMALL } from '../../src/space/skeleton.ts';
 import { resolveArch } from '../../src/space/resolve.ts';
 import { applyNamedWeights } from '../../src/train/trainer.ts';
@@ -21,19 +21,6 @@ import { extractSubnet } from '../../src/supernet/extract.ts';
 import { MasterReader, subnetForward } from '../../src/supernet/subnet.ts';
 import { createMasterWeights, disposeMaster } from '../../src/supernet/weights.ts';
 
-/** A small skeleton with every structural case: stride 1 and 2, depth choices 1-3, odd-ish widths. */
-export const TINY_SKELETON: Skeleton = {
-  name: 'tiny-test', description: 'test skeleton',
-  stem: { channels: 8, kernel: 3, stride: 1, activation: 'relu' },
-  blocks: [
-    { channels: 8, repeats: 1, stride: 1 },
-    { channels: 12, repeats: 2, stride: 2 },
-    { channels: 16, repeats: 1, stride: 1 },
-  ],
-  head: { channels: 24, activation: 'relu', dropout: 0 },
-  channelDivisor: 4,
-  inputSizes: [12],
-};
 
 const INPUT = { height: 12, width: 12, channels: 1 };
 
