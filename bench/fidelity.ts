@@ -1,5 +1,5 @@
 // npm run bench:fidelity [-- --archs 30 --pool 400 --arch-seed 7 --final-seeds 1,2 --final-epochs 4 --final-subset 20000
-//                          --seed2-every 3 --max-table-ms 8 --workers 2 --supernet --no-train --reuse --no-write --no-final]
+//                          --seed2-every 3 --max-table-ms 8 --workers 2 --supernet [--supernet-id ID --probes] --no-train --reuse --no-write --no-final]
 //
 // How well does each cheap score rank architectures the way final training
 // does? Random architectures of the small-input space on Fashion-MNIST,
@@ -31,7 +31,9 @@ import { trialRequest } from '../src/search/trial_plan.ts';
 import { archId, toCanonicalJson } from '../src/space/archspec.ts';
 import { archCost } from '../src/space/cost.ts';
 import { createRng } from '../src/space/rng.ts';
-import { sampleArch } from '../src/space/sampler.ts';
+import { archFromDecisions, sampleArch } from '../src/space/sampler.ts';
+import { OPS } from '../src/space/grammar.ts';
+import { largestDecisions, smallestDecisions } from '../src/supernet/layout.ts';
 import { SKELETON_SMALL } from '../src/space/skeleton.ts';
 import type { ArchSpec, InputShape } from '../src/space/types.ts';
 import { defaultTrainConfig, type TrainConfig } from '../src/train/config.ts';
@@ -83,7 +85,17 @@ export interface FidelityResults {
   archs: ArchRow[];
   /** the supernet the 'supernet' scores came from */
   supernet?: Record<string, unknown>;
+  /** --probes: the largest and smallest subnets and the largest with one decision changed in every block */
+  probes?: { name: string; accuracy: number; seconds: number }[];
 }
+
+/** One-decision probes of a supernet: which elastic dimension keeps the largest subnet's accuracy (decision index, choice). */
+const PROBES: { name: string; decision: number; choice: number }[] = [
+  { name: 'largest, no SE', decision: 3, choice: 0 }, { name: 'largest, activation choice 1', decision: 7, choice: 1 },
+  { name: 'largest, 3x3 kernels', decision: 1, choice: 0 }, { name: 'largest, smallest expansion', decision: 2, choice: 0 },
+  { name: 'largest, narrowest width', decision: 6, choice: 0 }, { name: 'largest, shallowest depth', decision: 5, choice: 0 },
+  { name: 'largest, op ds', decision: 0, choice: 1 }, { name: 'largest, op conv', decision: 0, choice: 0 },
+];
 
 /** Random architectures spread over the predicted latency range: `n` evenly spaced quantiles of a sorted random pool. */
 function selectArchs(n: number, poolSize: number, seed: number, deviceId: string, maxTableMs: number): ArchRow[] {
@@ -166,6 +178,7 @@ async function main(): Promise<void> {
     if (onDisk && onDisk.key === res.key) {
       onDisk.archs.forEach((a, i) => { res.archs[i]!.scores = { ...a.scores, ...res.archs[i]!.scores }; });
       res.supernet ??= onDisk.supernet;
+      res.probes ??= onDisk.probes;
     }
     writeFileSync(RESULTS, JSON.stringify(res, null, 2) + '\n');
   };
@@ -229,6 +242,19 @@ async function addSupernetScores(res: FidelityResults, save: () => void): Promis
           a.scores.predictor = { accuracy: acc, seconds: (performance.now() - t0) / 1000, at: new Date().toISOString(), concurrency: 1 };
         }
         log(`${a.archId} supernet: ${(100 * r.accuracy).toFixed(2)}% in ${r.seconds.toFixed(2)} s${predictor ? `, predictor ${(100 * a.scores.predictor!.accuracy).toFixed(2)}%` : ''}`);
+      }
+      if (flag('probes')) {
+        const sk = ev.layout.skeleton;
+        const L = largestDecisions(ev.layout);
+        const specs = [
+          { name: 'largest', d: L }, ...OPS.map((op, i) => ({ name: `smallest ${op}`, d: smallestDecisions(ev.layout, i) })),
+          ...PROBES.map((p) => ({ name: p.name, d: L.map((b) => b.map((v, k) => (k === p.decision ? p.choice : v))) })),
+        ];
+        res.probes = specs.map(({ name, d }) => {
+          const r = ev.evaluate(archFromDecisions(sk, d));
+          log(`probe ${name}: ${(100 * r.accuracy).toFixed(2)}% in ${r.seconds.toFixed(2)} s`);
+          return { name, accuracy: r.accuracy, seconds: r.seconds };
+        });
       }
       res.supernet = { id: sn.id, step: sn.step, metrics: sn.metrics, summary: `${sn.id} (${sn.status}), ${sn.step} steps (${Number(sn.metrics.epochs ?? 0).toFixed(2)} epochs, ${(Number(sn.metrics.trainSeconds ?? 0) / 60).toFixed(0)} min of training)` };
       save();
@@ -304,6 +330,14 @@ function writeReport(res: FidelityResults, o: { load0: number; load1: number; wo
       const xs = as.map((a) => a.scores[x]!.accuracy), ys = as.map((a) => a.scores[y]!.accuracy);
       L.push(`| ${x} vs ${y} | ${as.length} | ${kendallTau(xs, ys).toFixed(3)} | ${spearman(xs, ys).toFixed(3)} | ${med(x, as).toFixed(2)} / ${med(y, as).toFixed(2)} |`);
     }
+  }
+  if (res.probes?.length) {
+    L.push('');
+    L.push('Where the supernet\'s weight sharing holds (`--probes`): the largest subnet (every block ir, expansion 6, 7x7, SE, widest, deepest), the smallest of each operator type, and the largest with one decision changed in every block; validation accuracy with inherited weights, BN re-estimated:');
+    L.push('');
+    L.push('| subnet | accuracy | seconds |');
+    L.push('|---|---|---|');
+    for (const p of res.probes) L.push(`| ${p.name} | ${(100 * p.accuracy).toFixed(1)}% | ${p.seconds.toFixed(1)} |`);
   }
   L.push('');
   L.push(`Plot: \`bench/results/${SVG}\` (each cheap score against ${complete.length ? "the mean final test accuracy" : "proxy-big, while the final trainings are pending"}); raw figures: \`bench/results/fidelity.json\`.`);
