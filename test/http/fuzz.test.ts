@@ -55,14 +55,16 @@ function snapshot(db: Db): string {
 
 /**
  * The data directory's files (path and size): a rejected request leaves none
- * behind either. The profiling bundle (thousands of generated .tflite files,
- * a cache made by the first suite request) counts by its folder's entries.
+ * behind either. The profiling bundles (thousands of generated .tflite files,
+ * caches made on demand by the first request for the full or the quick suite,
+ * whatever its answer) are not user data and are left out.
  */
 function filesOf(root: string): string {
   if (!existsSync(root)) return '';
   const out: string[] = [];
   for (const top of readdirSync(root).sort()) {
-    const names = top === 'bundles' ? readdirSync(join(root, top)).map((n) => join(top, n)) : [top, ...(statSync(join(root, top)).isDirectory() ? (readdirSync(join(root, top), { recursive: true, encoding: 'utf8' }) as string[]).map((n) => join(top, n)) : [])];
+    if (top === 'bundles') continue;
+    const names = [top, ...(statSync(join(root, top)).isDirectory() ? (readdirSync(join(root, top), { recursive: true, encoding: 'utf8' }) as string[]).map((n) => join(top, n)) : [])];
     for (const f of names.sort()) {
       try {
         const st = statSync(join(root, f));

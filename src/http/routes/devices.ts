@@ -80,6 +80,8 @@ export function register(router: Router, ctx: AppContext): void {
   router.get('/v1/devices/:id/benchmark-suite/models/:file', deviceOrKey(ctx, store, false), (req, res) => {
     const file = req.params.file as string;
     const mode = modeQuery(req);
+    // a name no suite can hold is refused before a suite is generated (the quick suite is built on first use)
+    if (!MODEL_FILE_RE.test(file)) throw new ApiError(404, 'not_found', `the ${mode} benchmark suite has no model "${file}"`);
     const m = benchmarkSuite(suites, mode);
     const known = [m.reference, m.baseline, ...m.kernels, ...m.networks].some((x) => x.file === `models/${file}`);
     if (!MODEL_FILE_RE.test(file) || !known) throw new ApiError(404, 'not_found', `the ${mode} benchmark suite has no model "${file}"`);
