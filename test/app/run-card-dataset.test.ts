@@ -6,24 +6,21 @@
 // downloads) and the model-card.json beside each export.
 import { strict as assert } from 'node:assert';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import sharp from 'sharp';
 import { uploadDataset } from '../../src/app/datasets.ts';
 import { runRun } from '../../src/app/run.ts';
-import { setDataDir } from '../../src/config/paths.ts';
 import { loadPredictor } from '../../src/latency/index.ts';
-import { openDb, type Db } from '../../src/store/db.ts';
 import { createKey } from '../../src/store/keys.ts';
 import { getModel } from '../../src/store/models.ts';
-import { useTrainingBackend } from '../../src/train/backend.ts';
 import { makeZip } from '../http/zip.ts';
+import { tempStore } from './run-fixtures.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'nas-run-card-'));
+const store = tempStore('nas-run-card-');
+const dir = store.dir;
 const device = 'node-tflite-wasm';
-let db: Db;
 
 /** 12x12 RGB stripes, one shade per class */
 async function png(cls: number, i: number): Promise<Buffer> {
@@ -32,16 +29,6 @@ async function png(cls: number, i: number): Promise<Buffer> {
   return sharp(px, { raw: { width: 12, height: 12, channels: 3 } }).png().toBuffer();
 }
 
-before(async () => {
-  await useTrainingBackend();
-  setDataDir(dir);
-  db = openDb(join(dir, 'nas.sqlite'));
-});
-after(() => {
-  db.close();
-  setDataDir(undefined);
-  rmSync(dir, { recursive: true, force: true });
-});
 
 describe('model card of a run on an uploaded dataset', () => {
   it('names the dataset dataset:<id> and no server path, in the stored card and in model-card.json', async () => {
@@ -53,7 +40,7 @@ describe('model card of a run on an uploaded dataset', () => {
     writeFileSync(zip, makeZip(entries));
     const bytes = readFileSync(zip);
     const ds = await uploadDataset({
-      db, dataDir: dir, ownerKeyId: createKey(db, 'alice', 'user').key.id, name: 'shades',
+      db: store.db, dataDir: dir, ownerKeyId: createKey(store.db, 'alice', 'user').key.id, name: 'shades',
       archive: { path: zip, sizeBytes: statSync(zip).size, sha256: createHash('sha256').update(bytes).digest('hex') },
     });
     // what POST /v1/searches with "dataset:<id>" stores (resolveDatasetRef): the upload's folder under the data directory
@@ -61,10 +48,10 @@ describe('model card of a run on an uploaded dataset', () => {
       dataset: `folder:${join(dir, 'datasets', ds.id, 'images')}`, deviceId: device, latencyTargetMs: 1000, mode: 'soft',
       baseArch: 'stem_k3_s1_c8 ir_r1_k3_s2_e3_c16 ds_r1_k3_s2_c24 head_c32', scaleUpSlack: 1,
       final: { epochs: 1, batchSize: 16 }, formats: ['tflite', 'tflite-int8'],
-    }, { deps: { db, datasetOptions: { folder: { size: 12 } }, predictor: loadPredictor(device, { calibration: 'off' }) } });
+    }, { deps: { db: store.db, datasetOptions: { folder: { size: 12 } }, predictor: loadPredictor(device, { calibration: 'off' }) } });
     // int8 verification is not meaningful on this toy set's few validation images: either outcome leaves cards
     assert.ok(r.status === 'succeeded' || /verification failed for tflite-int8$/.test(r.error ?? ''), `${r.status}: ${r.error}`);
-    const stored = getModel(db, r.modelId).card as Record<string, unknown> | null;
+    const stored = getModel(store.db, r.modelId).card as Record<string, unknown> | null;
     assert.ok(stored, 'the model row has its card');
     const cards = [stored, ...['tflite', 'tflite-int8'].map((f) => JSON.parse(readFileSync(join(dir, 'out', 'models', r.modelId, f, 'model-card.json'), 'utf8')))];
     for (const card of cards) {

@@ -29,10 +29,10 @@ export const grid3 = { alpha: [1.2, 1.3], beta: [1.1], gamma: [1.1, 1.15], toler
 export const measure = async (_d: string, spec: ArchSpec, i: InputShape, k: number) =>
   ({ measured: true as const, latencyMs: predictor.predict(spec, i, k).latencyMs, relIqr: 0, runtime: 'test double', repeats: 1 });
 
-/** The file's store: `store.db` is open during its tests. */
-export function tempStore(prefix: string): { db: Db } {
+/** The file's store: `store.db` is open during its tests, in the data directory `store.dir`. */
+export function tempStore(prefix: string): { db: Db; dir: string } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  const store = {} as { db: Db };
+  const store = { dir } as { db: Db; dir: string };
   before(async () => {
     await useTrainingBackend();
     setDataDir(dir);

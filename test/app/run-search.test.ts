@@ -3,36 +3,20 @@
 // delivers the model whose card names the search.
 
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { NasEvent } from '../../src/app/events.ts';
 import { runRun } from '../../src/app/run.ts';
-import { setDataDir } from '../../src/config/paths.ts';
 import { loadPredictor } from '../../src/latency/index.ts';
 import { fastestArch } from '../../src/search/fastest.ts';
 import { skeletonFor } from '../../src/space/skeleton.ts';
-import { openDb, type Db } from '../../src/store/db.ts';
 import { getModel, listCheckpoints } from '../../src/store/models.ts';
 import { getSearch } from '../../src/store/searches.ts';
-import { useTrainingBackend } from '../../src/train/backend.ts';
+import { tempStore } from './run-fixtures.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'nas-run-search-'));
+const store = tempStore('nas-run-search-');
 const input = { height: 12, width: 12, channels: 1 };
 const predictor = loadPredictor('node-tflite-wasm', { calibration: 'off' });
-let db: Db;
 
-before(async () => {
-  await useTrainingBackend();
-  setDataDir(dir);
-  db = openDb(join(dir, 'nas.sqlite'));
-});
-after(() => {
-  db.close();
-  setDataDir(undefined);
-  rmSync(dir, { recursive: true, force: true });
-});
 
 describe('runRun with the search', () => {
   it('searches (1 trial in the worker pool), refines the best to T, and the card and row name the search', async () => {
@@ -46,15 +30,15 @@ describe('runRun with the search', () => {
       search: { skipFactor: 10, strategy: 'random', maxTrials: 1, maxParallelTrials: 1, proxy: { epochs: 1, batchSize: 16, bnRecalibrationImages: 0 } },
       proxy: { epochs: 1, batchSize: 16, bnRecalibrationImages: 0 }, final: { epochs: 2, batchSize: 16 },
       netadapt: { schedule: { initialFraction: 0.1 } }, scaling: { grid: { alpha: [1.2], beta: [1.1], gamma: [1.15], tolerance: 0.1 } },
-    }, { onEvent: (e) => { events.push(e); if (process.env.DEBUG_RUN) console.log(JSON.stringify(e).slice(0, 200)); }, deps: { db, predictor } });
+    }, { onEvent: (e) => { events.push(e); if (process.env.DEBUG_RUN) console.log(JSON.stringify(e).slice(0, 200)); }, deps: { db: store.db, predictor } });
     assert.equal(r.status, 'succeeded', r.error ?? '');
     assert.ok(r.searchId, 'no search id');
-    assert.equal(getSearch(db, r.searchId!).status, 'succeeded');
+    assert.equal(getSearch(store.db, r.searchId!).status, 'succeeded');
     assert.equal(r.card!.run!.searchId, r.searchId);
-    assert.equal(getModel(db, r.modelId).searchId, r.searchId);
+    assert.equal(getModel(store.db, r.modelId).searchId, r.searchId);
     assert.ok(events.some((e) => e.type === 'trial-finished'));
     assert.ok(r.measuredLatencyMs! <= T && r.predictedLatencyMs! <= T);
-    const search = listCheckpoints(db, r.modelId)[0]!;
+    const search = listCheckpoints(store.db, r.modelId)[0]!;
     assert.equal(search.stage, 'search');
     assert.equal((search.detail as { source: string }).source, 'search');
   });
