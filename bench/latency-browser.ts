@@ -46,6 +46,8 @@ export interface BrowserResult {
   table: LatencyTable;
   networks: BrowserNetwork[];
   userAgent: string;
+  /** the page's own account of the quick run: models, seconds, and where they went */
+  pageSummary: string;
 }
 
 /** Quick-mode profiling on a throttled page, then held-out networks measured on the same page. */
@@ -83,6 +85,8 @@ export async function throttledBrowserRun(o: { rate: number; heldOut: number; se
     o.log(`quick mode on ${o.rate}x throttled Chromium: ${status} (${quickMinutes.toFixed(1)} min)`);
     if (!status.startsWith('done')) throw new Error(`quick profiling failed: ${status}\n${await page.textContent('#log')}`);
     const table = getTableVersion(ctx.db, deviceId, ctx.shipped.latencyTables)!.table;
+    const pageSummary = ((await page.textContent('#log')) ?? '').split('\n').find((l) => l.startsWith('measured ')) ?? '';
+    o.log(`page: ${pageSummary}`);
     // held-out networks on the same page, measured the same way
     await page.route(`${base}/bench-eval/**`, (route) => route.fulfill({ body: readFileSync(join(evalDir, new URL(route.request().url()).pathname.replace('/bench-eval/', ''))) }));
     o.log(`measuring ${evalManifest.networks.length} held-out networks on the same page`);
@@ -100,7 +104,7 @@ export async function throttledBrowserRun(o: { rate: number; heldOut: number; se
         predictedRatio: p.latencyMs / table.measure.referenceMs,
       };
     });
-    return { rate: o.rate, quickMinutes, status, table, networks, userAgent: String(await page.evaluate('navigator.userAgent')) };
+    return { rate: o.rate, quickMinutes, status, table, networks, userAgent: String(await page.evaluate('navigator.userAgent')), pageSummary };
   } finally {
     await browser.close();
     server.close();

@@ -210,7 +210,15 @@ async function tfliteRows(o: ForeignOptions, rows: Row[]): Promise<void> {
     const w = withMethod(device, shipped, quick, method);
     rows.push({ device: device.id, stage: `  quick subset, ${method} transfer`, table: 'transferred', minutes: null, points: predictRatios(w.table, w.cal, truth1) });
   }
-  if (o.skipFull) return void (await runtime.close());
+  if (o.skipFull) {
+    // no full profile: measure the same held-out networks again right away, so the truth's own repeatability is known
+    const tr = Date.now();
+    const again = await measureTruths(runtime, shipped, o.perInput, exclude, 'held-out, second measurement');
+    rows.push({ device: device.id, stage: '  quick subset, against the second measurement', table: 'transferred', minutes: null, points: predictRatios(quick.table, quick.calibration, again) });
+    const rep = accuracy(again.map((t) => t.ratio), truth1.map((t) => t.ratio));
+    rows.push({ device: device.id, stage: `  (the same networks measured twice, ${((Date.now() - tr) / 60_000).toFixed(0)} min apart: ${pct(rep.within10)} of ratios within ±10%)`, table: '-', minutes: null, points: [] });
+    return void (await runtime.close());
+  }
   const tf = Date.now();
   const full = await adaptDevice({ device, source: { table: shipped, shipped: true }, runtime, dataDir, onEvent: (e) => { if (e.type === 'adapt-progress' && e.done % 500 === 0) log(`full: ${e.done}/${e.total}`); } });
   const fullMin = (Date.now() - tf) / 60_000;
@@ -251,7 +259,7 @@ function browserRows(r: BrowserResult, rows: Row[]): void {
     device: `Chromium ${r.rate}x throttled (tflite-browser)`, stage: `quick mode of the profiling page (${p.measuredKernels} of ${p.totalKernels} kernels + ${r.table.calibration?.networks ?? 0} networks)`,
     table: 'transferred (upload)', minutes: r.quickMinutes,
     points: r.networks.map((n) => ({ input: n.input, predictedRatio: n.predictedRatio, truth: { ratio: n.ratio, referenceMs: n.referenceMs, plainMs: n.plainMs } })),
-    note: `expected ${pct(p.expectedAccuracy?.within10 ?? Number.NaN)}; ${r.userAgent.replace(/\s*\(.*?\)\s*/g, ' ').slice(0, 60)}`,
+    note: `expected ${pct(p.expectedAccuracy?.within10 ?? Number.NaN)}; page: ${r.pageSummary || 'n/a'}; ${r.userAgent.replace(/\s*\(.*?\)\s*/g, ' ').slice(0, 60)}`,
   });
 }
 

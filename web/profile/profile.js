@@ -68,9 +68,18 @@
    */
   async function measureSuite(manifest, opts) {
     const t0 = performance.now();
+    // where the time goes (seconds): downloading models, loading them into the interpreter,
+    // warm-up and batch sizing, the timed rounds
+    const phasesS = { fetch: 0, load: 0, prepare: 0, rounds: 0 };
+    let tp = performance.now();
+    const lap = (phase) => { const t = performance.now(); phasesS[phase] += (t - tp) / 1000; tp = t; };
     const load = async (m) => {
+      tp = performance.now();
       const buf = await (await fetchOk(opts.fileUrl(m), { headers: opts.headers || {} })).arrayBuffer();
-      return tflite.loadTFLiteModel(buf, { numThreads: 1 });
+      lap('fetch');
+      const model = await tflite.loadTFLiteModel(buf, { numThreads: 1 });
+      lap('load');
+      return model;
     };
     const ms = manifest.measure;
     const ref = await load(manifest.reference);
@@ -89,6 +98,7 @@
       const x = tf.randomUniform([1].concat(m.input));
       timeBatch(model, x, ms.warmup);
       const b = batchSize(model, x, ms.batchMs);
+      lap('prepare');
       const samples = [];
       const refs = [];
       // Each round: model and reference batches alternately, 5 of each, the fastest of each kept
@@ -107,13 +117,14 @@
         if (samples.concat(refs).every((v) => v > 0) && relIqr(samples.map((s, i) => s / refs[i])) <= 0.2) break;
         if (attempt === 1) remeasured++;
       }
+      lap('rounds');
       models[m.id] = { samplesMs: samples, referenceMs: refs };
       x.dispose();
       if (model.modelRunner && model.modelRunner.cleanUp) model.modelRunner.cleanUp();
       if (opts.onProgress) opts.onProgress(j + 1, todo.length, (performance.now() - t0) / 1000);
     }
     refX.dispose();
-    return { models: models, elapsedS: (performance.now() - t0) / 1000, remeasured: remeasured };
+    return { models: models, elapsedS: (performance.now() - t0) / 1000, remeasured: remeasured, phasesS: phasesS };
   }
 
   const pct = (x) => (100 * x).toFixed(0) + '%';
@@ -177,7 +188,9 @@
       },
       models: r.models,
     };
-    log('measured ' + n + ' models in ' + Math.round(r.elapsedS) + ' s; ' + r.remeasured + ' given more rounds (their rounds disagreed)');
+    const ph = r.phasesS;
+    log('measured ' + n + ' models in ' + Math.round(r.elapsedS) + ' s (downloading ' + Math.round(ph.fetch) + ' s, loading ' + Math.round(ph.load) + ' s, warm-up and batch sizing ' +
+      Math.round(ph.prepare) + ' s, timed rounds ' + Math.round(ph.rounds) + ' s); ' + r.remeasured + ' given more rounds (their rounds disagreed)');
     const res = await fetchOk(deviceUrl() + '/measurements', { method: 'POST', headers: Object.assign({ 'Content-Type': 'application/json' }, authHeaders()), body: JSON.stringify(body) });
     return res.json();
   }
