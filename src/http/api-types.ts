@@ -1222,6 +1222,8 @@ export interface components {
             measuredS: number;
             /** @description kernels of an upload left out because their repeats disagreed (mapped like the unmeasured ones) */
             dropped?: string[];
+            /** @description kernels kept although their repeats disagreed: each the steadiest of a class that would otherwise have none measured */
+            keptNoisy?: string[];
         };
     };
     responses: {

@@ -86,7 +86,7 @@ export interface SearchStreamOptions<S> {
   heartbeatMs?: number;
 }
 
-/** Stream state-then-live-events for one search on `res`; resolves when the stream ends. */
+/** Stream state, then the latest progress of each running stage, then live events, for one search on `res`; resolves when the stream ends. */
 export function streamSearch<S>(_req: Request, res: Response, o: SearchStreamOptions<S>): Promise<void> {
   const stream = new SseStream(res, o.heartbeatMs);
   return new Promise<void>((resolve) => {
@@ -113,6 +113,12 @@ export function streamSearch<S>(_req: Request, res: Response, o: SearchStreamOpt
       return;
     }
     live = true;
+    // where each running stage stands now (events that also arrived meanwhile are sent once, in order)
+    const queued = new Set(pending);
+    for (const e of o.bus.progressOf(o.key)) {
+      if (stream.isClosed) break;
+      if (!queued.has(e)) deliver(e);
+    }
     for (const e of pending.splice(0)) {
       if (stream.isClosed) break;
       deliver(e);

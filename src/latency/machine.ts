@@ -53,8 +53,13 @@ export function describeCpu(m: Pick<MachineInfo, 'cpu' | 'cpuVendor' | 'cpuFamil
   return m.cpuVendor !== undefined ? `${m.cpu} (${m.cpuVendor} family ${m.cpuFamily} model ${m.cpuModel})` : `${m.cpu} (vendor, family and model not recorded)`;
 }
 
-/** Same CPU kind: same vendor, family and model when both sides recorded them, else the same name. */
+/**
+ * Same CPU kind: same vendor, family and model when both sides recorded them; the same name when
+ * neither did. When only one side recorded them the other is not known to be the same kind (a
+ * name like "AMD EPYC" covers several generations): false.
+ */
 export function sameCpu(a: MachineInfo, b: MachineInfo): boolean {
   if (a.cpuVendor !== undefined && b.cpuVendor !== undefined) return a.cpuVendor === b.cpuVendor && a.cpuFamily === b.cpuFamily && a.cpuModel === b.cpuModel;
+  if (a.cpuVendor !== undefined || b.cpuVendor !== undefined) return false;
   return a.cpu === b.cpu;
 }

@@ -120,6 +120,8 @@ export interface TableProvenance {
   measuredS: number;
   /** kernels of an upload left out because their repeats disagreed (mapped like the unmeasured ones) */
   dropped?: string[];
+  /** kernels kept although their repeats disagreed: each the steadiest of a class that would otherwise have none measured */
+  keptNoisy?: string[];
 }
 
 export class TableError extends Error {
@@ -160,6 +162,8 @@ export function validateTable(input: unknown, where = 'latency table'): LatencyT
   }
   validateDeviceProfile(t.device, `${where}: device`);
   if (typeof t.entries !== 'object' || t.entries === null) throw new TableError(`${where}: "entries" must be an object`);
+  // kernels the provenance names as kept despite disagreeing repeats (a class's only measurement) may exceed the limit
+  const noisyOk = new Set(Array.isArray(t.provenance?.keptNoisy) ? t.provenance.keptNoisy : []);
   for (const [key, e] of Object.entries(t.entries)) {
     try {
       parseKernelKey(key);
@@ -167,7 +171,7 @@ export function validateTable(input: unknown, where = 'latency table'): LatencyT
       throw new TableError(`${where}: ${(err as Error).message}`);
     }
     if (!isPosFinite(e?.latencyMs) || !isPosFinite(e?.rawMs)) throw new TableError(`${where}: entry ${key} has a latency that is not a positive number`);
-    if (typeof e.relIqr !== 'number' || !(e.relIqr >= 0) || e.relIqr > MAX_REL_IQR) throw new TableError(`${where}: entry ${key} has inconsistent repeats (relIqr ${String(e.relIqr)})`);
+    if (typeof e.relIqr !== 'number' || !(e.relIqr >= 0) || (e.relIqr > MAX_REL_IQR && !noisyOk.has(key))) throw new TableError(`${where}: entry ${key} has inconsistent repeats (relIqr ${String(e.relIqr)})`);
   }
   const p = t.provenance;
   if (p !== undefined && (typeof p !== 'object' || p === null || (p.kind !== 'transferred' && p.kind !== 'full') || !Number.isInteger(p.measuredKernels) || !Number.isInteger(p.totalKernels) || !Array.isArray(p.classes))) {

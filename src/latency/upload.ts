@@ -24,7 +24,7 @@
 import { bestAdaptedTable, overheadLeaveOneOut } from './adapted-table.ts';
 import { tableHash } from './calibration.ts';
 import { validateDeviceProfile, type DeviceProfile } from './device.ts';
-import { kernelsOfInputs, missingClasses } from './strata.ts';
+import { classOf, kernelsOfInputs, missingClasses } from './strata.ts';
 import { parseKernelKey } from './kernels.ts';
 import { describeMachine } from './machine.ts';
 import { fitOverhead, type CalibrationPoint } from './profile.ts';
@@ -107,7 +107,7 @@ export function resultsToTable(manifest: BundleManifest, input: unknown, o: Resu
     if (Array.isArray(rs)) for (const v of rs) if (typeof v === 'number' && Number.isFinite(v) && v > 0) allRef.push(v);
   }
   const refMs = summarize(allRef).medianMs;
-  const latencyOf = (id: string): { ms: number; relIqr: number; n: number } => {
+  const latencyOf = (id: string, lenient = false): { ms: number; relIqr: number; n: number } => {
     const m = r.models[id];
     const p1 = sampleProblems(m.samplesMs, Infinity);
     if (p1.length > 0) throw new UploadError(`model ${id}: ${p1.join('; ')}`);
@@ -117,7 +117,7 @@ export function resultsToTable(manifest: BundleManifest, input: unknown, o: Resu
     const p2 = sampleProblems(m.referenceMs, Infinity);
     if (p2.length > 0) throw new UploadError(`model ${id}: reference rounds: ${p2.join('; ')}`);
     const ratios = m.samplesMs.map((s, i) => (s / m.referenceMs![i]) * refMs);
-    const p3 = sampleProblems(ratios);
+    const p3 = sampleProblems(ratios, lenient ? Infinity : undefined);
     if (p3.length > 0) throw new InconsistentRepeats(`model ${id}: ${p3.join('; ')}`);
     const s = summarize(ratios);
     if (!(s.medianMs > 0)) throw new UploadError(`model ${id}: latency is not positive`);
@@ -125,6 +125,8 @@ export function resultsToTable(manifest: BundleManifest, input: unknown, o: Resu
   };
   const entries: Record<string, TableEntry> = {};
   const dropped: string[] = [];
+  /** quick: kernels left out for disagreeing rounds, with their median anyway (a class's last resort) */
+  const noisy = new Map<string, TableEntry>();
   for (const k of manifest.kernels) {
     parseKernelKey(k.id);
     if (quick && !r.models[k.id]) continue;
@@ -135,6 +137,8 @@ export function resultsToTable(manifest: BundleManifest, input: unknown, o: Resu
       // a quick suite leaves out a kernel whose repeats disagree (its class must still be covered); malformed data refuses the upload
       if (!quick || !(e instanceof InconsistentRepeats)) throw e;
       dropped.push(k.id);
+      const n = latencyOf(k.id, true);
+      noisy.set(k.id, { latencyMs: n.ms, rawMs: n.ms, relIqr: n.relIqr, repeats: n.n });
       continue;
     }
     entries[k.id] = { latencyMs: l.ms, rawMs: l.ms, relIqr: l.relIqr, repeats: l.n };
@@ -142,7 +146,7 @@ export function resultsToTable(manifest: BundleManifest, input: unknown, o: Resu
   // quick: the empty model's rounds may disagree more (a call of nothing, timed by a coarse clock on a
   // busy or throttled page); its median is still kept, as only kernels' own times are mapped
   const baseline = quick ? lenientLatency(r.models.baseline, refMs) : latencyOf('baseline');
-  if (quick) return quickTable(manifest, r, device, entries, dropped, baseline.ms, refMs, (id) => latencyOf(id).ms, o);
+  if (quick) return quickTable(manifest, r, device, entries, dropped, noisy, baseline.ms, refMs, (id) => latencyOf(id).ms, o);
   const table: LatencyTable = {
     format: TABLE_FORMAT, formatVersion: TABLE_FORMAT_VERSION, spaceVersion: LATENCY_SPACE_VERSION,
     device, machine: remoteMachine(device),
@@ -176,9 +180,21 @@ function networkKernels(manifest: BundleManifest, n: BundleManifest['networks'][
 const remoteMachine = (device: DeviceProfile) => ({ ...describeMachine(), cpu: device.cpu, cores: 0, os: device.notes ?? 'remote device', node: 'n/a (uploaded)' });
 
 /** A quick suite's upload as a table transferred from the suite's reference table; refused when a class has no measured kernel. */
-function quickTable(manifest: BundleManifest, r: ProfileResults, device: DeviceProfile, measured: Record<string, TableEntry>, dropped: string[], baselineMs: number, refMs: number, latencyOf: (id: string) => number, o: ResultsOptions): LatencyTable {
+function quickTable(manifest: BundleManifest, r: ProfileResults, device: DeviceProfile, measured: Record<string, TableEntry>, dropped: string[], noisy: ReadonlyMap<string, TableEntry>,
+  baselineMs: number, refMs: number, latencyOf: (id: string) => number, o: ResultsOptions): LatencyTable {
   const inputs = manifest.inputs.map((i) => ({ input: i.input, numClasses: manifest.numClasses }));
-  const missingCls = missingClasses(kernelsOfInputs(inputs), new Set(Object.keys(measured)));
+  const all = kernelsOfInputs(inputs);
+  // a class whose every measured kernel had disagreeing rounds (a busy or throttled phone) keeps its
+  // steadiest one rather than losing the whole upload: noisy, named in the provenance
+  const keptNoisy: string[] = [];
+  for (const cls of missingClasses(all, new Set(Object.keys(measured)))) {
+    const best = all.filter((k) => classOf(k) === cls && noisy.has(k.key)).sort((a, b) => noisy.get(a.key)!.relIqr! - noisy.get(b.key)!.relIqr!)[0];
+    if (!best) continue;
+    measured[best.key] = noisy.get(best.key)!;
+    keptNoisy.push(best.key);
+    dropped.splice(dropped.indexOf(best.key), 1);
+  }
+  const missingCls = missingClasses(all, new Set(Object.keys(measured)));
   if (missingCls.length > 0) {
     throw new UploadError(`quick results do not cover every class: no kernel measured for ${missingCls.join(', ')} (${(manifest.classes?.length ?? 0) - missingCls.length} of ${manifest.classes?.length ?? '?'} classes measured)` +
       `${dropped.length > 0 ? `; left out for repeats that disagree: ${dropped.slice(0, 5).join(', ')}${dropped.length > 5 ? ` and ${dropped.length - 5} more` : ''}` : ''}; no table written`);
@@ -209,5 +225,5 @@ function quickTable(manifest: BundleManifest, r: ProfileResults, device: DeviceP
   // the transfer method whose table predicts the device's measured networks best, each without itself
   const table = bestAdaptedTable({ source, device, machine: remoteMachine(device), measure, measured: new Map(Object.entries(measured)), networks, measuredS }, (t) => overheadLeaveOneOut(t, networks)?.within10 ?? null);
   const expected = overheadLeaveOneOut(table, networks);
-  return { ...table, provenance: { ...table.provenance!, ...(expected ? { expectedAccuracy: expected } : {}), ...(dropped.length > 0 ? { dropped } : {}) } };
+  return { ...table, provenance: { ...table.provenance!, ...(expected ? { expectedAccuracy: expected } : {}), ...(dropped.length > 0 ? { dropped } : {}), ...(keptNoisy.length > 0 ? { keptNoisy } : {}) } };
 }

@@ -106,7 +106,7 @@ describe('http: browser profiling page', () => {
     assert.ok(t.body.table.overhead && Number.isFinite(t.body.table.overhead.slope));
   });
 
-  it('quick suite over HTTP: the manifest (?mode=quick) and its models; an upload leaving a class out is refused naming it (422), nothing stored', async () => {
+  it('quick suite over HTTP: the manifest (?mode=quick) and its models; an upload leaving a class out is refused naming it (422), nothing stored; a class whose kernels all have disagreeing rounds keeps its steadiest one, named', async () => {
     const dev = await request(app).post('/v1/devices').set(bearer(ADMIN)).send({ id: 'quick-http', name: 'q', runtime: 'tflite-browser', runtimeVersion: 'x', threads: 1, cpu: 'x' });
     const auth = bearer(dev.body.uploadToken);
     const q = await request(app).get('/v1/devices/quick-http/benchmark-suite?mode=quick').set(auth);
@@ -127,6 +127,16 @@ describe('http: browser profiling page', () => {
     const detail = await request(app).get('/v1/devices/quick-http').set(auth);
     conforms(detail, '/v1/devices/{deviceId}', 'get', 200);
     assert.equal(detail.body.table, null, 'nothing stored');
+    // every se kernel's rounds disagree (a busy phone): the class keeps its steadiest kernel, named, instead of losing the upload
+    const noisy = uploadFor(q.body, 'quick-http');
+    const seIds = (q.body.kernels as { id: string }[]).map((k) => k.id).filter((id) => id.startsWith('se_'));
+    assert.ok(seIds.length >= 1);
+    seIds.forEach((id, i) => { noisy.models[id].samplesMs = [0.2, 0.9 + i, 0.5, 1.6 + i, 0.3]; });
+    const kept = await request(app).post('/v1/devices/quick-http/measurements').set(auth).send(noisy);
+    conforms(kept, '/v1/devices/{deviceId}/measurements', 'post', 201);
+    assert.deepEqual(kept.body.provenance.keptNoisy, [seIds[0]]);
+    assert.deepEqual(kept.body.provenance.dropped ?? [], seIds.slice(1));
+    assert.equal(kept.body.provenance.measuredKernels, 14 - (seIds.length - 1));
     const ok = await request(app).post('/v1/devices/quick-http/measurements').set(auth).send(uploadFor(q.body, 'quick-http'));
     conforms(ok, '/v1/devices/{deviceId}/measurements', 'post', 201);
     assert.equal(ok.body.kind, 'transferred');
@@ -144,6 +154,12 @@ describe('http: browser profiling page', () => {
       await page.waitForSelector('#device-table:not([hidden])', { timeout: 30_000 });
       assert.match(await page.textContent('#table-summary') ?? '', /^table version 1 \(transferred\), \d+ kernels: 1[0-4] of \d+ measured on this device, the rest transferred from node-tflite-wasm by the (per-class|features) fit; expected accuracy: \d+% of networks within ±10% \([678] networks measured here, leave-one-out\)$/);
       assert.equal(await page.locator('#coverage-rows tr').count(), 7, 'one row per class');
+      // where the run's time went, so a user who waited long sees why
+      const summary = (await page.textContent('#log') ?? '').split('\n').find((l) => l.startsWith('measured ')) ?? '';
+      const m = /^measured (\d+) models in (\d+) s \(downloading (\d+) s, loading (\d+) s, warm-up and batch sizing (\d+) s, timed rounds (\d+) s\)/.exec(summary);
+      assert.ok(m, `the page's summary line: ${summary}`);
+      const [total, ...phases] = m.slice(2).map(Number);
+      assert.ok(Number(m[1]) >= 15 && phases[3] > 0 && phases.reduce((a, b) => a + b, 0) <= total + 4, summary);
     });
     const t = await request(app).get('/v1/devices/slow-phone').set(bearer(ADMIN));
     conforms(t, '/v1/devices/{deviceId}', 'get', 200);

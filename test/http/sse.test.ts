@@ -83,6 +83,26 @@ describe('SSE search stream', () => {
     assert.equal(bus.subscriberCount('b'), 0);
   });
 
+  it('a late joiner of a running search gets, after the state, the latest progress of each stage, then live events; nothing once the search ended', async () => {
+    states.set('late', { status: 'running', trials: 0 });
+    const progress = (stage: 'supernet' | 'final-training', unit: 'step' | 'network' | 'epoch', done: number): NasEvent =>
+      ({ type: 'progress', searchId: 'late', stage, task: stage, done, total: 10, unit, at: now() });
+    for (let d = 1; d <= 3; d++) bus.publish(progress('supernet', 'step', d)); // before anyone listens
+    bus.publish(progress('supernet', 'network', 1));
+    bus.publish(progress('supernet', 'step', 4));
+    bus.publish(progress('final-training', 'epoch', 2));
+    bus.publish({ type: 'log', searchId: 'late', level: 'info', message: 'not kept', at: now() });
+    const got: SseMessage[] = [];
+    const reading = readSse(await fetch(`${base}/s/late/events`), (m) => got.push(m));
+    for (let i = 0; i < 200 && bus.subscriberCount('late') === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    bus.publish(progress('final-training', 'epoch', 3));
+    bus.publish({ type: 'done', searchId: 'late', status: 'succeeded', bestTrialId: null, at: now() });
+    await reading;
+    assert.deepEqual(got.map((m) => m.event === 'progress' ? `${(m.data as { unit: string }).unit}:${(m.data as { done: number }).done}` : m.event),
+      ['state', 'network:1', 'step:4', 'epoch:2', 'epoch:3', 'done']);
+    assert.deepEqual(bus.progressOf('late'), [], 'forgotten once the search ended');
+  });
+
   it('releases the subscription when the client disconnects', async () => {
     states.set('c', { status: 'running', trials: 0 });
     const ac = new AbortController();

@@ -77,8 +77,10 @@ describe('/v1/supernets and supernet-scored searches', () => {
     const nets = progress.filter((p) => p.unit === 'network');
     assert.ok(progress.every((p) => p.stage === 'supernet'), JSON.stringify(progress));
     assert.ok(steps.length >= 1 && steps.every((p) => p.total === 3) && steps.at(-1)!.done === 3, JSON.stringify(steps));
-    // then the accuracy predictor: one event per architecture the supernet scores
-    assert.deepEqual(nets.map((p) => p.done), Array.from({ length: 10 }, (_, i) => i + 1));
+    // then the accuracy predictor: an event per architecture the supernet scores (a stream that joins
+    // late starts at the latest one), counting up to 10
+    const scored = nets.map((p) => p.done);
+    assert.ok(scored.length >= 1 && scored.at(-1) === 10 && scored.every((d, i) => i === 0 || d === scored[i - 1] + 1), JSON.stringify(scored));
     const detail = await request(app).get(`/v1/supernets/${id}`).set(bearer(key));
     conforms(detail, '/v1/supernets/{supernetId}', 'get', 200);
     assert.equal(detail.body.status, 'succeeded');
