@@ -119,13 +119,17 @@ describe('remote profiling flow', () => {
       // one kernel of each class is enough
       const second = new Set(quick.kernels.slice(7).map((k) => k.id));
       assert.equal(resultsToTable(quick, quickUpload((id) => !second.has(id)), { transferFrom }).provenance!.measuredKernels, 7);
-      // a kernel whose repeats disagree is left out (named in the provenance), unless it was its class's only one
+      // a kernel whose repeats disagree is left out (named in the provenance); its class's only one is kept, named as noisy
       const wild = (u: ProfileResults, id: string) => ((u.models[id].samplesMs = [0.1, 5, 0.1, 9, 7]), u);
       const dense = quick.kernels.filter((k) => k.id.startsWith('dense_')).map((k) => k.id);
       const conv = quick.kernels.filter((k) => k.id.startsWith('conv_k3')).map((k) => k.id);
       assert.ok(dense.length === 1 && conv.length >= 2, `${dense} / ${conv}`);
       assert.deepEqual(resultsToTable(quick, wild(quickUpload(), conv[0]), { transferFrom }).provenance!.dropped, [conv[0]]);
-      assert.throws(() => resultsToTable(quick, wild(quickUpload(), dense[0]), { transferFrom }), new RegExp(`no kernel measured for dense@28x28x1 .*; left out for repeats that disagree: ${dense[0]}; no table written`));
+      const kept = resultsToTable(quick, wild(quickUpload(), dense[0]), { transferFrom }).provenance!;
+      assert.deepEqual([kept.keptNoisy, kept.dropped, kept.measuredKernels], [[dense[0]], undefined, quick.kernels.length]);
+      // ... and a class with no kernel measured at all is still refused, naming the kernels left out for disagreeing
+      assert.throws(() => resultsToTable(quick, wild(quickUpload((id) => !seKeys.includes(id)), conv[0]), { transferFrom }),
+        new RegExp(`no kernel measured for se@28x28x1 .*; left out for repeats that disagree: ${conv[0]}; no table written`));
       // the empty model's rounds may disagree (a call of nothing on a coarse clock): its median is kept
       assert.equal(resultsToTable(quick, wild(quickUpload(), 'baseline'), { transferFrom }).provenance!.kind, 'transferred');
       assert.throws(() => resultsToTable(manifest, wild(fakeUploadAll(), 'baseline')), /model baseline: repeats are inconsistent/, 'the full suite keeps the limit');
