@@ -52,6 +52,9 @@ import { throttledBrowserRun, type BrowserResult } from './latency-browser.ts';
 import { machineLine } from './common.ts';
 
 export const FOREIGN_SECTION = '## Latency on a foreign host: adapt, do not refuse (bench:latency)';
+/** A run that leaves parts out writes its own section (and results file), keeping the complete run's. */
+export const FOREIGN_PARTIAL_SECTION = '## Latency on a foreign host, partial run (bench:latency with parts left out)';
+const isPartial = (o: ForeignOptions) => Boolean(o.skipFull || o.skipTfjs || o.skipBrowser);
 const SEED = 20261206;
 
 export interface ForeignOptions {
@@ -290,11 +293,12 @@ export async function foreignHostSection(o: ForeignOptions): Promise<string> {
     clearInterval(sampler);
   }
   mkdirSync('bench/results', { recursive: true });
-  writeFileSync('bench/results/latency-foreign.json', JSON.stringify({ at: new Date().toISOString(), machine: describeMachine(), rows }, null, 1) + '\n');
+  writeFileSync(isPartial(o) ? 'bench/results/latency-foreign-partial.json' : 'bench/results/latency-foreign.json', JSON.stringify({ at: new Date().toISOString(), machine: describeMachine(), rows }, null, 1) + '\n');
   const shipped = loadTable('node-tflite-wasm', shippedPaths.latencyTables);
   const here = describeMachine();
   const load1 = loadavg()[0];
-  const lines = [FOREIGN_SECTION, ''];
+  const lines = [isPartial(o) ? FOREIGN_PARTIAL_SECTION : FOREIGN_SECTION, ''];
+  if (isPartial(o)) lines.push(`Left out: ${[o.skipFull && 'the full profile', o.skipTfjs && 'node-tfjs-wasm', o.skipBrowser && 'the throttled Chromium device'].filter(Boolean).join(', ')}; the complete run is the section above.`, '');
   lines.push(`Command: \`${o.command}\` (${new Date().toISOString().slice(0, 16)}Z; ${((Date.now() - tStart) / 60_000).toFixed(0)} min).`);
   lines.push(`${machineLine(load0, load1)}; load average during the run ${loads.length > 0 ? `${Math.min(...loads).toFixed(1)}-${Math.max(...loads).toFixed(1)} (median ${median(loads).toFixed(1)})` : 'n/a'}.`);
   lines.push('');

@@ -21,7 +21,7 @@ import { loadDevice } from '../src/latency/device.ts';
 import { describeCpu, describeMachine, sameCpu } from '../src/latency/machine.ts';
 import { arg, commandLine, writeBenchmarksSection } from './common.ts';
 import { WALL_SECTION, wallClockSection } from './latency-wall.ts';
-import { FOREIGN_SECTION, foreignHostSection } from './latency-foreign.ts';
+import { FOREIGN_PARTIAL_SECTION, FOREIGN_SECTION, foreignHostSection } from './latency-foreign.ts';
 import { calibrationIds, evaluatePredictor, type EvaluatedNetwork } from '../src/latency/evaluate.ts';
 import { fewShotTable } from '../src/latency/fewshot.ts';
 import { createPredictor } from '../src/latency/predictor.ts';
@@ -152,13 +152,15 @@ async function wallMain(): Promise<void> {
 }
 
 async function foreignMain(): Promise<void> {
-  const section = await foreignHostSection({
+  const o = {
     perInput: Number(arg('foreign-per-input', '20')), tfjsPerInput: Number(arg('foreign-tfjs-per-input', '20')), browserHeldOut: Number(arg('foreign-browser', '40')),
     rate: Number(arg('throttle', '4')), skipFull: process.argv.includes('--no-full'), skipTfjs: process.argv.includes('--no-tfjs'), skipBrowser: process.argv.includes('--no-browser'),
     command: commandLine('bench:latency'),
-  });
+  };
+  const section = await foreignHostSection(o);
   process.stdout.write(section);
-  writeBenchmarksSection(FOREIGN_SECTION, section);
+  // a run with parts left out does not replace the complete run's section
+  writeBenchmarksSection(o.skipFull || o.skipTfjs || o.skipBrowser ? FOREIGN_PARTIAL_SECTION : FOREIGN_SECTION, section);
 }
 
 async function main(): Promise<void> {
