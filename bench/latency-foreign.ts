@@ -51,10 +51,11 @@ import { skeletonFor } from '../src/space/skeleton.ts';
 import { throttledBrowserRun, type BrowserResult } from './latency-browser.ts';
 import { machineLine } from './common.ts';
 
-export const FOREIGN_SECTION = '## Latency on a foreign host: adapt, do not refuse (bench:latency)';
-/** A run that leaves parts out writes its own section (and results file), keeping the complete run's. */
-export const FOREIGN_PARTIAL_SECTION = '## Latency on a foreign host, partial run (bench:latency with parts left out)';
+const FOREIGN_SECTION = '## Latency on a foreign host: adapt, do not refuse (bench:latency)';
+const FOREIGN_PARTIAL_SECTION = '## Latency on a foreign host, partial run (bench:latency with parts left out)';
 const isPartial = (o: ForeignOptions) => Boolean(o.skipFull || o.skipTfjs || o.skipBrowser);
+/** A run that leaves parts out writes its own section (and results file), keeping the complete run's. */
+export const foreignHeading = (o: ForeignOptions): string => (isPartial(o) ? FOREIGN_PARTIAL_SECTION : FOREIGN_SECTION);
 const SEED = 20261206;
 
 export interface ForeignOptions {
@@ -213,13 +214,17 @@ async function tfliteRows(o: ForeignOptions, rows: Row[]): Promise<void> {
     const w = withMethod(device, shipped, quick, method);
     rows.push({ device: device.id, stage: `  quick subset, ${method} transfer`, table: 'transferred', minutes: null, points: predictRatios(w.table, w.cal, truth1) });
   }
+  // the quick table against the second measurement of the same networks, and how far the two measurements agree
+  const againRows = (truth2: Truth[], minutesApart: number, extra: Row[] = []) => {
+    rows.push({ device: device.id, stage: '  quick subset, against the second measurement', table: 'transferred', minutes: null, points: predictRatios(quick.table, quick.calibration, truth2) }, ...extra);
+    const repeat = accuracy(truth2.map((t) => t.ratio), truth1.map((t) => t.ratio));
+    rows.push({ device: device.id, stage: `  (the same networks measured twice, ${minutesApart.toFixed(0)} min apart: ${pct(repeat.within10)} of ratios within ±10%)`, table: '-', minutes: null, points: [] });
+  };
   if (o.skipFull) {
     // no full profile: measure the same held-out networks again right away, so the truth's own repeatability is known
     const tr = Date.now();
     const again = await measureTruths(runtime, shipped, o.perInput, exclude, 'held-out, second measurement');
-    rows.push({ device: device.id, stage: '  quick subset, against the second measurement', table: 'transferred', minutes: null, points: predictRatios(quick.table, quick.calibration, again) });
-    const rep = accuracy(again.map((t) => t.ratio), truth1.map((t) => t.ratio));
-    rows.push({ device: device.id, stage: `  (the same networks measured twice, ${((Date.now() - tr) / 60_000).toFixed(0)} min apart: ${pct(rep.within10)} of ratios within ±10%)`, table: '-', minutes: null, points: [] });
+    againRows(again, (Date.now() - tr) / 60_000);
     return void (await runtime.close());
   }
   const tf = Date.now();
@@ -227,10 +232,7 @@ async function tfliteRows(o: ForeignOptions, rows: Row[]): Promise<void> {
   const fullMin = (Date.now() - tf) / 60_000;
   const truth2 = await measureTruths(runtime, shipped, o.perInput, exclude, 'held-out after the full profile');
   rows.push({ device: device.id, stage: 'after the full profile (resumed from the quick one)', table: 'full', minutes: calMin + quickMin + fullMin, points: predictRatios(full.table, full.calibration, truth2) });
-  rows.push({ device: device.id, stage: '  quick subset, against the second measurement', table: 'transferred', minutes: null, points: predictRatios(quick.table, quick.calibration, truth2) });
-  rows.push({ device: device.id, stage: '  shipped table, against the second measurement', table: 'shipped', minutes: null, points: predictRatios(shipped, before, truth2) });
-  const repeat = accuracy(truth2.map((t) => t.ratio), truth1.map((t) => t.ratio));
-  rows.push({ device: device.id, stage: `  (the same networks measured twice, ${((tf - tq) / 60_000 + fullMin).toFixed(0)} min apart: ${pct(repeat.within10)} of ratios within ±10%)`, table: '-', minutes: null, points: [] });
+  againRows(truth2, (tf - tq) / 60_000 + fullMin, [{ device: device.id, stage: '  shipped table, against the second measurement', table: 'shipped', minutes: null, points: predictRatios(shipped, before, truth2) }]);
   await runtime.close();
 }
 
@@ -297,7 +299,7 @@ export async function foreignHostSection(o: ForeignOptions): Promise<string> {
   const shipped = loadTable('node-tflite-wasm', shippedPaths.latencyTables);
   const here = describeMachine();
   const load1 = loadavg()[0];
-  const lines = [isPartial(o) ? FOREIGN_PARTIAL_SECTION : FOREIGN_SECTION, ''];
+  const lines = [foreignHeading(o), ''];
   if (isPartial(o)) lines.push(`Left out: ${[o.skipFull && 'the full profile', o.skipTfjs && 'node-tfjs-wasm', o.skipBrowser && 'the throttled Chromium device'].filter(Boolean).join(', ')}; the complete run is the section above.`, '');
   lines.push(`Command: \`${o.command}\` (${new Date().toISOString().slice(0, 16)}Z; ${((Date.now() - tStart) / 60_000).toFixed(0)} min).`);
   lines.push(`${machineLine(load0, load1)}; load average during the run ${loads.length > 0 ? `${Math.min(...loads).toFixed(1)}-${Math.max(...loads).toFixed(1)} (median ${median(loads).toFixed(1)})` : 'n/a'}.`);

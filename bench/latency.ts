@@ -21,7 +21,7 @@ import { loadDevice } from '../src/latency/device.ts';
 import { describeCpu, describeMachine, sameCpu } from '../src/latency/machine.ts';
 import { arg, commandLine, writeBenchmarksSection } from './common.ts';
 import { WALL_SECTION, wallClockSection } from './latency-wall.ts';
-import { FOREIGN_PARTIAL_SECTION, FOREIGN_SECTION, foreignHostSection } from './latency-foreign.ts';
+import { foreignHeading, foreignHostSection } from './latency-foreign.ts';
 import { calibrationIds, evaluatePredictor, type EvaluatedNetwork } from '../src/latency/evaluate.ts';
 import { fewShotTable } from '../src/latency/fewshot.ts';
 import { createPredictor } from '../src/latency/predictor.ts';
@@ -159,8 +159,7 @@ async function foreignMain(): Promise<void> {
   };
   const section = await foreignHostSection(o);
   process.stdout.write(section);
-  // a run with parts left out does not replace the complete run's section
-  writeBenchmarksSection(o.skipFull || o.skipTfjs || o.skipBrowser ? FOREIGN_PARTIAL_SECTION : FOREIGN_SECTION, section);
+  writeBenchmarksSection(foreignHeading(o), section);
 }
 
 async function main(): Promise<void> {
