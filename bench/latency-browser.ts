@@ -20,7 +20,7 @@ import { createContext, deviceStoreOf } from '../src/http/context.ts';
 import { createLogger } from '../src/http/logger.ts';
 import { writeBundle, type BundleManifest } from '../src/latency/bundle.ts';
 import { createPredictor } from '../src/latency/predictor.ts';
-import { median } from '../src/latency/stats.ts';
+import { accuracy, median } from '../src/latency/stats.ts';
 import { getTableVersion } from '../src/store/tableVersions.ts';
 import type { LatencyTable } from '../src/latency/table.ts';
 import { fromWire } from '../src/space/archspec.ts';
@@ -48,6 +48,8 @@ export interface BrowserResult {
   userAgent: string;
   /** the page's own account of the quick run: models, seconds, and where they went */
   pageSummary: string;
+  /** the held-out networks measured a second time right after, on the same page: the truth's own repeatability */
+  repeat: { within10: number; minutes: number };
 }
 
 /** Quick-mode profiling on a throttled page, then held-out networks measured on the same page. */
@@ -91,7 +93,15 @@ export async function throttledBrowserRun(o: { rate: number; heldOut: number; se
     await page.route(`${base}/bench-eval/**`, (route) => route.fulfill({ body: readFileSync(join(evalDir, new URL(route.request().url()).pathname.replace('/bench-eval/', ''))) }));
     o.log(`measuring ${evalManifest.networks.length} held-out networks on the same page`);
     // (a string: the bench runs through tsx, whose helpers do not exist in the page)
-    const r = await page.evaluate(`window.nasProfile.measureSuite(${JSON.stringify(evalManifest)}, { fileUrl: (x) => '/bench-eval/' + x.file })`) as { models: Record<string, { samplesMs: number[]; referenceMs?: number[] }> };
+    type Suite = { models: Record<string, { samplesMs: number[]; referenceMs?: number[] }> };
+    const measureHeldOut = async () => (await page.evaluate(`window.nasProfile.measureSuite(${JSON.stringify(evalManifest)}, { fileUrl: (x) => '/bench-eval/' + x.file })`)) as Suite;
+    const r = await measureHeldOut();
+    const ratioOf = (s: Suite, id: string) => median(s.models[id].samplesMs.map((x, i) => x / s.models[id].referenceMs![i]));
+    const tr = Date.now();
+    o.log('measuring the held-out networks a second time');
+    const again = await measureHeldOut();
+    const ids = evalManifest.networks.map((n) => n.id);
+    const repeat = { within10: accuracy(ids.map((id) => ratioOf(again, id)), ids.map((id) => ratioOf(r, id))).within10, minutes: (Date.now() - tr) / 60_000 };
     const refMs = median(r.models.reference.samplesMs);
     const predictor = createPredictor(table);
     const networks = evalManifest.networks.map((n): BrowserNetwork => {
@@ -100,11 +110,11 @@ export async function throttledBrowserRun(o: { rate: number; heldOut: number; se
       const input = { height: h, width: w, channels: c };
       const p = predictor.predict(fromWire(n.arch), input, evalManifest.numClasses);
       return {
-        id: n.id, input: `${h}x${w}x${c}`, ratio: median(m.samplesMs.map((s, i) => s / m.referenceMs![i])), plainMs: median(m.samplesMs), referenceMs: refMs,
+        id: n.id, input: `${h}x${w}x${c}`, ratio: ratioOf(r, n.id), plainMs: median(m.samplesMs), referenceMs: refMs,
         predictedRatio: p.latencyMs / table.measure.referenceMs,
       };
     });
-    return { rate: o.rate, quickMinutes, status, table, networks, userAgent: String(await page.evaluate('navigator.userAgent')), pageSummary };
+    return { rate: o.rate, quickMinutes, status, table, networks, userAgent: String(await page.evaluate('navigator.userAgent')), pageSummary, repeat };
   } finally {
     await browser.close();
     server.close();

@@ -28,7 +28,7 @@ import { join } from 'node:path';
 import { adaptDevice, type AdaptResult } from '../src/app/adapt.ts';
 import { shippedPaths } from '../src/config/paths.ts';
 import { adaptedTable } from '../src/latency/adapted-table.ts';
-import { applyMapping, tableNetworkMs, type HostCalibration } from '../src/latency/calibration.ts';
+import { applyMapping, describeMapping, tableNetworkMs, type HostCalibration } from '../src/latency/calibration.ts';
 import { calibrateHost, calibrationNetworks, fitCalibration } from '../src/latency/calibration-run.ts';
 import { measureWallClock } from '../src/latency/calibration-wall.ts';
 import { loadDevice, type DeviceProfile } from '../src/latency/device.ts';
@@ -84,6 +84,8 @@ interface Truth {
   referenceMs: number;
   /** plain wall-clock median of single calls (NaN: refused) */
   plainMs: number;
+  /** the same single calls' median by process CPU time (plain / cpu > 1: the calls waited for the CPU) */
+  plainCpuMs: number;
   load: number;
 }
 
@@ -125,14 +127,18 @@ async function measureTruths(runtime: LatencyRuntime, table: LatencyTable, perIn
         const ratio = (await measurer.measure(plan, 21)).medianMs;
         const model = await runtime.prepare(plan);
         let plainMs = Number.NaN;
+        let plainCpuMs = Number.NaN;
         try {
           plainMs = (await measureWallClock(model, { warmup: 5, calls: 40, passes: 1, dropPreempted: false, maxAttempts: 1, tolerance: Number.MAX_VALUE })).plainMedianMs;
+          const cpu: number[] = [];
+          for (let k = 0; k < 15; k++) cpu.push(await model.timeBatch(1, 'cpu'));
+          plainCpuMs = median(cpu);
         } catch (e) {
           if (!(e instanceof MeasurementError)) throw e;
         } finally {
           model.dispose();
         }
-        out.push({ input: t.input, id, kernels: decomposePlan(plan).map((d) => d.key), ratio, referenceMs: reference.ms, plainMs, load: loadavg()[0] });
+        out.push({ input: t.input, id, kernels: decomposePlan(plan).map((d) => d.key), ratio, referenceMs: reference.ms, plainMs, plainCpuMs, load: loadavg()[0] });
       }
       log(`${label}: ${t.input} measured (load ${loadavg()[0].toFixed(2)})`);
     }
@@ -204,6 +210,9 @@ async function tfliteRows(o: ForeignOptions, rows: Row[]): Promise<void> {
   for (const c of calibrationNetworks(quick.table)) exclude.add(c.name);
   const truth1 = await measureTruths(runtime, shipped, o.perInput, exclude, 'held-out after the quick profile');
   rows.push({ device: device.id, stage: 'before adaptation: shipped table + relative calibration', table: 'shipped', minutes: calMin, points: predictRatios(shipped, before, truth1), note: fitNote(before) });
+  // the shipped table calibrated once more, right after the held-out networks: does the "before" row depend on the minute it was calibrated?
+  const beforeAgain = await calibrateHost({ device, table: shipped, runtime });
+  rows.push({ device: device.id, stage: '  shipped table, calibrated again right after the held-out measurement', table: 'shipped', minutes: null, points: predictRatios(shipped, beforeAgain, truth1), note: `${fitNote(beforeAgain)}; ${describeMapping(beforeAgain.mapping)} (first: ${describeMapping(before.mapping)})` });
   const prov = quick.table.provenance!;
   rows.push({
     device: device.id, stage: `after the quick subset (${prov.measuredKernels} of ${prov.totalKernels} kernels, ${prov.transfer?.method} transfer, chosen by cross-validation)`, table: 'transferred',
@@ -266,6 +275,7 @@ function browserRows(r: BrowserResult, rows: Row[]): void {
     points: r.networks.map((n) => ({ input: n.input, predictedRatio: n.predictedRatio, truth: { ratio: n.ratio, referenceMs: n.referenceMs, plainMs: n.plainMs } })),
     note: `expected ${pct(p.expectedAccuracy?.within10 ?? Number.NaN)}; page: ${r.pageSummary || 'n/a'}; ${r.userAgent.replace(/\s*\(.*?\)\s*/g, ' ').slice(0, 60)}`,
   });
+  rows.push({ device: `Chromium ${r.rate}x throttled (tflite-browser)`, stage: `  (the same networks measured twice on the page, ${r.repeat.minutes.toFixed(0)} min apart: ${pct(r.repeat.within10)} of ratios within ±10%)`, table: '-', minutes: null, points: [] });
 }
 
 export async function foreignHostSection(o: ForeignOptions): Promise<string> {
@@ -325,6 +335,14 @@ export async function foreignHostSection(o: ForeignOptions): Promise<string> {
     lines.push(`| ${r.device} | ${r.stage} | ${r.table} | ${r.minutes === null ? '' : r.minutes.toFixed(1)} | ${s.n} | ${pct(s.within10)} | ${Number.isFinite(s.within10Plain) ? `${pct(s.within10Plain)} (n=${s.nPlain})` : 'n/a'} | ${s.medianRatio.toFixed(3)} | ${s.tau.toFixed(3)} | ${r.note ?? ''} |`);
   }
   lines.push('');
+  const withCpu = rows.flatMap((r) => r.points.map((p) => p.truth)).filter((t): t is Truth => 'plainCpuMs' in t && Number.isFinite(t.plainCpuMs) && Number.isFinite(t.plainMs));
+  if (withCpu.length > 0) {
+    const uniq = [...new Map(withCpu.map((t) => [`${t.id}@${t.referenceMs}`, t])).values()];
+    const q = (xs: number[]) => `median ${median(xs).toFixed(3)} (${Math.min(...xs).toFixed(2)}-${Math.max(...xs).toFixed(2)})`;
+    lines.push(`Where the two truths part (node runtimes, ${uniq.length} measurements): plain wall clock / the same single calls' CPU time ${q(uniq.map((t) => t.plainMs / t.plainCpuMs))}` +
+      ` (above 1: the calls waited for the CPU); plain / interleaved ${q(uniq.map((t) => t.plainMs / (t.ratio * t.referenceMs)))}.`);
+    lines.push('');
+  }
   lines.push('Kendall tau per input size (interleaved truth; the figure that matters for a search at one input size):');
   lines.push('');
   const inputs = [...new Set(rows.flatMap((r) => r.points.map((p) => p.input)))];
