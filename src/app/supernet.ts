@@ -44,6 +44,12 @@ export interface SupernetOptions {
   checkpointMinutes: number;
   /** random architectures scored by the trained supernet to fit its accuracy predictor (0: none) */
   predictorSamples: number;
+  /**
+   * warm start: the weights of this trained supernet (same dataset, skeleton, input and classes)
+   * instead of random ones; the optimizer starts fresh. OFA's order: a trained network first,
+   * then progressive shrinking on top (recipe.progressive).
+   */
+  initFrom: string | null;
 }
 
 export type SupernetOptionsInput = Partial<Omit<SupernetOptions, 'recipe'>> & { dataset: string; recipe?: Partial<SupernetRecipe> };
@@ -97,7 +103,10 @@ export function resolveSupernetOptions(i: SupernetOptionsInput): SupernetOptions
   check(checkpointMinutes > 0, `checkpoint minutes must be > 0, got ${checkpointMinutes}`);
   const predictorSamples = i.predictorSamples ?? DEFAULT_PREDICTOR_SAMPLES;
   check(Number.isInteger(predictorSamples) && (predictorSamples === 0 || (predictorSamples >= 10 && predictorSamples <= 100_000)), `predictor samples must be 0 or an integer in [10, 100000], got ${predictorSamples}`);
-  return { dataset: i.dataset, minutes, steps, seed, recipe, checkpointMinutes, predictorSamples };
+  check(recipe.progressive === undefined || typeof recipe.progressive === 'boolean', `progressive must be true or false, got ${JSON.stringify(recipe.progressive)}`);
+  const initFrom = i.initFrom ?? null;
+  check(initFrom === null || (typeof initFrom === 'string' && /^sn_[0-9a-f]{16}$/.test(initFrom)), `initFrom must be a supernet id (sn_ and 16 hex digits), got ${JSON.stringify(initFrom)}`);
+  return { dataset: i.dataset, minutes, steps, seed, recipe, checkpointMinutes, predictorSamples, initFrom };
 }
 
 export interface SupernetDeps {
@@ -110,6 +119,8 @@ export interface SupernetContext extends EventSink {
   deps?: SupernetDeps;
   /** the event stream these events belong to (default: the supernet's id) */
   streamId?: string;
+  /** fit the accuracy predictor on this many architectures if the supernet has none (a trained one included) */
+  predictorSamples?: number;
 }
 
 const datasetOptionsOf = (deps?: SupernetDeps): LoadDatasetOptions => deps?.datasetOptions ?? { cacheDir: dataPaths().datasets };
@@ -125,10 +136,31 @@ export async function supernetDatasetShape(dataset: string, deps?: SupernetDeps)
   return (await datasetShape(dataset, deps)).input;
 }
 
+/**
+ * The supernet a warm start takes its weights from, checked against the one it starts: it must be
+ * visible to the caller, trained, and of the same dataset, skeleton, input and classes (else a
+ * 409 naming the mismatch).
+ */
+export function warmStartSource(db: Db, id: string, target: { dataset: string; skeleton: string; input: { height: number; width: number; channels: number }; numClasses: number; owner: string | null }): SupernetRecord {
+  const src = findSupernet(db, id);
+  if (!src || (src.owner !== null && src.owner !== target.owner && !isSharedDataset(src.dataset))) throw new SupernetInputError(`initFrom: supernet "${id}" not found`);
+  const shape = (x: { height: number; width: number; channels: number }) => `${x.height}x${x.width}x${x.channels}`;
+  const diffs = [
+    src.dataset !== target.dataset && `dataset ${src.dataset}, not ${target.dataset}`,
+    src.skeleton !== target.skeleton && `skeleton ${src.skeleton}, not ${target.skeleton}`,
+    shape(src.input) !== shape(target.input) && `input ${shape(src.input)}, not ${shape(target.input)}`,
+    src.numClasses !== target.numClasses && `${src.numClasses} classes, not ${target.numClasses}`,
+  ].filter(Boolean);
+  if (diffs.length > 0) throw new SupernetUnavailableError(`initFrom: supernet ${id} does not match: ${diffs.join('; ')}`);
+  if (src.status !== 'succeeded' || !src.checkpointArtifactId) throw new SupernetUnavailableError(`initFrom: supernet ${id} is ${src.status}, not trained; finish it first (nas supernet resume ${id})`);
+  return src;
+}
+
 /** Validate and store a queued supernet row (the dataset is loaded to learn its shape). */
 export async function createSupernet(db: Db, input: SupernetOptionsInput, o: { owner?: string | null; deps?: SupernetDeps } = {}): Promise<SupernetRecord> {
   const options = resolveSupernetOptions(input);
   const { input: shape, numClasses } = await datasetShape(options.dataset, o.deps);
+  if (options.initFrom) warmStartSource(db, options.initFrom, { dataset: options.dataset, skeleton: skeletonFor(shape).name, input: shape, numClasses, owner: o.owner ?? null });
   return insertSupernet(db, {
     owner: o.owner ?? null, dataset: options.dataset, skeleton: skeletonFor(shape).name, input: shape, numClasses,
     options: options as unknown as Record<string, unknown>,
@@ -164,8 +196,10 @@ export interface SupernetResult {
 /** Train (or continue) a stored supernet to its end. */
 export async function runStoredSupernet(db: Db, id: string, ctx: SupernetContext = {}): Promise<SupernetResult> {
   let row = getSupernet(db, id);
-  if (row.status === 'succeeded') return { supernetId: id, status: 'succeeded', step: row.step, totalSteps: row.totalSteps ?? row.step, error: null, record: row };
+  const fitOnly = row.status === 'succeeded' && (ctx.predictorSamples ?? 0) > 0 && !row.metrics.predictor;
+  if (row.status === 'succeeded' && !fitOnly) return { supernetId: id, status: 'succeeded', step: row.step, totalSteps: row.totalSteps ?? row.step, error: null, record: row };
   const o = resolveSupernetOptions(row.options as unknown as SupernetOptionsInput);
+  if (ctx.predictorSamples !== undefined) o.predictorSamples = ctx.predictorSamples;
   // a supernet recorded before smallestPerOp existed trained the ds smallest only: it continues so (an exact resume)
   const storedRecipe = (row.options.recipe ?? {}) as Record<string, unknown>;
   if (!('smallestPerOp' in storedRecipe)) o.recipe = { ...o.recipe, smallestPerOp: false };
@@ -188,6 +222,10 @@ export async function runStoredSupernet(db: Db, id: string, ctx: SupernetContext
       step = meta.step;
       totalSteps = meta.totalSteps;
       log(`supernet ${id}: resuming at step ${step} of ${totalSteps} from its last checkpoint`);
+    } else if (o.initFrom) {
+      const src = warmStartSource(db, o.initFrom, row);
+      loadCheckpoint(readArtifact(db, src.checkpointArtifactId!), trainer.weights);
+      log(`supernet ${id}: starting from the weights of supernet ${src.id} (${src.step} steps); the optimizer starts fresh`);
     }
     row = updateSupernet(db, id, { status: 'running', error: null, ...(totalSteps !== null ? { totalSteps } : {}) });
     emit({ type: 'stage-changed', searchId: key, stage: 'supernet', detail: `supernet ${id}: training on ${row.dataset} from step ${step}${totalSteps !== null ? ` of ${totalSteps}` : ''}`, at: now() });
@@ -240,7 +278,8 @@ export async function runStoredSupernet(db: Db, id: string, ctx: SupernetContext
       }
       if (nowMs - lastCheckpointAt > o.checkpointMinutes * 60_000 && (totalSteps === null || step < totalSteps)) save('periodic');
     }
-    save('final');
+    // (a supernet that only gets its predictor fitted keeps its checkpoint as it is)
+    if (step !== startStep || !row.checkpointArtifactId) save('final');
     if (o.predictorSamples > 0 && !metrics.predictor) {
       const fitted = await fitPredictor(db, getSupernet(db, id), ds, o, { emit, key, cancel: ctx.cancel });
       if (fitted === 'cancelled') {
@@ -335,7 +374,7 @@ export async function trainSupernet(input: SupernetOptionsInput, ctx: SupernetCo
   }
 }
 
-/** Continue a stored supernet (the CLI's `nas supernet resume`). */
+/** Continue a stored supernet (the CLI's `nas supernet resume`); with ctx.predictorSamples a trained one without a predictor gets one fitted. */
 export async function resumeSupernet(id: string, ctx: SupernetContext = {}): Promise<SupernetResult> {
   const db = ctx.deps?.db ?? openDb(dataPaths().store);
   try {

@@ -27,6 +27,8 @@ interface TrainFlags {
   distill: boolean;
   checkpointMinutes?: string;
   predictorSamples?: string;
+  progressive?: boolean;
+  from?: string;
   fresh?: boolean;
   json?: boolean;
 }
@@ -40,7 +42,9 @@ export function supernetInputFromFlags(f: TrainFlags): SupernetOptionsInput {
     dataset: f.dataset, minutes, steps, seed: numberFlag({ name: 'seed', integer: true, min: 0 })(f.seed),
     checkpointMinutes: numberFlag({ name: 'checkpoint-minutes', greaterThan: 0 })(f.checkpointMinutes),
     predictorSamples: numberFlag({ name: 'predictor-samples', integer: true, min: 0, max: 100_000 })(f.predictorSamples),
+    ...(f.from !== undefined ? { initFrom: f.from } : {}),
     recipe: {
+      ...(f.progressive ? { progressive: true } : {}),
       batchSize: numberFlag({ name: 'batch-size', integer: true, min: 2, max: 1024 })(f.batchSize),
       randomSubnets: numberFlag({ name: 'random-subnets', integer: true, min: 0, max: 8 })(f.randomSubnets),
       learningRate: numberFlag({ name: 'lr', greaterThan: 0, max: 1 })(f.lr),
@@ -77,6 +81,8 @@ export function registerSupernetCommand(program: Command): void {
     .option('--predictor-samples <n>', 'random architectures the trained supernet scores to fit its accuracy predictor (default 300; 0: none)')
     .option('--checkpoint-minutes <m>', 'store a checkpoint at least this often (default 2; also at the end and on Ctrl-C)')
     .option('--no-distill', 'train every subnet on the labels (no in-place distillation from the largest)')
+    .option('--progressive', 'progressive shrinking (OFA): random subnets sample the kernel and op first, depth from 25% of the steps, expansion from 50%, width from 75%')
+    .option('--from <id>', 'start from the weights of this trained supernet of the same dataset (a fresh optimizer); with --progressive: OFA\'s order, a trained network shrunk progressively')
     .option('--fresh', 'start a new supernet even if an interrupted one exists for the dataset')
     .option('--json', 'print the result as JSON')
     .action(async (f: TrainFlags) => {
@@ -93,12 +99,14 @@ export function registerSupernetCommand(program: Command): void {
 
   cmd.command('resume <id>')
     .description('continue a supernet (crashed, cancelled or failed) from its last checkpoint')
+    .option('--predictor-samples <n>', 'fit the accuracy predictor on this many random architectures (a trained supernet without one included; default: as the supernet was created)')
     .option('--json', 'print the result as JSON')
-    .action(async (id: string, f: { json?: boolean }) => {
+    .action(async (id: string, f: { json?: boolean; predictorSamples?: string }) => {
+      const predictorSamples = numberFlag({ name: 'predictor-samples', integer: true, min: 10, max: 100_000 })(f.predictorSamples);
       const rep = runReporter();
       const { cancel, off } = cancelOnSigint(SIGINT_NOTE);
       try {
-        report(await resumeSupernet(id, { onEvent: rep.onEvent, cancel }), f.json);
+        report(await resumeSupernet(id, { onEvent: rep.onEvent, cancel, ...(predictorSamples !== undefined ? { predictorSamples } : {}) }), f.json);
       } finally {
         rep.stop();
         off();

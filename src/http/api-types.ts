@@ -1138,9 +1138,13 @@ export interface components {
                 distill?: boolean;
                 /** @description the smallest subnet of every operator type (conv, ds, ir) each step, not only the ds one, so each operator's weights have their small end trained (default true) */
                 smallestPerOp?: boolean;
+                /** @description progressive shrinking (OFA): the random subnets sample the kernel, operator and weightless choices from the start, depth from 25% of the steps, expansion from 50%, width from 75% (default false) */
+                progressive?: boolean;
             };
             /** @description random architectures the trained supernet scores to fit its accuracy predictor (default 300; 0: no predictor, and no predictor evaluator for it) */
             predictorSamples?: number;
+            /** @description warm start: begin from the weights of this trained supernet (same dataset, skeleton, input and classes; otherwise a 409 naming the mismatch); the optimizer starts fresh */
+            initFrom?: string;
         };
         Supernet: {
             id: string;

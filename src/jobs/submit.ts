@@ -110,7 +110,7 @@ export interface SupernetSubmitted {
 export async function submitSupernet(db: Db, queue: JobQueue, body: SupernetSubmission, owner: string, deps?: SupernetDeps): Promise<SupernetSubmitted> {
   if (!queue.kinds.includes('supernet')) throw new BadSubmission('this server trains no supernets');
   const dataset = resolveDatasetRef(db, body.dataset, owner);
-  const input: SupernetOptionsInput = { dataset, minutes: body.minutes, steps: body.steps, seed: body.seed, recipe: body.recipe, predictorSamples: body.predictorSamples };
+  const input: SupernetOptionsInput = { dataset, minutes: body.minutes, steps: body.steps, seed: body.seed, recipe: body.recipe, predictorSamples: body.predictorSamples, initFrom: body.initFrom };
   resolveSupernetOptions(input); // a bad option is a 400 before any row or job exists
   const shape = await supernetDatasetShape(dataset, deps);
   const unfinished = unfinishedSupernetFor(db, { dataset, input: shape, owner });

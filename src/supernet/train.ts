@@ -2,7 +2,9 @@
 // trains, on one batch, the largest subnet (on the labels), the smallest and
 // n random subnets (on the largest's predictions: in-place distillation,
 // its soft labels with the gradient stopped), sums their gradients and makes
-// one AdamW update (optimizer.ts) of the master weights they used.
+// one AdamW update (optimizer.ts) of the master weights they used. With
+// `progressive`, the random subnets follow OFA's progressive shrinking: a
+// dimension is sampled only from its phase on (PROGRESSIVE_PHASES).
 //
 // A step is a pure function of (seed, step index) and the weights: the batch
 // comes from the epoch's permutation, the subnets and the augmentation from a
@@ -12,7 +14,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { type Dataset, DatasetError, getSplit } from '../data/types.ts';
 import { OPS } from '../space/grammar.ts';
-import { archFromDecisions, sampleDecisions } from '../space/sampler.ts';
+import { archFromDecisions, BLOCK_DECISIONS, type Decision, sampleDecisions } from '../space/sampler.ts';
 import { createRng } from '../space/rng.ts';
 import type { ArchSpec, InputShape } from '../space/types.ts';
 import { fillBatch } from '../train/augment.ts';
@@ -43,6 +45,29 @@ export interface SupernetRecipe {
    * the ds one only (its resume stays exact)
    */
   smallestPerOp?: boolean;
+  /**
+   * progressive shrinking (OFA, Cai et al. 2020) of the random subnets: each elastic dimension
+   * opens at a fraction of the run (PROGRESSIVE_PHASES); until then a random subnet keeps the
+   * largest's choice there. So early steps train the largest's neighbours one dimension at a
+   * time (its 3x3 kernel, its ds op, its narrow width...), which the two ends of the sandwich
+   * never are. A supernet recorded without it samples every dimension from the start.
+   */
+  progressive?: boolean;
+}
+
+/**
+ * When each decision opens for the random subnets of a progressive run, as a fraction of its
+ * steps: op, kernel and the weightless choices (SE on/off, skip, activation) from the start,
+ * then depth, expansion, width (OFA's order: kernel, depth, width/expansion).
+ */
+export const PROGRESSIVE_PHASES: Readonly<Record<Decision['name'], number>> = {
+  op: 0, kernel: 0, se: 0, skip: 0, activation: 0, depth: 0.25, expansion: 0.5, width: 0.75,
+};
+
+/** The decisions a progressive run's random subnets sample at step `step` of `totalSteps` (the rest: the largest's). */
+export function openDecisions(step: number, totalSteps: number): Set<Decision['name']> {
+  const f = totalSteps > 0 ? step / totalSteps : 1;
+  return new Set(BLOCK_DECISIONS.filter((d) => f >= PROGRESSIVE_PHASES[d.name]).map((d) => d.name));
 }
 
 export const DEFAULT_SUPERNET_RECIPE: SupernetRecipe = {
@@ -112,15 +137,19 @@ export class SupernetTrainer {
     return this.order.perm;
   }
 
-  /** The subnets of step s: largest, smallest, then n random ones. */
-  subnetsOf(step: number): ArchSpec[] {
+  /** The subnets of step s (of totalSteps): largest, smallest, then n random ones. */
+  subnetsOf(step: number, totalSteps: number): ArchSpec[] {
     const rng = createRng((this.seed * 2_654_435_761 + step * 40_503 + 17) >>> 0);
     const sk = this.layout.skeleton;
+    const largest = largestDecisions(this.layout);
+    const open = this.recipe.progressive ? openDecisions(step, totalSteps) : null;
+    // the same draws either way (a closed decision's draw is replaced by the largest's choice)
+    const random = () => sampleDecisions(sk, rng).map((b, bi) => (open ? b.map((c, d) => (open.has(BLOCK_DECISIONS[d]!.name) ? c : largest[bi]![d]!)) : b));
     return [
-      archFromDecisions(sk, largestDecisions(this.layout)),
+      archFromDecisions(sk, largest),
       archFromDecisions(sk, smallestDecisions(this.layout)),
       ...(this.recipe.smallestPerOp ? OPS.map((_, i) => i).filter((i) => OPS[i] !== 'ds').map((i) => archFromDecisions(sk, smallestDecisions(this.layout, i))) : []),
-      ...Array.from({ length: this.recipe.randomSubnets }, () => archFromDecisions(sk, sampleDecisions(sk, rng))),
+      ...Array.from({ length: this.recipe.randomSubnets }, () => archFromDecisions(sk, random())),
     ];
   }
 
@@ -146,7 +175,7 @@ export class SupernetTrainer {
     const labels = tf.tensor2d(y, [B, K]);
     let teacher: tf.Tensor | null = null;
     try {
-      this.subnetsOf(step).forEach((spec, k) => {
+      this.subnetsOf(step, totalSteps).forEach((spec, k) => {
         const cfg = subnetConfig(this.layout, spec);
         const target = k === 0 || !this.recipe.distill ? labels : teacher!;
         const { value, grads } = tf.variableGrads(() => {

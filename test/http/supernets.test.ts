@@ -16,6 +16,10 @@ import { serviceHandlers } from '../../src/jobs/handlers.ts';
 import { InProcessQueue } from '../../src/jobs/inprocess.ts';
 import { attachJobQueue } from '../../src/jobs/queue.ts';
 import { listTrials } from '../../src/store/trials.ts';
+import { readArtifact } from '../../src/store/artifacts.ts';
+import { findSupernet } from '../../src/store/supernets.ts';
+import { decodeWeights } from '../../src/refine/weights-blob.ts';
+import { resumeSupernet, SupernetUnavailableError, warmStartSource } from '../../src/app/supernet.ts';
 import { ADMIN, bearer, conforms, isError, testApp } from './helpers.ts';
 import { readSse, type SseMessage } from './sse-client.ts';
 
@@ -113,5 +117,44 @@ describe('/v1/supernets and supernet-scored searches', () => {
     const r = await request(app).post('/v1/searches').set(bearer(key)).send(searchBody({ dataset: 'mnist', supernetId: sn }));
     isError(r, '/v1/searches', 'post', 409, 'supernet_unavailable');
     assert.match(r.body.error.message, new RegExp(`supernet ${sn} does not match this search: it was trained for dataset synthetic, the search's is mnist`));
+  });
+
+  it('a warm start (initFrom) begins from a trained supernet\'s weights, with progressive shrinking; a mismatched or unknown source is refused', async () => {
+    const src = (await request(app).get('/v1/supernets').set(bearer(key))).body.items.find((x: { status: string }) => x.status === 'succeeded').id as string;
+    isError(await request(app).post('/v1/supernets').set(bearer(key)).send({ ...supernetBody, initFrom: 'sn_0000000000000000' }), '/v1/supernets', 'post', 400, /initFrom: supernet "sn_0000000000000000" not found/);
+    isError(await request(app).post('/v1/supernets').set(bearer(key)).send({ ...supernetBody, initFrom: 'latest' }), '/v1/supernets', 'post', 400);
+    const row = findSupernet(ctx.db, src)!;
+    assert.throws(() => warmStartSource(ctx.db, src, { ...row, dataset: 'mnist', owner: null }), (e: Error) => e instanceof SupernetUnavailableError && /does not match: dataset synthetic, not mnist/.test(e.message));
+    // one step at a negligible learning rate: the new supernet's weights are the source's, not a fresh initialisation
+    const res = await request(app).post('/v1/supernets').set(bearer(key)).send({ dataset: 'synthetic', steps: 1, initFrom: src, predictorSamples: 0, recipe: { batchSize: 8, randomSubnets: 1, learningRate: 1e-9, progressive: true } });
+    conforms(res, '/v1/supernets', 'post', 202);
+    assert.notEqual(res.body.id, src);
+    const logs: string[] = [];
+    await readSse(await fetch(`${base}/v1/supernets/${res.body.id}/events?token=${key}`), (m) => { if (m.event === 'log') logs.push((m.data as { message: string }).message); });
+    const warm = findSupernet(ctx.db, res.body.id)!;
+    assert.equal(warm.status, 'succeeded', String(warm.error));
+    assert.equal((warm.options as { initFrom?: string }).initFrom, src);
+    assert.ok(logs.some((l) => l.includes(`starting from the weights of supernet ${src}`)), logs.join('\n'));
+    const weights = (id: string) => {
+      const b = readArtifact(ctx.db, findSupernet(ctx.db, id)!.checkpointArtifactId!);
+      return decodeWeights(b.subarray(4 + new DataView(b.buffer, b.byteOffset).getUint32(0, true)));
+    };
+    const [a, b] = [weights(src), weights(res.body.id)];
+    let maxDiff = 0;
+    let n = 0;
+    for (const [k, [t]] of a) {
+      if (!k.startsWith('w/')) continue;
+      const x = t!.dataSync(), y = b.get(k)![0]!.dataSync();
+      for (let i = 0; i < x.length; i++) maxDiff = Math.max(maxDiff, Math.abs(x[i]! - y[i]!));
+      n++;
+    }
+    assert.ok(n > 10 && maxDiff < 1e-5, `${n} tensors, max difference ${maxDiff}`);
+    // trained with predictorSamples 0: resume with predictorSamples fits the predictor, the checkpoint untouched
+    assert.equal(warm.metrics.predictor, undefined);
+    const fitted = await resumeSupernet(warm.id, { deps: { db: ctx.db }, predictorSamples: 10 });
+    assert.equal(fitted.status, 'succeeded');
+    assert.equal((fitted.record.metrics.predictor as { samples: number }).samples, 10);
+    assert.equal(fitted.record.checkpointArtifactId, warm.checkpointArtifactId);
+    assert.equal(fitted.record.step, 1);
   });
 });
