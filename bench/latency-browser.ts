@@ -7,7 +7,7 @@
 // .measureSuite, files served by page.route), and the transferred table's
 // predictions are scored against both truths: the reference-interleaved
 // ratio x the reference's time on that page, and the plain median of the
-// page's best-of-3 batch times.
+// page's best-of-5 batch times.
 
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
@@ -26,13 +26,15 @@ import type { LatencyTable } from '../src/latency/table.ts';
 import { fromWire } from '../src/space/archspec.ts';
 
 export const CHROMIUM = '/usr/bin/chromium';
+/** Rounds per held-out network on the page. */
+export const HELD_OUT_ROUNDS = 21;
 
 export interface BrowserNetwork {
   id: string;
   input: string;
   /** reference-interleaved: median of (network / reference) over the rounds */
   ratio: number;
-  /** plain: median of the rounds' best-of-3 batch times (ms per inference) */
+  /** plain: median of the rounds' best-of-5 batch times (ms per inference) */
   plainMs: number;
   /** the reference's median ms per inference on the page during the held-out run */
   referenceMs: number;
@@ -63,7 +65,9 @@ export async function throttledBrowserRun(o: { rate: number; heldOut: number; se
   const reg = registerDevice(deviceStoreOf(ctx), { id: deviceId, name: `Chromium, ${o.rate}x CPU throttling`, runtime: 'tflite-browser', runtimeVersion: '@tensorflow/tfjs-tflite (browser WASM)', threads: 1, cpu: `this host, ${o.rate}x throttled` }, null);
   // held-out networks: random networks of the suite's inputs (other seeds than the suite's), no kernels
   const evalDir = mkdtempSync(join(tmpdir(), 'bench-browser-eval-'));
-  const evalManifest: BundleManifest = writeBundle(evalDir, { ...DEFAULT_BUNDLE_OPTIONS, quickSuite: undefined, maxKernelsPerTarget: 0, calibrationNetworks: o.heldOut, seed: o.seed });
+  // (more rounds than the profiling suite's 7-9: the truth should be more precise than what it scores; the throttled
+  // page's own run-to-run agreement is reported beside it)
+  const evalManifest: BundleManifest = writeBundle(evalDir, { ...DEFAULT_BUNDLE_OPTIONS, quickSuite: undefined, maxKernelsPerTarget: 0, calibrationNetworks: o.heldOut, seed: o.seed, repeats: HELD_OUT_ROUNDS });
   const { chromium } = await import('playwright-core');
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
   try {

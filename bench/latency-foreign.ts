@@ -48,7 +48,7 @@ import { parseInputShape } from '../src/space/resolve.ts';
 import { createRng } from '../src/space/rng.ts';
 import { sampleArch } from '../src/space/sampler.ts';
 import { skeletonFor } from '../src/space/skeleton.ts';
-import { throttledBrowserRun, type BrowserResult } from './latency-browser.ts';
+import { HELD_OUT_ROUNDS, throttledBrowserRun, type BrowserResult } from './latency-browser.ts';
 import { machineLine } from './common.ts';
 
 const FOREIGN_SECTION = '## Latency on a foreign host: adapt, do not refuse (bench:latency)';
@@ -319,7 +319,7 @@ export async function foreignHostSection(o: ForeignOptions): Promise<string> {
   lines.push('');
   lines.push('Held-out random networks of the space (none among the tables\' or any calibration\'s networks). Two truths per network: **interleaved** = its median ratio to the');
   lines.push("reference network over 21 rounds (a batch of the network, then one of the reference, by process CPU time) x the reference's wall time measured right");
-  lines.push('before it; **plain** = the median of 40 single Invoke() calls by wall clock, every call counted (on the page: the median of its best-of-3 batch times).');
+  lines.push(`before it; **plain** = the median of 40 single Invoke() calls by wall clock, every call counted (on the page: the median over its rounds of the best of 5 batches; held-out networks get ${HELD_OUT_ROUNDS} rounds).`);
   lines.push('A prediction in ms is the predicted ratio (table + this host\'s relative calibration) x the same reference time. "minutes" = time spent measuring on the device');
   lines.push('up to that stage (calibration included). The Chromium device is a phone-class stand-in: this host\'s CPU with DevTools CPU throttling');
   lines.push(`(Emulation.setCPUThrottlingRate ${o.rate}x through playwright-core), its table uploaded by the page's quick mode; its held-out networks are measured on the same throttled page.`);

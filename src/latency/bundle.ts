@@ -44,7 +44,7 @@ export interface BundleManifest {
   createdAt: string;
   numClasses: number;
   inputs: { skeleton: string; input: string; kernels: number }[];
-  /** how to measure: warm-up, then rounds of (best of 3 batches of the model, best of 3 batches of the reference) */
+  /** how to measure: warm-up, then rounds of (best of 5 batches of the model, best of 5 batches of the reference, alternated) */
   measure: { warmup: number; repeats: number; batchMs: number; reference: string };
   reference: BundleModel;
   baseline: BundleModel;
