@@ -43,7 +43,7 @@ import { loadDataset } from '../src/data/registry.ts';
 import { readArtifact } from '../src/store/artifacts.ts';
 import { openDb } from '../src/store/db.ts';
 import { SupernetEvaluator } from '../src/supernet/evaluator.ts';
-import { getSupernet } from '../src/store/supernets.ts';
+import { findSupernet, getSupernet } from '../src/store/supernets.ts';
 import { useTrainingBackend } from '../src/train/backend.ts';
 import type { TrialRequest } from '../src/train/protocol.ts';
 import { arg, commandLine, machineLine, writeBenchmarksSection } from './common.ts';
@@ -256,7 +256,15 @@ async function addSupernetScores(res: FidelityResults, save: () => void): Promis
           return { name, accuracy: r.accuracy, seconds: r.seconds };
         });
       }
-      res.supernet = { id: sn.id, step: sn.step, metrics: sn.metrics, summary: `${sn.id} (${sn.status}), ${sn.step} steps (${Number(sn.metrics.epochs ?? 0).toFixed(2)} epochs, ${(Number(sn.metrics.trainSeconds ?? 0) / 60).toFixed(0)} min of training)` };
+      // how it was trained: a warm start counts its source's steps too; progressive shrinking or not
+      const opts = sn.options as { initFrom?: string | null; recipe?: { progressive?: boolean; randomSubnets?: number } };
+      const src = opts.initFrom ? findSupernet(db, opts.initFrom) : null;
+      const how = [
+        src ? `started from the weights of ${src.id} (${src.step} steps, ${Number(src.metrics.epochs ?? 0).toFixed(2)} epochs, ${(Number(src.metrics.trainSeconds ?? 0) / 60).toFixed(0)} min)` : '',
+        opts.recipe?.progressive ? 'progressive shrinking of the random subnets' : '',
+        opts.recipe?.randomSubnets !== undefined ? `${opts.recipe.randomSubnets} random subnets per step` : '',
+      ].filter(Boolean).join('; ');
+      res.supernet = { id: sn.id, step: sn.step, metrics: sn.metrics, summary: `${sn.id} (${sn.status}), ${sn.step} steps (${Number(sn.metrics.epochs ?? 0).toFixed(2)} epochs, ${(Number(sn.metrics.trainSeconds ?? 0) / 60).toFixed(0)} min of training${how ? `; ${how}` : ''})` };
       save();
     } finally {
       ev.dispose();
