@@ -63,6 +63,8 @@ interface Row {
   bestArch: string;
   /** best reward so far after each proposal */
   curve: number[];
+  /** mean reward of the last 100 proposals (where the strategy ends up sampling) */
+  lastMean: number;
   wallS: number;
   /** the winner re-scored by the supernet itself */
   supernetAccuracy?: number;
@@ -93,7 +95,7 @@ async function oneSearch(c: Contender, seed: number, o: { evals: number; evaluat
   return {
     row: {
       label: c.label, seed, evaluations: r.report.counts.succeeded + r.report.counts.failed, cached: r.report.counts.cached,
-      bestReward: b.reward!, bestAccuracy: b.accuracy!, bestLatencyMs: b.latencyMs, bestArch: toCanonicalJson(fromWire(b.spec)), curve, wallS: (Date.now() - t0) / 1000,
+      bestReward: b.reward!, bestAccuracy: b.accuracy!, bestLatencyMs: b.latencyMs, bestArch: toCanonicalJson(fromWire(b.spec)), curve, lastMean: mean(trials.slice(-100).map((t) => t.reward ?? 0)), wallS: (Date.now() - t0) / 1000,
     },
     options: r.report.search.options, trials,
   };
@@ -136,7 +138,7 @@ async function main(): Promise<void> {
       for (let seed = 101; seed < 101 + sweepSeeds; seed++) {
         const r = await run({ label: 'rl-ppo', strategy: 'rl', options: { algorithm: 'ppo', ...options } }, seed);
         best.push(r.row.bestReward);
-        lastMean.push(mean(r.trials.slice(-100).map((t) => t.reward ?? 0)));
+        lastMean.push(r.row.lastMean);
       }
       sweep.push({ options, best, lastMean });
       log(`sweep ${JSON.stringify(options)}: best ${meanSd(best)}, mean reward of the last 100 ${meanSd(lastMean)}`);
@@ -236,16 +238,16 @@ function writeReport(r: Report): void {
     `${r.evals} evaluations per search (cached repeats free, nothing skipped), ${r.seeds} seeds per strategy. The winner of each search is then scored by the supernet itself${r.rows.some((x) => x.finalTestAccuracy !== undefined) ? ' and trained with bench:run\'s final recipe (4 epochs on 20,000 images, Adam; test accuracy on 10,000 images)' : ''}.`);
   L.push(`Strategies: rl-ppo and rl-reinforce (the LSTM controller, ${JSON.stringify(r.rlOptions)}${r.sweep.length ? ', the sweep\'s best setting' : ''}; PPO: 4 clipped steps per batch, clip 0.2), random (uniform), evolution (aging, population 32, tournament 8).`);
   L.push('');
-  L.push('| strategy | mean ± sd best reward (search\'s evaluator) | mean ± sd winner\'s supernet accuracy | mean ± sd winner\'s reward on the supernet | mean ± sd winner\'s final test accuracy | evaluations + cached per search | wall time per search |');
-  L.push('|---|---|---|---|---|---|---|');
+  L.push('| strategy | mean ± sd best reward (search\'s evaluator) | mean ± sd reward of the last 100 proposals | mean ± sd winner\'s supernet accuracy | mean ± sd winner\'s reward on the supernet | mean ± sd winner\'s final test accuracy | evaluations + cached per search | wall time per search |');
+  L.push('|---|---|---|---|---|---|---|---|');
   for (const l of labels) {
-    L.push(`| ${l} | ${meanSd(of(l, (x) => x.bestReward))} | ${meanSd(of(l, (x) => x.supernetAccuracy))} | ${meanSd(of(l, (x) => x.supernetReward))} | ${of(l, (x) => x.finalTestAccuracy).length ? meanSd(of(l, (x) => x.finalTestAccuracy)) : 'not run'} | ${mean(of(l, (x) => x.evaluations)).toFixed(0)} + ${mean(of(l, (x) => x.cached)).toFixed(0)} | ${(mean(of(l, (x) => x.wallS)) / 60).toFixed(1)} min |`);
+    L.push(`| ${l} | ${meanSd(of(l, (x) => x.bestReward))} | ${meanSd(of(l, (x) => x.lastMean))} | ${meanSd(of(l, (x) => x.supernetAccuracy))} | ${meanSd(of(l, (x) => x.supernetReward))} | ${of(l, (x) => x.finalTestAccuracy).length ? meanSd(of(l, (x) => x.finalTestAccuracy)) : 'not run'} | ${mean(of(l, (x) => x.evaluations)).toFixed(0)} + ${mean(of(l, (x) => x.cached)).toFixed(0)} | ${(mean(of(l, (x) => x.wallS)) / 60).toFixed(1)} min |`);
   }
   L.push('');
   L.push('Against random search (difference of means; two-sided tests over seeds):');
   L.push('');
   for (const l of labels.filter((x) => x !== 'random')) {
-    L.push(`- ${l} vs random: ${comparison('best reward', of(l, (x) => x.bestReward), of('random', (x) => x.bestReward))}; ${comparison('winner\'s reward on the supernet', of(l, (x) => x.supernetReward), of('random', (x) => x.supernetReward))}${of(l, (x) => x.finalTestAccuracy).length ? `; ${comparison('final test accuracy', of(l, (x) => x.finalTestAccuracy), of('random', (x) => x.finalTestAccuracy))}` : ''}.`);
+    L.push(`- ${l} vs random: ${comparison('best reward', of(l, (x) => x.bestReward), of('random', (x) => x.bestReward))}; ${comparison('winner\'s reward on the supernet', of(l, (x) => x.supernetReward), of('random', (x) => x.supernetReward))}; ${comparison('mean reward of the last 100 proposals', of(l, (x) => x.lastMean), of('random', (x) => x.lastMean))}${of(l, (x) => x.finalTestAccuracy).length ? `; ${comparison('final test accuracy', of(l, (x) => x.finalTestAccuracy), of('random', (x) => x.finalTestAccuracy))}` : ''}.`);
   }
   if (r.sweep.length) {
     L.push('');

@@ -178,10 +178,31 @@ export function trainedSupernetFor(db: Db, k: { dataset: string; input: { height
   return supernetsFor(db, { ...k, skeleton: skeletonFor(k.input).name, shared }).find((s) => s.status === 'succeeded' && s.checkpointArtifactId) ?? null;
 }
 
-/** An unfinished supernet of this dataset (crashed, cancelled or failed) that a new request would resume, or null. */
-export function unfinishedSupernetFor(db: Db, k: { dataset: string; input: { height: number; width: number; channels: number }; owner: string | null }): SupernetRecord | null {
+/** The options a stored supernet trains with (a row recorded before smallestPerOp existed trained the ds smallest only: it continues so). */
+export function storedSupernetOptions(row: SupernetRecord): SupernetOptions {
+  const o = resolveSupernetOptions(row.options as unknown as SupernetOptionsInput);
+  const storedRecipe = (row.options.recipe ?? {}) as Record<string, unknown>;
+  if (!('smallestPerOp' in storedRecipe)) o.recipe = { ...o.recipe, smallestPerOp: false };
+  return o;
+}
+
+/** What decides the weights a training ends with (how often it checkpoints does not). */
+function trainingIdentity(o: SupernetOptions): string {
+  const recipe = Object.fromEntries(Object.entries(o.recipe).filter(([, v]) => v !== undefined).sort(([a], [b]) => a.localeCompare(b)));
+  return JSON.stringify({ minutes: o.minutes, steps: o.steps, seed: o.seed, recipe, predictorSamples: o.predictorSamples, initFrom: o.initFrom });
+}
+
+/**
+ * An unfinished supernet of this dataset (crashed, cancelled or failed) that a new request would
+ * resume, or null. With `options`, only one that was asked for with the same training options
+ * (budget, seed, recipe, predictor samples, warm-start source): a request that asks for something
+ * else starts a new supernet rather than silently continuing the old one with its old options.
+ */
+export function unfinishedSupernetFor(db: Db, k: { dataset: string; input: { height: number; width: number; channels: number }; owner: string | null; options?: SupernetOptions }): SupernetRecord | null {
   const shared = isSharedDataset(k.dataset);
-  return supernetsFor(db, { ...k, skeleton: skeletonFor(k.input).name, shared }).find((s) => s.status !== 'succeeded') ?? null;
+  const want = k.options ? trainingIdentity(k.options) : null;
+  return supernetsFor(db, { ...k, skeleton: skeletonFor(k.input).name, shared })
+    .find((s) => s.status !== 'succeeded' && (want === null || trainingIdentity(storedSupernetOptions(s)) === want)) ?? null;
 }
 
 export interface SupernetResult {
@@ -198,11 +219,8 @@ export async function runStoredSupernet(db: Db, id: string, ctx: SupernetContext
   let row = getSupernet(db, id);
   const fitOnly = row.status === 'succeeded' && (ctx.predictorSamples ?? 0) > 0 && !row.metrics.predictor;
   if (row.status === 'succeeded' && !fitOnly) return { supernetId: id, status: 'succeeded', step: row.step, totalSteps: row.totalSteps ?? row.step, error: null, record: row };
-  const o = resolveSupernetOptions(row.options as unknown as SupernetOptionsInput);
+  const o = storedSupernetOptions(row);
   if (ctx.predictorSamples !== undefined) o.predictorSamples = ctx.predictorSamples;
-  // a supernet recorded before smallestPerOp existed trained the ds smallest only: it continues so (an exact resume)
-  const storedRecipe = (row.options.recipe ?? {}) as Record<string, unknown>;
-  if (!('smallestPerOp' in storedRecipe)) o.recipe = { ...o.recipe, smallestPerOp: false };
   const key = ctx.streamId ?? id;
   const emit = (e: NasEvent) => ctx.onEvent?.(e);
   const log = (message: string, level: 'info' | 'warn' = 'info') => emit({ type: 'log', searchId: key, level, message, at: now() });
@@ -366,8 +384,10 @@ export async function trainSupernet(input: SupernetOptionsInput, ctx: SupernetCo
   const db = ctx.deps?.db ?? openDb(dataPaths().store);
   try {
     const { input: shape } = await datasetShape(input.dataset, ctx.deps);
-    const unfinished = ctx.fresh ? null : unfinishedSupernetFor(db, { dataset: input.dataset, input: shape, owner: ctx.owner ?? null });
+    const options = resolveSupernetOptions(input);
+    const unfinished = ctx.fresh ? null : unfinishedSupernetFor(db, { dataset: input.dataset, input: shape, owner: ctx.owner ?? null, options });
     const row = unfinished ?? await createSupernet(db, input, { owner: ctx.owner, deps: ctx.deps });
+    if (unfinished) ctx.onEvent?.({ type: 'log', searchId: ctx.streamId ?? row.id, level: 'info', message: `continuing unfinished supernet ${row.id} (same options; --fresh starts a new one)`, at: now() });
     return await runStoredSupernet(db, row.id, ctx);
   } finally {
     if (!ctx.deps?.db) db.close();

@@ -432,7 +432,7 @@ export interface paths {
         /** Supernets the caller may use (its own, and those of built-in datasets), newest first */
         get: operations["listSupernets"];
         put?: never;
-        /** Train a weight-shared supernet for a dataset (queued job); answers 202 with it and a Location header. An interrupted supernet of the same dataset is continued instead of starting anew. */
+        /** Train a weight-shared supernet for a dataset (queued job); answers 202 with it and a Location header. An interrupted supernet of the same dataset asked for with the same training options (minutes or steps, seed, recipe, predictorSamples, initFrom) is continued instead of starting anew; other options start a new supernet. */
         post: operations["createSupernet"];
         delete?: never;
         options?: never;
@@ -486,7 +486,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Ask a queued or running supernet to stop (it keeps its last checkpoint; POST /v1/supernets for the dataset continues it) */
+        /** Ask a queued or running supernet to stop (it keeps its last checkpoint; POST /v1/supernets for the dataset with the same options continues it) */
         post: operations["cancelSupernet"];
         delete?: never;
         options?: never;

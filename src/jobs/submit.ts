@@ -104,16 +104,17 @@ export interface SupernetSubmitted {
 
 /**
  * Queue the training of a supernet. An unfinished supernet of the same
- * dataset the caller may use is continued (its job, when one is still
- * queued or running, is returned as is: submitting twice trains once).
+ * dataset and training options the caller may use is continued (its job,
+ * when one is still queued or running, is returned as is: submitting twice
+ * trains once); different options start a new supernet.
  */
 export async function submitSupernet(db: Db, queue: JobQueue, body: SupernetSubmission, owner: string, deps?: SupernetDeps): Promise<SupernetSubmitted> {
   if (!queue.kinds.includes('supernet')) throw new BadSubmission('this server trains no supernets');
   const dataset = resolveDatasetRef(db, body.dataset, owner);
   const input: SupernetOptionsInput = { dataset, minutes: body.minutes, steps: body.steps, seed: body.seed, recipe: body.recipe, predictorSamples: body.predictorSamples, initFrom: body.initFrom };
-  resolveSupernetOptions(input); // a bad option is a 400 before any row or job exists
+  const options = resolveSupernetOptions(input); // a bad option is a 400 before any row or job exists
   const shape = await supernetDatasetShape(dataset, deps);
-  const unfinished = unfinishedSupernetFor(db, { dataset, input: shape, owner });
+  const unfinished = unfinishedSupernetFor(db, { dataset, input: shape, owner, options });
   const jobs = new JobsRepo(db);
   if (unfinished) {
     const live = jobs.bySearch(unfinished.id);

@@ -71,6 +71,12 @@ describe('/v1/supernets and supernet-scored searches', () => {
     const again = await request(app).post('/v1/supernets').set(bearer(key)).send(supernetBody);
     conforms(again, '/v1/supernets', 'post', 202);
     assert.equal(again.body.id, id, 'the unfinished supernet of the dataset is continued, not duplicated');
+    // other training options are a new supernet, not the old one silently continued with its old options
+    const seed2 = await request(app).post('/v1/supernets').set(bearer(key)).send({ ...supernetBody, seed: 2 });
+    conforms(seed2, '/v1/supernets', 'post', 202);
+    assert.notEqual(seed2.body.id, id, 'a request with another seed must not continue the unfinished supernet');
+    assert.equal(seed2.body.options.seed, 2);
+    conforms(await request(app).post(`/v1/supernets/${seed2.body.id}/cancel`).set(bearer(key)), '/v1/supernets/{supernetId}/cancel', 'post', 202);
     const got: SseMessage[] = [];
     await readSse(await fetch(`${base}/v1/supernets/${id}/events?token=${key}`), (m) => got.push(m));
     const types = got.map((m) => m.event);
@@ -113,7 +119,7 @@ describe('/v1/supernets and supernet-scored searches', () => {
   });
 
   it('refuses a named supernet of another dataset, naming the mismatch', async () => {
-    const sn = (await request(app).get('/v1/supernets').set(bearer(key))).body.items[0].id as string;
+    const sn = (await request(app).get('/v1/supernets').set(bearer(key))).body.items.find((x: { status: string }) => x.status === 'succeeded').id as string;
     const r = await request(app).post('/v1/searches').set(bearer(key)).send(searchBody({ dataset: 'mnist', supernetId: sn }));
     isError(r, '/v1/searches', 'post', 409, 'supernet_unavailable');
     assert.match(r.body.error.message, new RegExp(`supernet ${sn} does not match this search: it was trained for dataset synthetic, the search's is mnist`));
