@@ -25,7 +25,7 @@ import { runSearch } from '../src/app/search.ts';
 import { trainedSupernetFor } from '../src/app/supernet.ts';
 import { dataPaths } from '../src/config/paths.ts';
 import { loadDataset } from '../src/data/registry.ts';
-import { describeCalibration, loadCalibratedPredictor } from '../src/latency/index.ts';
+import { type CalibratedPredictor, describeCalibration, loadCalibratedPredictor } from '../src/latency/index.ts';
 import { trialReward } from '../src/search/reward.ts';
 import type { EvaluatorName, SearchOptions } from '../src/search/options.ts';
 import type { StrategyName } from '../src/search/strategy.ts';
@@ -82,12 +82,12 @@ function contenders(rl: Record<string, unknown>): Contender[] {
   ];
 }
 
-async function oneSearch(c: Contender, seed: number, o: { evals: number; evaluator: EvaluatorName; targetMs: number; mode: 'hard' | 'soft'; db: ReturnType<typeof openDb> }): Promise<{ row: Row; options: SearchOptions; trials: TrialRecord[] }> {
+async function oneSearch(c: Contender, seed: number, o: { evals: number; evaluator: EvaluatorName; targetMs: number; mode: 'hard' | 'soft'; db: ReturnType<typeof openDb>; predictor: CalibratedPredictor }): Promise<{ row: Row; options: SearchOptions; trials: TrialRecord[] }> {
   const t0 = Date.now();
   const r = await runSearch({
     dataset: 'fashion-mnist', deviceId: 'node-tflite-wasm', latencyTargetMs: o.targetMs, mode: o.mode, strategy: c.strategy, evaluator: o.evaluator,
     maxTrials: o.evals, seed, strategyOptions: c.options as SearchOptions['strategyOptions'],
-  }, { deps: { db: o.db, datasetOptions: { cacheDir: dataPaths().datasets } } });
+  }, { deps: { db: o.db, predictor: o.predictor, datasetOptions: { cacheDir: dataPaths().datasets } } });
   const trials = r.report.trials;
   let best = -Infinity;
   const curve = trials.map((t) => (best = Math.max(best, t.reward ?? -Infinity)));
@@ -111,7 +111,9 @@ async function main(): Promise<void> {
   const load0 = loadavg()[0];
   await useTrainingBackend();
   const predictor = await loadCalibratedPredictor('node-tflite-wasm', { onProgress: log });
-  const targetMs = predictor.predict(resolveArch('mobilenet-v2', { input: INPUT, widthMultiplier: 0.35 }), INPUT, 10).latencyMs;
+  const tp = predictor.predict(resolveArch('mobilenet-v2', { input: INPUT, widthMultiplier: 0.35 }), INPUT, 10);
+  const targetMs = tp.latencyMs;
+  if (tp.referenceRatio !== undefined) log(`T = ${tp.referenceRatio.toFixed(3)} x the reference network (${tp.referenceMs!.toFixed(4)} ms, timed once for every search)`);
   log(`T = ${targetMs.toFixed(3)} ms (MobileNetV2-0.35 small-input, predicted: ${describeCalibration(predictor.calibration)})`);
   const storeDb = openDb(dataPaths().store);
   const sn = trainedSupernetFor(storeDb, { dataset: 'fashion-mnist', input: INPUT, owner: null });
@@ -122,7 +124,9 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'nas-bench-search-'));
   const db = openDb(join(dir, 'bench.sqlite'));
   copySupernet(storeDb, db, sn.id);
-  const run = (c: Contender, seed: number) => oneSearch(c, seed, { evals, evaluator, targetMs, mode, db });
+  // every search shares this predictor: its reference network was timed once, so T and every candidate's
+  // predicted latency are in one unit for all of them (a predictor per search would time the reference anew)
+  const run = (c: Contender, seed: number) => oneSearch(c, seed, { evals, evaluator, targetMs, mode, db, predictor });
 
   // 1. Optional sweep of the PPO controller's learning rate, batch and entropy weight.
   let rlOptions: Record<string, unknown> = { batchSize: 8, learningRate: 0.02, entropyWeight: 0.01 };

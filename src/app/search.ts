@@ -37,6 +37,12 @@ export interface SearchDeps {
   /** the store (default: dataPaths().store, opened and closed here) */
   db?: Db;
   datasetOptions?: LoadDatasetOptions;
+  /**
+   * the latency predictor (default: loaded here, host-calibrated with the reference network timed
+   * now). `nas run` passes its own, so that the search and the stages after it speak one unit;
+   * searches compared side by side share one, so that T means the same for each.
+   */
+  predictor?: CalibratedPredictor;
 }
 
 export interface SearchContext extends EventSink {
@@ -75,7 +81,7 @@ interface Prepared {
 async function prepare(o: SearchOptions, deps?: SearchDeps, measureCalibration = true): Promise<Prepared> {
   // host-calibrated: LAT in this host's ms. Running a search measures a missing or stale
   // calibration first (bounded, cached per host); creating one (an HTTP request) only reads the cache.
-  const predictor = measureCalibration ? await loadCalibratedPredictor(o.deviceId) : loadPredictor(o.deviceId);
+  const predictor = deps?.predictor ?? (measureCalibration ? await loadCalibratedPredictor(o.deviceId) : loadPredictor(o.deviceId));
   const ds = await loadDataset(o.dataset, datasetOptionsOf(deps));
   const m = ds.manifest;
   const input = { height: m.height, width: m.width, channels: m.channels };

@@ -88,7 +88,9 @@ export function calibratePredictor(base: LatencyPredictor, device: DeviceProfile
   return {
     deviceId: base.deviceId,
     device,
-    calibration: status,
+    // the status as these predictions use it: its reference is the timing that converts them to ms
+    // (a newer timing another process cached since does not change them, so it is not shown either)
+    calibration: c && reference ? { ...status, reference } : status,
     table: o.table,
     ...(reference ? { reference } : {}),
     predict: (spec, input, numClasses) => map(base.predict(spec, input, numClasses)),

@@ -17,7 +17,8 @@ import { sampleDecisions } from '../../src/space/sampler.ts';
 import { SKELETON_SMALL, skeletonFor } from '../../src/space/skeleton.ts';
 import { fastestArch } from '../../src/search/fastest.ts';
 import { MAX_PROPOSALS_PER_TRIAL } from '../../src/search/runner.ts';
-import { loadPredictor } from '../../src/latency/index.ts';
+import { type CalibratedPredictor, loadPredictor } from '../../src/latency/index.ts';
+import { archId } from '../../src/space/archspec.ts';
 import { createRng } from '../../src/space/rng.ts';
 import type { SearchOptionsInput } from '../../src/search/options.ts';
 import { FakeExecutor, ScriptedStrategy } from './fakes.ts';
@@ -184,6 +185,29 @@ describe('runSearch (fake executor, synthetic)', () => {
     assert.equal(trials.length, 6);
     const trainedIds = ex.requests.map((q) => q.id);
     assert.equal(new Set(trainedIds).size, trainedIds.length, 'a trial was trained twice');
+  });
+
+  it('a predictor given in its deps is the one that prices every candidate (searches compared side by side share one unit)', async () => {
+    const own = loadPredictor('node-tflite-wasm');
+    // the same predictor at half speed: every stored latency must be its price, not a freshly loaded predictor's
+    const priced = new Map<string, { slow: number; own: number }>();
+    const slow = {
+      ...own,
+      predict: (...a: Parameters<typeof own.predict>) => {
+        const p = own.predict(...a);
+        priced.set(archId(a[0]), { slow: 2 * p.latencyMs, own: p.latencyMs });
+        return { ...p, latencyMs: 2 * p.latencyMs };
+      },
+    } as CalibratedPredictor;
+    const r = await runSearch(base({ maxTrials: 3 }), { deps: { db, executor: new FakeExecutor(), predictor: slow } });
+    assert.equal(r.status, 'succeeded');
+    const trials = listTrials(db, r.searchId);
+    assert.ok(trials.length >= 3);
+    for (const t of trials) {
+      const p = priced.get(t.archId);
+      assert.ok(p, `trial ${t.archId} was priced by another predictor`);
+      assert.ok(Math.abs(t.latencyMs - p.slow) < 1e-9 && p.slow > 1.5 * p.own, `${t.latencyMs} vs ${JSON.stringify(p)}`);
+    }
   });
 
   it('a target below the fastest architecture is refused, naming the fastest predicted latency', async () => {

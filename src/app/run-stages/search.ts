@@ -40,7 +40,7 @@ export async function searchStage(s: RunSession): Promise<ModelCheckpoint> {
       ? { status: 'succeeded' as const, error: null, report }
       : await runStoredSearch(s.db, searchId, {
         onEvent: trialProgress(s, report.search.options.maxTrials, report.counts.succeeded + report.counts.failed),
-        cancel: s.ctx.cancel, deps: { ...s.ctx.deps?.search, db: s.db },
+        cancel: s.ctx.cancel, deps: { predictor: s.predictor, ...s.ctx.deps?.search, db: s.db },
         // trials in flight at the search's wall-time stop finish: it stops starting them a round of trials before its share ends
         ...(s.budget?.enforced ? { maxWallMs: Math.max(1000, (s.budget.state.minutes.search - (s.budget.state.work.searchRoundMinutes ?? 0)) * 60_000) } : {}),
       }, report.search.status !== 'queued');
