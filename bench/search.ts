@@ -86,7 +86,9 @@ async function oneSearch(c: Contender, seed: number, o: { evals: number; evaluat
   const t0 = Date.now();
   const r = await runSearch({
     dataset: 'fashion-mnist', deviceId: 'node-tflite-wasm', latencyTargetMs: o.targetMs, mode: o.mode, strategy: c.strategy, evaluator: o.evaluator,
-    maxTrials: o.evals, seed, strategyOptions: c.options as SearchOptions['strategyOptions'],
+    // equal samples: every strategy draws exactly `evals` proposals (a converged controller's repeats are
+    // cached, free, and counted), and at most that many distinct architectures are scored
+    maxTrials: o.evals, maxProposals: o.evals, seed, strategyOptions: c.options as SearchOptions['strategyOptions'],
   }, { deps: { db: o.db, predictor: o.predictor, datasetOptions: { cacheDir: dataPaths().datasets } } });
   const trials = r.report.trials;
   let best = -Infinity;
@@ -239,10 +241,10 @@ function writeReport(r: Report): void {
   L.push('');
   L.push(`Fashion-MNIST, device node-tflite-wasm (${r.calibration}), ${r.mode} reward with T = ${r.targetMs.toFixed(3)} ms (the predicted latency of the small-input MobileNetV2-0.35). ` +
     `Each candidate is scored by ${r.evaluator === 'predictor' ? `the accuracy predictor of supernet ${r.supernet} (${r.supernetSteps} steps; held-out Kendall tau against the supernet ${r.predictorTau?.toFixed(3) ?? 'n/a'})` : `supernet ${r.supernet} (inherited weights, BN re-estimated)`}: ` +
-    `${r.evals} evaluations per search (cached repeats free, nothing skipped), ${r.seeds} seeds per strategy. The winner of each search is then scored by the supernet itself${r.rows.some((x) => x.finalTestAccuracy !== undefined) ? ' and trained with bench:run\'s final recipe (4 epochs on 20,000 images, Adam; test accuracy on 10,000 images)' : ''}.`);
+    `${r.evals} proposals per search (equal samples: a repeated architecture is scored from the cache and counts as a proposal; the distinct architectures scored are in the table; nothing skipped), ${r.seeds} seeds per strategy. The winner of each search is then scored by the supernet itself${r.rows.some((x) => x.finalTestAccuracy !== undefined) ? ' and trained with bench:run\'s final recipe (4 epochs on 20,000 images, Adam; test accuracy on 10,000 images)' : ''}.`);
   L.push(`Strategies: rl-ppo and rl-reinforce (the LSTM controller, ${JSON.stringify(r.rlOptions)}${r.sweep.length ? ', the sweep\'s best setting' : ''}; PPO: 4 clipped steps per batch, clip 0.2), random (uniform), evolution (aging, population 32, tournament 8).`);
   L.push('');
-  L.push('| strategy | mean ± sd best reward (search\'s evaluator) | mean ± sd reward of the last 100 proposals | mean ± sd winner\'s supernet accuracy | mean ± sd winner\'s reward on the supernet | mean ± sd winner\'s final test accuracy | evaluations + cached per search | wall time per search |');
+  L.push('| strategy | mean ± sd best reward (search\'s evaluator) | mean ± sd reward of the last 100 proposals | mean ± sd winner\'s supernet accuracy | mean ± sd winner\'s reward on the supernet | mean ± sd winner\'s final test accuracy | distinct architectures scored + cached repeats per search | wall time per search |');
   L.push('|---|---|---|---|---|---|---|---|');
   for (const l of labels) {
     L.push(`| ${l} | ${meanSd(of(l, (x) => x.bestReward))} | ${meanSd(of(l, (x) => x.lastMean))} | ${meanSd(of(l, (x) => x.supernetAccuracy))} | ${meanSd(of(l, (x) => x.supernetReward))} | ${of(l, (x) => x.finalTestAccuracy).length ? meanSd(of(l, (x) => x.finalTestAccuracy)) : 'not run'} | ${mean(of(l, (x) => x.evaluations)).toFixed(0)} + ${mean(of(l, (x) => x.cached)).toFixed(0)} | ${(mean(of(l, (x) => x.wallS)) / 60).toFixed(1)} min |`);

@@ -61,6 +61,12 @@ export interface SearchOptions {
   supernetId: string | null;
   /** max trials that train (cached repeats and hard-mode skips cost nothing; proposals capped at 50x) */
   maxTrials: number;
+  /**
+   * stop after this many proposals, cached repeats and skips included (default: 50 x maxTrials). With a
+   * cheap evaluator a converged controller keeps proposing what it already scored; this bounds the
+   * samples a strategy draws, so strategies compare at equal samples.
+   */
+  maxProposals?: number;
   /** wall-time budget over all runs of the search; null = none */
   maxWallMs: number | null;
   /** stop proposing once this many trials failed; null = none */
@@ -160,6 +166,8 @@ export function resolveSearchOptions(input: SearchOptionsInput): SearchOptions {
   check(supernetId === null || evaluator !== 'proxy', 'a supernet id applies to the supernet and predictor evaluators only');
   const maxTrials = input.maxTrials ?? DEFAULT_MAX_TRIALS;
   check(isInt(maxTrials, 1, 100000), `max trials must be an integer in [1, 100000], got ${maxTrials}`);
+  const maxProposals = input.maxProposals ?? undefined;
+  check(maxProposals === undefined || isInt(maxProposals, 1, 100000 * 50), `max proposals must be a positive integer, got ${maxProposals}`);
   const maxWallMs = input.maxWallMs ?? null;
   check(maxWallMs === null || (isNum(maxWallMs) && maxWallMs > 0), `wall-time budget must be a positive number of ms, got ${maxWallMs}`);
   const maxFailedTrials = input.maxFailedTrials ?? null;
@@ -183,7 +191,7 @@ export function resolveSearchOptions(input: SearchOptionsInput): SearchOptions {
   }
   return {
     dataset: input.dataset, deviceId: input.deviceId.trim(), latencyTargetMs: input.latencyTargetMs, mode, w, skipFactor,
-    strategy, evaluator, supernetId, maxTrials, maxWallMs, maxFailedTrials, maxParallelTrials, trialTimeoutMs, seed, proxy: proxyFrom(input.proxy), earlyStop,
+    strategy, evaluator, supernetId, maxTrials, ...(maxProposals !== undefined ? { maxProposals } : {}), maxWallMs, maxFailedTrials, maxParallelTrials, trialTimeoutMs, seed, proxy: proxyFrom(input.proxy), earlyStop,
     strategyOptions: { ...so },
   };
 }

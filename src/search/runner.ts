@@ -107,16 +107,21 @@ export class SearchRunner {
     return this.counts.total - this.counts.cached - this.counts.skipped;
   }
 
-  private room(): number {
+  /** proposals allowed in all: the search's maxProposals, else 50 per budgeted trial */
+  private proposalCap(): number {
     const o = this.c.options;
-    return Math.min(o.maxTrials - this.spent(), o.maxTrials * MAX_PROPOSALS_PER_TRIAL - this.counts.total);
+    return o.maxProposals ?? o.maxTrials * MAX_PROPOSALS_PER_TRIAL;
+  }
+
+  private room(): number {
+    return Math.min(this.c.options.maxTrials - this.spent(), this.proposalCap() - this.counts.total);
   }
 
   private stopReason(): StopReason | null {
     const o = this.c.options;
     if (this.c.cancel?.cancelled) return 'cancelled';
     if (this.counts.succeeded + this.counts.failed >= o.maxTrials) return 'max-trials';
-    if (this.counts.total >= o.maxTrials * MAX_PROPOSALS_PER_TRIAL) return 'max-proposals';
+    if (this.counts.total >= this.proposalCap()) return 'max-proposals';
     if (o.maxFailedTrials !== null && this.counts.failed >= o.maxFailedTrials) return 'max-failed-trials';
     if (o.maxWallMs !== null && this.elapsedMs() >= o.maxWallMs) return 'wall-time';
     return null;

@@ -104,6 +104,12 @@ describe('runSearch (fake executor, synthetic)', () => {
     assert.equal(ex.requests.length, 1);
     assert.equal(r.report.counts.total, 2 * MAX_PROPOSALS_PER_TRIAL);
     assert.equal(r.report.counts.cached, 2 * MAX_PROPOSALS_PER_TRIAL - 1);
+    // maxProposals bounds the samples themselves, cached repeats included (strategies compared at equal samples)
+    const capped = await runSearch(base({ maxTrials: 2, maxProposals: 7 }), { deps: { db, executor: new FakeExecutor({ concurrency: 1 }), createStrategy: () => new ScriptedStrategy([a]) } });
+    assert.equal(capped.stoppedBy, 'max-proposals');
+    assert.equal(capped.report.counts.total, 7);
+    assert.equal(capped.report.search.options.maxProposals, 7);
+    await assert.rejects(runSearch(base({ maxProposals: 0 }), { deps: { db, executor: new FakeExecutor() } }), /max proposals must be a positive integer, got 0/);
   });
 
   it('a strategy that waits for its batch (RL-like) is waited for, not stopped', async () => {
