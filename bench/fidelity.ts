@@ -172,8 +172,8 @@ async function main(): Promise<void> {
   const res: FidelityResults = prior && prior.key === key ? prior : { key, archs: selectArchs(n, poolSize, archSeed, deviceId, maxTableMs) };
   if (prior && prior.key !== key) log('settings changed since bench/results/fidelity.json: nothing reused');
   // another bench:fidelity process may add scores meanwhile (--no-train --supernet while the trainings run): merge, never overwrite
+  // (--no-write leaves BENCHMARKS.md alone; the measured parts are always kept: they cost hours)
   const save = () => {
-    if (!write) return;
     const onDisk: FidelityResults | null = existsSync(RESULTS) ? JSON.parse(readFileSync(RESULTS, 'utf8')) as FidelityResults : null;
     if (onDisk && onDisk.key === res.key) {
       onDisk.archs.forEach((a, i) => { res.archs[i]!.scores = { ...a.scores, ...res.archs[i]!.scores }; });
@@ -275,6 +275,12 @@ async function addSupernetScores(res: FidelityResults, save: () => void): Promis
   }
 }
 
+/** How many trainings ran at once, over every trained part: "2", or "1-2" when parts differ. */
+function trainedConcurrency(archs: ArchRow[]): string {
+  const c = [...new Set(archs.flatMap((a) => Object.entries(a.scores).filter(([k]) => k.startsWith('proxy') || k.startsWith('final-')).map(([, s]) => s.concurrency)))].sort((x, y) => x - y);
+  return c.length ? (c.length === 1 ? String(c[0]) : `${c[0]}-${c.at(-1)}`) : '';
+}
+
 function writeReport(res: FidelityResults, o: { load0: number; load1: number; workers: number; rs: Recipe[]; seed2Every: number }): void {
   const archs = res.archs;
   const finals = [...new Set(archs.flatMap((a) => Object.keys(a.scores)).filter((k) => k.startsWith('final-')))].sort();
@@ -286,7 +292,7 @@ function writeReport(res: FidelityResults, o: { load0: number; load1: number; wo
   L.push(`Command: \`${commandLine('bench:fidelity')}\` (${new Date().toISOString().slice(0, 16)}Z).`);
   L.push(machineLine(o.load0, o.load1) + '.');
   const ats = archs.flatMap((a) => Object.values(a.scores).map((s) => s.at)).sort();
-  if (ats.length) L.push(`Parts measured ${ats[0]!.slice(0, 16)}Z to ${ats.at(-1)!.slice(0, 16)}Z (kept in \`bench/results/fidelity.json\`); trainings ran ${o.workers} at a time, one thread each.`);
+  if (ats.length) L.push(`Parts measured ${ats[0]!.slice(0, 16)}Z to ${ats.at(-1)!.slice(0, 16)}Z (kept in \`bench/results/fidelity.json\`); trainings ran ${trainedConcurrency(archs) || String(o.workers)} at a time (as recorded per part), one thread each.`);
   L.push('');
   L.push(`${archs.length} random architectures of the small-input space (28x28x1 Fashion-MNIST, 10 classes), taken at evenly spaced quantiles of predicted latency from a pool of random samples predicted at most ${JSON.parse(res.key).maxTableMs} ms (the range of the product's targets; MobileNetV2-1.0 small-input is about 5.5): ` +
     `${archs[0]!.predictedTableMs.toFixed(2)}-${archs.at(-1)!.predictedTableMs.toFixed(2)} ms predicted (node-tflite-wasm table units), ` +

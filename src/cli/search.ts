@@ -15,7 +15,7 @@ import { openDb } from '../store/db.ts';
 import { findSearch, listSearches } from '../store/searches.ts';
 import { countTrials, type TrialRecord } from '../store/trials.ts';
 import { getSearchReport, type SearchReport } from '../search/report.ts';
-import { resolveSearchOptions, type SearchOptionsInput } from '../search/options.ts';
+import { DEFAULT_STRATEGY, resolveSearchOptions, type SearchOptionsInput } from '../search/options.ts';
 import { CommandFailed, UsageError } from './errors.ts';
 import { numberFlag, positiveIntFlag } from './flags.ts';
 import { cancelOnSigint } from './progress.ts';
@@ -185,7 +185,7 @@ export function registerSearchCommand(program: Command): void {
     .option('--target-ms <T>', 'latency target in ms on the device')
     .option('--mode <mode>', 'soft | hard reward (MnasNet)', 'soft')
     .option('--w <w>', 'reward exponent (soft: alpha = beta = w, default -0.07; hard: beta, default -1)')
-    .option('--strategy <name>', 'rl | random | evolution', 'random')
+    .option('--strategy <name>', 'evolution | rl | random', DEFAULT_STRATEGY)
     .option('--evaluator <name>', 'proxy (train each candidate briefly) | supernet (inherited weights, about a second each) | predictor (the supernet\'s accuracy predictor, microseconds)', 'proxy')
     .option('--supernet <id>', 'evaluators supernet and predictor: the supernet to use (default: the newest trained for the dataset)')
     .option('--trials <n>', 'max trials that train (cached repeats and hard-mode skips cost nothing)', '20')
