@@ -294,6 +294,11 @@ function writeReport(res: Results, o: ReportOptions): void {
       const ok = ps.filter((p) => p.status === 'succeeded');
       const within = family.filter((f) => res.latencies[f.w]! <= t.targetMs);
       const m = mean(ok.map((p) => p.testAccuracy));
+      // no width trained in this run (--rows without family): nothing to judge against, so no verdict
+      if (family.length === 0) {
+        L.push(`- **T = ${t.targetMs.toFixed(3)} ms, nas run (${kind})**: ${accs(ok)} over ${ok.length} of ${ps.length} runs delivered within T at ${ms(ok.map((p) => p.measuredLatencyMs))} ms. No MobileNetV2 width was trained in this run (\`--rows\` without \`family\`): **no verdict**.`);
+        continue;
+      }
       const goal = ok.length === ps.length && ok.every((p) => p.metTarget) && within.every((f) => m > mean(f.ps.map((p) => p.testAccuracy)));
       const each = within.map((f) => `MobileNetV2-${f.w} ${((m - mean(f.ps.map((p) => p.testAccuracy))) * 100 >= 0 ? '+' : '')}${((m - mean(f.ps.map((p) => p.testAccuracy))) * 100).toFixed(2)} pts`).join(', ');
       L.push(`- **T = ${t.targetMs.toFixed(3)} ms, nas run (${kind})**: ${accs(ok)} over ${ok.length} of ${ps.length} runs delivered within T at ${ms(ok.map((p) => p.measuredLatencyMs))} ms. Widths meeting T: ${each || 'none'}. Goal ${goal ? '**met**' : '**not met**'}.`);
