@@ -8,12 +8,15 @@
 // runs of it (a resumed job continues its budget).
 
 import type { InputShape } from '../space/types.ts';
-import { resolveSearchOptions } from '../search/options.ts';
+import { resolveSearchOptions, usesSupernet } from '../search/options.ts';
+import { DEFAULT_BN_IMAGES, DEFAULT_VALIDATION_IMAGES } from '../supernet/evaluator.ts';
+import { RESCORE_TOP } from './run-stages/refine-inherit.ts';
 import { gridCandidates } from '../refine/scaling.ts';
 import type { RunOptions } from './run-options.ts';
 import { defaultTrainConfig, type TrainConfig } from '../train/config.ts';
 import {
-  BUDGET_PROXY_EVAL_IMAGES, EVAL_COST, minutesAfter, minutesThrough, type PlanInput, type PlanStage, planRun, type Recipe, recipeMinutes, type RunPlan,
+  BUDGET_PROXY_EVAL_IMAGES, EVAL_COST, minutesAfter, minutesThrough, type PlanInput, type PlanStage, planRun, PREDICTOR_TRIAL_S, type Recipe, recipeMinutes, type RunPlan,
+  SUPERNET_EVAL_OVERHEAD_S, TRIAL_OVERHEAD_S,
 } from './run-plan.ts';
 
 /** A cut made while the job ran, in the plan's cut order. */
@@ -68,18 +71,28 @@ export function recipeOf(c: Partial<TrainConfig>, counts: SplitCounts, test = fa
 /** The planner's input for a run's options on a dataset of these split sizes. */
 export function planInputFor(o: RunOptions, counts: SplitCounts, throughput: { imagesPerSec: number; source: 'measured' | 'default' }): PlanInput {
   let search: PlanInput['search'] = null;
+  let inheritImages: number | null = null;
   if (o.baseArch === null) {
     const so = resolveSearchOptions({ ...o.search, dataset: o.dataset, deviceId: o.deviceId, latencyTargetMs: o.latencyTargetMs });
-    const p = so.proxy;
-    const trial = recipeOf({ epochs: p.epochs, subset: p.subset, validationSubset: p.validationSubset, bnRecalibrationImages: p.bnRecalibrationImages }, counts);
-    search = {
-      maxTrials: so.maxTrials, parallel: so.maxParallelTrials,
-      imagesPerTrial: trial.epochs * (trial.images + EVAL_COST * trial.evalImages),
-      maxWallMinutes: o.budgetMinutes === null && so.maxWallMs !== null ? so.maxWallMs / 60_000 : null,
-    };
+    const maxWallMinutes = o.budgetMinutes === null && so.maxWallMs !== null ? so.maxWallMs / 60_000 : null;
+    if (usesSupernet(so.evaluator)) {
+      // one supernet evaluation: BN re-estimation and validation, forward passes only (src/supernet/evaluator.ts)
+      const evalImages = EVAL_COST * (Math.min(DEFAULT_BN_IMAGES, counts.train) + Math.min(DEFAULT_VALIDATION_IMAGES, counts.validation));
+      inheritImages = evalImages;
+      search = so.evaluator === 'supernet'
+        ? { maxTrials: so.maxTrials, parallel: 1, imagesPerTrial: evalImages, trialOverheadS: SUPERNET_EVAL_OVERHEAD_S, afterTrialsImages: 0, maxWallMinutes }
+        : { maxTrials: so.maxTrials, parallel: 1, imagesPerTrial: 0, trialOverheadS: PREDICTOR_TRIAL_S, afterTrialsImages: RESCORE_TOP * evalImages, maxWallMinutes };
+    } else {
+      const p = so.proxy;
+      const trial = recipeOf({ epochs: p.epochs, subset: p.subset, validationSubset: p.validationSubset, bnRecalibrationImages: p.bnRecalibrationImages }, counts);
+      search = {
+        maxTrials: so.maxTrials, parallel: so.maxParallelTrials, imagesPerTrial: trial.epochs * (trial.images + EVAL_COST * trial.evalImages),
+        trialOverheadS: TRIAL_OVERHEAD_S, afterTrialsImages: 0, maxWallMinutes,
+      };
+    }
   }
   return {
-    budgetMinutes: o.budgetMinutes, search,
+    budgetMinutes: o.budgetMinutes, search, inheritImages,
     proxy: recipeOf(proxyConfig(o), counts), final: recipeOf(o.final, counts, true),
     gridCandidates: gridCandidates(o.scaling.grid).length, formats: o.formats.length,
     imagesPerSec: throughput.imagesPerSec, throughputSource: throughput.source,

@@ -8,8 +8,10 @@
 //  1. measurement and export/verification get fixed reserves
 //     (MEASURE_MINUTES, EXPORT_MINUTES_PER_FORMAT; together at most
 //     RESERVE_MAX_SHARE of the budget). They are never cut.
-//  2. the search gets its estimated full cost (trials x proxy images at the
-//     assumed throughput), at most SEARCH_MAX_SHARE of the rest;
+//  2. the search gets its estimated full cost (trials x what scoring one
+//     costs at the assumed throughput: a proxy training, a supernet
+//     evaluation, or a predictor call; plus re-scoring the predictor's best
+//     with the supernet), at most SEARCH_MAX_SHARE of the rest;
 //  3. final training gets its full recipe, leaving the refinement at least
 //     REFINE_MIN_SHARE of what remains; the refinement gets the rest.
 //  Unused minutes go to the search (up to its full cost), then stay with the
@@ -24,6 +26,10 @@
 //     refine deadline are taken without fine-tuning;
 //  3. a shorter final recipe: fewer epochs (down to 1), then fewer images;
 //  never: verification, export, measurement.
+// A supernet-scored run (evaluator supernet or predictor) refines by
+// inheriting the base's weights from the supernet (one evaluation, no
+// training, no grid): its refine stage is planned at that cost, and the
+// minutes a grid would have had go to the final training.
 
 export const PLAN_STAGES = ['search', 'refine', 'final-training', 'measure', 'export'] as const;
 export type PlanStage = (typeof PLAN_STAGES)[number];
@@ -51,8 +57,16 @@ export const CANDIDATE_COST_FACTOR = 2;
 export const TRAIN_OVERHEAD = 1.1;
 /** an evaluated image (validation, test, BN recalibration: forward only) costs this fraction of a trained one */
 export const EVAL_COST = 1 / 3;
-/** a search trial's start (worker process, dataset, model build), seconds */
+/** a proxy search trial's start (worker process, dataset, model build), seconds */
 export const TRIAL_OVERHEAD_S = 10;
+/** a supernet evaluation's own work besides its forward passes (weight extraction, model build), seconds */
+export const SUPERNET_EVAL_OVERHEAD_S = 1;
+/**
+ * a trial scored by the accuracy predictor (strategy step, latency
+ * prediction, predictor call, trial row), seconds: bench:run's 2,000-trial
+ * predictor search took about 30 s on the 2-core machine; rounded up
+ */
+export const PREDICTOR_TRIAL_S = 0.05;
 /** the fewest training images a cut leaves (a run of fewer says nothing) */
 export const MIN_TRAIN_IMAGES = 256;
 /** under a budget, proxy trainings (grid candidates, NetAdapt) validate on and recalibrate BN with at most this many images, as a search's trials do */
@@ -73,7 +87,24 @@ export interface PlanInput {
   /** the whole job's wall-time budget; null: no budget (the plan estimates, nothing is cut) */
   budgetMinutes: number | null;
   /** the search's trials; null when a base architecture is given */
-  search: null | { maxTrials: number; parallel: number; imagesPerTrial: number; maxWallMinutes: number | null };
+  search: null | {
+    maxTrials: number;
+    parallel: number;
+    /** trained-image equivalents of scoring one trial: its proxy training, or a supernet evaluation's forward passes; 0 for the predictor */
+    imagesPerTrial: number;
+    /** seconds per trial besides those images (TRIAL_OVERHEAD_S, SUPERNET_EVAL_OVERHEAD_S, PREDICTOR_TRIAL_S) */
+    trialOverheadS: number;
+    /** trained-image equivalents spent after the trials, within the search stage (the predictor's best re-scored by the supernet); 0 if none */
+    afterTrialsImages: number;
+    maxWallMinutes: number | null;
+  };
+  /**
+   * a supernet-scored run: the refine stage inherits the base's weights at
+   * the cost of one supernet evaluation (these trained-image equivalents,
+   * plus SUPERNET_EVAL_OVERHEAD_S) instead of proxy-training grid candidates;
+   * null: proxy refinement (NetAdapt or scaling)
+   */
+  inheritImages: number | null;
   /** proxy recipe of grid candidates and NetAdapt training */
   proxy: Recipe;
   final: Recipe;
@@ -99,7 +130,7 @@ export interface RunPlan {
     searchTrials: number | null;
     gridCandidates: number;
     gridCandidatesTotal: number;
-    /** one round of parallel search trials, minutes (the search stops starting trials this long before its deadline) */
+    /** one round of parallel search trials plus the work after the trials, minutes (the search stops starting trials this long before its deadline) */
     searchRoundMinutes: number | null;
     /** proxy recipe per grid candidate / NetAdapt training run */
     proxyEpochs: number;
@@ -143,12 +174,22 @@ export function fitRecipe(r: Recipe, minutes: number, imagesPerSec: number): Rec
 }
 
 /** One round of parallel trials: they share the cores, so it takes as long as all of them one after another. */
+function roundMinutes(s: NonNullable<PlanInput['search']>, ips: number): number {
+  return trainMinutes(s.parallel * s.imagesPerTrial, ips) + s.trialOverheadS / 60;
+}
+
+/** Minutes of the work after the trials (re-scoring), inside the search stage. */
+function afterTrialsMinutes(s: NonNullable<PlanInput['search']>, ips: number): number {
+  return s.afterTrialsImages > 0 ? trainMinutes(s.afterTrialsImages, ips) : 0;
+}
+
+/** What the search holds back before its deadline: a round of trials in flight, then the work after the trials. */
 function searchRoundMinutes(s: NonNullable<PlanInput['search']>, ips: number): number {
-  return trainMinutes(s.parallel * s.imagesPerTrial, ips) + TRIAL_OVERHEAD_S / 60;
+  return roundMinutes(s, ips) + afterTrialsMinutes(s, ips);
 }
 
 function searchFullMinutes(s: NonNullable<PlanInput['search']>, ips: number): number {
-  const m = Math.ceil(s.maxTrials / Math.max(1, s.parallel)) * searchRoundMinutes(s, ips);
+  const m = Math.ceil(s.maxTrials / Math.max(1, s.parallel)) * roundMinutes(s, ips) + afterTrialsMinutes(s, ips);
   return s.maxWallMinutes === null ? m : Math.min(m, s.maxWallMinutes);
 }
 
@@ -157,16 +198,18 @@ export function planRun(i: PlanInput): RunPlan {
   if (i.budgetMinutes !== null && !(i.budgetMinutes > 0)) throw new RangeError(`budget minutes must be > 0, got ${i.budgetMinutes}`);
   const ips = i.imagesPerSec;
   const candidateMinutes = recipeMinutes(i.proxy, ips / CANDIDATE_COST_FACTOR);
+  const inherit = i.inheritImages !== null;
+  const grid = inherit ? 0 : i.gridCandidates;
   const full = {
     search: i.search ? searchFullMinutes(i.search, ips) : 0,
-    refine: i.gridCandidates * candidateMinutes,
+    refine: inherit ? trainMinutes(i.inheritImages!, ips) + SUPERNET_EVAL_OVERHEAD_S / 60 : grid * candidateMinutes,
     final: recipeMinutes(i.final, ips),
     measure: MEASURE_MINUTES,
     export: i.formats * EXPORT_MINUTES_PER_FORMAT,
   };
   const work: RunPlan['work'] = {
     searchTrials: i.search?.maxTrials ?? null, searchRoundMinutes: i.search ? searchRoundMinutes(i.search, ips) : null,
-    gridCandidates: i.gridCandidates, gridCandidatesTotal: i.gridCandidates,
+    gridCandidates: grid, gridCandidatesTotal: grid,
     proxyEpochs: i.proxy.epochs, proxyImages: i.proxy.images, finalEpochs: i.final.epochs, finalImages: i.final.images, formats: i.formats,
   };
   const base = { imagesPerSec: ips, throughputSource: i.throughputSource };
@@ -184,7 +227,8 @@ export function planRun(i: PlanInput): RunPlan {
   const R = B - measure - exportMin;
   let search = i.search ? Math.min(full.search, SEARCH_MAX_SHARE * R) : 0;
   const R2 = R - search;
-  const final = Math.min(full.final, (1 - REFINE_MIN_SHARE) * R2);
+  // an inherited refinement needs only its one evaluation; a proxy refinement keeps at least REFINE_MIN_SHARE
+  const final = Math.min(full.final, inherit ? Math.max(0, R2 - full.refine) : (1 - REFINE_MIN_SHARE) * R2);
   let refine = R2 - final;
   if (refine > full.refine && i.search) {
     const give = Math.min(refine - full.refine, full.search - search);
@@ -192,11 +236,11 @@ export function planRun(i: PlanInput): RunPlan {
     refine -= give;
   }
   const cuts: PlanCut[] = [];
-  // 1. grid candidates, 2. images per candidate
-  const fitCandidates = Math.max(1, Math.min(i.gridCandidates, Math.floor(refine / candidateMinutes)));
-  if (fitCandidates < i.gridCandidates) cuts.push({ stage: 'refine', what: CUT_ORDER[0], from: i.gridCandidates, to: fitCandidates });
+  // 1. grid candidates, 2. images per candidate (a proxy refinement's)
+  const fitCandidates = inherit ? 0 : Math.max(1, Math.min(grid, Math.floor(refine / candidateMinutes)));
+  if (fitCandidates < grid) cuts.push({ stage: 'refine', what: CUT_ORDER[0], from: grid, to: fitCandidates });
   work.gridCandidates = fitCandidates;
-  if (candidateMinutes > refine) {
+  if (!inherit && candidateMinutes > refine) {
     const proxy = fitRecipe(i.proxy, refine, ips / CANDIDATE_COST_FACTOR);
     if (proxy.epochs < i.proxy.epochs) cuts.push({ stage: 'refine', what: `${CUT_ORDER[1]}: epochs`, from: i.proxy.epochs, to: proxy.epochs });
     if (proxy.images < i.proxy.images) cuts.push({ stage: 'refine', what: `${CUT_ORDER[1]}: images`, from: i.proxy.images, to: proxy.images });

@@ -5,6 +5,9 @@
 // then its images. Pure: no training, no clock.
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
+import { planInputFor } from '../../src/app/run-budget.ts';
+import { resolveRunOptions } from '../../src/app/run-options.ts';
+import { RESCORE_TOP } from '../../src/app/run-stages/refine-inherit.ts';
 import {
   CUT_ORDER, fitRecipe, MIN_TRAIN_IMAGES, minutesAfter, minutesThrough, PLAN_STAGES, type PlanInput, planRun, recipeMinutes, type RunPlan,
 } from '../../src/app/run-plan.ts';
@@ -13,7 +16,8 @@ import {
 // 5,000 images, BN recalibration on 2,048; the proxy's capped at 1,000 each under a budget), 16 grid candidates
 const input = (budgetMinutes: number | null, o: Partial<PlanInput> = {}): PlanInput => ({
   budgetMinutes,
-  search: { maxTrials: 20, parallel: 2, imagesPerTrial: 2000 + 2000 / 3, maxWallMinutes: null },
+  search: { maxTrials: 20, parallel: 2, imagesPerTrial: 2000 + 2000 / 3, trialOverheadS: 10, afterTrialsImages: 0, maxWallMinutes: null },
+  inheritImages: null,
   proxy: { epochs: 2, images: 60_000, evalImages: 2000, testImages: 0 },
   final: { epochs: 10, images: 60_000, evalImages: 7048, testImages: 10_000 },
   gridCandidates: 16, formats: 3, imagesPerSec: 250, throughputSource: 'default', ...o,
@@ -99,6 +103,53 @@ describe('planRun: a shrinking budget degrades in the stated order', () => {
       assert.deepEqual(ranks, [...ranks].sort((a, b) => a - b), JSON.stringify(p.cuts));
       for (const c of p.cuts) assert.ok(c.to < c.from, JSON.stringify(c));
     }
+  });
+});
+
+describe('planInputFor: what scores a candidate sets the search\'s and the refinement\'s cost', () => {
+  // Fashion-MNIST's splits, the default throughput at 28x28x1
+  const counts = { train: 55_000, validation: 5_000, test: 10_000 };
+  const throughput = { imagesPerSec: 200, source: 'default' as const };
+  const plan = (evaluator: 'proxy' | 'supernet' | 'predictor', maxTrials: number, budgetMinutes: number | null = null) => planRun(planInputFor(resolveRunOptions({
+    dataset: 'fashion-mnist', deviceId: 'node-tflite-wasm', latencyTargetMs: 1.3, budgetMinutes, search: { evaluator, maxTrials }, final: { epochs: 4, subset: 20_000 },
+  }), counts, throughput));
+
+  it('a predictor search of 2,000 candidates is planned in minutes (predictor calls and the best re-scored by the supernet), not as 2,000 proxy trainings', () => {
+    const proxy = plan('proxy', 2000), predictor = plan('predictor', 2000), supernet = plan('supernet', 2000);
+    // a proxy trial trains 2 epochs; 2,000 of them are days
+    assert.ok(proxy.minutes.search > 300, `proxy search ${proxy.minutes.search} min`);
+    // 2,000 predictor calls (0.05 s each) and RESCORE_TOP supernet evaluations of 512 + 2,000 images (forward only)
+    const rescoreMin = (RESCORE_TOP * (512 + 2000) / 3 * 1.1) / 200 / 60;
+    assert.ok(Math.abs(predictor.minutes.search - (2000 * 0.05 / 60 + rescoreMin)) < 1e-9, `predictor search ${predictor.minutes.search} min`);
+    assert.ok(predictor.minutes.search < 3, `predictor search ${predictor.minutes.search} min`);
+    // each supernet evaluation: its forward passes plus a second of extraction and model build
+    assert.ok(Math.abs(supernet.minutes.search - 2000 * ((2512 / 3 * 1.1) / 200 + 1) / 60) < 1e-9, `supernet search ${supernet.minutes.search} min`);
+    // the search holds back the re-scoring before its deadline
+    assert.ok(predictor.work.searchRoundMinutes! >= rescoreMin, `held back ${predictor.work.searchRoundMinutes} min`);
+  });
+
+  it('a supernet-scored run refines by inheriting weights: no grid candidates, one evaluation\'s minutes', () => {
+    for (const e of ['supernet', 'predictor'] as const) {
+      const p = plan(e, 500);
+      assert.equal(p.work.gridCandidates, 0);
+      assert.equal(p.work.gridCandidatesTotal, 0);
+      assert.ok(p.minutes.refine < 0.5, `${e}: refine ${p.minutes.refine} min`);
+    }
+    assert.ok(plan('proxy', 20).work.gridCandidates > 1, 'a proxy run still plans its scaling grid');
+  });
+
+  it('under a budget a supernet-scored run gives the final training what a grid would have taken, and every share still adds up', () => {
+    for (const b of [3, 10, 20, 60]) {
+      const proxy = plan('proxy', 20, b), predictor = plan('predictor', 2000, b);
+      assert.ok(Math.abs(total(predictor) - b) < 1e-9, `budget ${b}: shares add up to ${total(predictor)}`);
+      for (const k of PLAN_STAGES) assert.ok(predictor.minutes[k] >= 0, `${k} ${predictor.minutes[k]}`);
+      assert.ok(predictor.work.finalEpochs >= proxy.work.finalEpochs, `budget ${b}: ${predictor.work.finalEpochs} vs ${proxy.work.finalEpochs} final epochs`);
+      assert.ok(predictor.cuts.every((c) => c.stage !== 'refine'), JSON.stringify(predictor.cuts));
+    }
+    // 3 min: both cut the final recipe to one epoch; the predictor run, with no grid to train, keeps more of its images
+    const [proxy, predictor] = [plan('proxy', 20, 3), plan('predictor', 2000, 3)];
+    assert.ok(predictor.work.finalImages > proxy.work.finalImages, `final images: ${predictor.work.finalImages} vs ${proxy.work.finalImages}`);
+    assert.ok(predictor.minutes.refine < proxy.minutes.refine, `refine: ${predictor.minutes.refine} vs ${proxy.minutes.refine} min`);
   });
 });
 
