@@ -1,5 +1,6 @@
 // npm run bench:fidelity [-- --archs 30 --pool 400 --arch-seed 7 --final-seeds 1,2 --final-epochs 4 --final-subset 20000
-//                          --seed2-every 3 --max-table-ms 8 --workers 2 --supernet [--supernet-id ID --probes] --no-train --reuse --no-write --no-final]
+//                          --seed2-every 3 --max-table-ms 8 --workers 2 --supernet [--supernet-id ID --probes] --no-train --reuse --no-write --no-final
+//                          --max-minutes M (no training starts after M minutes)]
 //
 // How well does each cheap score rank architectures the way final training
 // does? Random architectures of the small-input space on Fashion-MNIST,
@@ -192,21 +193,30 @@ async function main(): Promise<void> {
   for (const recipe of rs) for (const i of order) if (!res.archs[i]!.scores[recipe.name] && (recipe.only?.(i) ?? true)) todo.push({ arch: res.archs[i]!, recipe });
   if (todo.length && !flag('no-train')) {
     const pool = new TrialPool({ size: workers, threadsPerWorker: Math.max(1, Math.floor(availableParallelism() / workers)) });
-    let done = 0;
+    // --max-minutes: no training starts after this long (those running finish; --reuse continues), so a session can stop cleanly
+    const maxMinutes = Number(arg('max-minutes', 'Infinity'));
+    const deadline = Date.now() + maxMinutes * 60_000;
+    let done = 0, next = 0;
+    const one = async ({ arch, recipe }: (typeof todo)[number]) => {
+      const req: TrialRequest = {
+        id: `${arch.archId}-${recipe.name}`, arch: toCanonicalJson(arch.spec), dataset: 'fashion-mnist',
+        datasetOptions: { cacheDir: dataPaths().datasets }, config: recipe.config, evaluateTest: recipe.evaluateTest,
+      };
+      // a final training runs for tens of minutes: one line per epoch
+      const o = await pool.run(req, (e) => log(`  ${req.id}: epoch ${e.epoch}/${recipe.config.epochs} in ${(e.elapsedMs / 1000).toFixed(0)} s (${e.imagesPerSec.toFixed(0)} images/s)`));
+      if (!o.ok) throw new Error(`${req.id}: ${o.kind}: ${o.error.message}`);
+      const accuracy = recipe.evaluateTest ? o.result.testAccuracy ?? NaN : o.result.valAccuracy;
+      arch.scores[recipe.name] = { accuracy, seconds: o.wallMs / 1000, at: new Date().toISOString(), concurrency: workers };
+      done++;
+      log(`[${done}/${todo.length}] ${arch.archId} ${recipe.name}: ${(100 * accuracy).toFixed(2)}% in ${(o.wallMs / 1000).toFixed(0)} s`);
+      save();
+    };
     try {
-      await Promise.all(todo.map(async ({ arch, recipe }) => {
-        const req: TrialRequest = {
-          id: `${arch.archId}-${recipe.name}`, arch: toCanonicalJson(arch.spec), dataset: 'fashion-mnist',
-          datasetOptions: { cacheDir: dataPaths().datasets }, config: recipe.config, evaluateTest: recipe.evaluateTest,
-        };
-        const o = await pool.run(req);
-        if (!o.ok) throw new Error(`${req.id}: ${o.kind}: ${o.error.message}`);
-        const accuracy = recipe.evaluateTest ? o.result.testAccuracy ?? NaN : o.result.valAccuracy;
-        arch.scores[recipe.name] = { accuracy, seconds: o.wallMs / 1000, at: new Date().toISOString(), concurrency: workers };
-        done++;
-        log(`[${done}/${todo.length}] ${arch.archId} ${recipe.name}: ${(100 * accuracy).toFixed(2)}% in ${(o.wallMs / 1000).toFixed(0)} s`);
-        save();
+      // one loop per worker takes the next training while the deadline allows
+      await Promise.all(Array.from({ length: workers }, async () => {
+        while (next < todo.length && Date.now() < deadline) await one(todo[next++]!);
       }));
+      if (next < todo.length) log(`--max-minutes ${maxMinutes}: ${todo.length - next} of ${todo.length} trainings not started (--reuse continues them)`);
     } finally {
       await pool.close();
     }
