@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { machineInfo } from '../src/cli/doctor.ts';
+import { describeCpu, describeMachine } from '../src/latency/machine.ts';
 import type { NetworkPlan } from '../src/space/network.ts';
 
 export interface SpeedRow {
@@ -69,7 +70,7 @@ export function speedTable(rows: SpeedRow[], stepsHeader = 'steps timed'): strin
 /** "Machine: ..." line with the 1-minute load average before and after the run. */
 export function machineLine(loadBefore: number, loadAfter: number): string {
   const m = machineInfo();
-  return `Machine: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.platform}, Node ${m.node}; 1-minute load average ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after` +
+  return `Machine: ${describeCpu(describeMachine())}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.platform}, Node ${m.node}; 1-minute load average ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after` +
     (Math.max(loadBefore, loadAfter) > 0.5 ? ' (other processes were running: figures are noisy)' : '');
 }
 

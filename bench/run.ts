@@ -34,6 +34,7 @@ import { trainedSupernetFor } from '../src/app/supernet.ts';
 import { dataPaths } from '../src/config/paths.ts';
 import { loadDataset } from '../src/data/registry.ts';
 import { describeCalibration, loadCalibratedPredictor } from '../src/latency/index.ts';
+import { describeCpu, describeMachine } from '../src/latency/machine.ts';
 import { trainWeights } from '../src/refine/finetune.ts';
 import { measureOnDevice } from '../src/refine/measure.ts';
 import { disposeWeights } from '../src/refine/prune.ts';
@@ -71,6 +72,8 @@ interface Part {
   wallS: number;
   at: string;
   loadAvg: [number, number];
+  /** the CPU it ran on (vendor, family, model): parts kept across sessions may come from different hosts */
+  cpu?: string;
   /** nas run rows */
   targetWidth?: number;
   targetMs?: number;
@@ -139,7 +142,7 @@ async function main(): Promise<void> {
     if (res.parts[id]) { log(`${id}: reused`); return res.parts[id]!; }
     const t0 = Date.now(), l0 = loadavg()[0];
     const p = await make();
-    res.parts[id] = { ...p, wallS: (Date.now() - t0) / 1000, at: new Date().toISOString(), loadAvg: [l0, loadavg()[0]] };
+    res.parts[id] = { ...p, wallS: (Date.now() - t0) / 1000, at: new Date().toISOString(), loadAvg: [l0, loadavg()[0]], cpu: describeCpu(describeMachine()) };
     log(`${id}: test ${pct(p.testAccuracy)}, ${p.measuredLatencyMs.toFixed(3)} ms, ${((Date.now() - t0) / 60000).toFixed(1)} min`);
     save();
     return res.parts[id]!;
@@ -249,11 +252,16 @@ function writeReport(res: Results, o: ReportOptions): void {
   const all = Object.values(res.parts);
   const ats = all.map((p) => p.at).sort();
   if (ats.length) L.push(`Parts finished ${ats[0]!.slice(0, 16)}Z to ${ats.at(-1)!.slice(0, 16)}Z (kept in \`bench/results/run.json\`); 1-minute load average at their starts and ends ${Math.min(...all.flatMap((p) => p.loadAvg)).toFixed(2)}-${Math.max(...all.flatMap((p) => p.loadAvg)).toFixed(2)}.`);
+  // parts kept across sessions: which CPU each came from (wall times compare only within one CPU)
+  const cpus = [...new Set(all.map((p) => p.cpu ?? 'not recorded'))];
+  if (all.length && (cpus.length > 1 || cpus[0] !== describeCpu(describeMachine()))) {
+    L.push(`Parts by CPU: ${cpus.map((c) => `${c}: ${Object.entries(res.parts).filter(([, p]) => (p.cpu ?? 'not recorded') === c).map(([k]) => k).join(', ')}`).join('; ')}. Wall times compare only within one CPU; accuracies do not depend on it; latencies are the targets' and each part's own measurement.`);
+  }
   L.push('');
   L.push(`Fashion-MNIST (28x28x1, 10 classes), device node-tflite-wasm (${o.calibration}). Targets: the wall-clock latencies of the small-input MobileNetV2 at widths ${o.targets.map((t) => t.width).join(' and ')}, measured here before any training: ${o.targets.map((t) => `${t.targetMs.toFixed(3)} ms`).join(' and ')}. Every latency is measured the same way (TFLite WASM interpreter, 1 thread, wall clock).`);
   L.push(`Same final recipe for every short row: 4 epochs on the first 20,000 training images, Adam, cosine schedule, crop padding 2; seeds ${o.seeds.join(', ')}; test accuracy on the 10,000 test images. mean ± sd over seeds.`);
   L.push(`- **nas run (supernet)**: hard mode; evolution search of ${o.supernetTrials} candidates scored by the supernet's accuracy predictor, the best 8 re-scored by the supernet, the architecture kept and its weights inherited from the supernet, fine-tuned with the final recipe, exported (.tflite float32 and int8, TF.js) with verification and measured. The supernet was trained once for the dataset (its time is not in these rows; see bench:fidelity).`);
-  L.push(`- **nas run (proxy)**: hard mode; evolution search with a ${o.budgetMinutes}-minute wall budget on the default proxy task, then NetAdapt or compound scaling, final training, export, measurement; seeds ${o.proxySeeds.join(', ')}.`);
+  if (runsOf('proxy').length) L.push(`- **nas run (proxy)**: hard mode; evolution search with a ${o.budgetMinutes}-minute wall budget on the default proxy task, then NetAdapt or compound scaling, final training, export, measurement; seeds ${o.proxySeeds.join(', ')}.`);
   L.push('');
   L.push('| model | seeds | test accuracy | measured latency (ms) | MMACs | wall time per run | note |');
   L.push('|---|---|---|---|---|---|---|');
