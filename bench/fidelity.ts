@@ -48,7 +48,8 @@ import { findSupernet, getSupernet } from '../src/store/supernets.ts';
 import { useTrainingBackend } from '../src/train/backend.ts';
 import type { TrialRequest } from '../src/train/protocol.ts';
 import { arg, commandLine, machineLine, writeBenchmarksSection } from './common.ts';
-import { kendallTau, mean, sd, spearman } from './stats.ts';
+import { describeCpu, describeMachine } from '../src/latency/machine.ts';
+import { KENDALL_EXACT_MAX_N, kendallTau, kendallTauP, mean, sd, spearman } from './stats.ts';
 import { chartSvg } from './svg.ts';
 
 const SECTION = '## Proxy fidelity: cheap scores vs final accuracy (bench:fidelity)';
@@ -69,6 +70,8 @@ export interface ScoreRow {
   at: string;
   /** parallel evaluations running beside it */
   concurrency: number;
+  /** the CPU it ran on (vendor, family, model; absent in parts measured before it was recorded) */
+  cpu?: string;
 }
 
 export interface ArchRow {
@@ -206,7 +209,7 @@ async function main(): Promise<void> {
       const o = await pool.run(req, (e) => log(`  ${req.id}: epoch ${e.epoch}/${recipe.config.epochs} in ${(e.elapsedMs / 1000).toFixed(0)} s (${e.imagesPerSec.toFixed(0)} images/s)`));
       if (!o.ok) throw new Error(`${req.id}: ${o.kind}: ${o.error.message}`);
       const accuracy = recipe.evaluateTest ? o.result.testAccuracy ?? NaN : o.result.valAccuracy;
-      arch.scores[recipe.name] = { accuracy, seconds: o.wallMs / 1000, at: new Date().toISOString(), concurrency: workers };
+      arch.scores[recipe.name] = { accuracy, seconds: o.wallMs / 1000, at: new Date().toISOString(), concurrency: workers, cpu: describeCpu(describeMachine()) };
       done++;
       log(`[${done}/${todo.length}] ${arch.archId} ${recipe.name}: ${(100 * accuracy).toFixed(2)}% in ${(o.wallMs / 1000).toFixed(0)} s`);
       save();
@@ -303,6 +306,10 @@ function writeReport(res: FidelityResults, o: { load0: number; load1: number; wo
   L.push(machineLine(o.load0, o.load1) + '.');
   const ats = archs.flatMap((a) => Object.values(a.scores).map((s) => s.at)).sort();
   if (ats.length) L.push(`Parts measured ${ats[0]!.slice(0, 16)}Z to ${ats.at(-1)!.slice(0, 16)}Z (kept in \`bench/results/fidelity.json\`); trainings ran ${trainedConcurrency(archs) || String(o.workers)} at a time (as recorded per part), one thread each.`);
+  // seconds compare only within one CPU; parts kept across sessions may come from several
+  const byCpu = new Map<string, number>();
+  for (const sc of archs.flatMap((a) => Object.values(a.scores))) byCpu.set(sc.cpu ?? 'CPU not recorded', (byCpu.get(sc.cpu ?? 'CPU not recorded') ?? 0) + 1);
+  if ([...byCpu.keys()].some((c) => c !== describeCpu(describeMachine()))) L.push(`Parts by CPU: ${[...byCpu].map(([c, k]) => `${c} ${k}`).join('; ')} (seconds compare only within one CPU).`);
   L.push('');
   L.push(`${archs.length} random architectures of the small-input space (28x28x1 Fashion-MNIST, 10 classes), taken at evenly spaced quantiles of predicted latency from a pool of random samples predicted at most ${JSON.parse(res.key).maxTableMs} ms (the range of the product's targets; MobileNetV2-1.0 small-input is about 5.5): ` +
     `${archs[0]!.predictedTableMs.toFixed(2)}-${archs.at(-1)!.predictedTableMs.toFixed(2)} ms predicted (node-tflite-wasm table units), ` +
@@ -321,19 +328,19 @@ function writeReport(res: FidelityResults, o: { load0: number; load1: number; wo
   L.push('');
   L.push(`Architectures with the reference final training done: ${complete.length} of ${archs.length}.`);
   L.push('');
-  L.push('| score | Kendall tau vs final | Spearman vs final | seconds per evaluation (median) | accuracy range |');
-  L.push('|---|---|---|---|---|');
+  L.push(`| score | Kendall tau vs final | p (tau = 0; ${complete.length <= KENDALL_EXACT_MAX_N ? 'exact' : 'normal approximation'}) | Spearman vs final | seconds per evaluation (median) | accuracy range |`);
+  L.push('|---|---|---|---|---|---|');
   const secs = (k: string) => { const s = complete.map((a) => a.scores[k]?.seconds).filter((x): x is number => x !== undefined).sort((a, b) => a - b); return s.length ? s[Math.floor(s.length / 2)]! : NaN; };
   for (const c of cheap) {
     const xs = complete.map((a) => a.scores[c]?.accuracy ?? NaN);
     const ok = xs.every(Number.isFinite);
-    L.push(`| ${c} | ${ok ? kendallTau(xs, final).toFixed(3) : 'n/a'} | ${ok ? spearman(xs, final).toFixed(3) : 'n/a'} | ${secs(c).toFixed(2)} | ${(100 * Math.min(...xs)).toFixed(1)}-${(100 * Math.max(...xs)).toFixed(1)}% |`);
+    L.push(`| ${c} | ${ok ? kendallTau(xs, final).toFixed(3) : 'n/a'} | ${ok ? kendallTauP(xs, final).p.toFixed(3) : 'n/a'} | ${ok ? spearman(xs, final).toFixed(3) : 'n/a'} | ${secs(c).toFixed(2)} | ${(100 * Math.min(...xs)).toFixed(1)}-${(100 * Math.max(...xs)).toFixed(1)}% |`);
   }
   const both = finals.length >= 2 ? complete.filter((x) => x.scores[finals[1]!]) : [];
   if (both.length >= 3) {
     const a = both.map((x) => x.scores[finals[0]!]!.accuracy), b = both.map((x) => x.scores[finals[1]!]!.accuracy);
     const diffs = a.map((x, i) => x - b[i]!);
-    L.push(`| ${finals[1]} vs ${finals[0]} (noise ceiling, ${both.length} architectures) | ${kendallTau(b, a).toFixed(3)} | ${spearman(b, a).toFixed(3)} | ${secs(finals[0]!).toFixed(0)} | ${(100 * Math.min(...final)).toFixed(1)}-${(100 * Math.max(...final)).toFixed(1)}% |`);
+    L.push(`| ${finals[1]} vs ${finals[0]} (noise ceiling, ${both.length} architectures) | ${kendallTau(b, a).toFixed(3)} | ${kendallTauP(b, a).p.toFixed(3)} | ${spearman(b, a).toFixed(3)} | ${secs(finals[0]!).toFixed(0)} | ${(100 * Math.min(...final)).toFixed(1)}-${(100 * Math.max(...final)).toFixed(1)}% |`);
     L.push('');
     L.push(`On the same ${both.length} architectures: ${cheap.map((c) => { const xs = both.map((x) => x.scores[c]?.accuracy ?? NaN); return xs.every(Number.isFinite) ? `${c} tau ${kendallTau(xs, a).toFixed(3)}` : null; }).filter(Boolean).join(', ')} (against ${finals[0]}).`);
     L.push(`Seed-to-seed difference of final test accuracy: mean ${(100 * mean(diffs)).toFixed(2)} pts, sd ${(100 * sd(diffs)).toFixed(2)} pts (so one final training ranks two architectures closer than ~${(100 * sd(diffs) * Math.SQRT2).toFixed(1)} pts apart by chance).`);

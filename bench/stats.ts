@@ -172,3 +172,47 @@ export function normalCdf(z: number): number {
 export function meanSd(xs: readonly number[], digits = 4): string {
   return `${mean(xs).toFixed(digits)} ± ${Number.isFinite(sd(xs)) ? sd(xs).toFixed(digits) : 'n/a'}`;
 }
+
+/** Every ordering of 0..n-1 (Heap's algorithm). */
+function* permutations(n: number): Generator<number[]> {
+  const p = Array.from({ length: n }, (_, i) => i);
+  const c = new Array<number>(n).fill(0);
+  yield p.slice();
+  for (let i = 1; i < n;) {
+    if (c[i]! < i) {
+      const k = i % 2 === 0 ? 0 : c[i]!;
+      [p[k], p[i]] = [p[i]!, p[k]!];
+      yield p.slice();
+      c[i]!++;
+      i = 1;
+    } else {
+      c[i] = 0;
+      i++;
+    }
+  }
+}
+
+/** Largest n whose Kendall tau p-value is exact (n! orderings enumerated); above it, the normal approximation. */
+export const KENDALL_EXACT_MAX_N = 8;
+
+/**
+ * Two-sided p-value of Kendall's tau against "no association": exact by
+ * enumerating every ordering of `b` for n <= KENDALL_EXACT_MAX_N (the small
+ * samples where the approximation is poor), else the normal approximation
+ * with var(tau) = 2(2n + 5) / (9n(n - 1)).
+ */
+export function kendallTauP(a: readonly number[], b: readonly number[]): { tau: number; p: number; exact: boolean } {
+  const n = a.length;
+  const tau = kendallTau(a, b);
+  if (n < 3) return { tau, p: 1, exact: true };
+  if (n <= KENDALL_EXACT_MAX_N) {
+    let extreme = 0, total = 0;
+    for (const perm of permutations(n)) {
+      total++;
+      if (Math.abs(kendallTau(a, perm.map((i) => b[i]!))) >= Math.abs(tau) - 1e-12) extreme++;
+    }
+    return { tau, p: extreme / total, exact: true };
+  }
+  const z = tau / Math.sqrt((2 * (2 * n + 5)) / (9 * n * (n - 1)));
+  return { tau, p: 2 * (1 - normalCdf(Math.abs(z))), exact: false };
+}
