@@ -1,11 +1,15 @@
-// `nas supernet train|resume|list|show`: the supernet use case
+// `nas supernet train|resume|list|show|export|import`: the supernet use case
 // (src/app/supernet.ts) on the command line. A training run shows the same
 // progress view as `nas run` (src/cli/progress.ts: a bar with ETA on a
 // terminal, one line per progress event otherwise) and is checkpointed in the store; `train` on a dataset whose
 // supernet was interrupted continues it (--fresh starts a new one), and
-// `resume <id>` continues a given one.
+// `resume <id>` continues a given one. `export` writes a trained supernet
+// to one file and `import` stores such a file (src/app/supernet-file.ts):
+// train it where there is time or a GPU, serve targets elsewhere.
 
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { exportSupernet, importSupernet } from '../app/supernet-file.ts';
 import { resumeSupernet, trainSupernet, type SupernetOptionsInput, type SupernetResult } from '../app/supernet.ts';
 import { dataPaths } from '../config/paths.ts';
 import { openDb } from '../store/db.ts';
@@ -122,6 +126,50 @@ export function registerSupernetCommand(program: Command): void {
         const rows = listSupernets(db).map(summary);
         if (f.json) process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
         else for (const r of rows) process.stdout.write(`${r.id}  ${r.status}  ${r.dataset} ${r.input} ${r.skeleton}  step ${r.step}/${r.totalSteps ?? '?'}\n`);
+      } finally {
+        db.close();
+      }
+    });
+
+  cmd.command('export <id>')
+    .description('write a trained supernet (checkpoint and accuracy predictor) to one file, to import on another installation')
+    .option('--out <file>', 'the file to write (default: <id>.nas-supernet)')
+    .action((id: string, f: { out?: string }) => {
+      const db = openDb(dataPaths().store);
+      try {
+        const bytes = exportSupernet(db, id);
+        const out = f.out ?? `${id}.nas-supernet`;
+        // a partial file never takes the name: written aside, then renamed
+        const tmp = `${out}.tmp-${process.pid}`;
+        try {
+          writeFileSync(tmp, bytes);
+          renameSync(tmp, out);
+        } catch (e) {
+          rmSync(tmp, { force: true });
+          throw e;
+        }
+        process.stdout.write(`supernet ${id} written to ${out} (${bytes.byteLength} bytes)\n`);
+      } finally {
+        db.close();
+      }
+    });
+
+  cmd.command('import <file>')
+    .description('store a supernet written by nas supernet export (checked: checksums, layout, and the dataset here)')
+    .option('--dataset <name>', 'bind it to this dataset here (default: the one it was trained on; same input shape and classes)')
+    .option('--json', 'print the result as JSON')
+    .action(async (file: string, f: { dataset?: string; json?: boolean }) => {
+      let bytes: Uint8Array;
+      try {
+        bytes = new Uint8Array(readFileSync(file));
+      } catch (e) {
+        throw new UsageError(`cannot read ${file}: ${(e as Error).message}`);
+      }
+      const db = openDb(dataPaths().store);
+      try {
+        const s = await importSupernet(db, bytes, { ...(f.dataset !== undefined ? { dataset: f.dataset } : {}) });
+        if (f.json) process.stdout.write(JSON.stringify(summary(s), null, 2) + '\n');
+        else process.stdout.write(`supernet ${s.id} imported for dataset ${s.dataset} (${s.input.height}x${s.input.width}x${s.input.channels}, ${s.skeleton}, step ${s.step}${s.metrics.predictor ? ', with its accuracy predictor' : ''})\n`);
       } finally {
         db.close();
       }

@@ -494,6 +494,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/supernets/{supernetId}/file": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A trained supernet as one file (checkpoint and accuracy predictor), as `nas supernet export` writes it, to import on another installation
+         * @description The file starts with the line NAS-SUPERNET, then a little-endian uint32 header length, a JSON header (format version, the supernet's row, each part's size and SHA-256) and the parts. POST /v1/supernets/import or `nas supernet import` stores it. Only a trained (succeeded) supernet is exported: another status is a 409.
+         */
+        get: operations["exportSupernet"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/supernets/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Store a supernet file (GET /v1/supernets/{supernetId}/file or `nas supernet export` on another installation) under its own id
+         * @description Everything is checked before anything is stored: the header, every part's size and SHA-256 (a corrupt or truncated file is a 400 naming the part), the checkpoint against this installation's layout of its skeleton, and the dataset it serves here (422 unless it has the same input shape and classes). `dataset` binds it to a built-in dataset or an upload of the caller's; without it the file's own dataset is used, which must be a built-in one. An id already in the store is a 409. A refused import stores nothing.
+         */
+        post: operations["importSupernet"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1228,6 +1268,9 @@ export interface components {
             dropped?: string[];
             /** @description kernels kept although their repeats disagreed: each the steadiest of a class that would otherwise have none measured */
             keptNoisy?: string[];
+        };
+        SupernetImportQuery: {
+            dataset?: string;
         };
     };
     responses: {
@@ -2186,6 +2229,68 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
+        };
+    };
+    exportSupernet: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                supernetId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the supernet file */
+            200: {
+                headers: {
+                    "Content-Disposition"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+        };
+    };
+    importSupernet: {
+        parameters: {
+            query?: {
+                /** @description the dataset it serves here: a built-in name or dataset:<id> (an upload of the caller's) */
+                dataset?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/octet-stream": string;
+            };
+        };
+        responses: {
+            /** @description Stored */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Supernet"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["RateLimited"];
         };
     };
 }

@@ -13,13 +13,15 @@ export interface Limits {
   measurementBytes: number;
   /** dataset archives (default 512 MiB) */
   datasetBytes: number;
+  /** supernet files (nas supernet export; default 512 MiB) */
+  supernetBytes: number;
 }
 
-export const DEFAULT_LIMITS: Limits = { jsonBytes: 64 * 1024, measurementBytes: 32 * 2 ** 20, datasetBytes: 512 * 2 ** 20 };
+export const DEFAULT_LIMITS: Limits = { jsonBytes: 64 * 1024, measurementBytes: 32 * 2 ** 20, datasetBytes: 512 * 2 ** 20, supernetBytes: 512 * 2 ** 20 };
 
 /** The largest body any route accepts: requests announcing more are refused before reading. */
 export function maxBodyGuard(limits: Limits): RequestHandler {
-  const max = Math.max(limits.jsonBytes, limits.measurementBytes, limits.datasetBytes);
+  const max = Math.max(limits.jsonBytes, limits.measurementBytes, limits.datasetBytes, limits.supernetBytes);
   return (req, _res, next) => {
     const n = Number(req.get('content-length') ?? 0);
     if (n > max) throw new ApiError(413, 'payload_too_large', `request body of ${n} bytes is larger than the server's limit of ${max} bytes`);

@@ -160,3 +160,30 @@ export function copySupernet(from: Db, to: Db, id: string): void {
     to.prepare(`INSERT OR REPLACE INTO ${T} (${Object.keys(row).join(', ')}) VALUES (${Object.keys(row).map(() => '?').join(', ')})`).run(...Object.values(row));
   })();
 }
+
+/** A supernet from another installation (src/app/supernet-file.ts), stored as trained under its own id. */
+export interface ImportedSupernet {
+  id: string;
+  owner: string | null;
+  dataset: string;
+  skeleton: string;
+  input: InputShape;
+  numClasses: number;
+  options: Record<string, unknown>;
+  step: number;
+  totalSteps: number | null;
+  checkpointArtifactId: string;
+  metrics: Record<string, unknown>;
+  createdAt: string;
+  finishedAt: string | null;
+}
+
+export function insertImportedSupernet(db: Db, s: ImportedSupernet): SupernetRecord {
+  if (findSupernet(db, s.id)) throw new StoreError(`supernet ${s.id} is already in this store`, 409);
+  const at = new Date().toISOString();
+  db.prepare(`INSERT INTO ${T} (id, owner, dataset, skeleton, input_json, num_classes, options, status, step, total_steps, checkpoint_artifact_id, metrics, created_at, updated_at, finished_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, 'succeeded', ?, ?, ?, ?, ?, ?, ?)`)
+    .run(s.id, s.owner, s.dataset, s.skeleton, JSON.stringify(s.input), s.numClasses, JSON.stringify(s.options), s.step, s.totalSteps, s.checkpointArtifactId,
+      JSON.stringify(s.metrics), s.createdAt, at, s.finishedAt ?? at);
+  return getSupernet(db, s.id);
+}

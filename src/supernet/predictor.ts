@@ -119,6 +119,11 @@ export class AccuracyPredictor {
   static fromJSON(j: unknown): AccuracyPredictor {
     const s = j as Stored;
     if (!s || s.format !== PREDICTOR_FORMAT) throw new Error(`not an accuracy predictor (format ${JSON.stringify(s?.format)})`);
+    // sizes come from a file (an imported supernet's): bounded before anything is allocated
+    const int = (x: unknown, max: number) => Number.isInteger(x) && (x as number) >= 1 && (x as number) <= max;
+    if (!int(s.blocks, 64) || !int(s.hidden, 4096) || typeof s.skeleton !== 'string' || !Array.isArray(s.weights) || !Number.isFinite(s.mean)) {
+      throw new Error('accuracy predictor is malformed (blocks, hidden units, skeleton, weights or mean)');
+    }
     const m = AccuracyPredictor.build(s.blocks, s.hidden, 1);
     const ws = s.weights.map((w) => tf.tensor(w.values, w.shape));
     m.setWeights(ws);

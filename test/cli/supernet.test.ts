@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -16,7 +16,11 @@ const dir = mkdtempSync(join(tmpdir(), 'nas-cli-supernet-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 function nas(...args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, '--data-dir', dir, ...args], { encoding: 'utf8', env: { ...process.env, NAS_HOST_CALIBRATION: 'cached' } });
+  return nasIn(dir, ...args);
+}
+
+function nasIn(dataDir: string, ...args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, '--data-dir', dataDir, ...args], { encoding: 'utf8', env: { ...process.env, NAS_HOST_CALIBRATION: 'cached' } });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
@@ -54,5 +58,34 @@ describe('nas supernet', () => {
     const p = nas('search', '--dataset', 'synthetic', '--device', 'node-tflite-wasm', '--target-ms', '5', '--evaluator', 'predictor', '--trials', '2');
     assert.equal(p.code, 2, p.err);
     assert.match(p.err, /has no accuracy predictor/);
+  });
+
+  it('export writes the trained supernet to a file; import stores it in another data directory under the same id; a damaged file exits 2 naming the damage', () => {
+    const [row] = JSON.parse(nas('supernet', 'list', '--json').out) as { id: string }[];
+    const file = join(dir, 'moved.nas-supernet');
+    const e = nas('supernet', 'export', row!.id, '--out', file);
+    assert.equal(e.code, 0, e.err);
+    assert.match(e.out, new RegExp(`supernet ${row!.id} written to .*moved\\.nas-supernet \\(\\d+ bytes\\)`));
+    const other = join(dir, 'other-install');
+    const i = nasIn(other, 'supernet', 'import', file);
+    assert.equal(i.code, 0, i.err);
+    assert.match(i.out, new RegExp(`supernet ${row!.id} imported for dataset synthetic`));
+    const rows = JSON.parse(nasIn(other, 'supernet', 'list', '--json').out) as { id: string; status: string }[];
+    assert.deepEqual(rows.map((r) => [r.id, r.status]), [[row!.id, 'succeeded']]);
+    // again: already there
+    const again = nasIn(other, 'supernet', 'import', file);
+    assert.equal(again.code, 2);
+    assert.match(again.err, /already in this store/);
+    // truncated copy: refused, one line
+    const cut = join(dir, 'cut.nas-supernet');
+    const bytes = readFileSync(file);
+    writeFileSync(cut, bytes.subarray(0, bytes.length - 100));
+    const bad = nasIn(join(dir, 'third'), 'supernet', 'import', cut);
+    assert.equal(bad.code, 2, bad.err);
+    assert.match(bad.err, /^error: supernet file is truncated/);
+    assert.equal(bad.err.trim().split('\n').length, 1, bad.err);
+    const missing = nas('supernet', 'export', 'sn_0000000000000000');
+    assert.equal(missing.code, 2);
+    assert.match(missing.err, /not found/);
   });
 });

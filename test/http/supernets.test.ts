@@ -161,4 +161,38 @@ describe('/v1/supernets and supernet-scored searches', () => {
     assert.equal(fitted.record.checkpointArtifactId, warm.checkpointArtifactId);
     assert.equal(fitted.record.step, 1);
   });
+
+  it('a trained supernet downloads as one file and imports into another server under the same id; a damaged file, a duplicate, another key\'s dataset or the wrong media type are refused', async () => {
+    const src = (await request(app).get('/v1/supernets').set(bearer(key))).body.items.find((x: { status: string }) => x.status === 'succeeded') as { id: string; step: number };
+    // responseType: superagent collects the body as a Buffer
+    const file = await request(app).get(`/v1/supernets/${src.id}/file`).set(bearer(key)).responseType('blob');
+    conforms(file, '/v1/supernets/{supernetId}/file', 'get', 200);
+    assert.match(String(file.headers['content-disposition']), new RegExp(`${src.id}\\.nas-supernet`));
+    const bytes = file.body as Buffer;
+    assert.equal(bytes.subarray(0, 13).toString(), 'NAS-SUPERNET\n');
+    isError(await request(app).get('/v1/supernets/sn_0000000000000000/file').set(bearer(key)), '/v1/supernets/{supernetId}/file', 'get', 404);
+
+    // another installation
+    const b = testApp();
+    const bkey = (await request(b.app).post('/v1/keys').set(bearer(ADMIN)).send({ name: 'b' })).body.token as string;
+    const post = (body: Buffer, q = '', type = 'application/octet-stream') => request(b.app).post(`/v1/supernets/import${q}`).set(bearer(bkey)).set('Content-Type', type).send(body);
+    isError(await post(bytes, '', 'application/json'), '/v1/supernets/import', 'post', 415);
+    const cut = await post(bytes.subarray(0, bytes.length - 64));
+    isError(cut, '/v1/supernets/import', 'post', 400, /truncated/);
+    const flipped = Buffer.from(bytes);
+    flipped[flipped.length - 5]! ^= 0xff;
+    isError(await post(flipped), '/v1/supernets/import', 'post', 400, /does not match its SHA-256/);
+    isError(await post(bytes, '?dataset=dataset:ds_0000000000000000'), '/v1/supernets/import', 'post', 404);
+    assert.equal((await request(b.app).get('/v1/supernets').set(bearer(bkey))).body.items.length, 0, 'nothing stored by a refused import');
+    const ok = await post(bytes);
+    conforms(ok, '/v1/supernets/import', 'post', 201);
+    assert.equal(ok.body.id, src.id);
+    assert.equal(ok.body.status, 'succeeded');
+    assert.equal(ok.body.step, src.step);
+    assert.equal(ok.headers.location, `/v1/supernets/${src.id}`);
+    isError(await post(bytes), '/v1/supernets/import', 'post', 409, /already in this store/);
+    // the imported one serves searches there
+    const s = await request(b.app).get(`/v1/supernets/${src.id}`).set(bearer(bkey));
+    conforms(s, '/v1/supernets/{supernetId}', 'get', 200);
+  });
 });

@@ -2,12 +2,18 @@
 // Location; an interrupted supernet of the dataset is continued), GET
 // /v1/supernets (those the caller may use: its own, and built-in datasets'),
 // GET /v1/supernets/{id}, GET /v1/supernets/{id}/events (Server-Sent Events:
-// the state, then progress like a search's), POST /v1/supernets/{id}/cancel.
-// Another key's supernet of an uploaded dataset answers 404.
+// the state, then progress like a search's), POST /v1/supernets/{id}/cancel,
+// GET /v1/supernets/{id}/file (a trained supernet as one file, as `nas
+// supernet export` writes it) and POST /v1/supernets/import (such a file
+// stored; src/app/supernet-file.ts). Another key's supernet of an uploaded
+// dataset answers 404.
 
+import { readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import type { Request, Router } from 'express';
 import { isSharedDataset } from '../../app/supernet.ts';
-import { apiDatasetName, parseApiDatasetRef } from '../../app/datasets.ts';
+import { exportSupernet, importSupernet, parseSupernetFile } from '../../app/supernet-file.ts';
+import { apiDatasetName, parseApiDatasetRef, resolveDatasetRef } from '../../app/datasets.ts';
 import { jobQueueOf } from '../../jobs/queue.ts';
 import { submitSupernet, type SupernetSubmission } from '../../jobs/submit.ts';
 import type { Db } from '../../store/db.ts';
@@ -15,11 +21,13 @@ import { JobsRepo, TERMINAL_STATUSES } from '../../store/jobs.ts';
 import { findSupernet, listSupernets, type SupernetRecord } from '../../store/supernets.ts';
 import type { components } from '../api-types.ts';
 import { authOf, requireKey } from '../auth.ts';
-import { jsonBody } from '../body.ts';
+import { jsonBody, requireType } from '../body.ts';
 import type { AppContext } from '../context.ts';
 import { ApiError, notFound } from '../errors.ts';
+import { uploadLimiter } from '../ratelimit.ts';
 import { streamSearch, tokenFromQuery } from '../sse.ts';
-import { validateBody } from '../validate.ts';
+import { receiveFile } from '../upload.ts';
+import { validateAgainst, validateBody } from '../validate.ts';
 
 export type SupernetView = components['schemas']['Supernet'];
 
@@ -52,6 +60,42 @@ export function register(router: Router, ctx: AppContext): void {
     const submission: SupernetSubmission = { ...body, dataset: parseApiDatasetRef(body.dataset) };
     const { supernet } = await submitSupernet(ctx.db, jobQueueOf(ctx), submission, authOf(req).id);
     res.status(202).location(`/v1/supernets/${supernet.id}`).json(supernetView(ctx.db, findSupernet(ctx.db, supernet.id)!));
+  });
+
+  router.post('/v1/supernets/import', auth, uploadLimiter(ctx, 'supernet'), requireType('application/octet-stream', 'a supernet file (Content-Type: application/octet-stream)'), async (req, res) => {
+    const q = validateAgainst<{ dataset?: string }>('SupernetImportQuery', { ...req.query }, 'query');
+    const key = authOf(req).id;
+    // received in the OS temp folder (removed below): a refused import leaves nothing in the data directory
+    const received = await receiveFile(req, tmpdir(), ctx.limits.supernetBytes);
+    let bytes: Uint8Array;
+    try {
+      bytes = new Uint8Array(readFileSync(received.path));
+    } finally {
+      rmSync(received.path, { force: true });
+    }
+    // the dataset it serves here: one the caller may use, named as the API names datasets (never a server path from the file)
+    let ref;
+    if (q.dataset !== undefined) ref = parseApiDatasetRef(q.dataset);
+    else {
+      const named = parseSupernetFile(bytes).header.supernet.dataset;
+      try {
+        ref = parseApiDatasetRef(named);
+      } catch {
+        throw new ApiError(422, 'unprocessable', `the file's supernet was trained on dataset ${JSON.stringify(named.slice(0, 100))}, which this server cannot name: give ?dataset= (a built-in dataset or dataset:<id> of yours with the same input shape and classes)`);
+      }
+      if (ref.kind === 'upload') throw new ApiError(422, 'unprocessable', `the file's supernet was trained on an uploaded dataset of another installation (${named}): give ?dataset= (a built-in dataset or dataset:<id> of yours with the same input shape and classes)`);
+    }
+    const s = await importSupernet(ctx.db, bytes, { owner: key, dataset: resolveDatasetRef(ctx.db, ref, key) });
+    ctx.logger.info({ supernet: s.id, dataset: s.dataset, sizeBytes: received.sizeBytes }, 'imported a supernet');
+    res.status(201).location(`/v1/supernets/${s.id}`).json(supernetView(ctx.db, s));
+  });
+
+  router.get('/v1/supernets/:id/file', auth, (req, res) => {
+    const s = visibleSupernet(ctx.db, req);
+    const bytes = exportSupernet(ctx.db, s.id);
+    res.setHeader('Content-Type', 'application/octet-stream');
+    res.setHeader('Content-Disposition', `attachment; filename="${s.id}.nas-supernet"`);
+    res.send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   });
 
   router.get('/v1/supernets', auth, (req, res) => {
