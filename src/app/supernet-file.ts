@@ -7,7 +7,8 @@
 // Layout: the magic line "NAS-SUPERNET\n", a little-endian uint32 header
 // length, the header (UTF-8 JSON: format version, the supernet's row, and
 // per part its size and SHA-256), then the parts' bytes in header order:
-// the checkpoint, and the accuracy predictor when the supernet has one.
+// the checkpoint (its weights; the optimizer's moments stay behind), and the
+// accuracy predictor when the supernet has one.
 //
 // An import checks everything before it stores anything: the magic, the
 // header, every part's size and checksum, the checkpoint against the
@@ -20,7 +21,7 @@ import { rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { AccuracyPredictor } from '../supernet/predictor.ts';
 import { SupernetEvaluator } from '../supernet/evaluator.ts';
-import { readCheckpointMeta } from '../supernet/checkpoint.ts';
+import { readCheckpointMeta, weightsOnlyCheckpoint } from '../supernet/checkpoint.ts';
 import { getSkeleton } from '../space/skeleton.ts';
 import { loadDataset } from '../data/registry.ts';
 import { artifactFile, putArtifact, readArtifact, sha256Hex, type ArtifactRecord } from '../store/artifacts.ts';
@@ -66,7 +67,8 @@ export function exportSupernet(db: Db, id: string, o: { owner?: string | null } 
   if (s.status !== 'succeeded' || !s.checkpointArtifactId) {
     throw new SupernetFileError(`supernet ${id} is ${s.status}, not trained: only a trained supernet can be exported (finish it with nas supernet resume ${id})`, 409);
   }
-  const parts: { name: PartName; bytes: Uint8Array }[] = [{ name: 'checkpoint', bytes: readArtifact(db, s.checkpointArtifactId) }];
+  // a trained supernet never resumes its training: the optimizer's moments stay behind (up to two thirds of the checkpoint)
+  const parts: { name: PartName; bytes: Uint8Array }[] = [{ name: 'checkpoint', bytes: weightsOnlyCheckpoint(readArtifact(db, s.checkpointArtifactId)) }];
   const predictorId = (s.metrics.predictor as { artifactId?: string } | undefined)?.artifactId;
   if (predictorId) parts.push({ name: 'predictor', bytes: readArtifact(db, predictorId) });
   const header: FileHeader = {

@@ -89,3 +89,27 @@ export function loadCheckpoint(bytes: Uint8Array, w: MasterWeights, opt?: Sparse
   }
   return meta;
 }
+
+/**
+ * The checkpoint without the optimizer's moment estimates (they are up to
+ * two thirds of it): all a trained supernet needs to score architectures, extract
+ * weights or warm-start another; only an unfinished training resumes from
+ * the moments.
+ */
+export function weightsOnlyCheckpoint(bytes: Uint8Array): Uint8Array {
+  const meta = readCheckpointMeta(bytes);
+  const hl = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0, true);
+  const named = decodeWeights(bytes.subarray(4 + hl));
+  try {
+    const kept: NamedWeights = new Map([...named].filter(([k]) => k.startsWith('w/')));
+    const head = new TextEncoder().encode(JSON.stringify({ ...meta, optimizerSteps: {} } satisfies CheckpointMeta));
+    const body = encodeWeights(kept);
+    const out = new Uint8Array(4 + head.length + body.length);
+    new DataView(out.buffer).setUint32(0, head.length, true);
+    out.set(head, 4);
+    out.set(body, 4 + head.length);
+    return out;
+  } finally {
+    for (const ts of named.values()) for (const t of ts) t.dispose();
+  }
+}
