@@ -122,7 +122,7 @@ export function supernetForSearch(db: Db, o: SearchOptions, space: SearchSpace, 
   if (!s) {
     throw new SupernetUnavailableError(
       `no trained supernet for dataset ${o.dataset} (${space.input.height}x${space.input.width}x${space.input.channels}, skeleton ${space.skeleton.name}): ` +
-      `train one first with \`nas supernet train --dataset ${o.dataset}\` or POST /v1/supernets {"dataset":"${o.dataset}"}, or search with evaluator proxy`);
+      `train one first with \`nas supernet train --dataset ${o.dataset}\` or POST /v1/supernets {"dataset":"${o.dataset}"}, import one (\`nas supernet import <file>\`, POST /v1/supernets/import), or search with evaluator proxy`);
   }
   return withPredictorIfNeeded(s, o);
 }

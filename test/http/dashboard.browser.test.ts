@@ -219,10 +219,10 @@ describe('dashboard (headless Chromium)', () => {
     assert.equal(await page.isDisabled('#f-evaluator option[value="supernet"]'), true);
     assert.equal(await page.isDisabled('#f-evaluator option[value="predictor"]'), true);
     assert.equal(await page.isDisabled('#f-evaluator option[value="proxy"]'), false);
-    assert.equal(await hint(), 'no trained supernet for fashion-mnist: train one: POST /v1/supernets or nas supernet train --dataset fashion-mnist');
+    assert.equal(await hint(), 'no trained supernet for fashion-mnist: train one: POST /v1/supernets or nas supernet train --dataset fashion-mnist; or import one: POST /v1/supernets/import');
     assert.match(await page.textContent('#f-evaluator-hint') ?? '', /trains each candidate briefly/);
     await page.fill('#f-dataset', 'synthetic');
-    assert.equal(await hint(), 'no trained supernet for synthetic: train one: POST /v1/supernets or nas supernet train --dataset synthetic');
+    assert.equal(await hint(), 'no trained supernet for synthetic: train one: POST /v1/supernets or nas supernet train --dataset synthetic; or import one: POST /v1/supernets/import');
 
     // a supernet of synthetic that GET /v1/supernets lists as succeeded (without a predictor), made for another input
     // (32x32x3; the set's images are 12x12x1) and without a checkpoint: the page offers it, the server refuses it (409)

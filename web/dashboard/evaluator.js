@@ -23,12 +23,13 @@ export async function loadSupernets() {
   renderEvaluator();
 }
 
-/** How to train a supernet for `dataset`, in one line. */
+/** How to train (or import) a supernet for `dataset`, in one line. */
 function trainHint(dataset) {
-  if (!dataset) return 'train one: POST /v1/supernets or nas supernet train --dataset <name>';
+  const imp = '; or import one: POST /v1/supernets/import';
+  if (!dataset) return `train one: POST /v1/supernets or nas supernet train --dataset <name>${imp}`;
   return dataset.startsWith('dataset:')
-    ? `train one: POST /v1/supernets {"dataset":"${dataset}"}`
-    : `train one: POST /v1/supernets or nas supernet train --dataset ${dataset}`;
+    ? `train one: POST /v1/supernets {"dataset":"${dataset}"}${imp}?dataset=${dataset}`
+    : `train one: POST /v1/supernets or nas supernet train --dataset ${dataset}${imp}`;
 }
 
 /** Enable the supernet choices only for a dataset with a trained supernet (the predictor: one with a fitted predictor). */
