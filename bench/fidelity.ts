@@ -198,6 +198,7 @@ async function main(): Promise<void> {
     const pool = new TrialPool({ size: workers, threadsPerWorker: Math.max(1, Math.floor(availableParallelism() / workers)) });
     // --max-minutes: no training starts after this long (those running finish; --reuse continues), so a session can stop cleanly
     const maxMinutes = Number(arg('max-minutes', 'Infinity'));
+    if (!(maxMinutes >= 0)) throw new Error(`--max-minutes must be a number >= 0, got ${arg('max-minutes', '')}`);
     const deadline = Date.now() + maxMinutes * 60_000;
     let done = 0, next = 0;
     const one = async ({ arch, recipe }: (typeof todo)[number]) => {
@@ -215,10 +216,19 @@ async function main(): Promise<void> {
       save();
     };
     try {
-      // one loop per worker takes the next training while the deadline allows
+      // one loop per worker takes the next training while the deadline allows; after a failure no new one
+      // starts, the others finish (each is minutes of work, kept by save()), then the failure is thrown
+      let failed: unknown = null;
       await Promise.all(Array.from({ length: workers }, async () => {
-        while (next < todo.length && Date.now() < deadline) await one(todo[next++]!);
+        while (failed === null && next < todo.length && Date.now() < deadline) {
+          try {
+            await one(todo[next++]!);
+          } catch (e) {
+            failed ??= e;
+          }
+        }
       }));
+      if (failed !== null) throw failed;
       if (next < todo.length) log(`--max-minutes ${maxMinutes}: ${todo.length - next} of ${todo.length} trainings not started (--reuse continues them)`);
     } finally {
       await pool.close();
@@ -328,7 +338,7 @@ function writeReport(res: FidelityResults, o: { load0: number; load1: number; wo
   L.push('');
   L.push(`Architectures with the reference final training done: ${complete.length} of ${archs.length}.`);
   L.push('');
-  L.push(`| score | Kendall tau vs final | p (tau = 0; ${complete.length <= KENDALL_EXACT_MAX_N ? 'exact' : 'normal approximation'}) | Spearman vs final | seconds per evaluation (median) | accuracy range |`);
+  L.push('| score | Kendall tau vs final | p (tau = 0) | Spearman vs final | seconds per evaluation (median) | accuracy range |');
   L.push('|---|---|---|---|---|---|');
   const secs = (k: string) => { const s = complete.map((a) => a.scores[k]?.seconds).filter((x): x is number => x !== undefined).sort((a, b) => a - b); return s.length ? s[Math.floor(s.length / 2)]! : NaN; };
   for (const c of cheap) {
@@ -337,12 +347,14 @@ function writeReport(res: FidelityResults, o: { load0: number; load1: number; wo
     L.push(`| ${c} | ${ok ? kendallTau(xs, final).toFixed(3) : 'n/a'} | ${ok ? kendallTauP(xs, final).p.toFixed(3) : 'n/a'} | ${ok ? spearman(xs, final).toFixed(3) : 'n/a'} | ${secs(c).toFixed(2)} | ${(100 * Math.min(...xs)).toFixed(1)}-${(100 * Math.max(...xs)).toFixed(1)}% |`);
   }
   const both = finals.length >= 2 ? complete.filter((x) => x.scores[finals[1]!]) : [];
+  if (both.length < 3 && complete.length) L.push('', `p: two-sided, of tau against no association; exact (every ordering) for up to ${KENDALL_EXACT_MAX_N} architectures, the normal approximation above.`);
   if (both.length >= 3) {
     const a = both.map((x) => x.scores[finals[0]!]!.accuracy), b = both.map((x) => x.scores[finals[1]!]!.accuracy);
     const diffs = a.map((x, i) => x - b[i]!);
     L.push(`| ${finals[1]} vs ${finals[0]} (noise ceiling, ${both.length} architectures) | ${kendallTau(b, a).toFixed(3)} | ${kendallTauP(b, a).p.toFixed(3)} | ${spearman(b, a).toFixed(3)} | ${secs(finals[0]!).toFixed(0)} | ${(100 * Math.min(...final)).toFixed(1)}-${(100 * Math.max(...final)).toFixed(1)}% |`);
     L.push('');
     L.push(`On the same ${both.length} architectures: ${cheap.map((c) => { const xs = both.map((x) => x.scores[c]?.accuracy ?? NaN); return xs.every(Number.isFinite) ? `${c} tau ${kendallTau(xs, a).toFixed(3)}` : null; }).filter(Boolean).join(', ')} (against ${finals[0]}).`);
+    L.push(`p: two-sided, of tau against no association; exact (every ordering) for up to ${KENDALL_EXACT_MAX_N} architectures, the normal approximation above.`);
     L.push(`Seed-to-seed difference of final test accuracy: mean ${(100 * mean(diffs)).toFixed(2)} pts, sd ${(100 * sd(diffs)).toFixed(2)} pts (so one final training ranks two architectures closer than ~${(100 * sd(diffs) * Math.SQRT2).toFixed(1)} pts apart by chance).`);
   }
   // Agreement among the cheap scores themselves, on every architecture that has both (useful while final trainings are pending)

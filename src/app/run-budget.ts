@@ -80,14 +80,17 @@ export function planInputFor(o: RunOptions, counts: SplitCounts, throughput: { i
       const evalImages = EVAL_COST * (Math.min(DEFAULT_BN_IMAGES, counts.train) + Math.min(DEFAULT_VALIDATION_IMAGES, counts.validation));
       inheritImages = evalImages;
       search = so.evaluator === 'supernet'
-        ? { maxTrials: so.maxTrials, parallel: 1, imagesPerTrial: evalImages, trialOverheadS: SUPERNET_EVAL_OVERHEAD_S, afterTrialsImages: 0, maxWallMinutes }
-        : { maxTrials: so.maxTrials, parallel: 1, imagesPerTrial: 0, trialOverheadS: PREDICTOR_TRIAL_S, afterTrialsImages: RESCORE_TOP * evalImages, maxWallMinutes };
+        ? { maxTrials: so.maxTrials, parallel: 1, imagesPerTrial: evalImages, trialOverheadS: SUPERNET_EVAL_OVERHEAD_S, afterTrialsImages: 0, afterTrialsOverheadS: 0, maxWallMinutes }
+        : {
+          maxTrials: so.maxTrials, parallel: 1, imagesPerTrial: 0, trialOverheadS: PREDICTOR_TRIAL_S,
+          afterTrialsImages: RESCORE_TOP * evalImages, afterTrialsOverheadS: RESCORE_TOP * SUPERNET_EVAL_OVERHEAD_S, maxWallMinutes,
+        };
     } else {
       const p = so.proxy;
       const trial = recipeOf({ epochs: p.epochs, subset: p.subset, validationSubset: p.validationSubset, bnRecalibrationImages: p.bnRecalibrationImages }, counts);
       search = {
         maxTrials: so.maxTrials, parallel: so.maxParallelTrials, imagesPerTrial: trial.epochs * (trial.images + EVAL_COST * trial.evalImages),
-        trialOverheadS: TRIAL_OVERHEAD_S, afterTrialsImages: 0, maxWallMinutes,
+        trialOverheadS: TRIAL_OVERHEAD_S, afterTrialsImages: 0, afterTrialsOverheadS: 0, maxWallMinutes,
       };
     }
   }

@@ -96,6 +96,8 @@ export interface PlanInput {
     trialOverheadS: number;
     /** trained-image equivalents spent after the trials, within the search stage (the predictor's best re-scored by the supernet); 0 if none */
     afterTrialsImages: number;
+    /** seconds after the trials besides those images (loading the supernet, extracting each re-scored subnet) */
+    afterTrialsOverheadS: number;
     maxWallMinutes: number | null;
   };
   /**
@@ -180,7 +182,7 @@ function roundMinutes(s: NonNullable<PlanInput['search']>, ips: number): number 
 
 /** Minutes of the work after the trials (re-scoring), inside the search stage. */
 function afterTrialsMinutes(s: NonNullable<PlanInput['search']>, ips: number): number {
-  return s.afterTrialsImages > 0 ? trainMinutes(s.afterTrialsImages, ips) : 0;
+  return (s.afterTrialsImages > 0 ? trainMinutes(s.afterTrialsImages, ips) : 0) + s.afterTrialsOverheadS / 60;
 }
 
 /** What the search holds back before its deadline: a round of trials in flight, then the work after the trials. */
@@ -189,8 +191,9 @@ function searchRoundMinutes(s: NonNullable<PlanInput['search']>, ips: number): n
 }
 
 function searchFullMinutes(s: NonNullable<PlanInput['search']>, ips: number): number {
-  const m = Math.ceil(s.maxTrials / Math.max(1, s.parallel)) * roundMinutes(s, ips) + afterTrialsMinutes(s, ips);
-  return s.maxWallMinutes === null ? m : Math.min(m, s.maxWallMinutes);
+  const trials = Math.ceil(s.maxTrials / Math.max(1, s.parallel)) * roundMinutes(s, ips);
+  // the search's own wall-time stop ends its trials; the re-scoring runs after it
+  return (s.maxWallMinutes === null ? trials : Math.min(trials, s.maxWallMinutes)) + afterTrialsMinutes(s, ips);
 }
 
 export function planRun(i: PlanInput): RunPlan {

@@ -23,7 +23,7 @@ import type { SearchSpace } from '../search/trial_plan.ts';
 import { TrialPool } from '../train/pool.ts';
 import { type CancelSignal, type EventSink, type NasEvent, now } from './events.ts';
 import { SupernetUnavailableError, trainedSupernetFor, isSharedDataset, loadSupernetPredictor } from './supernet.ts';
-import { findSupernet, type SupernetRecord } from '../store/supernets.ts';
+import { findSupernet, supernetUsableBy, type SupernetRecord } from '../store/supernets.ts';
 import { readArtifact } from '../store/artifacts.ts';
 import { SupernetEvaluator } from '../supernet/evaluator.ts';
 import { predictorExecutor, supernetExecutor } from '../supernet/executor.ts';
@@ -110,7 +110,7 @@ function withDb<T>(deps: SearchDeps | undefined, f: (db: Db) => Promise<T>): Pro
 export function supernetForSearch(db: Db, o: SearchOptions, space: SearchSpace, owner: string | null): SupernetRecord {
   if (o.supernetId !== null) {
     const s = findSupernet(db, o.supernetId);
-    if (!s || (s.owner !== owner && s.owner !== null && !isSharedDataset(s.dataset))) throw new SupernetUnavailableError(`supernet ${o.supernetId} not found`);
+    if (!s || !supernetUsableBy(s, owner, isSharedDataset(s.dataset))) throw new SupernetUnavailableError(`supernet ${o.supernetId} not found`);
     if (s.status !== 'succeeded' || !s.checkpointArtifactId) throw new SupernetUnavailableError(`supernet ${s.id} is ${s.status}, not trained; wait for it, or resume it with \`nas supernet resume ${s.id}\``);
     const mismatch = s.dataset !== o.dataset ? `dataset ${s.dataset}, the search's is ${o.dataset}`
       : s.skeleton !== space.skeleton.name ? `skeleton ${s.skeleton}, the search's space is ${space.skeleton.name}`

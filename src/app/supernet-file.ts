@@ -35,6 +35,8 @@ export const SUPERNET_FILE_MAGIC = 'NAS-SUPERNET\n';
 export const SUPERNET_FILE_VERSION = 1;
 /** the header is small JSON; anything claiming more is not a supernet file */
 const MAX_HEADER_BYTES = 1 << 20;
+/** a fitted accuracy predictor is a small MLP in JSON (about 1 MB); far more is not one */
+const MAX_PREDICTOR_BYTES = 32 << 20;
 
 /** A supernet that cannot be exported (404, 409 unfinished) or a file that cannot be imported (400 malformed or corrupt, 409 already here, 422 not matching this installation). */
 export class SupernetFileError extends Error {
@@ -58,8 +60,12 @@ interface FileHeader {
   exportedAt: string;
 }
 
-/** The file's bytes for a trained supernet the caller may use (its own, or a built-in dataset's). */
-export function exportSupernet(db: Db, id: string, o: { owner?: string | null } = {}): Uint8Array {
+/**
+ * The file's bytes for a trained supernet the caller may use (its own, or a
+ * built-in dataset's). `datasetName`: how the file names its dataset (the
+ * API passes its own naming, so that no server path leaves the server).
+ */
+export function exportSupernet(db: Db, id: string, o: { owner?: string | null; datasetName?: (dataset: string) => string } = {}): Uint8Array {
   const s = findSupernet(db, id);
   if (!s || (o.owner !== undefined && s.owner !== null && s.owner !== o.owner && !isSharedDataset(s.dataset))) {
     throw new SupernetFileError(`supernet "${id}" not found`, 404);
@@ -68,13 +74,15 @@ export function exportSupernet(db: Db, id: string, o: { owner?: string | null } 
     throw new SupernetFileError(`supernet ${id} is ${s.status}, not trained: only a trained supernet can be exported (finish it with nas supernet resume ${id})`, 409);
   }
   // a trained supernet never resumes its training: the optimizer's moments stay behind (up to two thirds of the checkpoint)
-  const parts: { name: PartName; bytes: Uint8Array }[] = [{ name: 'checkpoint', bytes: weightsOnlyCheckpoint(readArtifact(db, s.checkpointArtifactId)) }];
+  const name = o.datasetName ?? ((d: string) => d);
+  const parts: { name: PartName; bytes: Uint8Array }[] = [{ name: 'checkpoint', bytes: weightsOnlyCheckpoint(readArtifact(db, s.checkpointArtifactId), { dataset: name(s.dataset) }) }];
   const predictorId = (s.metrics.predictor as { artifactId?: string } | undefined)?.artifactId;
   if (predictorId) parts.push({ name: 'predictor', bytes: readArtifact(db, predictorId) });
   const header: FileHeader = {
     version: SUPERNET_FILE_VERSION,
     supernet: {
-      id: s.id, dataset: s.dataset, skeleton: s.skeleton, input: s.input, numClasses: s.numClasses, options: s.options,
+      id: s.id, dataset: name(s.dataset), skeleton: s.skeleton, input: s.input, numClasses: s.numClasses,
+      options: typeof s.options.dataset === 'string' ? { ...s.options, dataset: name(s.options.dataset) } : s.options,
       step: s.step, totalSteps: s.totalSteps, metrics: withoutArtifactId(s.metrics), createdAt: s.createdAt, finishedAt: s.finishedAt,
     },
     parts: parts.map((p) => ({ name: p.name, sizeBytes: p.bytes.byteLength, sha256: sha256Hex(p.bytes) })),
@@ -121,19 +129,24 @@ export function parseSupernetFile(bytes: Uint8Array): { header: FileHeader; part
   }
   if (header?.version !== SUPERNET_FILE_VERSION) throw new SupernetFileError(`supernet file version ${JSON.stringify(header?.version)} is not supported (this installation reads version ${SUPERNET_FILE_VERSION})`);
   const s = header.supernet;
-  const shapeOk = (x: unknown) => Number.isInteger(x) && (x as number) > 0;
-  if (!s || typeof s.id !== 'string' || !/^sn_[0-9a-f]{16}$/.test(s.id) || typeof s.dataset !== 'string' || !s.dataset || typeof s.skeleton !== 'string'
-    || !s.input || !shapeOk(s.input.height) || !shapeOk(s.input.width) || !shapeOk(s.input.channels) || !shapeOk(s.numClasses)
-    || typeof s.options !== 'object' || s.options === null || typeof s.metrics !== 'object' || s.metrics === null || !Number.isInteger(s.step)) {
-    throw new SupernetFileError('supernet file header does not describe a supernet (id, dataset, skeleton, input, classes, options, metrics, step)');
+  const shapeOk = (x: unknown) => Number.isInteger(x) && (x as number) > 0 && (x as number) <= 100_000;
+  const isObject = (x: unknown) => typeof x === 'object' && x !== null && !Array.isArray(x);
+  const isTime = (x: unknown) => typeof x === 'string' && x.length <= 40 && Number.isFinite(Date.parse(x));
+  if (!isObject(s) || typeof s.id !== 'string' || !/^sn_[0-9a-f]{16}$/.test(s.id) || typeof s.dataset !== 'string' || !s.dataset || s.dataset.length > 1000 || typeof s.skeleton !== 'string'
+    || !isObject(s.input) || !shapeOk(s.input.height) || !shapeOk(s.input.width) || !shapeOk(s.input.channels) || !shapeOk(s.numClasses)
+    || !isObject(s.options) || !isObject(s.metrics) || (s.metrics.predictor !== undefined && !isObject(s.metrics.predictor))
+    || !Number.isInteger(s.step) || s.step < 0 || (s.totalSteps !== null && !(Number.isInteger(s.totalSteps) && s.totalSteps >= 0))
+    || !isTime(s.createdAt) || (s.finishedAt !== null && !isTime(s.finishedAt)) || !isTime(header.exportedAt)) {
+    throw new SupernetFileError('supernet file header does not describe a supernet (id, dataset, skeleton, input, classes, options, metrics, steps, times)');
   }
   if (!Array.isArray(header.parts) || header.parts.length === 0 || header.parts[0]?.name !== 'checkpoint') throw new SupernetFileError('supernet file has no checkpoint part');
   const parts = new Map<PartName, Uint8Array>();
   let at = start + hl;
   for (const p of header.parts) {
-    if ((p.name !== 'checkpoint' && p.name !== 'predictor') || parts.has(p.name) || !Number.isInteger(p.sizeBytes) || p.sizeBytes < 0 || typeof p.sha256 !== 'string') {
-      throw new SupernetFileError(`supernet file header lists a malformed part ${JSON.stringify(p?.name)}`);
+    if (!isObject(p) || (p.name !== 'checkpoint' && p.name !== 'predictor') || parts.has(p.name) || !Number.isInteger(p.sizeBytes) || p.sizeBytes < 0 || typeof p.sha256 !== 'string') {
+      throw new SupernetFileError(`supernet file header lists a malformed part ${JSON.stringify(isObject(p) ? p.name : p)}`);
     }
+    if (p.name === 'predictor' && p.sizeBytes > MAX_PREDICTOR_BYTES) throw new SupernetFileError(`supernet file's predictor is ${p.sizeBytes} bytes (at most ${MAX_PREDICTOR_BYTES})`);
     if (at + p.sizeBytes > bytes.byteLength) throw new SupernetFileError(`supernet file is truncated: its ${p.name} needs ${p.sizeBytes} bytes, ${Math.max(0, bytes.byteLength - at)} are there`);
     const b = bytes.subarray(at, at + p.sizeBytes);
     if (sha256Hex(b) !== p.sha256) throw new SupernetFileError(`supernet file is corrupt: its ${p.name} does not match its SHA-256`);
@@ -149,10 +162,10 @@ export function parseSupernetFile(bytes: Uint8Array): { header: FileHeader; part
  * file). `dataset`: bind it to this installation's dataset of that name
  * instead of the one it was trained on (same input shape and classes).
  */
-export async function importSupernet(db: Db, bytes: Uint8Array, o: { owner?: string | null; dataset?: string; deps?: SupernetDeps } = {}): Promise<SupernetRecord> {
+export async function importSupernet(db: Db, bytes: Uint8Array, o: { owner?: string | null; dataset?: string | ((fileDataset: string) => string); deps?: SupernetDeps } = {}): Promise<SupernetRecord> {
   const { header, parts } = parseSupernetFile(bytes);
   const s = header.supernet;
-  const dataset = o.dataset ?? s.dataset;
+  const dataset = typeof o.dataset === 'function' ? o.dataset(s.dataset) : o.dataset ?? s.dataset;
   if (findSupernet(db, s.id)) throw new SupernetFileError(`supernet ${s.id} is already in this store`, 409);
   try {
     getSkeleton(s.skeleton);
@@ -160,13 +173,14 @@ export async function importSupernet(db: Db, bytes: Uint8Array, o: { owner?: str
     throw new SupernetFileError(`supernet ${s.id} uses skeleton "${s.skeleton}", which this installation does not know`, 422);
   }
   const checkpoint = parts.get('checkpoint')!;
+  const shape = (x: { height: number; width: number; channels: number }) => `${x.height}x${x.width}x${x.channels}`;
   let meta;
   try {
     meta = readCheckpointMeta(checkpoint);
+    if (typeof meta.input !== 'object' || meta.input === null) throw new Error('its meta has no input shape');
   } catch (e) {
     throw new SupernetFileError(`supernet file's checkpoint is unreadable: ${(e as Error).message}`);
   }
-  const shape = (x: { height: number; width: number; channels: number }) => `${x.height}x${x.width}x${x.channels}`;
   if (meta.skeleton !== s.skeleton || shape(meta.input) !== shape(s.input) || meta.numClasses !== s.numClasses) {
     throw new SupernetFileError(`supernet file's checkpoint (${meta.skeleton}, ${shape(meta.input)}, ${meta.numClasses} classes) does not match its header (${s.skeleton}, ${shape(s.input)}, ${s.numClasses} classes)`);
   }
@@ -206,12 +220,17 @@ export async function importSupernet(db: Db, bytes: Uint8Array, o: { owner?: str
     stored.push(ck);
     const pr = predictorBytes ? putArtifact(db, 'supernet-predictor', 'predictor.json', predictorBytes) : null;
     if (pr) stored.push(pr);
-    const metrics = pr ? { ...s.metrics, predictor: { ...(s.metrics.predictor as Record<string, unknown>), artifactId: pr.id } } : s.metrics;
+    // the row points only at what this import stored: a predictor entry (and its artifact id) only with the predictor part
+    const { predictor: filePredictor, imported: _old, ...rest } = s.metrics;
+    const metrics: Record<string, unknown> = { ...rest, ...(pr ? { predictor: { ...(filePredictor as Record<string, unknown>), artifactId: pr.id } } : {}) };
+    const at = new Date().toISOString();
     return db.transaction(() => insertImportedSupernet(db, {
-      id: s.id, owner: o.owner ?? null, dataset, skeleton: s.skeleton, input: s.input, numClasses: s.numClasses, options: s.options,
+      id: s.id, owner: o.owner ?? null, dataset, skeleton: s.skeleton,
+      input: { height: s.input.height, width: s.input.width, channels: s.input.channels }, numClasses: s.numClasses, options: { ...s.options, dataset },
       step: s.step, totalSteps: s.totalSteps, checkpointArtifactId: ck.id,
-      metrics: { ...metrics, imported: { at: new Date().toISOString(), exportedAt: header.exportedAt, trainedOn: s.dataset } },
-      createdAt: s.createdAt, finishedAt: s.finishedAt,
+      // stored as created now (the newest supernet of a dataset is the one searches take); the original times kept here
+      metrics: { ...metrics, imported: { at, exportedAt: header.exportedAt, createdAt: s.createdAt, finishedAt: s.finishedAt, trainedOn: s.dataset } },
+      createdAt: at, finishedAt: at,
     }))();
   } catch (e) {
     for (const a of stored) {

@@ -21,6 +21,7 @@ import { putArtifact, readArtifact } from '../store/artifacts.ts';
 import { type Db, openDb } from '../store/db.ts';
 import {
   findSupernet, getSupernet, insertSupernet, replaceSupernetCheckpoint, type SupernetRecord, supernetsFor, updateSupernet,
+  supernetUsableBy,
 } from '../store/supernets.ts';
 import { encodeCheckpoint, loadCheckpoint } from '../supernet/checkpoint.ts';
 import { supernetLayout } from '../supernet/layout.ts';
@@ -143,7 +144,7 @@ export async function supernetDatasetShape(dataset: string, deps?: SupernetDeps)
  */
 export function warmStartSource(db: Db, id: string, target: { dataset: string; skeleton: string; input: { height: number; width: number; channels: number }; numClasses: number; owner: string | null }): SupernetRecord {
   const src = findSupernet(db, id);
-  if (!src || (src.owner !== null && src.owner !== target.owner && !isSharedDataset(src.dataset))) throw new SupernetInputError(`initFrom: supernet "${id}" not found`);
+  if (!src || !supernetUsableBy(src, target.owner, isSharedDataset(src.dataset))) throw new SupernetInputError(`initFrom: supernet "${id}" not found`);
   const shape = (x: { height: number; width: number; channels: number }) => `${x.height}x${x.width}x${x.channels}`;
   const diffs = [
     src.dataset !== target.dataset && `dataset ${src.dataset}, not ${target.dataset}`,

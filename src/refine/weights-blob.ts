@@ -31,18 +31,30 @@ export function decodeWeights(bytes: Uint8Array): NamedWeights {
   const hl = view.getUint32(0, true);
   if (4 + hl > bytes.byteLength) throw new Error('weights file header is truncated');
   const header = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + hl))) as HeaderEntry[];
+  if (!Array.isArray(header)) throw new Error('weights file header is not a list of layers');
   let off = 4 + hl;
   const out: NamedWeights = new Map();
-  for (const e of header) {
-    out.set(e.layer, e.shapes.map((shape) => {
-      const n = shape.reduce((a, b) => a * b, 1);
-      if (off + n * 4 > bytes.byteLength) throw new Error(`weights file is truncated at layer ${e.layer}`);
-      const vals = new Float32Array(n);
-      for (let i = 0; i < n; i++) vals[i] = view.getFloat32(off + i * 4, true);
-      off += n * 4;
-      return tf.tensor(vals, shape, 'float32');
-    }));
+  try {
+    for (const e of header) {
+      if (typeof e?.layer !== 'string' || !Array.isArray(e.shapes)) throw new Error('weights file header has a malformed layer entry');
+      if (out.has(e.layer)) throw new Error(`weights file names layer ${e.layer} twice`);
+      const ts: tf.Tensor[] = [];
+      out.set(e.layer, ts);
+      for (const shape of e.shapes) {
+        if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) throw new Error(`weights file has a malformed shape at layer ${e.layer}`);
+        const n = shape.reduce((a, b) => a * b, 1);
+        if (off + n * 4 > bytes.byteLength) throw new Error(`weights file is truncated at layer ${e.layer}`);
+        const vals = new Float32Array(n);
+        for (let i = 0; i < n; i++) vals[i] = view.getFloat32(off + i * 4, true);
+        off += n * 4;
+        ts.push(tf.tensor(vals, shape, 'float32'));
+      }
+    }
+    if (off !== bytes.byteLength) throw new Error(`weights file has ${bytes.byteLength - off} trailing bytes`);
+  } catch (e) {
+    // what was decoded before the error is released, not leaked
+    for (const ts of out.values()) for (const t of ts) t.dispose();
+    throw e;
   }
-  if (off !== bytes.byteLength) throw new Error(`weights file has ${bytes.byteLength - off} trailing bytes`);
   return out;
 }

@@ -90,14 +90,26 @@ export function listSupernets(db: Db, o: { owner?: string | null; dataset?: stri
   return db.prepare(`SELECT * FROM ${T}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at, id`).all(...args).map(fromRow);
 }
 
+/** Imported from a file (src/app/supernet-file.ts): its weights are whatever its importer uploaded. */
+export function isImportedSupernet(s: SupernetRecord): boolean {
+  return s.metrics.imported !== undefined;
+}
+
 /**
- * Supernets of a (dataset, skeleton, input), newest first, that a caller may use: its own, and for
- * a dataset every installation has (a built-in one), anyone's.
+ * May `owner` use this supernet? Its own; and of a dataset every
+ * installation has (`shared`: a built-in one), one trained here or
+ * imported locally (owner null): an API key's import serves that key only,
+ * so no key can put weights of its choosing into another key's searches.
  */
+export function supernetUsableBy(s: SupernetRecord, owner: string | null, shared: boolean): boolean {
+  return s.owner === owner || (shared && (s.owner === null || !isImportedSupernet(s)));
+}
+
+/** Supernets of a (dataset, skeleton, input), newest first, that a caller may use (supernetUsableBy). */
 export function supernetsFor(db: Db, k: { dataset: string; skeleton: string; input: InputShape; owner: string | null; shared: boolean }): SupernetRecord[] {
   return db.prepare(`SELECT * FROM ${T} WHERE dataset = ? AND skeleton = ? AND input_json = ? ORDER BY created_at DESC, id DESC`)
     .all(k.dataset, k.skeleton, JSON.stringify(k.input)).map(fromRow)
-    .filter((s) => k.shared || s.owner === k.owner);
+    .filter((s) => supernetUsableBy(s, k.owner, k.shared));
 }
 
 export interface SupernetUpdate {

@@ -96,8 +96,8 @@ export function loadCheckpoint(bytes: Uint8Array, w: MasterWeights, opt?: Sparse
  * weights or warm-start another; only an unfinished training resumes from
  * the moments.
  */
-export function weightsOnlyCheckpoint(bytes: Uint8Array): Uint8Array {
-  const meta = readCheckpointMeta(bytes);
+export function weightsOnlyCheckpoint(bytes: Uint8Array, o: { dataset?: string } = {}): Uint8Array {
+  const meta = { ...readCheckpointMeta(bytes), ...(o.dataset !== undefined ? { dataset: o.dataset } : {}) };
   const hl = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0, true);
   const named = decodeWeights(bytes.subarray(4 + hl));
   try {

@@ -49,6 +49,9 @@ export interface PredictorFit {
 
 interface Stored { format: typeof PREDICTOR_FORMAT; skeleton: string; blocks: number; hidden: number; mean: number; weights: { shape: number[]; values: number[] }[]; fit: PredictorFit }
 
+/** the largest hidden layer a stored predictor may declare (fitted ones use far fewer) */
+const MAX_HIDDEN = 1024;
+
 export class AccuracyPredictor {
   private constructor(private readonly model: tf.Sequential, readonly skeleton: string, private readonly mean: number, readonly fit: PredictorFit, private readonly hidden: number) {}
 
@@ -119,15 +122,26 @@ export class AccuracyPredictor {
   static fromJSON(j: unknown): AccuracyPredictor {
     const s = j as Stored;
     if (!s || s.format !== PREDICTOR_FORMAT) throw new Error(`not an accuracy predictor (format ${JSON.stringify(s?.format)})`);
-    // sizes come from a file (an imported supernet's): bounded before anything is allocated
+    // sizes come from a file (an imported supernet's): every shape is checked before anything is allocated
     const int = (x: unknown, max: number) => Number.isInteger(x) && (x as number) >= 1 && (x as number) <= max;
-    if (!int(s.blocks, 64) || !int(s.hidden, 4096) || typeof s.skeleton !== 'string' || !Array.isArray(s.weights) || !Number.isFinite(s.mean)) {
+    if (!int(s.blocks, 64) || !int(s.hidden, MAX_HIDDEN) || typeof s.skeleton !== 'string' || !Array.isArray(s.weights) || !Number.isFinite(s.mean)) {
       throw new Error('accuracy predictor is malformed (blocks, hidden units, skeleton, weights or mean)');
     }
+    const inputs = s.blocks * WIDTH, h = s.hidden;
+    const shapes = [[inputs, h], [h], [h, h], [h], [h, 1], [1]];
+    const ok = s.weights.length === shapes.length && s.weights.every((w, i) => Array.isArray(w?.shape) && w.shape.join('x') === shapes[i]!.join('x')
+      && Array.isArray(w.values) && w.values.length === shapes[i]!.reduce((a, b) => a * b, 1) && w.values.every((v) => typeof v === 'number' && Number.isFinite(v)));
+    if (!ok) throw new Error(`accuracy predictor weights do not fit its ${s.blocks} blocks and ${h} hidden units`);
     const m = AccuracyPredictor.build(s.blocks, s.hidden, 1);
     const ws = s.weights.map((w) => tf.tensor(w.values, w.shape));
-    m.setWeights(ws);
-    tf.dispose(ws);
+    try {
+      m.setWeights(ws);
+    } catch (e) {
+      m.dispose();
+      throw e;
+    } finally {
+      tf.dispose(ws);
+    }
     return new AccuracyPredictor(m, s.skeleton, s.mean, s.fit, s.hidden);
   }
 

@@ -5,6 +5,7 @@
 // leaving the store as it was.
 
 import { strict as assert } from 'node:assert';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { trainSupernet, loadSupernetPredictor } from '../../src/app/supernet.ts';
@@ -15,7 +16,8 @@ import { createRng } from '../../src/space/rng.ts';
 import { getSkeleton } from '../../src/space/skeleton.ts';
 import { readArtifact } from '../../src/store/artifacts.ts';
 import { openDb, type Db } from '../../src/store/db.ts';
-import { getSupernet, insertSupernet, listSupernets } from '../../src/store/supernets.ts';
+import { getSupernet, insertSupernet, listSupernets, supernetsFor } from '../../src/store/supernets.ts';
+import { dataPaths } from '../../src/config/paths.ts';
 import { SupernetEvaluator } from '../../src/supernet/evaluator.ts';
 import { weightsOnlyCheckpoint } from '../../src/supernet/checkpoint.ts';
 import { tempStore } from './run-fixtures.ts';
@@ -25,7 +27,29 @@ const store = tempStore('nas-supernet-file-');
 const counts = (db: Db) => ({
   supernets: (db.prepare('SELECT COUNT(*) AS n FROM supernets').get() as { n: number }).n,
   artifacts: (db.prepare('SELECT COUNT(*) AS n FROM artifacts').get() as { n: number }).n,
+  // files under the data directory's artifacts folder: a refused import leaves none behind
+  files: readdirSync(dataPaths(store.dir).artifacts, { recursive: true }).length,
 });
+
+/** A supernet file rebuilt with its header changed by `edit` and only the parts `keep` names. */
+function reframe(file: Uint8Array, edit: (h: Record<string, any>) => void, keep: string[] = ['checkpoint', 'predictor']): Uint8Array {
+  const m = SUPERNET_FILE_MAGIC.length;
+  const hl = new DataView(file.buffer, file.byteOffset).getUint32(m, true);
+  const header = JSON.parse(new TextDecoder().decode(file.subarray(m + 4, m + 4 + hl)));
+  let at = m + 4 + hl;
+  const parts = (header.parts as { name: string; sizeBytes: number }[]).map((p) => { const b = file.subarray(at, at + p.sizeBytes); at += p.sizeBytes; return { p, b }; })
+    .filter(({ p }) => keep.includes(p.name));
+  header.parts = parts.map(({ p }) => p);
+  edit(header);
+  const head = new TextEncoder().encode(JSON.stringify(header));
+  const out = new Uint8Array(m + 4 + head.length + parts.reduce((n, { b }) => n + b.length, 0));
+  out.set(file.subarray(0, m));
+  new DataView(out.buffer).setUint32(m, head.length, true);
+  out.set(head, m + 4);
+  let o = m + 4 + head.length;
+  for (const { b } of parts) { out.set(b, o); o += b.length; }
+  return out;
+}
 
 describe('supernet export and import', () => {
   it('round trip: same id, options and step; the imported one scores architectures and predicts exactly as the original', async () => {
@@ -94,6 +118,10 @@ describe('supernet export and import', () => {
         ['a flipped checkpoint byte', ckFlipped, /corrupt: its checkpoint does not match its SHA-256/, 400],
         ['a broken header', badJson, /header is not valid JSON/, 400],
         ['trailing bytes', new Uint8Array([...good, 1, 2, 3]), /3 bytes after its last part/, 400],
+        ['a header without an input shape', reframe(good, (h) => { delete h.supernet.input; }), /does not describe a supernet/, 400],
+        ['a header with a null part', reframe(good, (h) => { h.parts.push(null); }), /malformed part null/, 400],
+        ['a header with a bad time', reframe(good, (h) => { h.supernet.createdAt = { $gt: 1 }; }), /does not describe a supernet/, 400],
+        ['a huge predictor', reframe(good, (h) => { h.parts[1].sizeBytes = 2 ** 31; }), /predictor is 2147483648 bytes/, 400],
       ] as const) {
         await assert.rejects(importSupernet(fresh, bytes, { deps: { datasetOptions } }), (e: Error & { status?: number }) => {
           assert.match(e.message, re, what);
@@ -111,6 +139,27 @@ describe('supernet export and import', () => {
     } finally {
       fresh.close();
     }
+  });
+
+  it('the row points only at what the import stored, is dated by the import, and an imported supernet serves its importer only', async () => {
+    const sn = listSupernets(store.db).find((s) => s.status === 'succeeded')!;
+    const ckId = sn.checkpointArtifactId!;
+    // a header that names this installation's checkpoint artifact as its "predictor", dated far in the future, no predictor part
+    const forged = reframe(exportSupernet(store.db, sn.id), (h) => {
+      h.supernet.id = 'sn_00000000000000ff';
+      h.supernet.metrics.predictor = { artifactId: ckId, samples: 1 };
+      h.supernet.createdAt = '9999-01-01T00:00:00.000Z';
+    }, ['checkpoint']);
+    const s = await importSupernet(store.db, forged, { owner: 'key-a', deps: { datasetOptions } });
+    assert.equal(s.metrics.predictor, undefined, 'no predictor part: no predictor entry, whatever the header says');
+    assert.equal(loadSupernetPredictor(store.db, s), null);
+    assert.notEqual(s.createdAt, '9999-01-01T00:00:00.000Z');
+    assert.equal((s.metrics.imported as { createdAt: string }).createdAt, '9999-01-01T00:00:00.000Z');
+    // searches of a built-in dataset: the importing key gets it, another key and the local CLI get the supernets trained here
+    const k = { dataset: 'synthetic', skeleton: s.skeleton, input: s.input, shared: true };
+    assert.equal(supernetsFor(store.db, { ...k, owner: 'key-a' })[0]!.id, s.id);
+    assert.ok(!supernetsFor(store.db, { ...k, owner: 'key-b' }).some((x) => x.id === s.id));
+    assert.ok(!supernetsFor(store.db, { ...k, owner: null }).some((x) => x.id === s.id));
   });
 
   it('only a trained supernet is exported; an unknown id is a 404', () => {

@@ -174,6 +174,9 @@ describe('/v1/supernets and supernet-scored searches', () => {
 
     // another installation
     const b = testApp();
+    const bq = new InProcessQueue({ db: b.ctx.db, concurrency: 1, handlers: serviceHandlers({ db: b.ctx.db, dataDir: b.ctx.dataDir }) });
+    attachJobQueue(b.ctx, bq);
+    await bq.start();
     const bkey = (await request(b.app).post('/v1/keys').set(bearer(ADMIN)).send({ name: 'b' })).body.token as string;
     const post = (body: Buffer, q = '', type = 'application/octet-stream') => request(b.app).post(`/v1/supernets/import${q}`).set(bearer(bkey)).set('Content-Type', type).send(body);
     isError(await post(bytes, '', 'application/json'), '/v1/supernets/import', 'post', 415);
@@ -191,8 +194,17 @@ describe('/v1/supernets and supernet-scored searches', () => {
     assert.equal(ok.body.step, src.step);
     assert.equal(ok.headers.location, `/v1/supernets/${src.id}`);
     isError(await post(bytes), '/v1/supernets/import', 'post', 409, /already in this store/);
-    // the imported one serves searches there
     const s = await request(b.app).get(`/v1/supernets/${src.id}`).set(bearer(bkey));
     conforms(s, '/v1/supernets/{supernetId}', 'get', 200);
+    // an import serves its importer only: another key neither sees it, downloads it, nor gets it in its searches
+    const ckey = (await request(b.app).post('/v1/keys').set(bearer(ADMIN)).send({ name: 'c' })).body.token as string;
+    assert.equal((await request(b.app).get('/v1/supernets').set(bearer(ckey))).body.items.length, 0);
+    isError(await request(b.app).get(`/v1/supernets/${src.id}/file`).set(bearer(ckey)), '/v1/supernets/{supernetId}/file', 'get', 404);
+    isError(await request(b.app).post('/v1/searches').set(bearer(ckey)).send(searchBody()), '/v1/searches', 'post', 409, 'supernet_unavailable');
+    const mine = await request(b.app).post('/v1/searches').set(bearer(bkey)).send(searchBody());
+    conforms(mine, '/v1/searches', 'post', 202);
+    assert.equal(mine.body.options.supernetId, src.id);
+    await bq.idle();
+    assert.equal((await request(b.app).get(`/v1/searches/${mine.body.id}`).set(bearer(bkey))).body.status, 'succeeded');
   });
 });

@@ -12,13 +12,13 @@ import { readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import type { Request, Router } from 'express';
 import { isSharedDataset } from '../../app/supernet.ts';
-import { exportSupernet, importSupernet, parseSupernetFile } from '../../app/supernet-file.ts';
+import { exportSupernet, importSupernet } from '../../app/supernet-file.ts';
 import { apiDatasetName, parseApiDatasetRef, resolveDatasetRef } from '../../app/datasets.ts';
 import { jobQueueOf } from '../../jobs/queue.ts';
 import { submitSupernet, type SupernetSubmission } from '../../jobs/submit.ts';
 import type { Db } from '../../store/db.ts';
 import { JobsRepo, TERMINAL_STATUSES } from '../../store/jobs.ts';
-import { findSupernet, listSupernets, type SupernetRecord } from '../../store/supernets.ts';
+import { findSupernet, listSupernets, supernetUsableBy, type SupernetRecord } from '../../store/supernets.ts';
 import type { components } from '../api-types.ts';
 import { authOf, requireKey } from '../auth.ts';
 import { jsonBody, requireType } from '../body.ts';
@@ -40,9 +40,9 @@ export function supernetView(db: Db, s: SupernetRecord): SupernetView {
   };
 }
 
-/** May this key use (see) this supernet? Its own, and any of a built-in dataset (trained on public data). */
+/** May this key use (see) this supernet? Its own, and one of a built-in dataset trained here or imported locally (supernetUsableBy). */
 function visible(s: SupernetRecord, keyId: string): boolean {
-  return s.owner === keyId || s.owner === null || isSharedDataset(s.dataset);
+  return supernetUsableBy(s, keyId, isSharedDataset(s.dataset));
 }
 
 function visibleSupernet(db: Db, req: Request): SupernetRecord {
@@ -62,37 +62,46 @@ export function register(router: Router, ctx: AppContext): void {
     res.status(202).location(`/v1/supernets/${supernet.id}`).json(supernetView(ctx.db, findSupernet(ctx.db, supernet.id)!));
   });
 
+  // one import at a time: each holds a file of up to supernetBytes and loads a checkpoint to check it
+  let importing = false;
   router.post('/v1/supernets/import', auth, uploadLimiter(ctx, 'supernet'), requireType('application/octet-stream', 'a supernet file (Content-Type: application/octet-stream)'), async (req, res) => {
     const q = validateAgainst<{ dataset?: string }>('SupernetImportQuery', { ...req.query }, 'query');
     const key = authOf(req).id;
-    // received in the OS temp folder (removed below): a refused import leaves nothing in the data directory
-    const received = await receiveFile(req, tmpdir(), ctx.limits.supernetBytes);
-    let bytes: Uint8Array;
+    if (importing) throw new ApiError(429, 'rate_limited', 'another supernet import is being checked; retry in a minute');
+    importing = true;
     try {
-      bytes = new Uint8Array(readFileSync(received.path));
-    } finally {
-      rmSync(received.path, { force: true });
-    }
-    // the dataset it serves here: one the caller may use, named as the API names datasets (never a server path from the file)
-    let ref;
-    if (q.dataset !== undefined) ref = parseApiDatasetRef(q.dataset);
-    else {
-      const named = parseSupernetFile(bytes).header.supernet.dataset;
+      // received in the OS temp folder (removed below): a refused import leaves nothing in the data directory
+      const received = await receiveFile(req, tmpdir(), ctx.limits.supernetBytes);
+      let bytes: Uint8Array;
       try {
-        ref = parseApiDatasetRef(named);
-      } catch {
-        throw new ApiError(422, 'unprocessable', `the file's supernet was trained on dataset ${JSON.stringify(named.slice(0, 100))}, which this server cannot name: give ?dataset= (a built-in dataset or dataset:<id> of yours with the same input shape and classes)`);
+        bytes = readFileSync(received.path);
+      } finally {
+        rmSync(received.path, { force: true });
       }
-      if (ref.kind === 'upload') throw new ApiError(422, 'unprocessable', `the file's supernet was trained on an uploaded dataset of another installation (${named}): give ?dataset= (a built-in dataset or dataset:<id> of yours with the same input shape and classes)`);
+      // the dataset it serves here: one the caller may use, named as the API names datasets (never a server path from the file)
+      const bind = (fileDataset: string): string => {
+        if (q.dataset !== undefined) return resolveDatasetRef(ctx.db, parseApiDatasetRef(q.dataset), key);
+        let ref;
+        try {
+          ref = parseApiDatasetRef(fileDataset);
+        } catch {
+          throw new ApiError(422, 'unprocessable', `the file's supernet was trained on dataset ${JSON.stringify(fileDataset.slice(0, 100))}, which this server cannot name: give ?dataset= (a built-in dataset or dataset:<id> of yours with the same input shape and classes)`);
+        }
+        if (ref.kind === 'upload') throw new ApiError(422, 'unprocessable', `the file's supernet was trained on an uploaded dataset of another installation (${fileDataset}): give ?dataset= (a built-in dataset or dataset:<id> of yours with the same input shape and classes)`);
+        return ref.name;
+      };
+      const s = await importSupernet(ctx.db, bytes, { owner: key, dataset: bind });
+      ctx.logger.info({ supernet: s.id, dataset: s.dataset, sizeBytes: received.sizeBytes }, 'imported a supernet');
+      res.status(201).location(`/v1/supernets/${s.id}`).json(supernetView(ctx.db, s));
+    } finally {
+      importing = false;
     }
-    const s = await importSupernet(ctx.db, bytes, { owner: key, dataset: resolveDatasetRef(ctx.db, ref, key) });
-    ctx.logger.info({ supernet: s.id, dataset: s.dataset, sizeBytes: received.sizeBytes }, 'imported a supernet');
-    res.status(201).location(`/v1/supernets/${s.id}`).json(supernetView(ctx.db, s));
   });
 
   router.get('/v1/supernets/:id/file', auth, (req, res) => {
     const s = visibleSupernet(ctx.db, req);
-    const bytes = exportSupernet(ctx.db, s.id);
+    // the file names its dataset as the API does (dataset:<id> for an upload), never by its folder on this server
+    const bytes = exportSupernet(ctx.db, s.id, { datasetName: (d) => apiDatasetName(ctx.db, d) });
     res.setHeader('Content-Type', 'application/octet-stream');
     res.setHeader('Content-Disposition', `attachment; filename="${s.id}.nas-supernet"`);
     res.send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
