@@ -174,21 +174,8 @@ export function copySupernet(from: Db, to: Db, id: string): void {
 }
 
 /** A supernet from another installation (src/app/supernet-file.ts), stored as trained under its own id. */
-export interface ImportedSupernet {
-  id: string;
-  owner: string | null;
-  dataset: string;
-  skeleton: string;
-  input: InputShape;
-  numClasses: number;
-  options: Record<string, unknown>;
-  step: number;
-  totalSteps: number | null;
-  checkpointArtifactId: string;
-  metrics: Record<string, unknown>;
-  createdAt: string;
-  finishedAt: string | null;
-}
+export type ImportedSupernet = Pick<SupernetRecord, 'id' | 'owner' | 'dataset' | 'skeleton' | 'input' | 'numClasses' | 'options' | 'step' | 'totalSteps' | 'metrics' | 'createdAt' | 'finishedAt'>
+  & { checkpointArtifactId: string };
 
 export function insertImportedSupernet(db: Db, s: ImportedSupernet): SupernetRecord {
   if (findSupernet(db, s.id)) throw new StoreError(`supernet ${s.id} is already in this store`, 409);

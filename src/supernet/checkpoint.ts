@@ -42,6 +42,11 @@ export function encodeCheckpoint(meta: Omit<CheckpointMeta, 'format' | 'optimize
   } finally {
     for (const t of temp) t.dispose();
   }
+  return frame(head, body);
+}
+
+/** uint32 LE meta length | meta | weights blob */
+function frame(head: Uint8Array, body: Uint8Array): Uint8Array {
   const out = new Uint8Array(4 + head.length + body.length);
   new DataView(out.buffer).setUint32(0, head.length, true);
   out.set(head, 4);
@@ -103,12 +108,7 @@ export function weightsOnlyCheckpoint(bytes: Uint8Array, o: { dataset?: string }
   try {
     const kept: NamedWeights = new Map([...named].filter(([k]) => k.startsWith('w/')));
     const head = new TextEncoder().encode(JSON.stringify({ ...meta, optimizerSteps: {} } satisfies CheckpointMeta));
-    const body = encodeWeights(kept);
-    const out = new Uint8Array(4 + head.length + body.length);
-    new DataView(out.buffer).setUint32(0, head.length, true);
-    out.set(head, 4);
-    out.set(body, 4 + head.length);
-    return out;
+    return frame(head, encodeWeights(kept));
   } finally {
     for (const ts of named.values()) for (const t of ts) t.dispose();
   }
