@@ -17,14 +17,12 @@
 // classes). The id stays the same across installations; one already in the
 // store is refused (409). A failure leaves the store as it was.
 
-import { rmSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { AccuracyPredictor } from '../supernet/predictor.ts';
 import { SupernetEvaluator } from '../supernet/evaluator.ts';
 import { readCheckpointMeta, weightsOnlyCheckpoint } from '../supernet/checkpoint.ts';
 import { getSkeleton } from '../space/skeleton.ts';
 import { loadDataset } from '../data/registry.ts';
-import { artifactFile, putArtifact, readArtifact, sha256Hex, type ArtifactRecord } from '../store/artifacts.ts';
+import { deleteArtifact, putArtifact, readArtifact, sha256Hex, type ArtifactRecord } from '../store/artifacts.ts';
 import type { Db } from '../store/db.ts';
 import { findSupernet, insertImportedSupernet, type SupernetRecord } from '../store/supernets.ts';
 import { useTrainingBackend } from '../train/backend.ts';
@@ -233,10 +231,7 @@ export async function importSupernet(db: Db, bytes: Uint8Array, o: { owner?: str
       createdAt: at, finishedAt: at,
     }))();
   } catch (e) {
-    for (const a of stored) {
-      db.prepare('DELETE FROM artifacts WHERE id = ?').run(a.id);
-      rmSync(dirname(artifactFile(a)), { recursive: true, force: true });
-    }
+    for (const a of stored) deleteArtifact(db, a);
     throw e;
   }
 }

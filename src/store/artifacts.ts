@@ -8,7 +8,7 @@
 
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { isAbsolute, join, relative, resolve } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { dataDir, dataPaths } from '../config/paths.ts';
 import { type Db, StoreError } from './db.ts';
 import { num, rowOf, text } from './rows.ts';
@@ -110,6 +110,12 @@ export function getArtifact(db: Db, id: string): ArtifactRecord {
   const v = db.prepare(`SELECT * FROM ${T} WHERE id = ?`).get(id);
   if (v === undefined) throw new StoreError(`no artifact with id ${JSON.stringify(id)}`, 404);
   return fromRow(v);
+}
+
+/** Delete an artifact's row, then its folder (a crash between the two leaves an orphan file, never a row without its file). */
+export function deleteArtifact(db: Db, rec: ArtifactRecord, root: string = dataDir()): void {
+  db.prepare(`DELETE FROM ${T} WHERE id = ?`).run(rec.id);
+  rmSync(dirname(artifactFile(rec, root)), { recursive: true, force: true });
 }
 
 export function artifactFile(rec: ArtifactRecord, root: string = dataDir()): string {

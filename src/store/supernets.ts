@@ -4,10 +4,8 @@
 // (dataset, skeleton, input) so that searches reuse a trained supernet.
 
 import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
-import { dirname } from 'node:path';
 import type { InputShape } from '../space/types.ts';
-import { artifactFile, getArtifact } from './artifacts.ts';
+import { deleteArtifact, getArtifact } from './artifacts.ts';
 import { type Db, StoreError } from './db.ts';
 import { json, num, numOrNull, oneOf, rowOf, text, textOrNull } from './rows.ts';
 
@@ -148,9 +146,7 @@ export function replaceSupernetCheckpoint(db: Db, id: string, artifactId: string
   const prev = getSupernet(db, id).checkpointArtifactId;
   db.transaction(() => updateSupernet(db, id, { checkpointArtifactId: artifactId, step, metrics }))();
   if (prev && prev !== artifactId) {
-    const rec = getArtifact(db, prev);
-    db.prepare('DELETE FROM artifacts WHERE id = ?').run(prev);
-    rmSync(dirname(artifactFile(rec, root)), { recursive: true, force: true });
+    deleteArtifact(db, getArtifact(db, prev), root);
   }
 }
 
