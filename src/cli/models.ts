@@ -4,7 +4,7 @@
 // temporary file renamed into place, so a failed download leaves nothing.
 
 import { createHash } from 'node:crypto';
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileWhole } from './files.ts';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { apiBase, apiFetch, apiKey } from './api-client.ts';
@@ -34,14 +34,7 @@ export async function downloadModel(o: DownloadOptions): Promise<Downloaded> {
   if (expected !== sha256) throw new CommandFailed(`checksum mismatch: the server announced sha256 ${expected}, the bytes received hash to ${sha256}; nothing written`);
   const named = /filename="([^"/\\]+)"/.exec(res.headers.get('content-disposition') ?? '')?.[1];
   const file = resolve(o.out ?? named ?? `${o.modelId}.${o.format === 'tfjs' ? 'zip' : 'tflite'}`);
-  const tmp = `${file}.part-${process.pid}`;
-  try {
-    writeFileSync(tmp, bytes);
-    renameSync(tmp, file);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
+  writeFileWhole(file, bytes);
   return { file, sizeBytes: bytes.byteLength, sha256 };
 }
 

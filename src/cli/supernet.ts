@@ -7,7 +7,7 @@
 // to one file and `import` stores such a file (src/app/supernet-file.ts):
 // train it where there is time or a GPU, serve targets elsewhere.
 
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { exportSupernet, importSupernet } from '../app/supernet-file.ts';
 import { resumeSupernet, trainSupernet, type SupernetOptionsInput, type SupernetResult } from '../app/supernet.ts';
@@ -15,6 +15,7 @@ import { dataPaths } from '../config/paths.ts';
 import { openDb } from '../store/db.ts';
 import { findSupernet, listSupernets, type SupernetRecord } from '../store/supernets.ts';
 import { CommandFailed, UsageError } from './errors.ts';
+import { writeFileWhole } from './files.ts';
 import { numberFlag, positiveIntFlag } from './flags.ts';
 import { cancelOnSigint, runReporter } from './progress.ts';
 
@@ -139,15 +140,7 @@ export function registerSupernetCommand(program: Command): void {
       try {
         const bytes = exportSupernet(db, id);
         const out = f.out ?? `${id}.nas-supernet`;
-        // a partial file never takes the name: written aside, then renamed
-        const tmp = `${out}.tmp-${process.pid}`;
-        try {
-          writeFileSync(tmp, bytes);
-          renameSync(tmp, out);
-        } catch (e) {
-          rmSync(tmp, { force: true });
-          throw e;
-        }
+        writeFileWhole(out, bytes);
         process.stdout.write(`supernet ${id} written to ${out} (${bytes.byteLength} bytes)\n`);
       } finally {
         db.close();
