@@ -7,7 +7,9 @@
 // .measureSuite, files served by page.route), and the transferred table's
 // predictions are scored against both truths: the reference-interleaved
 // ratio x the reference's time on that page, and the plain median of the
-// page's best-of-5 batch times.
+// page's batch times. Then the page's measuring scheme and its former one
+// (the fastest of 5 short batches) measure the same networks twice each,
+// passes interleaved: how well each repeats itself.
 
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
@@ -18,7 +20,7 @@ import { DEFAULT_BUNDLE_OPTIONS, registerDevice } from '../src/app/devices.ts';
 import { createApp } from '../src/http/app.ts';
 import { createContext, deviceStoreOf } from '../src/http/context.ts';
 import { createLogger } from '../src/http/logger.ts';
-import { writeBundle, type BundleManifest } from '../src/latency/bundle.ts';
+import { MEASURE_SETTINGS, writeBundle, type BundleManifest } from '../src/latency/bundle.ts';
 import { createPredictor } from '../src/latency/predictor.ts';
 import { accuracy, median } from '../src/latency/stats.ts';
 import { getTableVersion } from '../src/store/tableVersions.ts';
@@ -34,7 +36,7 @@ export interface BrowserNetwork {
   input: string;
   /** reference-interleaved: median of (network / reference) over the rounds */
   ratio: number;
-  /** plain: median of the rounds' best-of-5 batch times (ms per inference) */
+  /** plain: median of the rounds' batch times (ms per inference) */
   plainMs: number;
   /** the reference's median ms per inference on the page during the held-out run */
   referenceMs: number;
@@ -52,7 +54,26 @@ export interface BrowserResult {
   pageSummary: string;
   /** the held-out networks measured a second time right after, on the same page: the truth's own repeatability */
   repeat: { within10: number; minutes: number };
+  /** measuring schemes side by side on the same page: each measures the held-out networks twice (passes interleaved) */
+  schemes: SchemeResult[];
 }
+
+export interface SchemeResult {
+  name: string;
+  /** share of networks whose two ratios agree within ±10% */
+  within10: number;
+  /** seconds per pass over the held-out networks */
+  secondsPerPass: number;
+}
+
+/**
+ * The page's measuring scheme against its former one, on the same throttled page, at the quick suite's rounds:
+ * one batch of >= batchMs per side per round (the page's scheme) vs the fastest of 5 batches of >= 4 ms per side.
+ */
+export const SCHEMES: { name: string; opts: object }[] = [
+  { name: "the page's scheme: one batch of each per round", opts: { measure: MEASURE_SETTINGS.quick } },
+  { name: 'former scheme: fastest of 5 batches (>= 4 ms) of each per round', opts: { measure: { repeats: MEASURE_SETTINGS.quick.repeats, batchMs: 4 }, bestOf: 5 } },
+];
 
 /** Quick-mode profiling on a throttled page, then held-out networks measured on the same page. */
 export async function throttledBrowserRun(o: { rate: number; heldOut: number; seed: number; log: (m: string) => void; timeoutMin?: number }): Promise<BrowserResult> {
@@ -98,7 +119,7 @@ export async function throttledBrowserRun(o: { rate: number; heldOut: number; se
     o.log(`measuring ${evalManifest.networks.length} held-out networks on the same page`);
     // (a string: the bench runs through tsx, whose helpers do not exist in the page)
     type Suite = { models: Record<string, { samplesMs: number[]; referenceMs?: number[] }> };
-    const measureHeldOut = async () => (await page.evaluate(`window.nasProfile.measureSuite(${JSON.stringify(evalManifest)}, { fileUrl: (x) => '/bench-eval/' + x.file })`)) as Suite;
+    const measureHeldOut = async () => (await page.evaluate(`window.nasProfile.measureSuite(${JSON.stringify(evalManifest)}, { fileUrl: (x) => '/bench-eval/' + x.file, measure: { batchMs: ${MEASURE_SETTINGS.quick.batchMs} } })`)) as Suite;
     const r = await measureHeldOut();
     const ratioOf = (s: Suite, id: string) => median(s.models[id].samplesMs.map((x, i) => x / s.models[id].referenceMs![i]));
     const tr = Date.now();
@@ -106,6 +127,20 @@ export async function throttledBrowserRun(o: { rate: number; heldOut: number; se
     const again = await measureHeldOut();
     const ids = evalManifest.networks.map((n) => n.id);
     const repeat = { within10: accuracy(ids.map((id) => ratioOf(again, id)), ids.map((id) => ratioOf(r, id))).within10, minutes: (Date.now() - tr) / 60_000 };
+    // the schemes side by side: passes interleaved (A B A B), so a slow stretch of the host hits both
+    const passes: Suite[][] = SCHEMES.map(() => []);
+    const secs = SCHEMES.map(() => 0);
+    for (let pass = 0; pass < 2; pass++) {
+      for (const [i, sc] of SCHEMES.entries()) {
+        o.log(`scheme comparison, pass ${pass + 1} of 2: ${sc.name}`);
+        const ts = Date.now();
+        passes[i].push((await page.evaluate(`window.nasProfile.measureSuite(${JSON.stringify(evalManifest)}, Object.assign({ fileUrl: (x) => '/bench-eval/' + x.file }, ${JSON.stringify(sc.opts)}))`)) as Suite);
+        secs[i] += (Date.now() - ts) / 1000;
+      }
+    }
+    const schemes = SCHEMES.map((sc, i): SchemeResult => ({
+      name: sc.name, within10: accuracy(ids.map((id) => ratioOf(passes[i][1], id)), ids.map((id) => ratioOf(passes[i][0], id))).within10, secondsPerPass: secs[i] / 2,
+    }));
     const refMs = median(r.models.reference.samplesMs);
     const predictor = createPredictor(table);
     const networks = evalManifest.networks.map((n): BrowserNetwork => {
@@ -118,7 +153,7 @@ export async function throttledBrowserRun(o: { rate: number; heldOut: number; se
         predictedRatio: p.latencyMs / table.measure.referenceMs,
       };
     });
-    return { rate: o.rate, quickMinutes, status, table, networks, userAgent: String(await page.evaluate('navigator.userAgent')), pageSummary, repeat };
+    return { rate: o.rate, quickMinutes, status, table, networks, userAgent: String(await page.evaluate('navigator.userAgent')), pageSummary, repeat, schemes };
   } finally {
     await browser.close();
     server.close();

@@ -26,6 +26,7 @@ import { loadavg } from 'node:os';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { adaptDevice, type AdaptResult } from '../src/app/adapt.ts';
+import { MEASURE_SETTINGS } from '../src/latency/bundle.ts';
 import { shippedPaths } from '../src/config/paths.ts';
 import { adaptedTable } from '../src/latency/adapted-table.ts';
 import { applyMapping, describeMapping, tableNetworkMs, type HostCalibration } from '../src/latency/calibration.ts';
@@ -53,7 +54,7 @@ import { machineLine } from './common.ts';
 
 const FOREIGN_SECTION = '## Latency on a foreign host: adapt, do not refuse (bench:latency)';
 const FOREIGN_PARTIAL_SECTION = '## Latency on a foreign host, partial run (bench:latency with parts left out)';
-const isPartial = (o: ForeignOptions) => Boolean(o.skipFull || o.skipTfjs || o.skipBrowser);
+const isPartial = (o: ForeignOptions) => Boolean(o.skipFull || o.skipTfjs || o.skipBrowser || o.skipTflite);
 /** A run that leaves parts out writes its own section (and results file), keeping the complete run's. */
 export const foreignHeading = (o: ForeignOptions): string => (isPartial(o) ? FOREIGN_PARTIAL_SECTION : FOREIGN_SECTION);
 const SEED = 20261206;
@@ -71,6 +72,8 @@ export interface ForeignOptions {
   skipFull?: boolean;
   skipTfjs?: boolean;
   skipBrowser?: boolean;
+  /** leave out node-tflite-wasm (e.g. to rerun only the throttled page) */
+  skipTflite?: boolean;
   command: string;
 }
 
@@ -276,6 +279,9 @@ function browserRows(r: BrowserResult, rows: Row[]): void {
     note: `expected ${pct(p.expectedAccuracy?.within10 ?? Number.NaN)}; page: ${r.pageSummary || 'n/a'}; ${r.userAgent.replace(/\s*\(.*?\)\s*/g, ' ').slice(0, 60)}`,
   });
   rows.push({ device: `Chromium ${r.rate}x throttled (tflite-browser)`, stage: `  (the same networks measured twice on the page, ${r.repeat.minutes.toFixed(0)} min apart: ${pct(r.repeat.within10)} of ratios within ±10%)`, table: '-', minutes: null, points: [] });
+  for (const sc of r.schemes) {
+    rows.push({ device: `Chromium ${r.rate}x throttled (tflite-browser)`, stage: `  (${sc.name}, ${MEASURE_SETTINGS.quick.repeats} rounds, two passes: ${pct(sc.within10)} of ratios within ±10%; ${sc.secondsPerPass.toFixed(0)} s per pass)`, table: '-', minutes: null, points: [] });
+  }
 }
 
 export async function foreignHostSection(o: ForeignOptions): Promise<string> {
@@ -294,7 +300,7 @@ export async function foreignHostSection(o: ForeignOptions): Promise<string> {
     }
   };
   try {
-    await part('node-tflite-wasm', () => tfliteRows(o, rows));
+    if (!o.skipTflite) await part('node-tflite-wasm', () => tfliteRows(o, rows));
     if (!o.skipTfjs) await part('node-tfjs-wasm', () => tfjsRows(o, rows));
     if (!o.skipBrowser) {
       await part(`Chromium ${o.rate}x throttled`, async () => {
@@ -310,7 +316,7 @@ export async function foreignHostSection(o: ForeignOptions): Promise<string> {
   const here = describeMachine();
   const load1 = loadavg()[0];
   const lines = [foreignHeading(o), ''];
-  if (isPartial(o)) lines.push(`Left out: ${[o.skipFull && 'the full profile', o.skipTfjs && 'node-tfjs-wasm', o.skipBrowser && 'the throttled Chromium device'].filter(Boolean).join(', ')}; the complete run is the section above.`, '');
+  if (isPartial(o)) lines.push(`Left out: ${[o.skipTflite && 'node-tflite-wasm', o.skipFull && !o.skipTflite && 'the full profile', o.skipTfjs && 'node-tfjs-wasm', o.skipBrowser && 'the throttled Chromium device'].filter(Boolean).join(', ')}; the complete run is the section above.`, '');
   lines.push(`Command: \`${o.command}\` (${new Date().toISOString().slice(0, 16)}Z; ${((Date.now() - tStart) / 60_000).toFixed(0)} min).`);
   lines.push(`${machineLine(load0, load1)}; load average during the run ${loads.length > 0 ? `${Math.min(...loads).toFixed(1)}-${Math.max(...loads).toFixed(1)} (median ${median(loads).toFixed(1)})` : 'n/a'}.`);
   lines.push('');
@@ -319,7 +325,7 @@ export async function foreignHostSection(o: ForeignOptions): Promise<string> {
   lines.push('');
   lines.push('Held-out random networks of the space (none among the tables\' or any calibration\'s networks). Two truths per network: **interleaved** = its median ratio to the');
   lines.push("reference network over 21 rounds (a batch of the network, then one of the reference, by process CPU time) x the reference's wall time measured right");
-  lines.push(`before it; **plain** = the median of 40 single Invoke() calls by wall clock, every call counted (on the page: the median over its rounds of the best of 5 batches; held-out networks get ${HELD_OUT_ROUNDS} rounds).`);
+  lines.push(`before it; **plain** = the median of 40 single Invoke() calls by wall clock, every call counted (on the page: the median of its rounds' batch times, one batch of >= ${MEASURE_SETTINGS.quick.batchMs} ms per round; held-out networks get ${HELD_OUT_ROUNDS} rounds).`);
   lines.push('A prediction in ms is the predicted ratio (table + this host\'s relative calibration) x the same reference time. "minutes" = time spent measuring on the device');
   lines.push('up to that stage (calibration included). The Chromium device is a phone-class stand-in: this host\'s CPU with DevTools CPU throttling');
   lines.push(`(Emulation.setCPUThrottlingRate ${o.rate}x through playwright-core), its table uploaded by the page's quick mode; its held-out networks are measured on the same throttled page.`);

@@ -1,6 +1,6 @@
 // npm run bench:latency [-- --networks 200 --devices node-tflite-wasm,node-tfjs-wasm --budget-s 420]
 //                       [--wall-only] [--wall-networks 60 --wall-device node-tflite-wasm --wall-budget-s 900 --recalibrate --no-wall-presets]
-//                       [--foreign-only] [--foreign-per-input 20 --foreign-tfjs-per-input 20 --foreign-browser 40 --throttle 4 --no-full --no-tfjs --no-browser]
+//                       [--foreign-only] [--foreign-per-input 20 --foreign-tfjs-per-input 20 --foreign-browser 40 --throttle 4 --no-full --no-tfjs --no-browser --no-tflite]
 //
 // Accuracy of the latency predictor against end-to-end measurements of random
 // architectures of the space that were never used in fitting (the profile's
@@ -154,7 +154,7 @@ async function wallMain(): Promise<void> {
 async function foreignMain(): Promise<void> {
   const o = {
     perInput: Number(arg('foreign-per-input', '20')), tfjsPerInput: Number(arg('foreign-tfjs-per-input', '20')), browserHeldOut: Number(arg('foreign-browser', '40')),
-    rate: Number(arg('throttle', '4')), skipFull: process.argv.includes('--no-full'), skipTfjs: process.argv.includes('--no-tfjs'), skipBrowser: process.argv.includes('--no-browser'),
+    rate: Number(arg('throttle', '4')), skipFull: process.argv.includes('--no-full'), skipTfjs: process.argv.includes('--no-tfjs'), skipBrowser: process.argv.includes('--no-browser'), skipTflite: process.argv.includes('--no-tflite'),
     command: commandLine('bench:latency'),
   };
   const section = await foreignHostSection(o);

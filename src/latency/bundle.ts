@@ -44,7 +44,7 @@ export interface BundleManifest {
   createdAt: string;
   numClasses: number;
   inputs: { skeleton: string; input: string; kernels: number }[];
-  /** how to measure: warm-up, then rounds of (best of 5 batches of the model, best of 5 batches of the reference, alternated) */
+  /** how to measure: warm-up, then rounds of (one batch of the model, then one of the reference, each lasting >= batchMs) */
   measure: { warmup: number; repeats: number; batchMs: number; reference: string };
   reference: BundleModel;
   baseline: BundleModel;
@@ -59,6 +59,17 @@ export interface BundleManifest {
 }
 
 export type BundleMode = 'full' | 'quick';
+/**
+ * Rounds and batch length of each suite. Long batches: a phone (or a throttled page) runs the page in
+ * slices, and a batch must span many of them for its time to be the sliced speed. In an exploratory
+ * run on a 4x-throttled Chromium (the phone stand-in; AMD EPYC family 25 model 17), 40 networks measured 3 times: the
+ * ratios of two passes agreed within ±10% for 98% of pairs with one 40 ms batch of each per round (7
+ * rounds), 96% with 20 ms (7 or 11 rounds), 85% with the former fastest of 5 batches of 4 ms.
+ * bench:latency's foreign-host section compares the quick scheme with the former one on every run.
+ * The full suite (thousands of kernels) takes 20 ms batches, to stay within the better part of an
+ * hour on a phone.
+ */
+export const MEASURE_SETTINGS: Readonly<Record<BundleMode, { repeats: number; batchMs: number }>> = { quick: { repeats: 7, batchMs: 40 }, full: { repeats: 9, batchMs: 20 } };
 export const BUNDLE_MODES: readonly BundleMode[] = ['full', 'quick'];
 
 export interface QuickBundleOptions {
@@ -127,8 +138,7 @@ export function writeBundle(dir: string, opts: BundleOptions): BundleManifest {
   const body = {
     format: BUNDLE_FORMAT as typeof BUNDLE_FORMAT, formatVersion: 1 as const, spaceVersion: LATENCY_SPACE_VERSION, createdAt: new Date().toISOString(), numClasses: opts.numClasses,
     inputs: opts.targets.map((t) => ({ skeleton: t.skeleton.name, input: inputText(t), kernels: kernels.length })),
-    // quick: fewer rounds of longer batches (4 ms): a throttled or busy phone pauses the page now and then
-    measure: { warmup: 5, repeats: opts.repeats ?? (opts.quick ? 7 : 9), batchMs: opts.quick ? 4 : 2, reference: REFERENCE_ID },
+    measure: { warmup: 5, repeats: opts.repeats ?? MEASURE_SETTINGS[opts.quick ? 'quick' : 'full'].repeats, batchMs: MEASURE_SETTINGS[opts.quick ? 'quick' : 'full'].batchMs, reference: REFERENCE_ID },
     reference, baseline, kernels, networks,
     ...(opts.quick && quick ? { mode: 'quick' as const, transfer: { deviceId: opts.quick.transferFrom.device.id, tableHash: tableHash(opts.quick.transferFrom) }, classes: quick.classes } : { mode: 'full' as const }),
   };

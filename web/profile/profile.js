@@ -1,6 +1,6 @@
 // Browser side of device profiling: download the suite's manifest (quick or
 // full), time every model in the TFLite WASM runtime (warm-up, then rounds
-// of a batch of the model followed by a batch of the reference network),
+// of one batch of the model followed by one of the reference network),
 // post the samples, and show the device's table: its kind, what was
 // measured per class, and the accuracy to expect. The quick suite measures
 // its networks first, then its kernels in the stratified order (every class
@@ -31,15 +31,17 @@
     return med > 0 ? (q(0.75) - q(0.25)) / med : 0;
   }
 
-  // Browsers coarsen performance.now() (100 us without cross-origin isolation)
-  // and a throttled or busy CPU pauses the page now and then: double the batch
-  // until the fastest of 3 batches lasts batchMs, so that a batch that runs
-  // through spans many ticks.
+  // Browsers coarsen performance.now() (100 us without cross-origin isolation),
+  // and a throttled or busy CPU runs the page in slices (DevTools throttling
+  // on Linux: ~0.2 ms of work, then a pause 3x as long at 4x): a batch must
+  // span many ticks and many slices for its time to be the sliced speed, not
+  // a lucky unsliced stretch. Double the batch until one lasts an eighth of
+  // batchMs, then size it from the median of 3 batches of that size.
   function batchSize(model, x, batchMs) {
-    for (let n = 1; ; n = Math.min(5000, n * 2)) {
-      const t = n * Math.min(timeBatch(model, x, n), timeBatch(model, x, n), timeBatch(model, x, n));
-      if (t >= batchMs || n >= 5000) return n;
-    }
+    let n = 1;
+    while (n < 5000 && n * timeBatch(model, x, n) < batchMs / 8) n = Math.min(5000, n * 2);
+    const t = [timeBatch(model, x, n), timeBatch(model, x, n), timeBatch(model, x, n)].sort((a, b) => a - b)[1];
+    return Math.max(1, Math.min(5000, Math.ceil(batchMs / Math.max(t, 1e-3))));
   }
 
   // Served by the service (`nas serve`, `nas profile --serve`), the page talks
@@ -63,7 +65,9 @@
 
   /**
    * Time every model of a manifest. opts.fileUrl(model) -> its URL; opts.headers for the fetches;
-   * opts.onProgress(done, total, elapsedS); networks first when opts.networksFirst.
+   * opts.onProgress(done, total, elapsedS); networks first when opts.networksFirst. opts.measure overrides
+   * the manifest's measure settings, and opts.bestOf > 1 times that many batches of each per round and keeps
+   * the fastest (the page's former scheme; a harness compares the two with it).
    * Returns { models: { id: { samplesMs, referenceMs? } }, elapsedS }.
    */
   async function measureSuite(manifest, opts) {
@@ -81,7 +85,8 @@
       lap('load');
       return model;
     };
-    const ms = manifest.measure;
+    const ms = Object.assign({}, manifest.measure, opts.measure || {});
+    const bestOf = Math.max(1, opts.bestOf || 1);
     const ref = await load(manifest.reference);
     const refX = tf.randomUniform([1].concat(manifest.reference.input));
     timeBatch(ref, refX, ms.warmup + 5);
@@ -101,13 +106,16 @@
       lap('prepare');
       const samples = [];
       const refs = [];
-      // Each round: model and reference batches alternately, 5 of each, the fastest of each kept
-      // (a pause of the page, a throttled stretch, a burst of other work, hits some batches, not
-      // all). Rounds that disagree: more rounds, kept with the first ones (3 times as many at most).
+      // Each round: one batch of the model, then one of the reference, each >= batchMs; the upload
+      // takes the median of the rounds' ratios. (Long single batches, not the fastest of several
+      // short ones (opts.bestOf): on a sliced CPU the fastest short batch is the one that dodged a
+      // pause, and how often that happens differs from batch to batch; bench:latency's foreign-host
+      // section measures both schemes' repeatability side by side.) Rounds that disagree: more
+      // rounds, kept with the first ones (3 times as many at most).
       for (let attempt = 1; attempt <= 3; attempt++) {
         for (let r = 0; r < ms.repeats; r++) {
           let tm = Infinity, tr = Infinity;
-          for (let k = 0; k < 5; k++) {
+          for (let k = 0; k < bestOf; k++) {
             tm = Math.min(tm, timeBatch(model, x, b));
             tr = Math.min(tr, timeBatch(ref, refX, refBatch));
           }
