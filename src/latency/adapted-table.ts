@@ -11,7 +11,7 @@ import type { DeviceProfile } from './device.ts';
 import { parseKernelKey } from './kernels.ts';
 import { describeCpu } from './machine.ts';
 import { applyOverhead, createPredictor } from './predictor.ts';
-import { fitOverhead, type CalibrationPoint } from './profile.ts';
+import { canFitPerInput, fitOverhead, type CalibrationPoint } from './profile.ts';
 import { median } from './stats.ts';
 import { classCoverage, tableKernels } from './strata.ts';
 import { LATENCY_SPACE_VERSION, TABLE_FORMAT, TABLE_FORMAT_VERSION, type LatencyTable, type MachineInfo, type TableEntry, type TableProvenance } from './table.ts';
@@ -26,13 +26,15 @@ export interface AdaptedTableInput {
   measure: LatencyTable['measure'];
   /** measured kernels (keys of the source table), in the target's unit */
   measured: ReadonlyMap<string, TableEntry>;
-  /** whole networks measured on the device (kernel keys, latency in the target's unit): the overhead model's points */
-  networks: readonly { kernels: readonly string[]; measuredMs: number }[];
+  /** whole networks measured on the device (kernel keys, latency in the target's unit, input "28x28x1" where known): the overhead model's points */
+  networks: readonly { kernels: readonly string[]; measuredMs: number; input?: string }[];
   /** expected accuracy on unmeasured networks, as the caller estimated it */
   expectedAccuracy?: TableProvenance['expectedAccuracy'];
   measuredS: number;
   /** use this transfer method instead of the one that cross-validates best (benchmarks compare both) */
   method?: TransferMethod;
+  /** fit the overhead model with one kernel-sum slope per input (the networks must allow it: canFitPerInput) */
+  perInputOverhead?: boolean;
 }
 
 /** Own time of each network's kernels, for the overhead fit and the fusion check. */
@@ -40,7 +42,7 @@ function overheadPoints(table: LatencyTable, networks: AdaptedTableInput['networ
   const p = createPredictor({ ...table, overhead: null });
   return networks.map((n) => {
     const pk = p.predictKernels(n.kernels.map((key) => ({ key, kernel: parseKernelKey(key), node: '' })));
-    return { measuredMs: n.measuredMs, kernelSumMs: pk.kernelSumMs, nKernels: n.kernels.length, outMelems: pk.outMelems };
+    return { measuredMs: n.measuredMs, kernelSumMs: pk.kernelSumMs, nKernels: n.kernels.length, outMelems: pk.outMelems, ...(n.input !== undefined ? { input: n.input } : {}) };
   });
 }
 
@@ -77,7 +79,7 @@ export function adaptedTable(o: AdaptedTableInput): LatencyTable {
   };
   if (o.networks.length >= 5) {
     const points = overheadPoints(table, o.networks);
-    table.overhead = fitOverhead(points);
+    table.overhead = fitOverhead(points, { perInput: o.perInputOverhead });
     table.calibration = { networks: points.length, seed: 0, medianSumOverMeasured: median(points.map((p) => (p.kernelSumMs - (p.nKernels - 1) * o.measure.baselineMs) / p.measuredMs)) };
   }
   table.provenance = {
@@ -94,7 +96,9 @@ export function adaptedTable(o: AdaptedTableInput): LatencyTable {
 
 /**
  * Expected share of networks within ±10% with the table's overhead model: each measured network
- * predicted by the model fitted on the others (leave-one-out). Null with fewer than 6 networks.
+ * predicted by the model fitted on the others (leave-one-out; a model with a slope per input is
+ * refitted so, and stands in for a global one where the others no longer allow it). Null with fewer
+ * than 6 networks.
  */
 export function overheadLeaveOneOut(table: LatencyTable, networks: AdaptedTableInput['networks']): TableProvenance['expectedAccuracy'] | undefined {
   if (networks.length < 6) return undefined;
@@ -102,29 +106,44 @@ export function overheadLeaveOneOut(table: LatencyTable, networks: AdaptedTableI
   let ok = 0;
   for (let i = 0; i < points.length; i++) {
     const p = points[i];
-    const pred = applyOverhead(fitOverhead(points.filter((_, j) => j !== i)), table.measure.baselineMs, p.kernelSumMs, p.nKernels, p.outMelems);
+    const others = points.filter((_, j) => j !== i);
+    const model = fitOverhead(others, { perInput: table.overhead?.slopeByInput !== undefined && canFitPerInput(others) });
+    const pred = applyOverhead(model, table.measure.baselineMs, p.kernelSumMs, p.nKernels, p.outMelems, p.input);
     if (Math.abs(pred / p.measuredMs - 1) <= 0.1) ok++;
   }
   return { within10: ok / points.length, networks: points.length, method: 'leave-one-out over the networks measured on the device (table overhead model)' };
 }
 
 /**
- * A transferred table built with each transfer method, the one whose networks come out best
- * (`score`: the share of the device's measured networks within ±10%, each predicted without
- * itself; null when there are too few) kept; ties go to the lower cross-validated kernel error.
- * The provenance records both methods' scores. A full measurement has nothing to transfer.
+ * A transferred table built with each transfer method, and with one overhead slope or (when the
+ * networks name enough of each input: canFitPerInput) one per input; the one whose networks come
+ * out best (`score`: the share of the device's measured networks within ±10%, each predicted
+ * without itself; null when there are too few) kept; ties go to the single slope, then to the
+ * lower cross-validated kernel error. The provenance records each method's best score. A full
+ * measurement has nothing to transfer.
  */
-export function bestAdaptedTable(o: Omit<AdaptedTableInput, 'method'>, score: (t: LatencyTable) => number | null): LatencyTable {
-  const built = TRANSFER_METHODS.map((method) => {
-    const table = adaptedTable({ ...o, method });
+export function bestAdaptedTable(o: Omit<AdaptedTableInput, 'method' | 'perInputOverhead'>, score: (t: LatencyTable) => number | null): LatencyTable {
+  const overheads = canFitPerInput(o.networks) ? [false, true] : [false];
+  const built = TRANSFER_METHODS.flatMap((method) => overheads.map((perInputOverhead) => {
+    const table = adaptedTable({ ...o, method, perInputOverhead });
     return { method, table, score: score(table) };
-  });
+  }));
   if (built[0].table.provenance!.kind === 'full') return built[0].table;
   const cvErr = (b: (typeof built)[number]) => b.table.provenance!.transfer?.crossValidation.find((c) => c.method === b.method)?.weightedErr ?? Number.POSITIVE_INFINITY;
   const best = built.reduce((a, b) => ((b.score ?? -1) > (a.score ?? -1) || ((b.score ?? -1) === (a.score ?? -1) && cvErr(b) < cvErr(a)) ? b : a));
   const p = best.table.provenance!;
   return {
     ...best.table,
-    provenance: { ...p, transfer: { ...p.transfer!, chosenBy: 'the share of networks measured on the device within ±10% (leave-one-out), then the cross-validated kernel error', networks: built.map((b) => ({ method: b.method, within10: b.score })) } },
+    provenance: {
+      ...p,
+      transfer: {
+        ...p.transfer!,
+        chosenBy: `the share of networks measured on the device within ±10% (leave-one-out), then the cross-validated kernel error; overhead model with ${best.table.overhead?.slopeByInput ? 'a slope per input' : 'one slope'}${overheads.length > 1 ? ' (one slope and a slope per input both tried)' : ''}`,
+        networks: TRANSFER_METHODS.map((method) => {
+          const scores = built.filter((b) => b.method === method).map((b) => b.score).filter((x): x is number => x !== null);
+          return { method, within10: scores.length > 0 ? Math.max(...scores) : null };
+        }),
+      },
+    },
   };
 }

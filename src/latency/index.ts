@@ -94,7 +94,7 @@ export function calibratePredictor(base: LatencyPredictor, device: DeviceProfile
     table: o.table,
     ...(reference ? { reference } : {}),
     predict: (spec, input, numClasses) => map(base.predict(spec, input, numClasses)),
-    predictKernels: (ks) => map(base.predictKernels(ks)),
+    predictKernels: (ks, input) => map(base.predictKernels(ks, input)),
   };
 }
 

@@ -37,24 +37,29 @@ export interface LatencyPrediction {
 export interface LatencyPredictor {
   readonly deviceId: string;
   predict(spec: ArchSpec, input: InputShape, numClasses: number): LatencyPrediction;
-  predictKernels(kernels: DecomposedKernel[]): LatencyPrediction;
+  /** `input` ("28x28x1"): the network's input, for a table whose overhead model has a slope per input */
+  predictKernels(kernels: DecomposedKernel[], input?: string): LatencyPrediction;
 }
+
+/** "28x28x1": how tables, bundles and overhead models name an input. */
+export const inputKey = (i: InputShape): string => `${i.height}x${i.width}x${i.channels}`;
 
 /**
  * Kernel sum -> network latency. Each kernel entry holds one per-inference
  * overhead (about the empty-model baseline); without a fitted model the sum
  * keeps one of them.
  */
-export function applyOverhead(o: OverheadModel | null, baselineMs: number, sumMs: number, nKernels: number, outMelems = 0): number {
+export function applyOverhead(o: OverheadModel | null, baselineMs: number, sumMs: number, nKernels: number, outMelems = 0, input?: string): number {
   if (!o) return Math.max(sumMs - (nKernels - 1) * baselineMs, sumMs / nKernels);
-  const y = o.slope * sumMs + o.perKernelMs * nKernels + (o.perOutMelemMs ?? 0) * outMelems + o.interceptMs;
+  const slope = (input !== undefined ? o.slopeByInput?.[input] : undefined) ?? o.slope;
+  const y = slope * sumMs + o.perKernelMs * nKernels + (o.perOutMelemMs ?? 0) * outMelems + o.interceptMs;
   // A linear fit must not turn a tiny network's time negative: never below a tenth of the sum.
   return Math.max(y, sumMs * 0.1);
 }
 
 export function createPredictor(table: LatencyTable, regressor?: KernelRegressor): LatencyPredictor {
   const reg = regressor ?? fitKernelRegressor(table.entries);
-  const predictKernels = (ks: DecomposedKernel[]): LatencyPrediction => {
+  const predictKernels = (ks: DecomposedKernel[], input?: string): LatencyPrediction => {
     let hits = 0;
     const kernels = ks.map((d): PredictedKernel => {
       const e = table.entries[d.key];
@@ -67,7 +72,7 @@ export function createPredictor(table: LatencyTable, regressor?: KernelRegressor
     const kernelSumMs = kernels.reduce((s, k) => s + k.latencyMs, 0);
     const outMelems = ks.reduce((s, d) => s + kernelIoElems(d.kernel).outElems, 0) / 1e6;
     return {
-      latencyMs: applyOverhead(table.overhead, table.measure.baselineMs, kernelSumMs, kernels.length, outMelems),
+      latencyMs: applyOverhead(table.overhead, table.measure.baselineMs, kernelSumMs, kernels.length, outMelems, input),
       coverage: ks.length === 0 ? 1 : hits / ks.length,
       kernelSumMs,
       outMelems,
@@ -78,6 +83,6 @@ export function createPredictor(table: LatencyTable, regressor?: KernelRegressor
   return {
     deviceId: table.device.id,
     predictKernels,
-    predict: (spec, input, numClasses) => predictKernels(decompose(spec, input, numClasses)),
+    predict: (spec, input, numClasses) => predictKernels(decompose(spec, input, numClasses), inputKey(input)),
   };
 }

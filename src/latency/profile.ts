@@ -76,11 +76,45 @@ export interface CalibrationPoint {
   kernelSumMs: number;
   nKernels: number;
   outMelems: number;
+  /** the network's input ("28x28x1"), for a fit with one slope per input */
+  input?: string;
 }
 
-/** Overhead model e2e = slope*sum + perKernel*n + perOutMelem*Melems + intercept, fitted on relative error. */
-export function fitOverhead(points: CalibrationPoint[]): OverheadModel {
+/** Networks per input a fit with one slope per input needs (each input), and inputs it needs. */
+export const PER_INPUT_MIN_NETWORKS = 6;
+
+/** Whether these points allow one slope per input: every point names its input, >= 2 inputs, each with PER_INPUT_MIN_NETWORKS. */
+export function canFitPerInput(points: readonly { input?: string }[]): boolean {
+  const counts = new Map<string, number>();
+  for (const p of points) {
+    if (p.input === undefined) return false;
+    counts.set(p.input, (counts.get(p.input) ?? 0) + 1);
+  }
+  return counts.size >= 2 && [...counts.values()].every((n) => n >= PER_INPUT_MIN_NETWORKS);
+}
+
+/**
+ * Overhead model e2e = slope*sum + perKernel*n + perOutMelem*Melems + intercept, fitted on relative error.
+ * perInput: one slope per input (the points must allow it: canFitPerInput); `slope` is then their
+ * network-weighted mean, for other inputs.
+ */
+export function fitOverhead(points: CalibrationPoint[], o: { perInput?: boolean } = {}): OverheadModel {
   if (points.length < 5) throw new MeasurementError(`need at least 5 calibration networks to fit the overhead, got ${points.length}`);
+  if (o.perInput) {
+    if (!canFitPerInput(points)) throw new MeasurementError(`a slope per input needs >= 2 inputs with >= ${PER_INPUT_MIN_NETWORKS} networks each, every network naming its input`);
+    const inputs = [...new Set(points.map((p) => p.input!))].sort();
+    const mlr = new MultivariateLinearRegression(
+      points.map((p) => [...inputs.map((i) => (p.input === i ? p.kernelSumMs / p.measuredMs : 0)), p.nKernels / p.measuredMs, p.outMelems / p.measuredMs, 1 / p.measuredMs]),
+      points.map(() => [1]),
+      { intercept: false, statistics: false },
+    );
+    const w = mlr.weights.map((r) => r[0]);
+    const [perKernelMs, perOutMelemMs, interceptMs] = w.slice(inputs.length);
+    const slopeByInput = Object.fromEntries(inputs.map((i, j) => [i, w[j]]));
+    if (!w.every(Number.isFinite)) throw new MeasurementError('overhead fit failed (degenerate calibration networks)');
+    const slope = points.reduce((s, p) => s + slopeByInput[p.input!], 0) / points.length;
+    return { slope, perKernelMs, perOutMelemMs, interceptMs, slopeByInput, fittedOn: points.length };
+  }
   // Least squares on relative error (rows divided by the measured time), so that
   // 224x224 networks of 50 ms do not outweigh 28x28 networks of 1 ms.
   const mlr = new MultivariateLinearRegression(

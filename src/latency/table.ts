@@ -46,6 +46,12 @@ export interface OverheadModel {
   perKernelMs: number;
   perOutMelemMs?: number;
   interceptMs: number;
+  /**
+   * Per input ("28x28x1"): the kernel-sum slope of that input's networks, when the model was fitted
+   * with one slope per input (an uploaded quick table whose networks chose it, leave-one-out);
+   * `slope` serves other inputs and callers that do not say the input.
+   */
+  slopeByInput?: Record<string, number>;
   /** networks it was fitted on */
   fittedOn: number;
 }
@@ -180,6 +186,10 @@ export function validateTable(input: unknown, where = 'latency table'): LatencyT
   const o = t.overhead;
   if (o !== null && (typeof o !== 'object' || ![o.slope, o.perKernelMs, o.interceptMs].every((v) => typeof v === 'number' && Number.isFinite(v)))) {
     throw new TableError(`${where}: "overhead" must be null or {slope, perKernelMs, interceptMs} numbers`);
+  }
+  const sbi = o?.slopeByInput;
+  if (sbi !== undefined && (typeof sbi !== 'object' || sbi === null || Array.isArray(sbi) || !Object.entries(sbi).every(([k, v]) => /^\d+x\d+x\d+$/.test(k) && typeof v === 'number' && Number.isFinite(v)))) {
+    throw new TableError(`${where}: "overhead.slopeByInput" must map inputs (e.g. "28x28x1") to numbers`);
   }
   return t;
 }

@@ -206,11 +206,11 @@ function quickTable(manifest: BundleManifest, r: ProfileResults, device: DeviceP
   const source: LatencyTable = { ...src, inputs: src.inputs.filter((i) => inputs.some((x) => x.input === i.input)) };
   if (source.inputs.length === 0) throw new TableError(`the transfer table of ${src.device.id} has none of the suite's inputs (${inputs.map((i) => i.input).join(', ')})`, 409);
   // a network whose repeats disagree is left out too, as long as 6 remain for the overhead model and its check
-  const networks: { kernels: string[]; measuredMs: number }[] = [];
+  const networks: { kernels: string[]; measuredMs: number; input: string }[] = [];
   let droppedNetworks = 0;
   for (const n of manifest.networks) {
     try {
-      networks.push({ kernels: networkKernels(manifest, n).map((k) => k.key), measuredMs: latencyOf(n.id) });
+      networks.push({ kernels: networkKernels(manifest, n).map((k) => k.key), measuredMs: latencyOf(n.id), input: n.input.join('x') });
     } catch (e) {
       if (!(e instanceof InconsistentRepeats) || manifest.networks.length - droppedNetworks <= MIN_QUICK_NETWORKS) throw e;
       droppedNetworks++;
