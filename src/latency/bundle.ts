@@ -65,7 +65,8 @@ export type BundleMode = 'full' | 'quick';
  * run on a 4x-throttled Chromium (the phone stand-in; AMD EPYC family 25 model 17), 40 networks measured 3 times: the
  * ratios of two passes agreed within ±10% for 98% of pairs with one 40 ms batch of each per round (7
  * rounds), 96% with 20 ms (7 or 11 rounds), 85% with the former fastest of 5 batches of 4 ms.
- * bench:latency's foreign-host section compares the quick scheme with the former one on every run.
+ * bench:latency's foreign-host section compares the quick scheme with the former one on every run
+ * (three runs since: 92.5/77.5%, 92.5/65%, 80/97.5%: the throttled page is itself unsteady here).
  * The full suite (thousands of kernels) takes 20 ms batches, to stay within the better part of an
  * hour on a phone.
  */
