@@ -278,6 +278,10 @@ function browserRows(r: BrowserResult, rows: Row[]): void {
     points: r.networks.map((n) => ({ input: n.input, predictedRatio: n.predictedRatio, truth: { ratio: n.ratio, referenceMs: n.referenceMs, plainMs: n.plainMs } })),
     note: `expected ${pct(p.expectedAccuracy?.within10 ?? Number.NaN)}; page: ${r.pageSummary || 'n/a'}; ${r.userAgent.replace(/\s*\(.*?\)\s*/g, ' ').slice(0, 60)}`,
   });
+  // how steady the page's speed was: each network's batch time against its ratio x the reference's median (1 = the usual speed)
+  const speed = r.networks.map((n) => n.plainMs / (n.ratio * n.referenceMs)).sort((a, b) => a - b);
+  const q = (f: number) => speed[Math.min(speed.length - 1, Math.floor(f * speed.length))].toFixed(2);
+  rows.push({ device: `Chromium ${r.rate}x throttled (tflite-browser)`, stage: `  (held-out measurement: ${r.heldOutRounds}; network time / (ratio x the reference's median) 5-50-95%: ${q(0.05)} ${q(0.5)} ${q(0.95)})`, table: '-', minutes: null, points: [] });
   rows.push({ device: `Chromium ${r.rate}x throttled (tflite-browser)`, stage: `  (the same networks measured twice on the page, ${r.repeat.minutes.toFixed(0)} min apart: ${pct(r.repeat.within10)} of ratios within ±10%)`, table: '-', minutes: null, points: [] });
   for (const sc of r.schemes) {
     rows.push({ device: `Chromium ${r.rate}x throttled (tflite-browser)`, stage: `  (${sc.name}, ${MEASURE_SETTINGS.quick.repeats} rounds, two passes: ${pct(sc.within10)} of ratios within ±10%; ${sc.secondsPerPass.toFixed(0)} s per pass)`, table: '-', minutes: null, points: [] });
@@ -325,7 +329,8 @@ export async function foreignHostSection(o: ForeignOptions): Promise<string> {
   lines.push('');
   lines.push('Held-out random networks of the space (none among the tables\' or any calibration\'s networks). Two truths per network: **interleaved** = its median ratio to the');
   lines.push("reference network over 21 rounds (a batch of the network, then one of the reference, by process CPU time) x the reference's wall time measured right");
-  lines.push(`before it; **plain** = the median of 40 single Invoke() calls by wall clock, every call counted (on the page: the median of its rounds' batch times, one batch of >= ${MEASURE_SETTINGS.quick.batchMs} ms per round; held-out networks get ${HELD_OUT_ROUNDS} rounds).`);
+  lines.push(`before it; **plain** = the median of 40 single Invoke() calls by wall clock, every call counted (on the page: the median of its rounds' batch times, one batch of >= ${MEASURE_SETTINGS.quick.batchMs} ms per round; held-out networks get ${HELD_OUT_ROUNDS} rounds,`);
+  lines.push(`and on the page both truths set aside the rounds whose reference batch ran > ${100 * MEASURE_SETTINGS.quick.referenceGate}% off its usual speed, as the page's profiling does).`);
   lines.push('A prediction in ms is the predicted ratio (table + this host\'s relative calibration) x the same reference time. "minutes" = time spent measuring on the device');
   lines.push('up to that stage (calibration included). The Chromium device is a phone-class stand-in: this host\'s CPU with DevTools CPU throttling');
   lines.push(`(Emulation.setCPUThrottlingRate ${o.rate}x through playwright-core), its table uploaded by the page's quick mode; its held-out networks are measured on the same throttled page.`);

@@ -717,6 +717,8 @@ export interface components {
                 warmup: number;
                 repeats: number;
                 batchMs: number;
+                /** @description a round whose reference batch ran more than this fraction off the device's usual speed (the median of its recent reference batches) is set aside; 0 keeps every round */
+                referenceGate?: number;
                 reference: string;
             };
             reference: components["schemas"]["BundleModel"];

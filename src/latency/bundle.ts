@@ -23,6 +23,7 @@ import { kernelMacs, kernelPlan, parseKernelKey } from './kernels.ts';
 import { classCoverage, kernelsOfInputs, stratifiedSubset, type SubsetOptions, type TableKernel } from './strata.ts';
 import { BASELINE_KERNEL, profileKernels, type ProfileTarget } from './profile.ts';
 import { REFERENCE_ID, referencePlan } from './runtime.ts';
+import { inputKey } from './predictor.ts';
 import { planToTflite } from './runtimes/tflite-wasm.ts';
 import { LATENCY_SPACE_VERSION, TableError, type LatencyTable } from './table.ts';
 
@@ -44,8 +45,11 @@ export interface BundleManifest {
   createdAt: string;
   numClasses: number;
   inputs: { skeleton: string; input: string; kernels: number }[];
-  /** how to measure: warm-up, then rounds of (one batch of the model, then one of the reference, each lasting >= batchMs) */
-  measure: { warmup: number; repeats: number; batchMs: number; reference: string };
+  /**
+   * how to measure: warm-up, then rounds of (one batch of the model, then one of the reference, each lasting >= batchMs);
+   * rounds whose reference ran more than referenceGate off the device's usual speed are set aside (absent or 0: none)
+   */
+  measure: { warmup: number; repeats: number; batchMs: number; referenceGate?: number; reference: string };
   reference: BundleModel;
   baseline: BundleModel;
   kernels: BundleModel[];
@@ -60,17 +64,25 @@ export interface BundleManifest {
 
 export type BundleMode = 'full' | 'quick';
 /**
- * Rounds and batch length of each suite. Long batches: a phone (or a throttled page) runs the page in
- * slices, and a batch must span many of them for its time to be the sliced speed. In an exploratory
- * run on a 4x-throttled Chromium (the phone stand-in; AMD EPYC family 25 model 17), 40 networks measured 3 times: the
- * ratios of two passes agreed within ±10% for 98% of pairs with one 40 ms batch of each per round (7
- * rounds), 96% with 20 ms (7 or 11 rounds), 85% with the former fastest of 5 batches of 4 ms.
- * bench:latency's foreign-host section compares the quick scheme with the former one on every run
- * (three runs since: 92.5/77.5%, 92.5/65%, 80/97.5%: the throttled page is itself unsteady here).
+ * Rounds, batch length and reference gate of each suite. Long batches: a phone (or a throttled page) runs
+ * the page in slices, and a batch must span many of them for its time to be the sliced speed. In an
+ * exploratory run on a 4x-throttled Chromium (the phone stand-in; AMD EPYC family 25 model 17), 40 networks
+ * measured 3 times: the ratios of two passes agreed within ±10% for 98% of pairs with one 40 ms batch of
+ * each per round (7 rounds), 96% with 20 ms (7 or 11 rounds), 85% with the former fastest of 5 batches of 4 ms.
+ * The gate: the throttled page's speed jumps for seconds at a time (its effective throttling fell from 4x
+ * to about 1.5x, 2.7x and 3.3x within one run: the batch times of held-out networks clustered at those
+ * fractions of their expected time), and relative costs measured in such a stretch do not repeat. Rounds
+ * whose reference batch ran more than 5% off the median of the last 200 are set aside. Exploratory runs
+ * (24 networks, 7 rounds, same page, schemes interleaved, a training job on both cores): pairs of passes
+ * within ±10%: 100% of 72 with the 5% gate, 79% with a 10% gate, 78% with none; then 92% with a 10% gate
+ * against 67% with none. bench:latency's foreign-host section compares the schemes on every run.
  * The full suite (thousands of kernels) takes 20 ms batches, to stay within the better part of an
  * hour on a phone.
  */
-export const MEASURE_SETTINGS: Readonly<Record<BundleMode, { repeats: number; batchMs: number }>> = { quick: { repeats: 7, batchMs: 40 }, full: { repeats: 9, batchMs: 20 } };
+export const MEASURE_SETTINGS: Readonly<Record<BundleMode, { repeats: number; batchMs: number; referenceGate: number }>> = {
+  quick: { repeats: 7, batchMs: 40, referenceGate: 0.05 },
+  full: { repeats: 9, batchMs: 20, referenceGate: 0.05 },
+};
 export const BUNDLE_MODES: readonly BundleMode[] = ['full', 'quick'];
 
 export interface QuickBundleOptions {
@@ -96,7 +108,7 @@ export interface BundleOptions {
   quickSuite?: Omit<QuickBundleOptions, 'transferFrom'> & { calibrationNetworks?: number };
 }
 
-const inputText = (t: ProfileTarget) => `${t.input.height}x${t.input.width}x${t.input.channels}`;
+const inputText = (t: ProfileTarget) => inputKey(t.input);
 
 /** The quick suite's kernels: the stratified subset of the inputs' kernels, by the transfer table's latencies (MACs for a kernel it lacks). */
 function quickKernels(opts: BundleOptions, q: QuickBundleOptions): { kernels: TableKernel[]; classes: string[] } {
@@ -139,7 +151,7 @@ export function writeBundle(dir: string, opts: BundleOptions): BundleManifest {
   const body = {
     format: BUNDLE_FORMAT as typeof BUNDLE_FORMAT, formatVersion: 1 as const, spaceVersion: LATENCY_SPACE_VERSION, createdAt: new Date().toISOString(), numClasses: opts.numClasses,
     inputs: opts.targets.map((t) => ({ skeleton: t.skeleton.name, input: inputText(t), kernels: kernels.length })),
-    measure: { warmup: 5, repeats: opts.repeats ?? MEASURE_SETTINGS[opts.quick ? 'quick' : 'full'].repeats, batchMs: MEASURE_SETTINGS[opts.quick ? 'quick' : 'full'].batchMs, reference: REFERENCE_ID },
+    measure: { warmup: 5, ...MEASURE_SETTINGS[opts.quick ? 'quick' : 'full'], ...(opts.repeats !== undefined ? { repeats: opts.repeats } : {}), reference: REFERENCE_ID },
     reference, baseline, kernels, networks,
     ...(opts.quick && quick ? { mode: 'quick' as const, transfer: { deviceId: opts.quick.transferFrom.device.id, tableHash: tableHash(opts.quick.transferFrom) }, classes: quick.classes } : { mode: 'full' as const }),
   };

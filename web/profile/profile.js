@@ -66,8 +66,9 @@
   /**
    * Time every model of a manifest. opts.fileUrl(model) -> its URL; opts.headers for the fetches;
    * opts.onProgress(done, total, elapsedS); networks first when opts.networksFirst. opts.measure overrides
-   * the manifest's measure settings, and opts.bestOf > 1 times that many batches of each per round and keeps
-   * the fastest (the page's former scheme; a harness compares the two with it).
+   * the manifest's measure settings (opts.referenceGate too: 0 keeps every round), and opts.bestOf > 1 times
+   * that many batches of each per round and keeps the fastest (the page's former scheme; a harness compares
+   * the schemes with these).
    * Returns { models: { id: { samplesMs, referenceMs? } }, elapsedS }.
    */
   async function measureSuite(manifest, opts) {
@@ -92,9 +93,12 @@
     timeBatch(ref, refX, ms.warmup + 5);
     const refBatch = batchSize(ref, refX, ms.batchMs);
     const models = {};
-    let remeasured = 0;
+    let remeasured = 0, setAside = 0, unsteady = 0;
     const refSamples = [];
     for (let i = 0; i < Math.max(15, ms.repeats * 2); i++) refSamples.push(timeBatch(ref, refX, refBatch));
+    const gate = opts.referenceGate !== undefined ? opts.referenceGate : ms.referenceGate;
+    const recentRef = refSamples.slice();
+    const usualRefMs = () => recentRef.slice().sort((a, c) => a - c)[recentRef.length >> 1];
     models.reference = { samplesMs: refSamples };
     const todo = [manifest.baseline].concat(opts.networksFirst ? manifest.networks.concat(manifest.kernels) : manifest.kernels.concat(manifest.networks));
     for (let j = 0; j < todo.length; j++) {
@@ -104,27 +108,36 @@
       timeBatch(model, x, ms.warmup);
       const b = batchSize(model, x, ms.batchMs);
       lap('prepare');
-      const samples = [];
-      const refs = [];
       // Each round: one batch of the model, then one of the reference, each >= batchMs; the upload
       // takes the median of the rounds' ratios. (Long single batches, not the fastest of several
       // short ones (opts.bestOf): on a sliced CPU the fastest short batch is the one that dodged a
-      // pause, and how often that happens differs from batch to batch; bench:latency's foreign-host
-      // section measures both schemes' repeatability side by side.) Rounds that disagree: more
-      // rounds, kept with the first ones (3 times as many at most).
-      for (let attempt = 1; attempt <= 3; attempt++) {
-        for (let r = 0; r < ms.repeats; r++) {
-          let tm = Infinity, tr = Infinity;
-          for (let k = 0; k < bestOf; k++) {
-            tm = Math.min(tm, timeBatch(model, x, b));
-            tr = Math.min(tr, timeBatch(ref, refX, refBatch));
-          }
-          samples.push(tm);
-          refs.push(tr);
+      // pause, and how often that happens differs from batch to batch.) A round whose reference ran
+      // more than ms.referenceGate off the device's usual speed (the median of the last 200 reference
+      // batches) is set aside: the device was in another state (a throttle that lapsed, a core
+      // switch, heat), in which relative costs differ too. Too few rounds kept, or kept rounds that
+      // disagree: more rounds, 3 times as many at most; none kept: all rounds count (an unsteady model).
+      // bench:latency's foreign-host section measures these schemes' repeatability side by side.
+      const kept = [];
+      const all = [];
+      const minKept = Math.ceil(ms.repeats / 2);
+      for (let r = 0; r < 3 * ms.repeats; r++) {
+        if (r >= ms.repeats && kept.length >= minKept && relIqr(kept.map((k) => k.tm / k.tr)) <= 0.2) break;
+        if (r === ms.repeats) remeasured++;
+        let tm = Infinity, tr = Infinity;
+        for (let k = 0; k < bestOf; k++) {
+          tm = Math.min(tm, timeBatch(model, x, b));
+          tr = Math.min(tr, timeBatch(ref, refX, refBatch));
         }
-        if (samples.concat(refs).every((v) => v > 0) && relIqr(samples.map((s, i) => s / refs[i])) <= 0.2) break;
-        if (attempt === 1) remeasured++;
+        all.push({ tm: tm, tr: tr });
+        if (!(gate > 0) || Math.abs(tr / usualRefMs() - 1) <= gate) kept.push({ tm: tm, tr: tr });
+        else setAside++;
+        recentRef.push(tr);
+        if (recentRef.length > 200) recentRef.shift();
       }
+      const use = kept.length > 0 ? kept : all;
+      if (kept.length === 0) unsteady++;
+      const samples = use.map((k) => k.tm);
+      const refs = use.map((k) => k.tr);
       lap('rounds');
       models[m.id] = { samplesMs: samples, referenceMs: refs };
       x.dispose();
@@ -132,7 +145,7 @@
       if (opts.onProgress) opts.onProgress(j + 1, todo.length, (performance.now() - t0) / 1000);
     }
     refX.dispose();
-    return { models: models, elapsedS: (performance.now() - t0) / 1000, remeasured: remeasured, phasesS: phasesS };
+    return { models: models, elapsedS: (performance.now() - t0) / 1000, remeasured: remeasured, setAside: setAside, unsteady: unsteady, phasesS: phasesS };
   }
 
   const pct = (x) => (100 * x).toFixed(0) + '%';
@@ -198,7 +211,8 @@
     };
     const ph = r.phasesS;
     log('measured ' + n + ' models in ' + Math.round(r.elapsedS) + ' s (downloading ' + Math.round(ph.fetch) + ' s, loading ' + Math.round(ph.load) + ' s, warm-up and batch sizing ' +
-      Math.round(ph.prepare) + ' s, timed rounds ' + Math.round(ph.rounds) + ' s); ' + r.remeasured + ' given more rounds (their rounds disagreed)');
+      Math.round(ph.prepare) + ' s, timed rounds ' + Math.round(ph.rounds) + ' s); ' + r.remeasured + ' given more rounds (too few at the usual speed, or their rounds disagreed); ' +
+      r.setAside + ' rounds set aside (the reference off its usual speed); ' + r.unsteady + ' with no round at the usual speed');
     const res = await fetchOk(deviceUrl() + '/measurements', { method: 'POST', headers: Object.assign({ 'Content-Type': 'application/json' }, authHeaders()), body: JSON.stringify(body) });
     return res.json();
   }
