@@ -6,7 +6,7 @@
 // Two modes. full: every kernel of the space at the suite's inputs (an hour
 // and more on a phone). quick: the stratified subset of those kernels
 // (strata.ts: every class, kernel size, stride, activation and input) plus
-// the calibration networks and MobileNetV2 presets, measured networks first;
+// the calibration networks and MobileNetV2 presets, the networks measured spread among the kernels;
 // the upload becomes a table transferred from a reference table of the same
 // runtime family (transfer.ts), named in the manifest.
 

@@ -13,7 +13,7 @@ interface FakeModel { name: string; costMs: number }
 interface Stretch { model: string; lastsMs: number; refFactor: number; modelFactor: number }
 
 /** A page context whose tf/tflite run fake models on a simulated clock; `stretch` starts when its model is loaded. */
-function fakePage(costs: Record<string, number>, stretch?: Stretch) {
+function fakePage(costs: Record<string, number>, stretch?: Stretch, loads: string[] = []) {
   let clock = 0;
   let oddUntil = -1;
   class Tensor { dataSync() { return [0]; } }
@@ -25,6 +25,7 @@ function fakePage(costs: Record<string, number>, stretch?: Stretch) {
   const tflite = {
     loadTFLiteModel: async (buf: ArrayBuffer) => {
       const name = new TextDecoder().decode(buf);
+      loads.push(name);
       if (stretch && name === stretch.model) oddUntil = clock + stretch.lastsMs;
       const m: FakeModel = { name, costMs: costs[name] };
       return {
@@ -115,5 +116,19 @@ describe('profiling page: rounds taken while the device ran off its usual speed'
     const s = await fakePage(COSTS, { ...STRETCH, lastsMs: 60_000 }).measureSuite(manifest(0.05), { fileUrl: (m: { file: string }) => m.file });
     assert.ok(s.unsteady >= 1, `unsteady models counted (${s.unsteady})`);
     assert.equal(s.models.k3.samplesMs.length, 21, 'k3 got 3 x 7 rounds, all of them uploaded');
+  });
+
+  it('the quick suite spreads its networks evenly through the kernels, so a drift during the run reaches both alike', async () => {
+    const costs: Record<string, number> = { reference: 0.25, baseline: 0.01 };
+    const kernels = Array.from({ length: 12 }, (_, i) => `k${i}`);
+    const networks = ['n0', 'n1', 'n2'];
+    for (const id of [...kernels, ...networks]) costs[id] = 0.5;
+    const loads: string[] = [];
+    const m = { ...manifest(0.05), kernels: kernels.map(model), networks: networks.map(model) };
+    await fakePage(costs, undefined, loads).measureSuite(m, { fileUrl: (x: { file: string }) => x.file, spreadNetworks: true });
+    assert.deepEqual(loads, ['reference', 'baseline', 'n0', 'k0', 'k1', 'k2', 'k3', 'n1', 'k4', 'k5', 'k6', 'k7', 'n2', 'k8', 'k9', 'k10', 'k11'], 'kernels in their order, a network every 4 kernels');
+    const plain: string[] = [];
+    await fakePage(costs, undefined, plain).measureSuite(m, { fileUrl: (x: { file: string }) => x.file });
+    assert.deepEqual(plain.slice(-3), networks, 'without spreadNetworks the networks come last');
   });
 });

@@ -3,8 +3,8 @@
 // of one batch of the model followed by one of the reference network),
 // post the samples, and show the device's table: its kind, what was
 // measured per class, and the accuracy to expect. The quick suite measures
-// its networks first, then its kernels in the stratified order (every class
-// early). `window.nasProfile.measureSuite` lets a harness measure any suite
+// its kernels in the stratified order (every class early), its networks
+// spread evenly among them. `window.nasProfile.measureSuite` lets a harness measure any suite
 // (e.g. held-out networks) on this page the same way, without uploading.
 /* global tf, tflite */
 (function () {
@@ -22,6 +22,15 @@
       tf.dispose(y);
     }
     return (performance.now() - t0) / count;
+  }
+
+  /** items of b placed evenly among those of a, the first of b first: [b0, a.., b1, a.., ...] */
+  function spread(a, b) {
+    if (b.length === 0) return a.slice();
+    const out = [];
+    const every = a.length / b.length;
+    for (let i = 0; i < b.length; i++) out.push(b[i], ...a.slice(Math.round(i * every), Math.round((i + 1) * every)));
+    return out;
   }
 
   function relIqr(xs) {
@@ -65,7 +74,7 @@
 
   /**
    * Time every model of a manifest. opts.fileUrl(model) -> its URL; opts.headers for the fetches;
-   * opts.onProgress(done, total, elapsedS); networks first when opts.networksFirst. opts.measure overrides
+   * opts.onProgress(done, total, elapsedS); networks spread through the kernels when opts.spreadNetworks. opts.measure overrides
    * the manifest's measure settings (opts.referenceGate too: 0 keeps every round), and opts.bestOf > 1 times
    * that many batches of each per round and keeps the fastest (the page's former scheme; a harness compares
    * the schemes with these).
@@ -100,7 +109,11 @@
     const recentRef = refSamples.slice();
     const usualRefMs = () => recentRef.slice().sort((a, c) => a - c)[recentRef.length >> 1];
     models.reference = { samplesMs: refSamples };
-    const todo = [manifest.baseline].concat(opts.networksFirst ? manifest.networks.concat(manifest.kernels) : manifest.kernels.concat(manifest.networks));
+    // opts.spreadNetworks (the quick suite): the networks spread evenly through the kernels (kernels keep their
+    // stratified order, every class early), so that a device whose speed or state drifts during the run (heat;
+    // on the stand-in, a throttle that lapses for minutes) measures networks and kernels alike in every stretch:
+    // the overhead model maps kernel sums to network times, and it is fitted on the networks.
+    const todo = [manifest.baseline].concat(opts.spreadNetworks ? spread(manifest.kernels, manifest.networks) : manifest.kernels.concat(manifest.networks));
     for (let j = 0; j < todo.length; j++) {
       const m = todo[j];
       const model = await load(m);
@@ -192,7 +205,7 @@
     $('progress').max = n;
     setStatus('running', mode + ' suite: ' + manifest.kernels.length + ' kernels, ' + manifest.networks.length + ' networks');
     const r = await measureSuite(manifest, {
-      fileUrl: (m) => suite + '/' + m.file + '?mode=' + mode, headers: authHeaders(), networksFirst: mode === 'quick',
+      fileUrl: (m) => suite + '/' + m.file + '?mode=' + mode, headers: authHeaders(), spreadNetworks: mode === 'quick',
       onProgress: (done, total, elapsedS) => {
         $('progress').value = done;
         if (done % 10 === 0 || done === total) {
