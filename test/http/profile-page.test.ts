@@ -47,7 +47,12 @@ describe('http: browser profiling page', () => {
     for (const p of ['/profile/profile.js', '/profile/lib/tf-tflite.js', '/profile/tflite-wasm/tflite_web_api_client.js']) {
       assert.equal((await request(app).get(p)).status, 200, p);
     }
-    for (const p of ['/profile/tflite-wasm/..%2f..%2fpackage.json', '/profile/tflite-wasm/%2e%2e', '/profile/lib/..%2F..%2Fpackage.json', '/profile/../package.json', '/profile/tflite-wasm/.hidden']) {
+    // tfjs-tflite asks for its runtime client next to its own script when it loads (before setWasmPath)
+    const early = await request(app).get('/profile/lib/tflite_web_api_cc_simd.js');
+    assert.equal(early.status, 200, 'the runtime client answers under lib/ too');
+    assert.match(String(early.headers['content-type']), /javascript/);
+    for (const p of ['/profile/tflite-wasm/..%2f..%2fpackage.json', '/profile/tflite-wasm/%2e%2e', '/profile/lib/..%2F..%2Fpackage.json', '/profile/../package.json', '/profile/tflite-wasm/.hidden',
+      '/profile/lib/tflite_web_api_nothing.js', '/profile/lib/tflite_web_api_..%2f..%2fpackage.json']) {
       const r = await request(app).get(p);
       assert.equal(r.status, 404, `${p}: ${r.status}`);
       assert.equal(r.body.error.code, 'not_found');

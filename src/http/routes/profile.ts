@@ -49,15 +49,19 @@ export function register(router: Router, ctx: AppContext): void {
   router.get('/profile/profile.css', (_req, res) => {
     noCache(res).type('text/css').sendFile('profile.css', { root: web });
   });
-  router.get('/profile/lib/:file', (req, res) => {
-    const f = libs.get(req.params.file as string);
-    if (!f) throw new ApiError(404, 'not_found', `no library "${String(req.params.file)}"`);
-    res.type('text/javascript').sendFile(f);
-  });
-  router.get('/profile/tflite-wasm/:file', (req, res) => {
-    const name = req.params.file as string;
+  const runtimeFile = (name: string, res: Response) => {
     const f = join(wasmDir, name);
     if (!SAFE_NAME.test(name) || !existsSync(f) || !statSync(f).isFile()) throw new ApiError(404, 'not_found', `no runtime file "${name}"`);
     res.type(name.endsWith('.wasm') ? 'application/wasm' : 'text/javascript').sendFile(name, { root: wasmDir });
+  };
+  router.get('/profile/lib/:file', (req, res) => {
+    const name = req.params.file as string;
+    const f = libs.get(name);
+    // tfjs-tflite loads its runtime client next to its own script as soon as it loads, before the page
+    // points it at tflite-wasm/ (setWasmPath): the runtime files answer here too, not a 404 in the console
+    if (!f && name.startsWith('tflite_web_api_')) return runtimeFile(name, res);
+    if (!f) throw new ApiError(404, 'not_found', `no library "${String(name)}"`);
+    res.type('text/javascript').sendFile(f);
   });
+  router.get('/profile/tflite-wasm/:file', (req, res) => runtimeFile(req.params.file as string, res));
 }
