@@ -16,11 +16,11 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_BUNDLE_OPTIONS, registerDevice } from '../src/app/devices.ts';
+import { DEFAULT_BUNDLE_OPTIONS, quickBundleDir, registerDevice } from '../src/app/devices.ts';
 import { createApp } from '../src/http/app.ts';
 import { createContext, deviceStoreOf } from '../src/http/context.ts';
 import { createLogger } from '../src/http/logger.ts';
-import { MEASURE_SETTINGS, writeBundle, type BundleManifest } from '../src/latency/bundle.ts';
+import { MEASURE_SETTINGS, readBundleManifest, writeBundle, type BundleManifest } from '../src/latency/bundle.ts';
 import { createPredictor } from '../src/latency/predictor.ts';
 import { accuracy, median } from '../src/latency/stats.ts';
 import { getTableVersion } from '../src/store/tableVersions.ts';
@@ -28,6 +28,8 @@ import type { LatencyTable } from '../src/latency/table.ts';
 import { fromWire } from '../src/space/archspec.ts';
 
 export const CHROMIUM = '/usr/bin/chromium';
+/** Where bench:latency keeps the throttled page's measurements as they came. */
+export const BROWSER_RAW = 'bench/results/latency-browser-raw.json';
 /** Rounds per held-out network on the page. */
 export const HELD_OUT_ROUNDS = 21;
 
@@ -58,6 +60,16 @@ export interface BrowserResult {
   schemes: SchemeResult[];
   /** the first held-out measurement: rounds set aside, networks given more rounds */
   heldOutRounds: string;
+  /** what the page measured, as it came (the quick suite's upload, its manifest, the held-out networks' two measurements and their manifest): bench/latency-replay.ts refits tables from it */
+  raw: BrowserRaw;
+}
+
+/** The throttled page's measurements as they came, for refitting tables offline (bench/latency-replay.ts). */
+export interface BrowserRaw {
+  quickManifest: BundleManifest;
+  upload: unknown;
+  heldOutManifest: BundleManifest;
+  heldOut: { models: Record<string, { samplesMs: number[]; referenceMs?: number[] }> }[];
 }
 
 export interface SchemeResult {
@@ -100,6 +112,8 @@ export async function throttledBrowserRun(o: { rate: number; heldOut: number; se
     const cdp = await page.context().newCDPSession(page);
     await cdp.send('Emulation.setCPUThrottlingRate', { rate: o.rate });
     page.on('console', (m) => { if (m.type() === 'error') o.log(`page: ${m.text()}`); });
+    let upload: unknown = null;
+    page.on('request', (req) => { if (req.method() === 'POST' && req.url().endsWith('/measurements')) upload = req.postDataJSON(); });
     const t0 = Date.now();
     await page.goto(`${base}${reg.profileUrl}&mode=quick&autostart=1`);
     let last = '';
@@ -158,7 +172,9 @@ export async function throttledBrowserRun(o: { rate: number; heldOut: number; se
       };
     });
     const heldOutRounds = `${r.setAside} rounds set aside (the reference off its usual speed), ${r.remeasured} networks given more rounds, ${r.unsteady} with no round at the usual speed`;
-    return { rate: o.rate, quickMinutes, status, table, networks, userAgent: String(await page.evaluate('navigator.userAgent')), pageSummary, repeat, schemes, heldOutRounds };
+    const quickManifest = readBundleManifest(quickBundleDir(ctx.bundleDir));
+    const raw: BrowserRaw = { quickManifest, upload, heldOutManifest: evalManifest, heldOut: [r, again].map((x) => ({ models: x.models })) };
+    return { rate: o.rate, quickMinutes, status, table, networks, userAgent: String(await page.evaluate('navigator.userAgent')), pageSummary, repeat, schemes, heldOutRounds, raw };
   } finally {
     await browser.close();
     server.close();

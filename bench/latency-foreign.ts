@@ -49,7 +49,7 @@ import { parseInputShape } from '../src/space/resolve.ts';
 import { createRng } from '../src/space/rng.ts';
 import { sampleArch } from '../src/space/sampler.ts';
 import { skeletonFor } from '../src/space/skeleton.ts';
-import { HELD_OUT_ROUNDS, throttledBrowserRun, type BrowserResult } from './latency-browser.ts';
+import { BROWSER_RAW, HELD_OUT_ROUNDS, throttledBrowserRun, type BrowserResult } from './latency-browser.ts';
 import { machineLine } from './common.ts';
 
 const FOREIGN_SECTION = '## Latency on a foreign host: adapt, do not refuse (bench:latency)';
@@ -308,7 +308,11 @@ export async function foreignHostSection(o: ForeignOptions): Promise<string> {
     if (!o.skipTfjs) await part('node-tfjs-wasm', () => tfjsRows(o, rows));
     if (!o.skipBrowser) {
       await part(`Chromium ${o.rate}x throttled`, async () => {
-        browserRows(await throttledBrowserRun({ rate: o.rate, heldOut: o.browserHeldOut, seed: SEED + 77, log }), rows);
+        const r = await throttledBrowserRun({ rate: o.rate, heldOut: o.browserHeldOut, seed: SEED + 77, log });
+        mkdirSync('bench/results', { recursive: true });
+        writeFileSync(BROWSER_RAW, JSON.stringify({ at: new Date().toISOString(), machine: describeMachine(), rate: r.rate, ...r.raw }) + '\n');
+        log(`the page's measurements as they came: ${BROWSER_RAW} (npm run bench:latency-replay refits tables from them)`);
+        browserRows(r, rows);
       });
     }
   } finally {

@@ -18,7 +18,7 @@
 
 import { dataPaths, shippedPaths } from '../config/paths.ts';
 import { bestAdaptedTable } from '../latency/adapted-table.ts';
-import { leaveOneOutWithin10, pointOf, saveCalibration, tableHash, describeCalibration, type CalibrationStatus, type HostCalibration } from '../latency/calibration.ts';
+import { mappingLeaveOneOut, pointOf, saveCalibration, tableHash, describeCalibration, type CalibrationStatus, type HostCalibration } from '../latency/calibration.ts';
 import { fitCalibration, measureHost, type CalibrateOptions, type HostMeasurements } from '../latency/calibration-run.ts';
 import type { DeviceProfile } from '../latency/device.ts';
 import { kernelPlan } from '../latency/kernels.ts';
@@ -186,10 +186,10 @@ export async function adaptDevice(o: AdaptOptions): Promise<AdaptResult> {
       const measure = tableMeasure(partial.baseline!.latencyMs);
       const networks = host.networks.map((n) => ({ kernels: n.kernels, measuredMs: n.measuredRatio * measure.referenceMs }));
       // the transfer method whose calibrated table predicts this host's calibration networks best, each without itself
-      const looOf = (t: LatencyTable) => leaveOneOutWithin10(fitCalibration(device, t, host).points.map(pointOf));
+      const looOf = (t: LatencyTable) => mappingLeaveOneOut(fitCalibration(device, t, host).points.map(pointOf));
       let table = bestAdaptedTable({ source, device: tableDevice, machine, measure, measured: partial.kernels, networks, measuredS: partial.measuredS }, looOf);
       const loo = looOf(table);
-      if (loo !== null) table = { ...table, provenance: { ...table.provenance!, expectedAccuracy: { within10: loo, networks: host.networks.length, method: 'leave-one-out over the host calibration networks' } } };
+      if (loo !== null) table = { ...table, provenance: { ...table.provenance!, expectedAccuracy: { ...loo, networks: host.networks.length, method: 'leave-one-out over the host calibration networks' } } };
       return { table, calibration: fitCalibration(device, table, host) };
     };
     const write = (kind: 'transferred' | 'full', built: ReturnType<typeof build>): { path: string; calibration: HostCalibration } => {

@@ -1264,6 +1264,8 @@ export interface components {
                 within10: number;
                 networks: number;
                 method: string;
+                /** @description mean |predicted / measured - 1| of those networks, each predicted without itself (absent in older tables) */
+                meanAbsErr?: number;
             };
             measuredS: number;
             /** @description kernels of an upload left out because their repeats disagreed (mapped like the unmeasured ones) */

@@ -298,23 +298,31 @@ export function mappingFit(m: CalibrationMapping, points: MappingPoint[]): { wit
   return { within10: rel.filter((r) => Math.abs(r) <= 0.1).length / rel.length, maxAbsRelErr: Math.max(...rel.map(Math.abs)) };
 }
 
+/** Networks each predicted by a model fitted on the others: the share within ±10% and the mean |predicted / measured - 1|. */
+export interface LeaveOneOut {
+  within10: number;
+  meanAbsErr: number;
+}
+
 /**
  * Expected accuracy of the mapping on networks it was not fitted on: each point predicted by the
- * mapping fitted on the others (leave-one-out); the fraction within ±10%. Null with fewer than 5 points.
+ * mapping fitted on the others (leave-one-out). Null with fewer than 5 points.
  */
-export function leaveOneOutWithin10(points: MappingPoint[]): number | null {
+export function mappingLeaveOneOut(points: MappingPoint[]): LeaveOneOut | null {
   if (points.length < 5) return null;
-  let ok = 0;
+  let ok = 0, sumAbs = 0;
   for (let i = 0; i < points.length; i++) {
     const rest = points.filter((_, j) => j !== i);
     try {
-      const m = fitMapping(rest);
-      if (Math.abs(mappingErrors(m, [points[i]])[0]) <= 0.1) ok++;
+      const err = Math.abs(mappingErrors(fitMapping(rest), [points[i]])[0]);
+      if (err <= 0.1) ok++;
+      sumAbs += err;
     } catch (e) {
       if (!(e instanceof MeasurementError)) throw e;
+      sumAbs += 1; // no fit without this point: counted as a miss of 100%
     }
   }
-  return ok / points.length;
+  return { within10: ok / points.length, meanAbsErr: sumAbs / points.length };
 }
 
 export class CalibrationFileError extends Error {

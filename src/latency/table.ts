@@ -121,7 +121,7 @@ export interface TableProvenance {
     networks?: { method: 'per-class' | 'features'; within10: number | null }[];
   };
   /** fraction of networks within ±10% expected on networks not measured: leave-one-out over those measured on the device */
-  expectedAccuracy?: { within10: number; networks: number; method: string };
+  expectedAccuracy?: { within10: number; networks: number; method: string; /** mean |predicted / measured - 1| of those networks (absent in older tables) */ meanAbsErr?: number };
   /** seconds spent measuring (over all sessions of a resumed profile) */
   measuredS: number;
   /** kernels of an upload left out because their repeats disagreed (mapped like the unmeasured ones) */

@@ -21,7 +21,7 @@
 // measured kernels as measured, the rest mapped, with the per-class coverage
 // and the accuracy to expect on networks it has not measured.
 
-import { bestAdaptedTable, overheadLeaveOneOut } from './adapted-table.ts';
+import { bestAdaptedTable, overheadLeaveOneOut, type AdaptedTableInput } from './adapted-table.ts';
 import { tableHash } from './calibration.ts';
 import { validateDeviceProfile, type DeviceProfile } from './device.ts';
 import { classOf, kernelsOfInputs, missingClasses } from './strata.ts';
@@ -77,7 +77,12 @@ const MIN_QUICK_NETWORKS = 6;
 export interface ResultsOptions {
   /** quick suites: the table named in manifest.transfer (its hash must match) */
   transferFrom?: LatencyTable;
+  /** quick suites: build the table from the upload's measurements this way instead of the best of every way (bench:latency-replay compares them) */
+  build?: (input: QuickTableInput) => LatencyTable;
 }
+
+/** What a quick upload measured, ready for adaptedTable. */
+export type QuickTableInput = Omit<AdaptedTableInput, 'method' | 'perInputOverhead' | 'keepMeasured'>;
 
 /** Validate an upload against its manifest and turn it into a table (not saved). */
 export function resultsToTable(manifest: BundleManifest, input: unknown, o: ResultsOptions = {}): LatencyTable {
@@ -223,7 +228,8 @@ function quickTable(manifest: BundleManifest, r: ProfileResults, device: DeviceP
   };
   const measuredS = typeof r.elapsedS === 'number' && Number.isFinite(r.elapsedS) && r.elapsedS >= 0 ? r.elapsedS : 0;
   // the transfer method whose table predicts the device's measured networks best, each without itself
-  const table = bestAdaptedTable({ source, device, machine: remoteMachine(device), measure, measured: new Map(Object.entries(measured)), networks, measuredS }, (t) => overheadLeaveOneOut(t, networks)?.within10 ?? null);
+  const input: QuickTableInput = { source, device, machine: remoteMachine(device), measure, measured: new Map(Object.entries(measured)), networks, measuredS };
+  const table = o.build ? o.build(input) : bestAdaptedTable(input, (t) => overheadLeaveOneOut(t, networks) ?? null);
   const expected = overheadLeaveOneOut(table, networks);
   return { ...table, provenance: { ...table.provenance!, ...(expected ? { expectedAccuracy: expected } : {}), ...(dropped.length > 0 ? { dropped } : {}), ...(keptNoisy.length > 0 ? { keptNoisy } : {}) } };
 }

@@ -206,14 +206,19 @@ async function inPage(url: string, o: { throttle?: number; timeoutMs?: number },
   try {
     const page = await browser.newPage();
     if (o.throttle) await (await page.context().newCDPSession(page)).send('Emulation.setCPUThrottlingRate', { rate: o.throttle });
+    // a page that profiled cleanly logs no error in its console (a missing file, a refused script)
+    const errors: string[] = [];
+    page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
     let status = '';
     for (let attempt = 1; attempt <= 3; attempt++) {
+      errors.length = 0;
       await page.goto(url);
       await page.waitForSelector('#status[data-state="done"], #status[data-state="error"]', { timeout: o.timeoutMs ?? 240_000 });
       status = (await page.textContent('#status')) ?? '';
       if (!/inconsistent|repeats that disagree/.test(status)) break;
     }
     await check(page, status);
+    if (status.startsWith('done')) assert.deepEqual(errors, [], `the page's console after a clean run: ${errors.join('; ')}`);
   } finally {
     await browser.close();
   }

@@ -1,9 +1,10 @@
 // The overhead model with one kernel-sum slope per input: fitted only when
 // every network names its input and each of >= 2 inputs has enough networks;
 // a quick upload tries it beside the single slope and keeps whichever
-// predicts the device's own networks better (leave-one-out), so a device on
-// which one input's networks run slower than their kernels imply is
-// predicted right at both inputs.
+// predicts the device's own networks better (leave-one-out: the larger share
+// within ±10%, then the lower mean error), so a device on which one input's
+// networks run slower than their kernels imply is predicted right at both
+// inputs.
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,7 +15,8 @@ import { writeBundle } from '../../src/latency/bundle.ts';
 import { applyOverhead, createPredictor, inputKey } from '../../src/latency/predictor.ts';
 import { canFitPerInput, fitOverhead, type CalibrationPoint } from '../../src/latency/profile.ts';
 import { loadTable, validateTable } from '../../src/latency/table.ts';
-import { resultsToTable, type ProfileResults } from '../../src/latency/upload.ts';
+import { resultsToTable, type ProfileResults, type QuickTableInput } from '../../src/latency/upload.ts';
+import { adaptedTable, bestAdaptedTable } from '../../src/latency/adapted-table.ts';
 import { fromWire } from '../../src/space/archspec.ts';
 import { createRng } from '../../src/space/rng.ts';
 import { sampleArch } from '../../src/space/sampler.ts';
@@ -35,6 +37,31 @@ function points(slopes: Record<string, number>, perInput: number, seed = 3): Cal
 }
 
 const share = (xs: boolean[]) => xs.filter(Boolean).length / xs.length;
+
+/**
+ * A quick suite at 28x28x1 and 32x32x3 and a device's upload for it: every kernel 2x its transfer-table
+ * time relative to the reference; whole networks 2x their transfer-table prediction, and `lean28` x that
+ * again at 28x28x1.
+ */
+function quickUpload(lean28: number) {
+  const transferFrom = loadTable('node-tflite-wasm', shippedPaths.latencyTables);
+  const source = createPredictor(transferFrom);
+  const refMs = transferFrom.measure.referenceMs;
+  const deviceRatio = (arch: ReturnType<typeof fromWire>, input: InputShape) => 2 * (source.predict(arch, input, 10).latencyMs / refMs) * (inputKey(input) === '28x28x1' ? lean28 : 1);
+  const targets = [SMALL, CIFAR].map((input) => ({ skeleton: skeletonFor(input), input }));
+  const quick = writeBundle(mkdtempSync(join(tmpdir(), 'bundle-per-input-')), { targets, numClasses: 10, calibrationNetworks: 16, repeats: 5, quick: { transferFrom, maxKernels: 30, presets: false } });
+  const models: ProfileResults['models'] = {};
+  for (const m of [quick.reference, quick.baseline, ...quick.kernels, ...quick.networks]) {
+    const net = quick.networks.find((n) => n.id === m.id);
+    const ratio = m.id === 'reference' ? 1 : m.id === 'baseline' ? 0.05
+      : net ? deviceRatio(fromWire(net.arch), { height: net.input[0], width: net.input[1], channels: net.input[2] })
+        : 2 * transferFrom.entries[m.id].latencyMs / refMs;
+    const ms = 0.2 * ratio;
+    models[m.id] = { samplesMs: [ms, ms * 1.01, ms, ms * 0.99, ms], ...(m.id === 'reference' ? {} : { referenceMs: [0.2, 0.2, 0.2, 0.2, 0.2] }) };
+  }
+  const upload: ProfileResults = { format: 'nas-profile-results', formatVersion: 1, bundleId: quick.bundleId, device: { id: 'phone-two-inputs', name: 'x', runtime: 'tflite-browser', runtimeVersion: 'b', threads: 1, cpu: 'arm' }, models };
+  return { quick, upload, transferFrom, deviceRatio };
+}
 
 describe('overhead model: a slope per input', () => {
   it('recovers each input\'s slope where one slope for both is off; refuses points that cannot support it', () => {
@@ -65,25 +92,7 @@ describe('overhead model: a slope per input', () => {
   });
 
   it('a quick upload whose 28x28x1 networks run 1.3x their kernels keeps a slope per input and predicts both inputs within 10%', () => {
-    const transferFrom = loadTable('node-tflite-wasm', shippedPaths.latencyTables);
-    const source = createPredictor(transferFrom);
-    const refMs = transferFrom.measure.referenceMs;
-    // the device: every kernel 2x its transfer-table time relative to the reference; whole networks 2x their
-    // transfer-table prediction, and 1.3x that again at 28x28x1
-    const slow = (input: string) => (input === '28x28x1' ? 1.3 : 1);
-    const deviceRatio = (arch: ReturnType<typeof fromWire>, input: InputShape) => 2 * (source.predict(arch, input, 10).latencyMs / refMs) * slow(inputKey(input));
-    const targets = [SMALL, CIFAR].map((input) => ({ skeleton: skeletonFor(input), input }));
-    const quick = writeBundle(mkdtempSync(join(tmpdir(), 'bundle-per-input-')), { targets, numClasses: 10, calibrationNetworks: 16, repeats: 5, quick: { transferFrom, maxKernels: 30, presets: false } });
-    const models: ProfileResults['models'] = {};
-    for (const m of [quick.reference, quick.baseline, ...quick.kernels, ...quick.networks]) {
-      const net = quick.networks.find((n) => n.id === m.id);
-      const ratio = m.id === 'reference' ? 1 : m.id === 'baseline' ? 0.05
-        : net ? deviceRatio(fromWire(net.arch), { height: net.input[0], width: net.input[1], channels: net.input[2] })
-          : 2 * transferFrom.entries[m.id].latencyMs / refMs;
-      const ms = 0.2 * ratio;
-      models[m.id] = { samplesMs: [ms, ms * 1.01, ms, ms * 0.99, ms], ...(m.id === 'reference' ? {} : { referenceMs: [0.2, 0.2, 0.2, 0.2, 0.2] }) };
-    }
-    const upload: ProfileResults = { format: 'nas-profile-results', formatVersion: 1, bundleId: quick.bundleId, device: { id: 'phone-two-inputs', name: 'x', runtime: 'tflite-browser', runtimeVersion: 'b', threads: 1, cpu: 'arm' }, models };
+    const { quick, upload, transferFrom, deviceRatio } = quickUpload(1.3);
     const t = resultsToTable(quick, upload, { transferFrom });
     assert.deepEqual(Object.keys(t.overhead?.slopeByInput ?? {}).sort(), ['28x28x1', '32x32x3'], 'the upload keeps a slope per input');
     assert.match(t.provenance!.transfer!.chosenBy!, /overhead model with a slope per input \(one slope and a slope per input both tried\)/);
@@ -103,5 +112,25 @@ describe('overhead model: a slope per input', () => {
     const oneSlope = share(within(single));
     assert.ok(perInput >= 0.9, `a slope per input: ${perInput} of held-out networks within 10%`);
     assert.ok(oneSlope < perInput, `one slope (${oneSlope}) should do worse than a slope per input (${perInput})`);
+  });
+
+  it('choosing the build: the larger share within ±10% first; on a tie the lower mean error, not the simpler model', () => {
+    const { quick, upload, transferFrom } = quickUpload(1.04);
+    let input: QuickTableInput | undefined;
+    resultsToTable(quick, upload, { transferFrom, build: (inp) => adaptedTable((input = inp)) });
+    assert.ok(input && canFitPerInput(input.networks.map((n) => ({ measuredMs: n.measuredMs, kernelSumMs: 1, nKernels: 1, outMelems: 0, input: n.input }))), 'the quick networks allow a slope per input');
+    // scores that tell the two overhead models apart by (share, mean error) only
+    const pick = (perInput: { within10: number; meanAbsErr: number }, one: { within10: number; meanAbsErr: number }) =>
+      bestAdaptedTable(input!, (t) => (t.overhead?.slopeByInput ? perInput : one));
+    const slopes = (t: ReturnType<typeof pick>) => (t.overhead?.slopeByInput ? 'per input' : 'one');
+    assert.equal(slopes(pick({ within10: 0.9, meanAbsErr: 0.03 }, { within10: 0.9, meanAbsErr: 0.04 })), 'per input', 'a tie on the share goes to the lower mean error');
+    assert.equal(slopes(pick({ within10: 0.9, meanAbsErr: 0.05 }, { within10: 0.9, meanAbsErr: 0.04 })), 'one', 'a tie on the share goes to the lower mean error');
+    assert.equal(slopes(pick({ within10: 0.95, meanAbsErr: 0.06 }, { within10: 0.9, meanAbsErr: 0.04 })), 'per input', 'the share comes first');
+    const t = pick({ within10: 0.9, meanAbsErr: 0.03 }, { within10: 0.9, meanAbsErr: 0.04 });
+    assert.match(t.provenance!.transfer!.chosenBy!, /within ±10% \(leave-one-out\), then their mean error/);
+    // the upload's own choice records the mean error it chose by
+    const own = resultsToTable(quick, upload, { transferFrom });
+    const e = own.provenance!.expectedAccuracy!;
+    assert.ok(e.meanAbsErr !== undefined && e.meanAbsErr >= 0 && e.meanAbsErr < 0.2, JSON.stringify(e));
   });
 });
