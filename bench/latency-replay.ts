@@ -5,7 +5,7 @@
 // way of building a quick table predicts a device best, decided on one set of measurements
 // rather than on runs minutes apart. Writes its section of BENCHMARKS.md.
 //
-//   npm run bench:latency-replay [-- --raw FILE]
+//   npm run bench:latency-replay [-- --raw FILE[,FILE...]]
 
 import { existsSync, readFileSync } from 'node:fs';
 import { QUICK_TRANSFER_DEVICE } from '../src/app/devices.ts';
@@ -115,7 +115,8 @@ function score(v: Variant, nets: HeldOut[], loo?: Scored['loo']): Scored {
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
-export function replaySection(raw: Raw, command: string): string {
+/** One run's table: every build refitted on its upload and scored on its held-out networks. */
+function replayRun(file: string, raw: Raw): string[] {
   const source = loadTable(QUICK_TRANSFER_DEVICE, shippedPaths.latencyTables);
   const nets = heldOutNetworks(raw);
   const nc = raw.quickManifest.numClasses;
@@ -147,26 +148,34 @@ export function replaySection(raw: Raw, command: string): string {
     }),
   ];
   const m = raw.machine;
-  const lines = [SECTION, ''];
-  lines.push(`Command: \`${command}\` (${new Date().toISOString().slice(0, 16)}Z); it reads ${BROWSER_RAW}, the measurements the last \`npm run bench:latency -- --foreign-only\` run kept (${raw.at.slice(0, 16)}Z, ${m.cpu}${m.cpuVendor ? ` (${m.cpuVendor} family ${m.cpuFamily} model ${m.cpuModel})` : ''}, Chromium ${raw.rate}x throttled).`);
-  lines.push('');
-  lines.push(`Every way of building the quick table, fitted on the same upload (the page's quick suite: ${Object.keys(raw.upload.models).length} models, ${quickNets.length} of them networks: ` +
-    `${[...new Set(quickNets.map((n) => n.input))].map((i) => `${quickNets.filter((n) => n.input === i).length} at ${i}`).join(', ')}) and scored on the same ${nets.length} held-out networks, measured twice on that page: ` +
-    "which build predicts a device best, decided on one set of measurements rather than on runs minutes apart. The leave-one-out figures are what the service sees when it chooses (each quick network predicted by the model fitted on the others); the held-out ones are what a user gets.");
+  const lines: string[] = [];
+  lines.push(`### ${file}: the run of ${raw.at.slice(0, 16)}Z (${m.cpu}${m.cpuVendor ? `, ${m.cpuVendor} family ${m.cpuFamily} model ${m.cpuModel}` : ''}; Chromium ${raw.rate}x throttled; ` +
+    `quick suite ${Object.keys(raw.upload.models).length} models, ${quickNets.length} of them networks (${[...new Set(quickNets.map((n) => n.input))].map((i) => `${quickNets.filter((n) => n.input === i).length} at ${i}`).join(', ')}); ${nets.length} held-out networks)`);
   lines.push('');
   lines.push('| table build | leave-one-out on the quick networks: within ±10%, mean error | held-out within ±10% (pass 1 / pass 2) | median measured / predicted, per input |');
   lines.push('|---|---|---|---|');
   for (const s of scored) lines.push(`| ${s.name} | ${s.loo ? `${pct(s.loo.within10)}, ${pct(s.loo.meanAbsErr)}` : 'n/a'} | ${s.within10.map(pct).join(' / ')} | ${s.lean.join(', ')} |`);
   lines.push('');
+  return lines;
+}
+
+export function replaySection(runs: { file: string; raw: Raw }[], command: string): string {
+  const lines = [SECTION, ''];
+  lines.push(`Command: \`${command}\` (${new Date().toISOString().slice(0, 16)}Z). It reads the measurements that runs of \`npm run bench:latency -- --foreign-only\` kept (${BROWSER_RAW} is the last one's; earlier ones are kept beside it under their date). ` +
+    "For each run: every way the service can build the quick table (transfer method x overhead model), and the shipped table's relative costs with a relative calibration alone, fitted on that run's upload and scored on its held-out networks, measured twice on the same page: " +
+    'which build predicts a device best, decided on one set of measurements rather than on runs minutes apart. The leave-one-out figures are what the service sees when it chooses (each quick network predicted by the model fitted on the others); the held-out ones are what a user gets.');
+  lines.push('');
+  for (const r of runs) lines.push(...replayRun(r.file, r.raw));
   return lines.join('\n');
 }
 
-const SECTION = '## Quick tables refitted from one throttled-page run (bench:latency-replay)';
+const SECTION = "## Quick tables refitted from the throttled page's measurements (bench:latency-replay)";
 
 async function main() {
-  const file = arg('raw', BROWSER_RAW);
-  if (!existsSync(file)) throw new Error(`${file} does not exist: run npm run bench:latency -- --foreign-only --no-tflite --no-tfjs first`);
-  const section = replaySection(JSON.parse(readFileSync(file, 'utf8')) as Raw, commandLine('bench:latency-replay'));
+  const files = arg('raw', BROWSER_RAW).split(',');
+  const missing = files.filter((f) => !existsSync(f));
+  if (missing.length > 0) throw new Error(`${missing.join(', ')} does not exist: run npm run bench:latency -- --foreign-only --no-tflite --no-tfjs first`);
+  const section = replaySection(files.map((file) => ({ file, raw: JSON.parse(readFileSync(file, 'utf8')) as Raw })), commandLine('bench:latency-replay'));
   process.stdout.write(section);
   writeBenchmarksSection(SECTION, section);
 }
