@@ -33,7 +33,7 @@ interface Raw {
   heldOut: { models: Record<string, { samplesMs: number[]; referenceMs?: number[] }> }[];
 }
 
-export interface HeldOut {
+interface HeldOut {
   id: string;
   input: string;
   arch: BundleManifest['networks'][number]['arch'];
@@ -42,17 +42,18 @@ export interface HeldOut {
   ratios: number[];
 }
 
-export function heldOutNetworks(raw: Raw): HeldOut[] {
-  return raw.heldOutManifest.networks.map((n) => ({
+/** A manifest's networks with their median network / reference ratio in each measurement pass. */
+function measuredNetworks(manifest: BundleManifest, passes: Raw['heldOut']): HeldOut[] {
+  return manifest.networks.map((n) => ({
     id: n.id, input: n.input.join('x'), arch: n.arch, shape: n.input as [number, number, number],
-    ratios: raw.heldOut.map((h) => median(h.models[n.id].samplesMs.map((x, i) => x / h.models[n.id].referenceMs![i]))),
+    ratios: passes.map((h) => median(h.models[n.id].samplesMs.map((x, i) => x / h.models[n.id].referenceMs![i]))),
   }));
 }
 
 /** Predicted ratio to the device's reference, per network. */
-export type Variant = { name: string; predict: (nets: HeldOut[]) => number[] };
+type Variant = { name: string; predict: (nets: HeldOut[]) => number[] };
 
-export function tableVariant(name: string, table: LatencyTable, numClasses: number): Variant {
+function tableVariant(name: string, table: LatencyTable, numClasses: number): Variant {
   const p = createPredictor(table);
   return { name, predict: (nets) => nets.map((n) => p.predict(fromWire(n.arch), { height: n.shape[0], width: n.shape[1], channels: n.shape[2] }, numClasses).latencyMs / table.measure.referenceMs) };
 }
@@ -88,13 +89,6 @@ function mappingVariant(name: string, table: LatencyTable, quick: HeldOut[], num
   return { name, loo, predict: (nets) => nets.map((n) => { const t = tableRatio(table, n.arch, n.shape, numClasses); return applyMapping(mapOf(n.input), t.table, t.conv1x1); }) };
 }
 
-/** The quick networks as the upload's table build sees them (kernel keys, ms in the page's reference units). */
-function quickInputNets(raw: Raw) {
-  let nets: QuickTableInput['networks'] = [];
-  resultsToTable(raw.quickManifest, raw.upload, { transferFrom: loadTable(QUICK_TRANSFER_DEVICE, shippedPaths.latencyTables), build: (inp) => { nets = inp.networks; return adaptedTable(inp); } });
-  return nets;
-}
-
 interface Scored {
   name: string;
   /** leave-one-out over the quick suite's networks (what the service chooses by), where it applies */
@@ -118,16 +112,17 @@ const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 /** One run's table: every build refitted on its upload and scored on its held-out networks. */
 function replayRun(file: string, raw: Raw): string[] {
   const source = loadTable(QUICK_TRANSFER_DEVICE, shippedPaths.latencyTables);
-  const nets = heldOutNetworks(raw);
+  const nets = measuredNetworks(raw.heldOutManifest, raw.heldOut);
   const nc = raw.quickManifest.numClasses;
-  const quickNets = quickInputNets(raw);
   // the quick suite's networks as measured on the page, in the page's reference units
-  const quickPlain: HeldOut[] = raw.quickManifest.networks.map((n) => ({
-    id: n.id, input: n.input.join('x'), arch: n.arch, shape: n.input as [number, number, number],
-    ratios: [median(raw.upload.models[n.id].samplesMs.map((x, i) => x / raw.upload.models[n.id].referenceMs![i]))],
-  }));
+  const quickPlain = measuredNetworks(raw.quickManifest, [raw.upload]);
+  // ... and as the upload's table build sees them (kernel keys, ms), captured from the builds below
+  let quickNets: QuickTableInput['networks'] = [];
   const grid = TRANSFER_METHODS.flatMap((method) => [false, true].map((perInputOverhead) => {
-    const table = resultsToTable(raw.quickManifest, raw.upload, { transferFrom: source, build: (inp) => adaptedTable({ ...inp, method, perInputOverhead }) });
+    const table = resultsToTable(raw.quickManifest, raw.upload, { transferFrom: source, build: (inp) => {
+      quickNets = inp.networks;
+      return adaptedTable({ ...inp, method, perInputOverhead });
+    } });
     const loo = overheadLeaveOneOut(table, quickNets)!;
     const cvErr = table.provenance!.transfer!.crossValidation.find((c) => c.method === method)!.weightedErr;
     return { method, perInputOverhead, table, loo, cvErr };
