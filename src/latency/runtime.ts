@@ -158,10 +158,15 @@ export async function createMeasurer(runtime: LatencyRuntime, opts: MeasurerOpti
     while (performance.now() - tw < 500) await ref.timeBatch(1, 'wall');
     refBatch = await batchSize(ref, options.batchMs);
     if (opts.referenceMs === undefined) {
+      // Like a model's rounds: repeats that disagree (a burst of load, a GC
+      // pause inside a short batch) are measured again after a pause, with
+      // batches twice as long each time; bounded by MAX_ATTEMPTS.
       let s: number[] = [];
-      for (let attempt = 1; attempt <= 3 && (attempt === 1 || sampleProblems(s, RETRY_REL_IQR).length > 0); attempt++) {
+      for (let attempt = 1; attempt <= MAX_ATTEMPTS && (attempt === 1 || sampleProblems(s, RETRY_REL_IQR).length > 0); attempt++) {
+        if (attempt > 1) await new Promise((resolve) => setTimeout(resolve, 25 * attempt));
         s = [];
-        for (let i = 0; i < Math.max(31, options.repeats * 2) * attempt; i++) s.push(await ref.timeBatch(refBatch, options.clock));
+        const scale = 2 ** (attempt - 1);
+        for (let i = 0; i < Math.max(31, options.repeats * 2); i++) s.push(await ref.timeBatch(refBatch * scale, options.clock));
       }
       const problems = sampleProblems(s);
       if (problems.length > 0) throw new MeasurementError(`reference network on ${runtime.id}: ${problems.join('; ')}`);

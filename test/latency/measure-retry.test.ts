@@ -9,8 +9,8 @@ import { createFakeRuntime } from '../../src/latency/runtimes/fake.ts';
 
 const k: Kernel = { op: 'conv', kernel: 3, stride: 1, inC: 8, outC: 8, inH: 8, inW: 8, expansion: 1, activation: 'relu' };
 
-/** The fake runtime, but the target model's batches are noisy while `noisy(callIndex, count)` says so. */
-function burstyRuntime(noisy: (call: number, count: number) => boolean, counts: number[]): LatencyRuntime {
+/** The fake runtime, but the target model's (or the reference network's) batches are noisy while `noisy(callIndex, count)` says so. */
+function burstyRuntime(noisy: (call: number, count: number) => boolean, counts: number[], which: 'target' | 'reference' = 'target'): LatencyRuntime {
   const base = createFakeRuntime();
   let prepared = 0;
   return {
@@ -22,10 +22,10 @@ function burstyRuntime(noisy: (call: number, count: number) => boolean, counts: 
       const out: PreparedModel = {
         timeBatch(count, clock) {
           const ms = m.timeBatch(count, clock) as number;
-          if (!isTarget || clock === 'wall') return ms;
+          if (isTarget !== (which === 'target') || clock === 'wall') return ms;
           counts.push(count);
           const i = call++;
-          return noisy(i, count) ? ms * (i % 2 === 0 ? 1 : 8) : ms;
+          return noisy(i, count) ? ms * (i % 3 === 0 ? 20 : 1) : ms;
         },
         dispose: () => m.dispose(),
       };
@@ -52,5 +52,21 @@ describe('measurer retries', () => {
     const m = await createMeasurer(rt, { repeats: 5, warmup: 0 });
     await assert.rejects(m.measure(kernelPlan(k)), (e: unknown) => e instanceof MeasurementError && e.status === 422 && /inconsistent/.test(e.message));
     assert.equal(counts.length, 5 + (MAX_ATTEMPTS - 1) * 10, 'bounded: one short attempt and MAX_ATTEMPTS-1 longer ones');
+  });
+
+  it('a burst of load while the reference network is measured: measured again with longer batches, not refused', async () => {
+    const counts: number[] = [];
+    const rt = burstyRuntime((call) => call < 31, counts, 'reference');
+    const m = await createMeasurer(rt, { repeats: 5, warmup: 0 });
+    const clean = await createMeasurer(createFakeRuntime(), { repeats: 5, warmup: 0 });
+    assert.ok(Math.abs(m.referenceMs - clean.referenceMs) / clean.referenceMs < 1e-9, `${m.referenceMs} vs ${clean.referenceMs}`);
+    assert.equal(counts[31], counts[0] * 2, 'the second attempt times reference batches twice as long');
+  });
+
+  it('a reference network whose repeats never agree: MeasurementError 422 after a bounded number of attempts', async () => {
+    const counts: number[] = [];
+    const rt = burstyRuntime(() => true, counts, 'reference');
+    await assert.rejects(createMeasurer(rt, { repeats: 5, warmup: 0 }), (e: unknown) => e instanceof MeasurementError && e.status === 422 && /reference network.*inconsistent/.test(e.message));
+    assert.equal(counts.length, MAX_ATTEMPTS * 31, 'bounded: MAX_ATTEMPTS attempts of 31 rounds');
   });
 });
