@@ -23,7 +23,7 @@
 // crop padding 2; the seed varies). Every latency is measured the same way
 // (TFLite interpreter, 1 thread, wall clock). Writes a table with mean +- sd
 // over seeds, the verdict against every width that meets T, and an SVG.
-// Parts are kept in bench/results/run.json (--reuse skips finished ones).
+// Parts are kept in bench/results/run.json (--reuse skips finished ones; --no-write spares BENCHMARKS.md, the parts are kept still).
 
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -113,7 +113,8 @@ async function main(): Promise<void> {
   const prior: Results | null = flag('reuse') && existsSync(RESULTS) ? JSON.parse(readFileSync(RESULTS, 'utf8')) as Results : null;
   const res: Results = prior && prior.key === key ? prior : { key, latencies: {}, parts: {} };
   if (prior && prior.key !== key) log('settings changed since bench/results/run.json: nothing reused');
-  const save = () => { if (write) writeFileSync(RESULTS, JSON.stringify(res, null, 2) + '\n'); };
+  // parts are kept whatever --no-write says: it spares BENCHMARKS.md, not hours of training
+  const save = () => writeFileSync(RESULTS, JSON.stringify(res, null, 2) + '\n');
 
   await useTrainingBackend();
   const predictor = await loadCalibratedPredictor(deviceId, { onProgress: log });
