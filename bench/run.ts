@@ -48,7 +48,7 @@ import { copySupernet } from '../src/store/supernets.ts';
 import { useTrainingBackend } from '../src/train/backend.ts';
 import { defaultTrainConfig, type TrainConfig } from '../src/train/config.ts';
 import { arg, commandLine, machineLine, writeBenchmarksSection } from './common.ts';
-import { mean, meanSd, sd } from './stats.ts';
+import { mean, sd, welchT } from './stats.ts';
 import { chartSvg } from './svg.ts';
 
 const SECTION = '## Search to model vs MobileNetV2 (bench:run)';
@@ -309,7 +309,12 @@ function writeReport(res: Results, o: ReportOptions): void {
         continue;
       }
       const goal = ok.length === ps.length && ok.every((p) => p.metTarget) && within.every((f) => m > mean(f.ps.map((p) => p.testAccuracy)));
-      const each = within.map((f) => `MobileNetV2-${f.w} ${((m - mean(f.ps.map((p) => p.testAccuracy))) * 100 >= 0 ? '+' : '')}${((m - mean(f.ps.map((p) => p.testAccuracy))) * 100).toFixed(2)} pts`).join(', ');
+      const each = within.map((f) => {
+        const d = (m - mean(f.ps.map((p) => p.testAccuracy))) * 100;
+        // several seeds on both sides: whether the gap is more than seed noise (Welch, two-sided)
+        const test = ok.length >= 2 && f.ps.length >= 2 ? welchT(ok.map((p) => p.testAccuracy), f.ps.map((p) => p.testAccuracy)) : null;
+        return `MobileNetV2-${f.w} ${d >= 0 ? '+' : ''}${d.toFixed(2)} pts${test ? ` (${test.method}, p = ${test.p.toFixed(3)})` : ''}`;
+      }).join(', ');
       // one seed on either side is an anecdote: say so beside the verdict
       const fewSeeds = ok.length < 2 || within.some((f) => f.ps.length < 2);
       L.push(`- **T = ${t.targetMs.toFixed(3)} ms, nas run (${kind})**: ${accs(ok)} over ${ok.length} of ${ps.length} runs delivered within T at ${ms(ok.map((p) => p.measuredLatencyMs))} ms. Widths meeting T: ${each || 'none'}. Goal ${goal ? '**met**' : '**not met**'}${fewSeeds ? ' on one seed (no error bars yet: an anecdote until more seeds are in)' : ''}.`);
