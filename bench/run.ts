@@ -1,5 +1,5 @@
 // npm run bench:run [-- --seeds 1,2,3 --widths 0.35,0.5,0.75,1.0 --target-widths 0.35,0.75 --rows family,supernet,proxy,long
-//                      (rows: family,supernet,scratch,proxy,long) --proxy-seeds 1 --budget-minutes 18 --supernet-trials 2000 --long-epochs 15 --reuse --no-write]
+//                      (rows: family,supernet,scratch,proxy,long; none: only rewrite the report from the kept parts) --proxy-seeds 1 --budget-minutes 18 --supernet-trials 2000 --long-epochs 15 --reuse --no-write]
 //
 // The product's headline, measured with error bars: `nas run` (search ->
 // refine -> final training -> verified export -> measured latency) against
