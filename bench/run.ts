@@ -262,7 +262,9 @@ function writeReport(res: Results, o: ReportOptions): void {
   L.push(`Fashion-MNIST (28x28x1, 10 classes), device node-tflite-wasm (${o.calibration}). Targets: the wall-clock latencies of the small-input MobileNetV2 at widths ${o.targets.map((t) => t.width).join(' and ')}, measured here before any training: ${o.targets.map((t) => `${t.targetMs.toFixed(3)} ms`).join(' and ')}. Every latency is measured the same way (TFLite WASM interpreter, 1 thread, wall clock).`);
   L.push(`Same final recipe for every short row: 4 epochs on the first 20,000 training images, Adam, cosine schedule, crop padding 2; seeds ${o.seeds.join(', ')}; test accuracy on the 10,000 test images. mean ± sd over seeds.`);
   L.push(`- **nas run (supernet)**: hard mode; evolution search of ${o.supernetTrials} candidates scored by the supernet's accuracy predictor, the best 8 re-scored by the supernet, the architecture kept and its weights inherited from the supernet, fine-tuned with the final recipe, exported (.tflite float32 and int8, TF.js) with verification and measured. The supernet was trained once for the dataset (its time is not in these rows; see bench:fidelity).`);
-  if (runsOf('proxy').length) L.push(`- **nas run (proxy)**: hard mode; evolution search with a ${o.budgetMinutes}-minute wall budget on the default proxy task, then NetAdapt or compound scaling, final training, export, measurement; seeds ${o.proxySeeds.join(', ')}.`);
+  // the seeds the kept proxy parts ran with (a report rewritten by --rows none has no proxy seeds of its own)
+  const proxySeedsRun = [...new Set(runsOf('proxy').flatMap(({ ps }) => ps.map((p) => p.seed)))].sort((a, b) => a - b);
+  if (proxySeedsRun.length) L.push(`- **nas run (proxy)**: hard mode; evolution search with a ${o.budgetMinutes}-minute wall budget on the default proxy task, then NetAdapt or compound scaling (refinement "none": the search's best was kept), final training, export, measurement; seeds ${proxySeedsRun.join(', ')}.`);
   L.push('');
   L.push('| model | seeds | test accuracy | measured latency (ms) | MMACs | wall time per run | note |');
   L.push('|---|---|---|---|---|---|---|');
