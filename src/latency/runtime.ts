@@ -143,6 +143,21 @@ function quietV8(): void {
   }
 }
 
+/**
+ * Rounds of timings until their repeats agree. Disagreeing repeats (a burst of
+ * load, a GC pause inside a short batch) are measured again after a pause by
+ * `run(attempt)`, which times batches 2^(attempt-1) times as long, so pauses
+ * average out; bounded by MAX_ATTEMPTS (the caller refuses what still disagrees).
+ */
+async function untilConsistent(run: (attempt: number) => Promise<number[]>): Promise<number[]> {
+  let samples = await run(1);
+  for (let attempt = 2; attempt <= MAX_ATTEMPTS && sampleProblems(samples, RETRY_REL_IQR).length > 0; attempt++) {
+    await new Promise((resolve) => setTimeout(resolve, 25 * attempt));
+    samples = await run(attempt);
+  }
+  return samples;
+}
+
 export async function createMeasurer(runtime: LatencyRuntime, opts: MeasurerOptions = {}): Promise<Measurer> {
   if ((opts.clock ?? 'cpu') === 'cpu') quietV8();
   const options: Required<MeasureOptions> = {
@@ -158,16 +173,11 @@ export async function createMeasurer(runtime: LatencyRuntime, opts: MeasurerOpti
     while (performance.now() - tw < 500) await ref.timeBatch(1, 'wall');
     refBatch = await batchSize(ref, options.batchMs);
     if (opts.referenceMs === undefined) {
-      // Like a model's rounds: repeats that disagree (a burst of load, a GC
-      // pause inside a short batch) are measured again after a pause, with
-      // batches twice as long each time; bounded by MAX_ATTEMPTS.
-      let s: number[] = [];
-      for (let attempt = 1; attempt <= MAX_ATTEMPTS && (attempt === 1 || sampleProblems(s, RETRY_REL_IQR).length > 0); attempt++) {
-        if (attempt > 1) await new Promise((resolve) => setTimeout(resolve, 25 * attempt));
-        s = [];
-        const scale = 2 ** (attempt - 1);
-        for (let i = 0; i < Math.max(31, options.repeats * 2); i++) s.push(await ref.timeBatch(refBatch * scale, options.clock));
-      }
+      const s = await untilConsistent(async (attempt) => {
+        const out: number[] = [];
+        for (let i = 0; i < Math.max(31, options.repeats * 2); i++) out.push(await ref.timeBatch(refBatch * 2 ** (attempt - 1), options.clock));
+        return out;
+      });
       const problems = sampleProblems(s);
       if (problems.length > 0) throw new MeasurementError(`reference network on ${runtime.id}: ${problems.join('; ')}`);
       referenceMs = summarize(s).medianMs;
@@ -200,14 +210,8 @@ export async function createMeasurer(runtime: LatencyRuntime, opts: MeasurerOpti
           }
           return out;
         };
-        let samples = await rounds(repeats, 1);
-        // Disagreeing repeats (a burst of load, a GC pause inside a short
-        // batch): measure again after a pause, with more rounds and batches
-        // twice as long each time, so pauses average out; bounded.
-        for (let attempt = 2; attempt <= MAX_ATTEMPTS && sampleProblems(samples, RETRY_REL_IQR).length > 0; attempt++) {
-          await new Promise((resolve) => setTimeout(resolve, 25 * attempt));
-          samples = await rounds(repeats * 2, 2 ** (attempt - 1));
-        }
+        // retries run twice the rounds as well
+        const samples = await untilConsistent((attempt) => (attempt === 1 ? rounds(repeats, 1) : rounds(repeats * 2, 2 ** (attempt - 1))));
         const problems = sampleProblems(samples);
         if (problems.length > 0) {
           throw new MeasurementError(`unusable measurement on ${runtime.id}: ${problems.join('; ')} (samples ms: ${samples.map((x) => x.toFixed(4)).join(' ')})`);
